@@ -1,0 +1,61 @@
+/**
+ * Stable reason codes for rejected inputs and warnings. This module is the single source of truth:
+ * the README table, the OpenAPI document and every ValidationReport take their codes from here.
+ * Never rename a code; add new ones at the end.
+ */
+import { z } from "zod";
+
+export const REASON_CODES = {
+  NOT_DICOM: "A file is not a DICOM Part 10 file or raw DICOM dataset that can be parsed.",
+  NOT_NIFTI: "A .nii/.nii.gz file does not carry a valid NIfTI-1 or NIfTI-2 header.",
+  UNSUPPORTED_FORMAT: "The input is neither a DICOM series, a zip of one, nor a NIfTI volume.",
+  EMPTY_INPUT: "The input holds no files, or no file with image data.",
+  TOO_LARGE: "The input exceeds a size limit (total bytes, uncompressed bytes, entries or voxels).",
+  ARCHIVE_UNSAFE:
+    "The archive is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio, or a corrupt central directory.",
+  TRUNCATED: "A file ends before the data its header declares.",
+  MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",
+  MISSING_GEOMETRY: "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid.",
+  NOT_CT: "The image is not CT (modality and SOP class).",
+  UNSUPPORTED_TRANSFER_SYNTAX: "The DICOM transfer syntax is not one this pipeline decodes.",
+  UNSUPPORTED_DATATYPE: "The NIfTI datatype (complex, RGB, ...) cannot hold Hounsfield units.",
+  UNSUPPORTED_PHOTOMETRIC: "The DICOM photometric interpretation is not MONOCHROME1 or MONOCHROME2.",
+  NOT_A_VOLUME:
+    "The data is not a single 3-D volume (more than one time point or channel, or fewer than 3 dims).",
+  NO_CT_SERIES: "No series in the input qualifies as an axial CT series (for example only localizers).",
+  INCONSISTENT_SERIES:
+    "Slices of the chosen series disagree on size, orientation, pixel spacing or pixel format, or several series are mixed.",
+  TOO_FEW_SLICES: "The series has fewer slices than the analysis needs.",
+  SLICE_GAP: "Slices are missing: a gap larger than 1.5 x the median slice spacing.",
+  NON_UNIFORM_SPACING: "Slice spacing varies by more than the tolerance (0.2 mm or 10 %).",
+  DUPLICATE_SLICES: "Several slices share one position and cannot be resolved to one acquisition.",
+  GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
+  HU_IMPLAUSIBLE: "The intensities are not plausible Hounsfield units (no air peak near -1000 HU).",
+} as const;
+
+export type ReasonCode = keyof typeof REASON_CODES;
+export const ReasonCodeSchema = z.enum(Object.keys(REASON_CODES) as [ReasonCode, ...ReasonCode[]]);
+
+/** Warnings never reject on their own; they tell the integrator what was assumed or dropped. */
+export const WARNING_CODES = {
+  MODALITY_INFERRED: "No Modality tag; the CT Image Storage SOP class was taken to mean CT.",
+  DUPLICATES_DROPPED: "Slices at a repeated position were dropped; the latest acquisition was kept.",
+  OTHER_SERIES_IGNORED:
+    "The input held several series; the best CT series was chosen and the others ignored.",
+  FILES_IGNORED: "Some files were not DICOM images (DICOMDIR, reports, hidden files) and were ignored.",
+  LOSSY_COMPRESSION: "Pixels were lossy-compressed; Hounsfield units are approximate.",
+  GANTRY_TILT: "The slice stack is sheared (gantry tilt); geometry keeps the shear.",
+  NOT_AXIAL: "The series is not axial; it is analysed in its own orientation.",
+  FALLBACK_GEOMETRY:
+    "The NIfTI file has no sform or qform; voxel sizes from pixdim and an identity orientation were assumed.",
+  HEADER_ONLY: "Validated from headers only; pixel values were not decoded.",
+  PIXEL_REPRESENTATION_MISMATCH:
+    "The codestream's signedness or depth disagreed with the DICOM header; the header was honoured.",
+  NOT_CHEST: "The scan may not cover the chest.",
+  HU_NOT_CHECKED: "Too few voxels to check the Hounsfield-unit histogram.",
+  SLICE_THICKNESS_MISMATCH:
+    "SliceThickness differs from the measured slice spacing; the measured spacing was used.",
+} as const;
+
+export type WarningCode = keyof typeof WARNING_CODES;
+export const WarningCodeSchema = z.enum(Object.keys(WARNING_CODES) as [WarningCode, ...WarningCode[]]);

@@ -1,0 +1,20 @@
+/**
+ * The object store port: what validation and stage-in need from S3 (or a local folder standing in for it).
+ * Byte-range reads are first-class so the ingest Lambda can validate a series from headers alone.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** All objects under a prefix (paginated internally), in key order. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Size of one object; rejects if it does not exist. */
+  head(key: string): Promise<ObjectInfo>;
+  /** Bytes [start, end) of an object; `end` is clamped to the object's size. */
+  getRange(key: string, start: number, end: number): Promise<Uint8Array>;
+  /** The whole object. */
+  get(key: string): Promise<Uint8Array>;
+  put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+}
