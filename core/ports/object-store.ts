@@ -18,3 +18,17 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array>;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
 }
+
+/**
+ * Raised by `head`, `get` and `getRange` when the key does not exist, so callers can tell "not there (yet)"
+ * from transport failures without knowing which adapter (S3, local folder) they talk to.
+ */
+export class ObjectNotFoundError extends Error {
+  override readonly name = "ObjectNotFoundError";
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Object not found: ${key}`, options);
+  }
+}

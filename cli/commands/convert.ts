@@ -1,0 +1,34 @@
+import { parseArgs } from "node:util";
+import { writeNifti } from "../../core/nifti/write.js";
+import { validatePath } from "../../core/validation/validate-path.js";
+import { describeReport } from "../describe-report.js";
+import { createProgress } from "../progress.js";
+import { UsageError } from "../usage.js";
+
+export const convertHelp = `deepsc convert <input> <out.nii|out.nii.gz>
+  Write the input's CT volume as NIfTI (int16 HU where exact, RAS affine from the DICOM geometry).
+  Exit 0 written, 2 rejected (the reasons are printed), 1 error.`;
+
+export async function convertCommand(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { quiet: { type: "boolean", default: false } },
+  });
+  const [input, out] = positionals;
+  if (!input || !out || positionals.length !== 2 || !/\.nii(\.gz)?$/.test(out))
+    throw new UsageError(convertHelp);
+  const progress = createProgress(!values.quiet);
+  const { report, volume } = await validatePath(input, {
+    mode: "full",
+    purpose: "convert",
+    onProgress: (stage, d, t) => progress.update(stage, d, t),
+  }).finally(() => progress.stop());
+  if (!report.accepted || !volume) {
+    process.stderr.write(`${describeReport(report, input)}\n`);
+    return 2;
+  }
+  await writeNifti(volume, out, { datatype: volume.data instanceof Int16Array ? "int16" : "float32" });
+  if (!values.quiet) process.stderr.write(`wrote ${out} (${volume.dims.join("x")})\n`);
+  return 0;
+}

@@ -1,0 +1,71 @@
+/**
+ * The upload manifest: the "series complete" signal of the S3 upload protocol (DESIGN.md §3). A client
+ * uploads DICOM files under `incoming/{tenant}/{uploadId}/` and writes `manifest.json` last; the ingest
+ * Lambda validates exactly the files it lists. Keys are relative to the manifest's own folder, so a manifest
+ * can never point at another upload or another tenant's objects.
+ */
+import { z } from "zod";
+
+export const UPLOAD_MANIFEST_SCHEMA_VERSION = "1.0";
+/** The manifest's file name; an object with this base name is read as a manifest. */
+export const UPLOAD_MANIFEST_NAME = "manifest.json";
+/** S3 keys are at most 1024 bytes; a relative key can only be shorter. */
+const MAX_KEY_BYTES = 1024;
+/** Hard ceiling independent of InputLimits, so a hostile manifest cannot make the parser allocate unboundedly. */
+export const MAX_MANIFEST_FILES = 100_000;
+
+/** Why a relative key is unacceptable, or undefined when it is fine. Shared with the object-store input. */
+export function relativeKeyProblem(key: string): string | undefined {
+  if (key.length === 0) return "is empty";
+  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes`;
+  if (key.includes("\0")) return "contains a NUL character";
+  if (key.includes("\\")) return "contains a backslash";
+  if (key.startsWith("/") || /^[A-Za-z]:/.test(key)) return "is absolute";
+  const segments = key.split("/");
+  if (segments.includes("..")) return "contains a '..' segment";
+  if (segments.some((s) => s === "" || s === ".")) return "contains an empty or '.' segment";
+  return undefined;
+}
+
+const RelativeKeySchema = z.string().superRefine((key, ctx) => {
+  const problem = relativeKeyProblem(key);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `key ${problem}` });
+});
+
+export const UploadManifestFileSchema = z.object({
+  /** Object key relative to the folder that holds manifest.json, POSIX separators. */
+  key: RelativeKeySchema,
+  /** Size in bytes; the ingest Lambda checks it against the stored object. */
+  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** Hex SHA-256 of the object's bytes (feeds the deterministic studyId). */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "sha256 must be 64 hexadecimal characters")
+    .transform((s) => s.toLowerCase()),
+});
+export type UploadManifestFile = z.infer<typeof UploadManifestFileSchema>;
+
+export const UploadManifestSchema = z
+  .object({
+    schemaVersion: z.literal(UPLOAD_MANIFEST_SCHEMA_VERSION),
+    files: z.array(UploadManifestFileSchema).max(MAX_MANIFEST_FILES),
+  })
+  .superRefine((m, ctx) => {
+    // A key listed twice would make the series ambiguous (two sizes or checksums for one object).
+    const seen = new Set<string>();
+    m.files.forEach((f, i) => {
+      if (seen.has(f.key))
+        ctx.addIssue({ code: "custom", path: ["files", i, "key"], message: `duplicate key ${f.key}` });
+      seen.add(f.key);
+    });
+  });
+export type UploadManifest = z.infer<typeof UploadManifestSchema>;
+
+/** One line per issue (at most `max`), for reason messages that must stay short. */
+export function summariseZodIssues(error: z.ZodError, max = 3): string {
+  const lines = error.issues
+    .slice(0, max)
+    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`);
+  const more = error.issues.length - max;
+  return more > 0 ? `${lines.join("; ")}; and ${more} more` : lines.join("; ");
+}

@@ -1,0 +1,60 @@
+/**
+ * Header pass over every entry: sniff, then parse DICOM headers from growing prefixes. This is all the
+ * header-only (Lambda) mode reads, and the first pass of a full read.
+ */
+import type { Reason } from "../contracts/validation-report.js";
+import type { DicomHeader } from "../dicom/header.js";
+import { NeedMoreBytes, parseDicomHeader } from "../dicom/parse-header.js";
+import { isInputRejected } from "../errors.js";
+import type { InputEntry } from "../input/source.js";
+import { mapLimit } from "../util/map-limit.js";
+import { SNIFF_BYTES, type Sniffed, sniff } from "./sniff.js";
+
+/** First read of a DICOM header; most CT headers fit. NeedMoreBytes grows it up to the whole file. */
+export const FIRST_HEADER_BYTES = 16 * 1024;
+const MAX_PREFIX_GROWTH = 8;
+/** Range reads in flight against the store (S3 latency dominates header-only validation). */
+const READ_CONCURRENCY = 16;
+
+export type EntryResult =
+  | { entry: InputEntry; kind: "dicom"; header: DicomHeader }
+  | { entry: InputEntry; kind: "nifti" | "gzip" | "zip" }
+  | { entry: InputEntry; kind: "rejected"; reasons: Reason[] };
+
+export async function parseHeaderWithPrefix(entry: InputEntry, firstBytes: Uint8Array): Promise<DicomHeader> {
+  let bytes = firstBytes;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return parseDicomHeader(bytes, entry.path, entry.size);
+    } catch (e) {
+      if (!(e instanceof NeedMoreBytes) || bytes.length >= entry.size || attempt >= MAX_PREFIX_GROWTH)
+        throw e;
+      const want = Math.min(
+        entry.size,
+        Math.max(bytes.length * 4, (e as { minBytes?: number }).minBytes ?? 0),
+      );
+      bytes = await entry.read(0, attempt === MAX_PREFIX_GROWTH - 1 ? entry.size : want);
+    }
+  }
+}
+
+export async function readHeaders(
+  entries: readonly InputEntry[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<EntryResult[]> {
+  let done = 0;
+  return mapLimit(entries, READ_CONCURRENCY, async (entry): Promise<EntryResult> => {
+    try {
+      const prefix = await entry.read(0, Math.min(entry.size, FIRST_HEADER_BYTES));
+      const kind: Sniffed = sniff(prefix.subarray(0, SNIFF_BYTES));
+      if (kind !== "dicom-or-unknown") return { entry, kind };
+      const header = await parseHeaderWithPrefix(entry, prefix);
+      return { entry, kind: "dicom", header };
+    } catch (e) {
+      if (isInputRejected(e)) return { entry, kind: "rejected", reasons: e.reasons };
+      throw e;
+    } finally {
+      onProgress?.(++done, entries.length);
+    }
+  });
+}

@@ -1,0 +1,297 @@
+/**
+ * Validation entry point shared by the ingest Lambda (header-only, over S3 range reads), `deepsc validate`,
+ * `deepsc convert` and the job (full: decoded HU volume). Expected rejections come back as a report;
+ * only real failures (I/O, bugs) throw.
+ */
+
+import type { ReasonCode } from "../contracts/reason-codes.js";
+import type { Reason, SeriesSummary, ValidationReport, Warning } from "../contracts/validation-report.js";
+import { ValidationReportSchema } from "../contracts/validation-report.js";
+import type { Volume } from "../contracts/volume.js";
+import type { DicomHeader } from "../dicom/header.js";
+import { InputRejected, isInputRejected, reason } from "../errors.js";
+import { column, cross, planeOf, shearAngleDeg } from "../geometry/affine.js";
+import { DEFAULT_LIMITS, type InputEntry, type InputLimits, type InputSource } from "../input/source.js";
+import { inspectNifti, readNifti } from "../nifti/read.js";
+import { hashUid } from "../privacy.js";
+import { checkHuPlausible } from "../volume/hu-check.js";
+import { assembleVolume } from "./assemble-volume.js";
+import { policyFor, type ValidationPolicy } from "./policy.js";
+import { type EntryResult, readHeaders } from "./read-headers.js";
+import { groupSeries, selectSeries } from "./select-series.js";
+import { buildStack, type Stack } from "./stack-geometry.js";
+
+export type ValidationMode = "full" | "header-only";
+
+export interface ValidateOptions {
+  mode: ValidationMode;
+  purpose: "analysis" | "convert";
+  policy?: Partial<ValidationPolicy>;
+  limits?: Partial<InputLimits>;
+  onProgress?: (stage: "headers" | "pixels", done: number, total: number) => void;
+}
+
+export interface ValidationOutcome {
+  report: ValidationReport;
+  /** Present when mode is full and the input was accepted. */
+  volume?: Volume;
+  /** The DICOM stack behind the volume (source references for DICOM SEG), when the input was DICOM. */
+  stack?: Stack;
+}
+
+/** Files that are part of a DICOM export but hold no image: ignored when they sit beside a series. */
+const MEDIA_DIRECTORY_SOP = "1.2.840.10008.1.3.10";
+const isIndexFile = (h: DicomHeader) =>
+  h.sopClassUid === MEDIA_DIRECTORY_SOP || /(^|\/)DICOMDIR$/i.test(h.file);
+
+interface Working {
+  source: InputSource;
+  opts: ValidateOptions;
+  policy: ValidationPolicy;
+  limits: InputLimits;
+  warnings: Warning[];
+  filesUsed: number;
+}
+
+export async function validateSource(source: InputSource, opts: ValidateOptions): Promise<ValidationOutcome> {
+  const w: Working = {
+    source,
+    opts,
+    policy: { ...policyFor(opts.purpose), ...opts.policy },
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    warnings: [],
+    filesUsed: 0,
+  };
+  if (opts.mode === "header-only")
+    w.warnings.push({
+      code: "HEADER_ONLY",
+      message: "Validated from headers only; pixel values were not decoded.",
+    });
+  try {
+    const outcome = await validateEntries(w);
+    return { ...outcome, report: finish(w, true, [], outcome.series) };
+  } catch (e) {
+    if (!isInputRejected(e)) throw e;
+    return { report: finish(w, false, e.reasons, null) };
+  }
+}
+
+/** A rejection raised before a source exists (limits while opening a zip, say) as a report. */
+export function rejectionReport(
+  reasons: Reason[],
+  mode: ValidationMode,
+  bytesRead = 0,
+  bytesTotal = 0,
+): ValidationReport {
+  return ValidationReportSchema.parse({
+    schemaVersion: "1.0",
+    accepted: false,
+    mode,
+    reasons,
+    warnings: [],
+    series: null,
+    files: { total: 0, used: 0 },
+    bytesRead,
+    bytesTotal,
+  });
+}
+
+function finish(
+  w: Working,
+  accepted: boolean,
+  reasons: Reason[],
+  series: SeriesSummary | null,
+): ValidationReport {
+  return ValidationReportSchema.parse({
+    schemaVersion: "1.0",
+    accepted,
+    mode: w.opts.mode,
+    reasons,
+    warnings: dedupeWarnings(w.warnings),
+    series,
+    files: { total: w.source.entries.length, used: w.filesUsed },
+    bytesRead: w.source.bytesRead(),
+    bytesTotal: w.source.bytesTotal,
+  });
+}
+
+function dedupeWarnings(ws: Warning[]): Warning[] {
+  const seen = new Set<string>();
+  return ws.filter((x) => {
+    const k = `${x.code}|${x.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+type EntriesOutcome = { series: SeriesSummary; volume?: Volume; stack?: Stack };
+
+async function validateEntries(w: Working): Promise<EntriesOutcome> {
+  const entries = w.source.entries;
+  if (entries.length === 0) throw rejection("EMPTY_INPUT", "The input holds no files.");
+  if (entries.length > w.limits.maxEntries)
+    throw rejection(
+      "TOO_LARGE",
+      `The input holds ${entries.length} files; the limit is ${w.limits.maxEntries}.`,
+    );
+
+  const results = await readHeaders(entries, (d, t) => w.opts.onProgress?.("headers", d, t));
+  const niftis = results.filter((r) => r.kind === "nifti" || r.kind === "gzip");
+  const dicoms = results.filter((r): r is Extract<EntryResult, { kind: "dicom" }> => r.kind === "dicom");
+  const failed = results.filter(
+    (r): r is Extract<EntryResult, { kind: "rejected" }> => r.kind === "rejected",
+  );
+
+  if (niftis.length > 0 && dicoms.length === 0) {
+    if (niftis.length > 1 || failed.length > 0)
+      throw rejection("UNSUPPORTED_FORMAT", "Upload one NIfTI volume on its own, or one DICOM series.");
+    return validateNifti(w, niftis[0]!.entry);
+  }
+  if (results.some((r) => r.kind === "zip"))
+    throw rejection(
+      "ARCHIVE_UNSAFE",
+      "Archives inside the input are not expanded; upload one zip of the series.",
+    );
+
+  // Files that are not DICOM at all are ignored beside a series (README, thumbnails); any other failure
+  // (truncated, unsupported transfer syntax) may hit the series itself, so it rejects.
+  const notDicom = failed.filter((r) => r.reasons.every((x) => x.code === "NOT_DICOM"));
+  const hardFailures = failed.filter((r) => !notDicom.includes(r));
+  if (hardFailures.length > 0) throw new InputRejected(hardFailures.flatMap((r) => r.reasons).slice(0, 20));
+  const images = dicoms.filter((r) => !isIndexFile(r.header));
+  if (images.length === 0) {
+    if (notDicom.length > 0 && dicoms.length === 0) throw new InputRejected(notDicom[0]!.reasons);
+    throw rejection(
+      "UNSUPPORTED_FORMAT",
+      "The input holds only a DICOMDIR index and no images; upload the image files of the series.",
+    );
+  }
+  const ignored = notDicom.length + (dicoms.length - images.length) + niftis.length;
+  if (ignored > 0)
+    w.warnings.push({
+      code: "FILES_IGNORED",
+      message: `${ignored} file(s) were not DICOM images (index, text or other files) and were ignored.`,
+    });
+  return validateDicom(
+    w,
+    images.map((r) => r.header),
+    new Map(entries.map((e) => [e.path, e])),
+  );
+}
+
+async function validateDicom(
+  w: Working,
+  headers: DicomHeader[],
+  entryByPath: ReadonlyMap<string, InputEntry>,
+): Promise<EntriesOutcome> {
+  const selection = selectSeries(groupSeries(headers));
+  w.warnings.push(...selection.warnings);
+  const chosenHeaders = selection.chosen.headers;
+  for (const h of chosenHeaders) {
+    if (h.samplesPerPixel !== 1 || !/^MONOCHROME[12]$/.test(h.photometric))
+      throw rejection(
+        "UNSUPPORTED_PHOTOMETRIC",
+        `Photometric interpretation ${h.photometric} with ${h.samplesPerPixel} sample(s) is not a CT greyscale image.`,
+        h.file,
+      );
+  }
+  const stack = buildStack(selection.chosen.slices, w.policy);
+  w.warnings.push(...stack.warnings);
+  w.filesUsed = new Set(stack.slices.map((s) => s.header)).size;
+  if (chosenHeaders.some((h) => h.lossy))
+    w.warnings.push({
+      code: "LOSSY_COMPRESSION",
+      message: "Pixels were lossy-compressed; HU values are approximate.",
+    });
+  if (planeOf(column(stack.geometry.direction, 2)) !== "axial" && stack.geometry.dims[2] > 1)
+    w.warnings.push({
+      code: "NOT_AXIAL",
+      message: "The series is not axial; it is analysed in its own orientation.",
+    });
+
+  const first = chosenHeaders[0]!;
+  const series: SeriesSummary = {
+    format: "dicom",
+    container: w.source.container,
+    seriesKey: hashUid(selection.chosen.key),
+    transferSyntaxes: [...new Set(chosenHeaders.map((h) => h.transferSyntax))].sort(),
+    dims: stack.geometry.dims,
+    spacing: stack.geometry.spacing,
+    origin: stack.geometry.origin,
+    direction: stack.geometry.direction,
+    orientation: planeOf(cross(column(stack.geometry.direction, 0), column(stack.geometry.direction, 1))),
+    zDirection: stack.zDirection,
+    chosenBecause: selection.chosenBecause,
+    runnersUp: selection.runnersUp,
+    droppedSlices: stack.dropped.length,
+  };
+  if (first.modality) series.modality = first.modality;
+  if (first.sopClassUid) series.sopClass = first.sopClassUid;
+  if (first.manufacturer) series.manufacturer = first.manufacturer;
+  const thickness = stack.slices[0]!.info.sliceThickness;
+  if (thickness !== undefined) series.sliceThickness = thickness;
+
+  if (w.opts.mode === "header-only") return { series, stack };
+  const { volume, warnings } = await assembleVolume(stack, entryByPath, {
+    maxVoxels: w.limits.maxVoxels,
+    onProgress: (d, t) => w.opts.onProgress?.("pixels", d, t),
+  });
+  w.warnings.push(...warnings);
+  checkHu(w, volume, series);
+  return { series, volume, stack };
+}
+
+async function validateNifti(w: Working, entry: InputEntry): Promise<EntriesOutcome> {
+  w.filesUsed = 1;
+  const inspected = await inspectNifti(entry);
+  w.warnings.push(...inspected.warnings);
+  const g = inspected.geometry;
+  const problems: Reason[] = [];
+  const tilt = shearAngleDeg(g.direction);
+  if (tilt > w.policy.tiltNoiseDeg) {
+    if (tilt > w.policy.maxTiltDeg)
+      problems.push(reason("GANTRY_TILT", `The volume is sheared by ${tilt.toFixed(1)} degrees.`));
+    else
+      w.warnings.push({
+        code: "GANTRY_TILT",
+        message: `The volume's affine is sheared by ${tilt.toFixed(1)} degrees (gantry tilt); the shear is kept.`,
+      });
+  }
+  if (g.dims[2] < w.policy.minSlices)
+    problems.push(
+      reason(
+        "TOO_FEW_SLICES",
+        `The volume has ${g.dims[2]} slice(s); analysis needs at least ${w.policy.minSlices}.`,
+      ),
+    );
+  if (problems.length > 0) throw new InputRejected(problems);
+  const series: SeriesSummary = {
+    format: "nifti",
+    container: w.source.container,
+    transferSyntaxes: [],
+    dims: g.dims,
+    spacing: g.spacing,
+    origin: g.origin,
+    direction: g.direction,
+    orientation: planeOf(cross(column(g.direction, 0), column(g.direction, 1))),
+    chosenBecause: ["single NIfTI volume"],
+    runnersUp: [],
+    droppedSlices: 0,
+  };
+  if (w.opts.mode === "header-only") return { series };
+  const { volume, warnings } = await readNifti(entry, { maxVoxels: w.limits.maxVoxels });
+  w.warnings.push(...warnings);
+  checkHu(w, volume, series);
+  return { series, volume };
+}
+
+function checkHu(w: Working, volume: Volume, series: SeriesSummary): void {
+  const hu = checkHuPlausible(volume);
+  series.huRange = hu.huRange;
+  if (!hu.ok && w.policy.checkHu) throw new InputRejected([hu.reason]);
+}
+
+function rejection(code: ReasonCode, message: string, file?: string): InputRejected {
+  return new InputRejected([reason(code, message, file === undefined ? undefined : { file })]);
+}

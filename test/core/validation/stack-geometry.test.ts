@@ -1,0 +1,160 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Vec3 } from "../../../core/contracts/volume.js";
+import { isInputRejected } from "../../../core/errors.js";
+import { column, cross, normalize, voxelCentre } from "../../../core/geometry/affine.js";
+import { ANALYSIS_POLICY, CONVERT_POLICY } from "../../../core/validation/policy.js";
+import { slicesOf } from "../../../core/validation/slices.js";
+import { buildStack } from "../../../core/validation/stack-geometry.js";
+import { fakeHeader, fakeStack } from "../../helpers/fake-headers.js";
+
+const slices = (headers: ReturnType<typeof fakeStack>) => headers.flatMap(slicesOf);
+const codes = (fn: () => unknown): string[] => {
+  try {
+    fn();
+  } catch (e) {
+    if (isInputRejected(e)) return e.reasons.map((r) => r.code);
+    throw e;
+  }
+  return [];
+};
+
+describe("buildStack", () => {
+  it("sorts ascending along the normal and reports descending file order", () => {
+    const headers = fakeStack(30, [-100, -120, 50], [0, 0, -2.5]);
+    const stack = buildStack(slices(headers), ANALYSIS_POLICY);
+    expect(stack.zDirection).toBe("descending");
+    expect(stack.geometry.dims).toEqual([4, 4, 30]);
+    expect(stack.geometry.spacing[2]).toBeCloseTo(2.5, 9);
+    // First voxel is the lowest slice: z = 50 - 29 * 2.5.
+    expect(stack.geometry.origin).toEqual([-100, -120, 50 - 29 * 2.5]);
+    expect(column(stack.geometry.direction, 2)).toEqual([0, 0, 1]);
+    expect(stack.slices.map((s) => s.header.instanceNumber)).toEqual(
+      Array.from({ length: 30 }, (_, k) => 30 - k),
+    );
+  });
+
+  it("maps every voxel centre onto its slice's ImagePositionPatient for any orientation and order", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -Math.PI, max: Math.PI, noNaN: true }),
+        fc.double({ min: -0.6, max: 0.6, noNaN: true }),
+        fc.double({ min: 0.5, max: 6, noNaN: true }),
+        fc.boolean(),
+        fc.integer({ min: 2, max: 40 }),
+        (yaw, pitch, spacing, reverse, n) => {
+          // Row and column directions from two rotations; the normal follows from them.
+          const row: Vec3 = normalize([
+            Math.cos(yaw),
+            Math.sin(yaw) * Math.cos(pitch),
+            Math.sin(yaw) * Math.sin(pitch),
+          ]);
+          const col0: Vec3 = [
+            -Math.sin(yaw),
+            Math.cos(yaw) * Math.cos(pitch),
+            Math.cos(yaw) * Math.sin(pitch),
+          ];
+          const col = normalize(col0);
+          const normal = normalize(cross(row, col));
+          const step: Vec3 = [normal[0] * spacing, normal[1] * spacing, normal[2] * spacing];
+          const headers = fakeStack(n, [10, -20, 30], reverse ? [-step[0], -step[1], -step[2]] : step, {
+            orientation: [...row, ...col] as [number, number, number, number, number, number],
+            pixelSpacing: [0.8, 0.6],
+          });
+          const stack = buildStack(slices(headers), CONVERT_POLICY);
+          stack.slices.forEach((s, k) => {
+            const p = voxelCentre(stack.geometry, 0, 0, k);
+            for (const [a, v] of s.info.position!.entries()) expect(p[a]).toBeCloseTo(v, 6);
+            const q = voxelCentre(stack.geometry, 3, 2, k);
+            const expected = s.info.position!.map((v, a) => v + row[a]! * 3 * 0.6 + col[a]! * 2 * 0.8);
+            for (const [a, v] of expected.entries()) expect(q[a]).toBeCloseTo(v, 6);
+          });
+          expect(stack.geometry.spacing).toEqual([0.6, 0.8, expect.closeTo(spacing, 9)]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("rejects a gap larger than 1.5 x the median spacing, naming the slice", () => {
+    const headers = fakeStack(30, [0, 0, 0], [0, 0, 2.5]).filter((h) => h.instanceNumber !== 12);
+    expect(codes(() => buildStack(slices(headers), ANALYSIS_POLICY))).toEqual(["SLICE_GAP"]);
+    try {
+      buildStack(slices(headers), ANALYSIS_POLICY);
+    } catch (e) {
+      if (!isInputRejected(e)) throw e;
+      expect(e.reasons[0]!.slice).toBe(11);
+    }
+  });
+
+  it("accepts jitter within tolerance and rejects non-uniform spacing beyond it", () => {
+    const jitter = fakeStack(25, [0, 0, 0], [0, 0, 5]);
+    jitter[7]!.frames[0]!.position![2] += 0.4; // 0.4 mm < 10 % of 5 mm
+    expect(codes(() => buildStack(slices(jitter), ANALYSIS_POLICY))).toEqual([]);
+    const uneven = fakeStack(25, [0, 0, 0], [0, 0, 1]);
+    uneven.forEach((h, k) => {
+      if (k >= 10) h.frames[0]!.position![2] = 10 + (k - 10) * 1.3; // 1.3 mm steps after 1 mm steps
+    });
+    expect(codes(() => buildStack(slices(uneven), ANALYSIS_POLICY))).toContain("NON_UNIFORM_SPACING");
+  });
+
+  it("keeps the latest acquisition at a repeated position and reports the dropped slice", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2], { acquisition: 1 });
+    const repeat = fakeHeader({ position: [0, 0, 20], instance: 99, acquisition: 2 });
+    const stack = buildStack(slices([...headers, repeat]), ANALYSIS_POLICY);
+    expect(stack.dropped).toHaveLength(1);
+    expect(stack.dropped[0]!.header.acquisitionNumber).toBe(1);
+    expect(stack.slices[10]!.header.instanceNumber).toBe(99);
+    expect(stack.warnings.map((w) => w.code)).toContain("DUPLICATES_DROPPED");
+  });
+
+  it("rejects two different images at one position within one acquisition", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    const dup = fakeHeader({ position: [0, 0, 20], instance: 50, sopInstanceUid: "9.9.9" });
+    expect(codes(() => buildStack(slices([...headers, dup]), ANALYSIS_POLICY))).toEqual(["DUPLICATE_SLICES"]);
+  });
+
+  it("treats the same SOP instance sent twice as one slice", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    const again = { ...headers[5]!, file: "copy/IM0006" };
+    const stack = buildStack(slices([...headers, again]), ANALYSIS_POLICY);
+    expect(stack.slices).toHaveLength(25);
+  });
+
+  it("keeps a gantry-tilt shear in the affine with a warning, and rejects extreme shear", () => {
+    const tilt = (20 * Math.PI) / 180;
+    const headers = fakeStack(25, [0, 0, 0], [0, 2.5 * Math.tan(tilt), 2.5]);
+    const stack = buildStack(slices(headers), ANALYSIS_POLICY);
+    expect(stack.tiltDeg).toBeCloseTo(20, 6);
+    expect(stack.warnings.map((w) => w.code)).toContain("GANTRY_TILT");
+    const last = voxelCentre(stack.geometry, 0, 0, 24);
+    expect(last[1]).toBeCloseTo(24 * 2.5 * Math.tan(tilt), 6);
+    expect(last[2]).toBeCloseTo(60, 6);
+    const steep = fakeStack(25, [0, 0, 0], [0, 2.5 * Math.tan((40 * Math.PI) / 180), 2.5]);
+    expect(codes(() => buildStack(slices(steep), ANALYSIS_POLICY))).toContain("GANTRY_TILT");
+  });
+
+  it("rejects missing geometry, naming the file", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    delete headers[3]!.frames[0]!.position;
+    expect(codes(() => buildStack(slices(headers), ANALYSIS_POLICY))).toEqual(["MISSING_GEOMETRY"]);
+    const noSpacing = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    delete noSpacing[0]!.frames[0]!.pixelSpacing;
+    expect(codes(() => buildStack(slices(noSpacing), ANALYSIS_POLICY))).toEqual(["MISSING_GEOMETRY"]);
+  });
+
+  it("rejects too few slices for analysis but converts them", () => {
+    const headers = fakeStack(5, [0, 0, 0], [0, 0, 2.5]);
+    expect(codes(() => buildStack(slices(headers), ANALYSIS_POLICY))).toEqual(["TOO_FEW_SLICES"]);
+    expect(buildStack(slices(headers), CONVERT_POLICY).geometry.dims[2]).toBe(5);
+  });
+
+  it("rejects mixed pixel spacing and a zig-zag stack as inconsistent", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    headers[4]!.frames[0]!.pixelSpacing = [0.9, 0.9];
+    expect(codes(() => buildStack(slices(headers), ANALYSIS_POLICY))).toEqual(["INCONSISTENT_SERIES"]);
+    const zig = fakeStack(25, [0, 0, 0], [0, 0, 2]);
+    zig[10]!.frames[0]!.position![0] += 15;
+    expect(codes(() => buildStack(slices(zig), ANALYSIS_POLICY))).toEqual(["INCONSISTENT_SERIES"]);
+  });
+});
