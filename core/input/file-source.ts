@@ -1,0 +1,128 @@
+/**
+ * Local-file plumbing shared by the file, folder and zip sources: bounded range reads, a RandomAccess over
+ * a file descriptor (what a local zip is read through, so it is never loaded whole), and the single-file
+ * source itself (a lone DICOM file or a .nii/.nii.gz).
+ */
+import { type FileHandle, open } from "node:fs/promises";
+import path from "node:path";
+import { reject } from "../errors.js";
+import type { InputEntry, InputLimits, InputSource } from "./source.js";
+import type { RandomAccess } from "./zip-source.js";
+
+/** Normalise an InputEntry.read range: end defaults to and is clamped to size, start to [0, end]. */
+export function clampRange(
+  start: number | undefined,
+  end: number | undefined,
+  size: number,
+): [number, number] {
+  const s = start ?? 0;
+  const e = end ?? size;
+  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(e) || s < 0 || e < 0)
+    throw new RangeError(`Invalid byte range [${start}, ${end})`);
+  const to = Math.min(e, size);
+  return [Math.min(s, to), to];
+}
+
+/** Read up to end - start bytes at start from an open handle; shorter only at end of file. */
+async function readHandle(handle: FileHandle, start: number, end: number): Promise<Uint8Array> {
+  const buf = Buffer.alloc(Math.max(0, end - start));
+  let filled = 0;
+  while (filled < buf.length) {
+    const { bytesRead } = await handle.read(buf, filled, buf.length - filled, start + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, filled);
+}
+
+/**
+ * Bytes [start, end) of a file, opened for this read only (a folder may hold thousands of files, so
+ * handles are not kept open). A file that shrank since it was listed is TRUNCATED, not silently short.
+ */
+export async function readFileRange(absPath: string, start: number, end: number, display: string) {
+  const handle = await open(absPath, "r");
+  try {
+    const bytes = await readHandle(handle, start, end);
+    if (bytes.length < end - start)
+      reject("TRUNCATED", `${display} became shorter while it was being read.`, { file: display });
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** RandomAccess over one open local file; the handle lives until close(). */
+export class FileRandomAccess implements RandomAccess {
+  #bytesRead = 0;
+  #closed = false;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  static async open(absPath: string): Promise<FileRandomAccess> {
+    const handle = await open(absPath, "r");
+    try {
+      const st = await handle.stat();
+      return new FileRandomAccess(handle, st.size);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  async read(start: number, end: number): Promise<Uint8Array> {
+    if (this.#closed) throw new Error("Read after the input was closed");
+    const to = Math.min(end, this.size);
+    if (to <= start) return new Uint8Array(0);
+    const bytes = await readHandle(this.handle, start, to);
+    this.#bytesRead += bytes.length;
+    return bytes;
+  }
+
+  bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.handle.close();
+  }
+}
+
+/**
+ * A single local file as an input with one entry named by its base name. What it holds (DICOM, NIfTI,
+ * gzip) is decided later from its content, not here.
+ */
+export async function openFileSource(
+  absPath: string,
+  size: number,
+  limits: InputLimits,
+): Promise<InputSource> {
+  const name = path.basename(absPath);
+  if (size === 0) reject("EMPTY_INPUT", `${name} is an empty file.`, { file: name });
+  if (size > limits.maxTotalBytes)
+    reject("TOO_LARGE", `${name} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`, { file: name });
+  let bytesRead = 0;
+  const entry: InputEntry = {
+    path: name,
+    size,
+    async read(start?: number, end?: number) {
+      const [s, e] = clampRange(start, end, size);
+      if (e === s) return new Uint8Array(0);
+      const bytes = await readFileRange(absPath, s, e, name);
+      bytesRead += bytes.length;
+      return bytes;
+    },
+  };
+  return {
+    container: "file",
+    name,
+    entries: [entry],
+    bytesRead: () => bytesRead,
+    bytesTotal: size,
+    close: async () => {},
+  };
+}

@@ -1,0 +1,565 @@
+/**
+ * A zip archive as an input, read by byte ranges through a RandomAccess (a local file descriptor or an
+ * object in S3), never loaded whole.
+ *
+ * Safety model: every limit is checked from the central directory BEFORE a single byte is inflated —
+ * entry count, declared uncompressed sizes, compression ratios, entry names (absolute, drive letters, '..',
+ * backslash traversal), nested archives, symbolic links, overlapping entries (the "overlapping files" zip
+ * bomb), duplicate names, encryption and compression methods. While inflating, the actual size must equal
+ * the declared size (inflation stops the moment it exceeds it) and a full read must match the CRC-32.
+ *
+ * Cost model: yauzl parses the end-of-central-directory record and the central directory through a small
+ * window cache (one read of the archive's tail usually covers both). Reading an entry costs its local header
+ * plus the bytes the caller asks for: a stored entry is a direct range read, and a deflated entry is
+ * inflated from its start in growing chunks until `end` is reached, so a 16 KiB header prefix of a 500 KB
+ * DICOM slice costs a few compressed KiB.
+ */
+import { Readable, type Writable } from "node:stream";
+import zlib from "node:zlib";
+import yauzl from "yauzl";
+import type { ReasonCode } from "../contracts/reason-codes.js";
+import { isInputRejected, reject } from "../errors.js";
+import { clampRange } from "./file-source.js";
+import { isIgnoredSegment } from "./folder-source.js";
+import {
+  type ContainerKind,
+  DEFAULT_LIMITS,
+  type InputEntry,
+  type InputLimits,
+  type InputSource,
+} from "./source.js";
+
+/** Byte-range access to one stored blob (a local file, an S3 object). */
+export interface RandomAccess {
+  readonly size: number;
+  /** Bytes [start, end), end clamped to size; shorter than asked only past the end. */
+  read(start: number, end: number): Promise<Uint8Array>;
+  /** Bytes fetched from the underlying storage so far. */
+  bytesRead(): number;
+  close(): Promise<void>;
+}
+
+/** Entries below this uncompressed size never trip the ratio check (tiny text files compress 1000:1). */
+const RATIO_CHECK_MIN_BYTES = 1024 * 1024;
+/** Read-ahead while yauzl walks the central directory: big sequential windows, few requests. */
+const DIRECTORY_READ_AHEAD = 64 * 1024;
+/** Read-ahead for local headers: the window also covers the first KiB of the entry's data. */
+const LOCAL_HEADER_READ_AHEAD = 4 * 1024;
+/** A central directory larger than this is hostile (names of 64 KiB, millions of records). */
+const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+/** Compressed chunk sizes while inflating: start near the estimate, double up to the cap. */
+const MIN_INFLATE_CHUNK = 4 * 1024;
+const MAX_INFLATE_CHUNK = 1024 * 1024;
+const WINDOW_CACHE_SLOTS = 16;
+const LOCAL_HEADER_SIZE = 30;
+const NESTED_ARCHIVE_NAME = /\.(zip|zipx|gz|tgz|tar|7z|rar|bz2|tbz2?|xz|txz|zst|lz|lzma|cab|jar)$/i;
+
+/**
+ * Remembers a few recently fetched windows so yauzl's many small reads (46-byte directory records, 30-byte
+ * local headers) and the entry read that follows a local header do not each become a storage request.
+ */
+class WindowCache {
+  #windows: { start: number; bytes: Uint8Array }[] = [];
+  readAhead = DIRECTORY_READ_AHEAD;
+
+  constructor(readonly source: RandomAccess) {}
+
+  /** Bytes [start, end); `remember` keeps the fetched window for later small reads. */
+  async read(start: number, end: number, remember: boolean): Promise<Uint8Array> {
+    const to = Math.min(end, this.source.size);
+    if (to <= start) return new Uint8Array(0);
+    const hit = this.#windows.find((w) => w.start <= start && start < w.start + w.bytes.length);
+    if (hit === undefined) return this.#fetch(start, to, remember);
+    const hitEnd = hit.start + hit.bytes.length;
+    // Copies, never views: callers may modify what they get, the cache must not change under them.
+    const head = hit.bytes.slice(start - hit.start, Math.min(to, hitEnd) - hit.start);
+    if (to <= hitEnd) return head;
+    const tail = await this.#fetch(hitEnd, to, remember);
+    const out = new Uint8Array(head.length + tail.length);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    return out;
+  }
+
+  async #fetch(start: number, end: number, remember: boolean): Promise<Uint8Array> {
+    const fetchEnd = remember ? Math.min(this.source.size, Math.max(end, start + this.readAhead)) : end;
+    const bytes = await this.source.read(start, fetchEnd);
+    if (!remember) return bytes;
+    this.#windows.push({ start, bytes });
+    if (this.#windows.length > WINDOW_CACHE_SLOTS) this.#windows.shift();
+    return bytes.slice(0, end - start);
+  }
+}
+
+/** Errors of the storage itself (network, disk): they must surface as failures, never as rejections. */
+class StorageError extends Error {
+  override readonly name = "StorageError";
+}
+class DirectoryTooLarge extends Error {}
+
+/** Adapts the window cache to yauzl's callback-style RandomAccessReader. */
+class YauzlReader extends yauzl.RandomAccessReader {
+  directoryBytes = 0;
+  readingDirectory = true;
+
+  constructor(private readonly cache: WindowCache) {
+    super();
+  }
+
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    // yauzl's real callback takes (err, bytesRead) and reports "unexpected EOF" when bytesRead < length.
+    const done = callback as (err: Error | null, bytesRead?: number) => void;
+    if (this.readingDirectory) {
+      this.directoryBytes += length;
+      if (this.directoryBytes > MAX_DIRECTORY_BYTES) {
+        done(new DirectoryTooLarge());
+        return;
+      }
+    }
+    this.cache.read(position, position + length, true).then(
+      (bytes) => {
+        buffer.set(bytes, offset);
+        done(null, bytes.length);
+      },
+      (e: unknown) => done(new StorageError(`Reading the archive failed: ${String(e)}`, { cause: e })),
+    );
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    // Part of yauzl's reader contract; this module reads entry data itself (see inflateRange).
+    const cache = this.cache;
+    return Readable.from(
+      (async function* () {
+        for (let pos = start; pos < end; pos += MAX_INFLATE_CHUNK)
+          yield Buffer.from(await cache.read(pos, Math.min(end, pos + MAX_INFLATE_CHUNK), false));
+      })(),
+    );
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    // The RandomAccess belongs to the InputSource, which closes it; yauzl only drops its reference.
+    setImmediate(() => callback(null));
+  }
+}
+
+function openZipFile(reader: YauzlReader, size: number): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, rejectPromise) => {
+    yauzl.fromRandomAccessReader(
+      reader,
+      size,
+      // decodeStrings false: names are decoded and validated here, so a bad name gets a clear message.
+      {
+        autoClose: false,
+        lazyEntries: true,
+        decodeStrings: false,
+        validateEntrySizes: true,
+        strictFileNames: false,
+      },
+      (err, zipfile) => (err ? rejectPromise(err) : resolve(zipfile)),
+    );
+  });
+}
+
+/** Reject with the archive (and an entry, when one is at fault) named. */
+function unsafe(code: ReasonCode, message: string, entryName?: string): never {
+  reject(code, message, entryName === undefined ? undefined : { file: entryName });
+}
+
+/** Quoted for messages: control characters escaped, length bounded. */
+function quote(name: string): string {
+  const q = JSON.stringify(name);
+  return q.length > 200 ? `${q.slice(0, 197)}..."` : q;
+}
+
+/** Why an entry name could escape an extraction folder, or undefined when it is a plain relative name. */
+export function unsafeEntryNameProblem(name: string): string | undefined {
+  if (name.includes("\0")) return "contains a NUL character";
+  // Backslashes were already turned into '/', so "..\..\x" is caught as traversal below.
+  if (name.startsWith("/")) return "is an absolute path";
+  if (/^[A-Za-z]:/.test(name)) return "starts with a drive letter";
+  if (name.split("/").includes("..")) return "contains '..' (path traversal)";
+  return undefined;
+}
+
+/** What the central directory says about one file entry, after all checks. */
+interface CheckedEntry {
+  path: string;
+  raw: yauzl.Entry;
+}
+
+function isUnixSymlink(entry: yauzl.Entry): boolean {
+  const madeOnUnix = entry.versionMadeBy >>> 8 === 3;
+  return madeOnUnix && ((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000;
+}
+
+/** Checks every central-directory record as yauzl yields it; nothing is inflated here. */
+class DirectoryCheck {
+  readonly files: CheckedEntry[] = [];
+  uncompressedTotal = 0;
+  readonly #names = new Set<string>();
+  readonly #spans: { start: number; end: number; name: string }[] = [];
+
+  constructor(
+    private readonly archive: string,
+    private readonly limits: InputLimits,
+  ) {}
+
+  add(entry: yauzl.Entry): void {
+    const rawName = entry.fileName as unknown as Buffer;
+    const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, rawName, entry.extraFields, false);
+    const problem = unsafeEntryNameProblem(name);
+    if (problem !== undefined) unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} ${problem}.`, name);
+
+    // A local header is at least 30 bytes followed by the compressed data; spans that overlap mean several
+    // entries share data (the overlapping-files zip bomb) or the directory is corrupt.
+    this.#spans.push({
+      start: entry.relativeOffsetOfLocalHeader,
+      end: entry.relativeOffsetOfLocalHeader + LOCAL_HEADER_SIZE + entry.compressedSize,
+      name,
+    });
+
+    this.uncompressedTotal += entry.uncompressedSize;
+    if (this.uncompressedTotal > this.limits.maxUncompressedBytes)
+      unsafe(
+        "TOO_LARGE",
+        `${this.archive} declares more than ${this.limits.maxUncompressedBytes} uncompressed bytes.`,
+      );
+    if (
+      entry.uncompressedSize > RATIO_CHECK_MIN_BYTES &&
+      entry.uncompressedSize > this.limits.maxCompressionRatio * Math.max(1, entry.compressedSize)
+    )
+      unsafe(
+        "ARCHIVE_UNSAFE",
+        `Zip entry ${quote(name)} expands ${entry.compressedSize} bytes to ${entry.uncompressedSize}` +
+          ` (ratio over ${this.limits.maxCompressionRatio}): a zip bomb.`,
+        name,
+      );
+
+    const segments = name.split("/").filter((s) => s !== "" && s !== ".");
+    const isDirectory = name.endsWith("/");
+    if (isDirectory || segments.length === 0 || segments.some(isIgnoredSegment)) return;
+    const normalised = segments.join("/");
+
+    if (isUnixSymlink(entry))
+      unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} is a symbolic link.`, normalised);
+    if (NESTED_ARCHIVE_NAME.test(normalised))
+      unsafe(
+        "ARCHIVE_UNSAFE",
+        `Zip entry ${quote(name)} is itself an archive; nested archives are not expanded` +
+          " (upload a .nii.gz directly, or zip the DICOM files themselves).",
+        normalised,
+      );
+    if (entry.isEncrypted())
+      unsafe(
+        "UNSUPPORTED_FORMAT",
+        `Zip entry ${quote(name)} is encrypted; password-protected zips are not supported.`,
+        normalised,
+      );
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
+      unsafe(
+        "UNSUPPORTED_FORMAT",
+        `Zip entry ${quote(name)} uses compression method ${entry.compressionMethod};` +
+          " only stored (0) and deflate (8) are supported.",
+        normalised,
+      );
+    if (this.#names.has(normalised))
+      unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} appears more than once.`, normalised);
+    this.#names.add(normalised);
+    this.files.push({ path: normalised, raw: entry });
+  }
+
+  finish(archiveSize: number): void {
+    const spans = [...this.#spans].sort((a, b) => a.start - b.start);
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      const next = spans[i + 1];
+      if (span.end > archiveSize || (next !== undefined && span.end > next.start))
+        unsafe(
+          "ARCHIVE_UNSAFE",
+          `Zip entry ${quote(span.name)} overlaps another entry or the end of the archive.`,
+          span.name,
+        );
+    }
+    if (
+      this.uncompressedTotal > RATIO_CHECK_MIN_BYTES &&
+      this.uncompressedTotal > this.limits.maxCompressionRatio * Math.max(1, archiveSize)
+    )
+      unsafe(
+        "ARCHIVE_UNSAFE",
+        `${this.archive} expands ${archiveSize} bytes to ${this.uncompressedTotal}` +
+          ` (ratio over ${this.limits.maxCompressionRatio}): a zip bomb.`,
+      );
+    if (this.files.length === 0) unsafe("EMPTY_INPUT", `${this.archive} holds no files.`);
+  }
+}
+
+/** Map what yauzl or the storage threw while opening into a rejection, or rethrow a real failure. */
+async function classifyOpenError(e: unknown, source: RandomAccess, archive: string): Promise<never> {
+  if (isInputRejected(e)) throw e;
+  if (e instanceof StorageError) throw e.cause ?? e;
+  if (e instanceof DirectoryTooLarge)
+    unsafe("ARCHIVE_UNSAFE", `${archive} has a central directory over ${MAX_DIRECTORY_BYTES} bytes.`);
+  const message = e instanceof Error ? e.message : String(e);
+  if (/end of central directory record signature not found/i.test(message)) {
+    // A zip starts with a local header (or is an empty archive); without its directory at the end it was
+    // cut short. Anything else simply is not a zip.
+    const magic = await source.read(0, 4);
+    const isZipStart = magic[0] === 0x50 && magic[1] === 0x4b && (magic[2] === 3 || magic[2] === 5);
+    if (isZipStart)
+      unsafe("TRUNCATED", `${archive} ends before its central directory: the upload looks truncated.`);
+    unsafe("UNSUPPORTED_FORMAT", `${archive} is not a zip archive.`);
+  }
+  if (/encryption|multi-disk/i.test(message))
+    unsafe("UNSUPPORTED_FORMAT", `${archive} cannot be read: ${message}.`);
+  unsafe("ARCHIVE_UNSAFE", `${archive} has a corrupt central directory: ${message}.`);
+}
+
+const crc32: (data: Uint8Array) => number =
+  typeof zlib.crc32 === "function" ? (data) => zlib.crc32(data) : crc32Portable;
+
+let crcTable: Uint32Array | undefined;
+function crc32Portable(data: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** True when bytes start like an archive (zip, gzip, 7z, rar, bzip2, xz, zstd) or carry a tar header. */
+export function looksLikeArchive(bytes: Uint8Array): boolean {
+  const at = (i: number, sig: number[]) => sig.every((b, k) => bytes[i + k] === b);
+  return (
+    at(0, [0x50, 0x4b, 0x03, 0x04]) ||
+    at(0, [0x50, 0x4b, 0x05, 0x06]) ||
+    at(0, [0x1f, 0x8b]) ||
+    at(0, [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]) ||
+    at(0, [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07]) ||
+    (at(0, [0x42, 0x5a, 0x68]) && bytes[3] !== undefined && bytes[3] >= 0x31 && bytes[3] <= 0x39) ||
+    at(0, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) ||
+    at(0, [0x28, 0xb5, 0x2f, 0xfd]) ||
+    at(257, [0x75, 0x73, 0x74, 0x61, 0x72])
+  );
+}
+
+/** Write one chunk and wait until zlib consumed it; rejects (never hangs) if the stream errors or closes. */
+function writeChunk(stream: Writable, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, rejectPromise) => {
+    const onError = (e: Error) => settle(e);
+    const onClose = () => settle(new Error("inflater closed"));
+    const settle = (e?: Error | null) => {
+      stream.off("error", onError);
+      stream.off("close", onClose);
+      if (e) rejectPromise(e);
+      else resolve();
+    };
+    stream.once("error", onError);
+    stream.once("close", onClose);
+    stream.write(chunk, (e) => settle(e));
+  });
+}
+
+function endStream(stream: zlib.InflateRaw): Promise<void> {
+  return new Promise((resolve, rejectPromise) => {
+    stream.once("end", () => resolve());
+    stream.once("error", (e) => rejectPromise(e));
+    stream.end();
+  });
+}
+
+class ZipEntry implements InputEntry {
+  readonly path: string;
+  readonly size: number;
+  #dataStart: Promise<number> | undefined;
+
+  constructor(
+    private readonly checked: CheckedEntry,
+    private readonly zipfile: yauzl.ZipFile,
+    private readonly cache: WindowCache,
+  ) {
+    this.path = checked.path;
+    this.size = checked.raw.uncompressedSize;
+  }
+
+  async read(start?: number, end?: number): Promise<Uint8Array> {
+    const [s, e] = clampRange(start, end, this.size);
+    if (e === s) return new Uint8Array(0);
+    const dataStart = await this.#localData();
+    const raw = this.checked.raw;
+    const bytes =
+      raw.compressionMethod === 0
+        ? await this.cache.read(dataStart + s, dataStart + e, false)
+        : await this.#inflateRange(dataStart, s, e);
+    if (bytes.length !== e - s) this.#fail(`ends after ${s + bytes.length} of ${this.size} bytes`);
+    if (s === 0 && e === this.size && crc32(bytes) !== raw.crc32) this.#fail("fails its CRC-32 check");
+    if (s === 0 && looksLikeArchive(bytes))
+      unsafe(
+        "ARCHIVE_UNSAFE",
+        `Zip entry ${quote(this.path)} is itself an archive; nested archives are not expanded.`,
+        this.path,
+      );
+    return bytes;
+  }
+
+  #fail(problem: string): never {
+    unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(this.path)} ${problem}.`, this.path);
+  }
+
+  /** Offset of the entry's data, from its local header (read once, checked against the directory). */
+  #localData(): Promise<number> {
+    this.#dataStart ??= this.#readLocalHeader();
+    return this.#dataStart;
+  }
+
+  async #readLocalHeader(): Promise<number> {
+    const raw = this.checked.raw;
+    let header: yauzl.LocalFileHeader;
+    try {
+      header = await new Promise<yauzl.LocalFileHeader>((resolve, rejectPromise) =>
+        this.zipfile.readLocalFileHeader(raw, {}, (err, h) => (err ? rejectPromise(err) : resolve(h))),
+      );
+    } catch (e) {
+      if (e instanceof StorageError) throw e.cause ?? e;
+      this.#fail(`has a bad local header: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (header.compressionMethod !== raw.compressionMethod)
+      this.#fail("has a local header that disagrees with the central directory");
+    return header.fileDataStart;
+  }
+
+  /**
+   * Inflate from the start of the entry until `end` bytes exist (or, for a read to the end, until the
+   * compressed data is exhausted so the declared size and the end of the deflate stream are both checked).
+   */
+  async #inflateRange(dataStart: number, start: number, end: number): Promise<Uint8Array> {
+    const { compressedSize, uncompressedSize } = this.checked.raw;
+    const toTheEnd = end === uncompressedSize;
+    const inflater = zlib.createInflateRaw();
+    const parts: Buffer[] = [];
+    let produced = 0;
+    let overflow = false;
+    inflater.on("data", (chunk: Buffer) => {
+      const chunkStart = produced;
+      produced += chunk.length;
+      if (produced > uncompressedSize) {
+        // Stop zlib at once: a size lie may hide gigabytes behind a few compressed KiB.
+        overflow = true;
+        inflater.destroy();
+        return;
+      }
+      const from = Math.max(start, chunkStart);
+      const to = Math.min(end, produced);
+      if (to > from) parts.push(chunk.subarray(from - chunkStart, to - chunkStart));
+    });
+    // Errors are observed through writeChunk/endStream; this listener keeps them from going unhandled.
+    inflater.on("error", () => {});
+    try {
+      let pos = 0;
+      // First chunk: about what the entry's average ratio says `end` needs, plus slack.
+      let chunk = Math.ceil((end * compressedSize) / Math.max(1, uncompressedSize)) + 1024;
+      chunk = Math.min(MAX_INFLATE_CHUNK, Math.max(MIN_INFLATE_CHUNK, chunk));
+      while (pos < compressedSize && !overflow && (toTheEnd || produced < end)) {
+        const n = Math.min(chunk, compressedSize - pos);
+        const compressed = await this.cache.read(dataStart + pos, dataStart + pos + n, false);
+        if (compressed.length !== n) this.#fail("is cut short in the archive");
+        pos += n;
+        await writeChunk(inflater, compressed);
+        chunk = Math.min(MAX_INFLATE_CHUNK, chunk * 2);
+      }
+      if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
+      if (pos >= compressedSize) {
+        await endStream(inflater);
+        if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
+        if (produced !== uncompressedSize)
+          this.#fail(`inflates to ${produced} bytes but declares ${uncompressedSize}`);
+      }
+    } catch (e) {
+      if (isInputRejected(e)) throw e;
+      if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
+      if (e instanceof StorageError) throw e.cause ?? e;
+      const cause = e instanceof Error ? e.message : String(e);
+      if (e instanceof Error && "code" in e && String((e as { code?: unknown }).code).startsWith("Z_"))
+        this.#fail(`holds corrupt deflate data (${cause})`);
+      throw e;
+    } finally {
+      inflater.destroy();
+    }
+    // A fresh Uint8Array, not a (possibly pooled) Buffer: callers may build DataViews over `.buffer`.
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+/**
+ * Open a zip over any RandomAccess. The source takes ownership of `reader`: it is closed when the source is
+ * closed, or right away if opening fails.
+ */
+export async function openZip(
+  reader: RandomAccess,
+  name: string,
+  container: ContainerKind,
+  limits: Partial<InputLimits> = {},
+): Promise<InputSource> {
+  const lim: InputLimits = { ...DEFAULT_LIMITS, ...limits };
+  const cache = new WindowCache(reader);
+  const yreader = new YauzlReader(cache);
+  let zipfile: yauzl.ZipFile | undefined;
+  try {
+    if (reader.size > lim.maxTotalBytes)
+      unsafe("TOO_LARGE", `${name} is ${reader.size} bytes; the limit is ${lim.maxTotalBytes}.`);
+    zipfile = await openZipFile(yreader, reader.size);
+    // The record count comes from the end-of-central-directory record: refuse before reading the directory.
+    if (zipfile.entryCount > lim.maxEntries)
+      unsafe("TOO_LARGE", `${name} has ${zipfile.entryCount} entries; the limit is ${lim.maxEntries}.`);
+    const check = new DirectoryCheck(name, lim);
+    for await (const entry of zipfile.eachEntry()) check.add(entry);
+    // From here on nothing listens to the iterator; an error yauzl might still emit must not crash the process.
+    zipfile.on("error", () => {});
+    check.finish(reader.size);
+    yreader.readingDirectory = false;
+    cache.readAhead = LOCAL_HEADER_READ_AHEAD;
+
+    const openZipfile = zipfile;
+    const entries = check.files
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+      .map((f) => new ZipEntry(f, openZipfile, cache));
+    let closed = false;
+    return {
+      container,
+      name,
+      entries,
+      bytesRead: () => reader.bytesRead(),
+      bytesTotal: reader.size,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        openZipfile.close();
+        await reader.close();
+      },
+    };
+  } catch (e) {
+    try {
+      return await classifyOpenError(e, reader, name);
+    } finally {
+      zipfile?.close();
+      await reader.close();
+    }
+  }
+}
