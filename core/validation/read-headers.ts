@@ -5,7 +5,7 @@
 import type { Reason } from "../contracts/validation-report.js";
 import type { DicomHeader } from "../dicom/header.js";
 import { NeedMoreBytes, parseDicomHeader } from "../dicom/parse-header.js";
-import { isInputRejected } from "../errors.js";
+import { isInputRejected, reason } from "../errors.js";
 import type { InputEntry } from "../input/source.js";
 import { mapLimit } from "../util/map-limit.js";
 import { SNIFF_BYTES, type Sniffed, sniff } from "./sniff.js";
@@ -48,6 +48,17 @@ export async function readHeaders(
       const prefix = await entry.read(0, Math.min(entry.size, FIRST_HEADER_BYTES));
       const kind: Sniffed = sniff(prefix.subarray(0, SNIFF_BYTES));
       if (kind !== "dicom-or-unknown") return { entry, kind };
+      // Content decides, but a file named as NIfTI that is not one is best reported as such.
+      if (/\.(nii|hdr)$/i.test(entry.path))
+        return {
+          entry,
+          kind: "rejected",
+          reasons: [
+            reason("NOT_NIFTI", "The file is named as NIfTI but has no NIfTI-1/2 header.", {
+              file: entry.path,
+            }),
+          ],
+        };
       const header = await parseHeaderWithPrefix(entry, prefix);
       return { entry, kind: "dicom", header };
     } catch (e) {

@@ -146,7 +146,7 @@ async function validateEntries(w: Working): Promise<EntriesOutcome> {
   if (niftis.length > 0 && dicoms.length === 0) {
     if (niftis.length > 1 || failed.length > 0)
       throw rejection("UNSUPPORTED_FORMAT", "Upload one NIfTI volume on its own, or one DICOM series.");
-    return validateNifti(w, niftis[0]!.entry);
+    return validateNifti(w, niftis[0]!.entry, niftis[0]!.kind as "nifti" | "gzip");
   }
   if (results.some((r) => r.kind === "zip"))
     throw rejection(
@@ -242,9 +242,24 @@ async function validateDicom(
   return { series, volume, stack };
 }
 
-async function validateNifti(w: Working, entry: InputEntry): Promise<EntriesOutcome> {
+/** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */
+async function inspectGzipOrNifti(entry: InputEntry, kind: "nifti" | "gzip") {
+  try {
+    return await inspectNifti(entry);
+  } catch (e) {
+    if (kind === "gzip" && isInputRejected(e) && e.reasons.every((r) => r.code === "NOT_NIFTI"))
+      throw rejection(
+        "UNSUPPORTED_FORMAT",
+        "A gzip-compressed file that is not a NIfTI volume; upload DICOM files, a zip of them, or .nii/.nii.gz.",
+        entry.path,
+      );
+    throw e;
+  }
+}
+
+async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzip"): Promise<EntriesOutcome> {
   w.filesUsed = 1;
-  const inspected = await inspectNifti(entry);
+  const inspected = await inspectGzipOrNifti(entry, kind);
   w.warnings.push(...inspected.warnings);
   const g = inspected.geometry;
   const problems: Reason[] = [];
