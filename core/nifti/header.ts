@@ -14,8 +14,9 @@
  * Privacy: the free-text fields (descrip, aux_file, intent_name, db_name) are never copied out of the
  * header, because converters sometimes put patient or study details there.
  */
-import type { Geometry, Mat4, Vec3 } from "../contracts/volume.js";
+
 import type { Warning } from "../contracts/validation-report.js";
+import type { Geometry, Mat4, Vec3 } from "../contracts/volume.js";
 import { reject } from "../errors.js";
 import { geometryFromRas } from "../geometry/affine.js";
 
@@ -330,13 +331,14 @@ function chooseAffine(
   const toMm = (a: Mat4) => a.map((v, i) => (i < 12 ? v * mm : v));
   if (raw.sformCode > 0) {
     const s = raw.srow;
-    const a: Mat4 = [...s.slice(0, 12), 0, 0, 0, 1];
-    if (isUsableAffine(a)) return { rasAffine: toMm(a), source: "sform", notes };
+    const a = toMm([...s.slice(0, 12), 0, 0, 0, 1]);
+    if (isUsableAffine(a)) return { rasAffine: a, source: "sform", notes };
     notes.push(`sform_code is ${raw.sformCode} but the sform matrix is singular or not finite`);
   }
   if (raw.qformCode > 0) {
-    const a = qformAffine(raw.quatern, raw.qoffset, raw.pixdim);
-    if (a !== undefined && isUsableAffine(a)) return { rasAffine: toMm(a), source: "qform", notes };
+    const q = qformAffine(raw.quatern, raw.qoffset, raw.pixdim);
+    const a = q === undefined ? undefined : toMm(q);
+    if (a !== undefined && isUsableAffine(a)) return { rasAffine: a, source: "qform", notes };
     notes.push(`qform_code is ${raw.qformCode} but the quaternion or offsets are not finite`);
   }
   if (raw.sformCode <= 0 && raw.qformCode <= 0) notes.push("sform_code and qform_code are both 0");
@@ -369,7 +371,7 @@ function isUsableAffine(a: Mat4): boolean {
     a[0]! * (a[5]! * a[10]! - a[6]! * a[9]!) -
     a[1]! * (a[4]! * a[10]! - a[6]! * a[8]!) +
     a[2]! * (a[4]! * a[9]! - a[5]! * a[8]!);
-  // A voxel of less than 1e-9 mm^3 is not a voxel of a real image.
+  // A voxel of less than 1e-9 mm^3 (in mm, after unit conversion) is not a voxel of a real image.
   return Math.abs(det) > 1e-9;
 }
 
@@ -427,7 +429,8 @@ export function parseNiftiHeader(bytes: Uint8Array, name: string): NiftiHeader {
   if (dim0 < 2)
     reject("NOT_A_VOLUME", `dim[0] is ${dim0}: fewer than 2 spatial dimensions, not an image volume.`, where);
   for (let i = 1; i <= dim0; i++) {
-    if (h.dim[i]! <= 0) reject("NOT_A_VOLUME", `dim[${i}] is ${h.dim[i]}: every used dim must be >= 1.`, where);
+    if (h.dim[i]! <= 0)
+      reject("NOT_A_VOLUME", `dim[${i}] is ${h.dim[i]}: every used dim must be >= 1.`, where);
   }
   for (let i = 4; i <= dim0; i++) {
     if (h.dim[i]! > 1)
