@@ -19,6 +19,11 @@ function startsLikeZip(head: Uint8Array): boolean {
   );
 }
 
+/** The path given is not there (or is not a file or folder): a usage error, never a rejection of an upload. */
+export class InputNotFoundError extends Error {
+  override readonly name = "InputNotFoundError";
+}
+
 export async function openLocalInput(
   inputPath: string,
   limits: Partial<InputLimits> = {},
@@ -29,10 +34,11 @@ export async function openLocalInput(
   try {
     st = await stat(absPath);
   } catch (e) {
-    throw new Error(`Input not found: ${inputPath}`, { cause: e });
+    throw new InputNotFoundError(`Input not found: ${inputPath}`, { cause: e });
   }
   if (st.isDirectory()) return openFolderSource(absPath, lim);
-  if (!st.isFile()) throw new Error(`Input is neither a regular file nor a folder: ${inputPath}`);
+  if (!st.isFile())
+    throw new InputNotFoundError(`Input is neither a regular file nor a folder: ${inputPath}`);
 
   const access = await FileRandomAccess.open(absPath);
   let head: Uint8Array;

@@ -6,9 +6,9 @@
 import { crc32 as nodeCrc32 } from "node:zlib";
 import { deflateSync } from "fflate";
 import { expect } from "vitest";
-import type { ReasonCode } from "../../../core/contracts/reason-codes.js";
-import { InputRejected } from "../../../core/errors.js";
-import type { RandomAccess } from "../../../core/input/zip-source.js";
+import type { ReasonCode } from "../../core/contracts/reason-codes.js";
+import { InputRejected } from "../../core/errors.js";
+import type { RandomAccess } from "../../core/input/zip-source.js";
 
 export interface CraftEntry {
   name: string;

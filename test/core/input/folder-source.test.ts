@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isIgnoredSegment, openFolderSource } from "../../../core/input/folder-source.js";
 import { DEFAULT_LIMITS } from "../../../core/input/source.js";
-import { bytesOf, expectRejected } from "./fixtures.js";
+import { bytesOf, expectRejected } from "../../helpers/input-fixtures.js";
 
 let base: string;
 let root: string;

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CountingObjectStore } from "../../../core/input/counting-store.js";
 import { FsObjectStore } from "../../../core/input/fs-object-store.js";
 import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
-import { bytesOf } from "./fixtures.js";
+import { bytesOf } from "../../helpers/input-fixtures.js";
 
 let base: string;
 let store: FsObjectStore;

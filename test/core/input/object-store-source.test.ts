@@ -12,7 +12,7 @@ import {
 import { FsObjectStore } from "../../../core/input/fs-object-store.js";
 import { openObjectStoreInput } from "../../../core/input/object-store-source.js";
 import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
-import { bytesOf, ctLikeBytes, expectRejected } from "./fixtures.js";
+import { bytesOf, ctLikeBytes, expectRejected } from "../../helpers/input-fixtures.js";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const PREFIX = "incoming/tenant-a/upload-1";

@@ -5,7 +5,7 @@ import { zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isInputRejected } from "../../../core/errors.js";
 import { openLocalInput } from "../../../core/input/open-local.js";
-import { bytesOf, expectRejected } from "./fixtures.js";
+import { bytesOf, expectRejected } from "../../helpers/input-fixtures.js";
 
 const CORPUS = path.resolve(import.meta.dirname, "../../../../shared/corpus");
 let dir: string;
