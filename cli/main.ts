@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { InputNotFoundError } from "../core/input/open-local.js";
 /**
  * `deepsc`: the command-line face of the pipeline (DESIGN.md §3). Each command lives in cli/commands/.
  * Exit codes: 0 success/accepted, 2 input rejected, 1 internal or usage error.
@@ -39,7 +40,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (
+      e instanceof UsageError ||
+      e instanceof InputNotFoundError ||
+      (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
       process.stderr.write(`deepsc ${name}: ${(e as Error).message}\n`);
       return 1;
     }

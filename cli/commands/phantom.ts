@@ -1,0 +1,76 @@
+import { parseArgs } from "node:util";
+import { type PhantomOptions, PhantomOptionsError } from "../../core/phantom/options.js";
+import { runPhantom } from "../../core/phantom/run.js";
+import { createProgress } from "../progress.js";
+import { UsageError } from "../usage.js";
+
+export const phantomHelp = `deepsc phantom --class covid|cap|normal --seed <n> --out <dir> [options]
+  Synthetic chest CT with ground truth (truth/ beside the CT: truth.json, lesions.nii.gz, lungs.nii.gz).
+  --format dicom|zip|nifti   (default dicom: a folder of IM*.dcm; zip: series.zip; nifti: ct.nii.gz)
+  --size <px>                rows = columns (default 512)
+  --slices <n>               (default 120)
+  --thickness <mm>           slice thickness (default 2.5); --spacing <mm> centre-to-centre if different
+  --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view)
+  --z ascending|descending   slice order along z in instance order (default ascending)
+  --oblique <rx>,<ry>        rotate the sampling grid about x then y, in degrees
+  --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
+  --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
+  --noise <HU>               noise standard deviation (default 15)`;
+
+export async function phantomCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      class: { type: "string" },
+      seed: { type: "string" },
+      out: { type: "string" },
+      format: { type: "string" },
+      size: { type: "string" },
+      slices: { type: "string" },
+      thickness: { type: "string" },
+      spacing: { type: "string" },
+      "pixel-spacing": { type: "string" },
+      z: { type: "string" },
+      oblique: { type: "string" },
+      syntax: { type: "string" },
+      rescale: { type: "string" },
+      noise: { type: "string" },
+      quiet: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length > 0 || !values.out) throw new UsageError(phantomHelp);
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const opts: Record<string, unknown> = {
+    class: values.class,
+    seed: num(values.seed),
+    out: values.out,
+    format: values.format,
+    size: num(values.size),
+    slices: num(values.slices),
+    sliceThickness: num(values.thickness),
+    spacing: num(values.spacing),
+    pixelSpacing: num(values["pixel-spacing"]),
+    zDirection: values.z,
+    transferSyntax: values.syntax,
+    rescale: values.rescale,
+    noiseSd: num(values.noise),
+  };
+  if (values.oblique) {
+    const [rx, ry] = values.oblique.split(",").map(Number);
+    opts.orientation = { rotateXDeg: rx ?? 0, rotateYDeg: ry ?? 0 };
+  }
+  for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
+  const progress = createProgress(!values.quiet);
+  try {
+    const result = await runPhantom(opts as PhantomOptions, (d, t) => progress.update("phantom", d, t));
+    progress.stop();
+    if (!values.quiet) process.stderr.write(`${result.summary}\n`);
+    process.stdout.write(`${result.ctPath}\n`);
+    return 0;
+  } catch (e) {
+    progress.stop();
+    if (e instanceof PhantomOptionsError) throw new UsageError(`${e.message}\n\n${phantomHelp}`);
+    throw e;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The documented rejections, end to end through `deepsc validate --json` (exit 2, the code in the report),
+ * on a generated series broken the way real uploads break. DICOM edits use dcmtk's dcmodify, a real tool,
+ * rather than our own writer. Each case runs in full and in header-only mode (what the Lambda does).
+ */
+import {
+  copyFileSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { zipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ValidationReport, ValidationReportSchema } from "../../core/contracts/validation-report.js";
+import { runPhantom } from "../../core/phantom/run.js";
+import { deepsc } from "../helpers/cli.js";
+import { craftZip } from "../helpers/input-fixtures.js";
+import { run } from "../helpers/tools.js";
+
+const work = mkdtempSync(join(tmpdir(), "deepsc-negative-"));
+let base = "";
+let other = "";
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  await runPhantom({
+    class: "covid",
+    seed: 3,
+    size: 96,
+    slices: 24,
+    sliceThickness: 2.5,
+    out: join(work, "a"),
+  });
+  await runPhantom({
+    class: "normal",
+    seed: 4,
+    size: 96,
+    slices: 24,
+    sliceThickness: 2.5,
+    out: join(work, "b"),
+  });
+  base = join(work, "a", "dicom");
+  other = join(work, "b", "dicom");
+});
+
+let n = 0;
+function copySeries(from = base): { dir: string; files: string[] } {
+  const dir = join(work, `case-${n++}`);
+  cpSync(from, dir, { recursive: true });
+  return {
+    dir,
+    files: readdirSync(dir)
+      .sort()
+      .map((f) => join(dir, f)),
+  };
+}
+
+function validate(input: string, headerOnly: boolean): { code: number; report: ValidationReport } {
+  const r = deepsc(["validate", input, "--json", ...(headerOnly ? ["--header-only"] : [])]);
+  return { code: r.code, report: ValidationReportSchema.parse(JSON.parse(r.stdout)) };
+}
+
+function expectRejected(
+  input: string,
+  code: string,
+  modes: Array<"full" | "header-only"> = ["full", "header-only"],
+) {
+  for (const mode of modes) {
+    const { code: exit, report } = validate(input, mode === "header-only");
+    expect(report.accepted, `${mode}: ${JSON.stringify(report.reasons)}`).toBe(false);
+    expect(exit).toBe(2);
+    expect(
+      report.reasons.map((r) => r.code),
+      mode,
+    ).toContain(code);
+  }
+}
+
+describe("documented rejections of broken uploads", () => {
+  it("accepts the intact series (the control case) in both modes", () => {
+    for (const headerOnly of [false, true]) {
+      const { code, report } = validate(base, headerOnly);
+      expect(report.reasons).toEqual([]);
+      expect(code).toBe(0);
+    }
+  });
+
+  it("a missing slice in the middle: SLICE_GAP, naming where", () => {
+    const { dir, files } = copySeries();
+    rmSync(files[10]!);
+    expectRejected(dir, "SLICE_GAP");
+  });
+
+  it("a second image at an existing position in the same acquisition: DUPLICATE_SLICES", () => {
+    const { dir, files } = copySeries();
+    const dup = join(dir, "dup.dcm");
+    copyFileSync(files[5]!, dup);
+    run("dcmodify", ["-nb", "-m", "(0008,0018)=2.25.999999", "-m", "(0020,0013)=999", dup]);
+    expectRejected(dir, "DUPLICATE_SLICES");
+  });
+
+  it("two equally good series mixed in one folder: INCONSISTENT_SERIES", () => {
+    const { dir } = copySeries();
+    for (const f of readdirSync(other)) copyFileSync(join(other, f), join(dir, `other-${f}`));
+    expectRejected(dir, "INCONSISTENT_SERIES");
+  });
+
+  it("a non-CT modality: NOT_CT", () => {
+    const { dir, files } = copySeries();
+    run("dcmodify", [
+      "-nb",
+      "-m",
+      "(0008,0060)=MR",
+      "-m",
+      "(0008,0016)=1.2.840.10008.5.1.4.1.1.4",
+      "-m",
+      "(0002,0002)=1.2.840.10008.5.1.4.1.1.4",
+      ...files,
+    ]);
+    expectRejected(dir, "NOT_CT");
+  });
+
+  it("localizers only: NO_CT_SERIES", () => {
+    const { dir, files } = copySeries();
+    run("dcmodify", ["-nb", "-m", "(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER", ...files.slice(0, 3)]);
+    for (const f of files.slice(3)) rmSync(f);
+    expectRejected(dir, "NO_CT_SERIES");
+  });
+
+  it("missing geometry on one slice: MISSING_GEOMETRY naming the file", () => {
+    const { dir, files } = copySeries();
+    run("dcmodify", ["-nb", "-e", "(0020,0032)", files[7]!]);
+    expectRejected(dir, "MISSING_GEOMETRY");
+    const { report } = validate(dir, true);
+    expect(report.reasons[0]!.file).toContain(files[7]!.split("/").pop());
+  });
+
+  it("a truncated file: TRUNCATED (the header-only mode sees it from the file size)", () => {
+    const { dir, files } = copySeries();
+    truncateSync(files[12]!, statSync(files[12]!).size - 5000);
+    expectRejected(dir, "TRUNCATED");
+  });
+
+  it("a 1 KB zip declaring 10 GB: TOO_LARGE, without inflating", () => {
+    const bomb = join(work, "bomb.zip");
+    const bytes = craftZip(
+      [{ name: "bomb.dcm", content: new Uint8Array(500), declaredSize: 10e9, zip64: true }],
+      { zip64: true },
+    );
+    expect(bytes.length).toBeLessThan(1024);
+    writeFileSync(bomb, bytes);
+    expectRejected(bomb, "TOO_LARGE");
+  });
+
+  it("a path-traversal entry: ARCHIVE_UNSAFE", () => {
+    const files = Object.fromEntries(
+      readdirSync(base).map((f) => [f, new Uint8Array(readFileSync(join(base, f)))]),
+    );
+    const evil = join(work, "traversal.zip");
+    writeFileSync(
+      evil,
+      zipSync({ ...files, "../../etc/cron.d/evil": new TextEncoder().encode("* * * * * root x") }),
+    );
+    expectRejected(evil, "ARCHIVE_UNSAFE");
+  });
+
+  it("an empty zip: EMPTY_INPUT", () => {
+    const empty = join(work, "empty.zip");
+    writeFileSync(empty, zipSync({}));
+    expectRejected(empty, "EMPTY_INPUT");
+  });
+
+  it("usage errors and missing paths exit 1 with a message, not a stack trace", () => {
+    const missing = deepsc(["validate", join(work, "nope")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope/);
+    expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+    const unknown = deepsc(["frobnicate"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown command/);
+  });
+});
