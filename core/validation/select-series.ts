@@ -146,7 +146,9 @@ export function selectSeries(groups: SeriesGroup[]): Selection {
   return {
     chosen: best.group,
     chosenBecause: best.ranked.passed.concat(
-      `most slices among eligible series (${best.group.slices.length})`,
+      ranked.length > 1
+        ? `ranked first of ${ranked.length} series by these rules, then by slice count (${best.group.slices.length})`
+        : `the only series (${best.group.slices.length} slices)`,
     ),
     runnersUp: ranked.slice(1, 6).map((r) => candidateOf(r.group, r.ranked)),
     warnings,

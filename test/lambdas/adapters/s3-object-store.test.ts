@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openObjectStoreInput } from "../../../core/input/object-store-source.js";
 import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
-import { ctLikeBytes, expectRejected } from "../../core/input/fixtures.js";
+import { ctLikeBytes, expectRejected } from "../../helpers/input-fixtures.js";
 import { type S3rverHandle, startS3rver } from "../../helpers/s3rver.js";
 
 const BUCKET = "uploads";
