@@ -24,6 +24,8 @@ interface Comparison {
   shape_b: number[];
   max_voxel_diff: number | null;
   max_affine_diff: number;
+  padding_voxels?: number;
+  padding_mismatch?: number;
 }
 
 function dcm2niix(folder: string, name: string): string {
@@ -35,12 +37,17 @@ function dcm2niix(folder: string, name: string): string {
   return join(out, files[0]!);
 }
 
-function convertAndCompare(input: string, dicomFolder: string, name: string): Comparison {
+function convertAndCompare(
+  input: string,
+  dicomFolder: string,
+  name: string,
+  extra: string[] = [],
+): Comparison {
   const ours = join(work, `${name}.nii.gz`);
   const r = deepsc(["convert", input, ours, "--quiet"]);
   expect(r.code, r.stderr).toBe(0);
   const reference = dcm2niix(dicomFolder, name);
-  return JSON.parse(python(COMPARE, [ours, reference])) as Comparison;
+  return JSON.parse(python(COMPARE, [ours, reference, ...extra])) as Comparison;
 }
 
 const CASES: Array<{ name: string; opts: Partial<PhantomOptions> }> = [
@@ -82,10 +89,13 @@ describe("deepsc convert agrees with dcm2niix", () => {
     expect(cmp.max_affine_diff).toBeLessThan(1e-3);
   });
 
-  it("on the real GE 3-slice CT of the corpus", () => {
+  it("on the real GE 3-slice CT of the corpus (padding outside the field of view becomes air)", () => {
     const folder = corpusPath("dicom/real/ct-3slice");
-    const cmp = convertAndCompare(folder, folder, "ct-3slice");
+    // PixelPaddingValue -2000 with intercept -1024: dcm2niix keeps -3024 HU; we map padding to -1024 (air).
+    const cmp = convertAndCompare(folder, folder, "ct-3slice", ["--padding=-1024:-3024"]);
     expect(cmp.shape_a).toEqual(cmp.shape_b);
+    expect(cmp.padding_voxels).toBeGreaterThan(1000);
+    expect(cmp.padding_mismatch).toBe(0);
     expect(cmp.max_voxel_diff).toBe(0);
     expect(cmp.max_affine_diff).toBeLessThan(1e-3);
   });

@@ -1,6 +1,8 @@
 """Compare two NIfTI files the way a radiologist's software would see them, independently of our TypeScript
 reader: nibabel loads both (applying scl_slope/scl_inter), reorients each to its closest canonical (RAS+)
 voxel order, then reports the largest voxel difference and the largest affine difference.
+With `--padding OURS:REF`, voxels that the reference holds at REF (its rendering of DICOM PixelPaddingValue)
+must hold OURS in the first file (we map padding to air) and are otherwise excluded; their count is reported.
 Prints one JSON object: {"shape_a", "shape_b", "max_voxel_diff", "max_affine_diff", "affine_a", "affine_b"}."""
 import json
 import sys
@@ -18,8 +20,10 @@ def load(path):
     return np.squeeze(data), img.affine
 
 
-a, aff_a = load(sys.argv[1])
-b, aff_b = load(sys.argv[2])
+args = [x for x in sys.argv[1:] if not x.startswith("--padding")]
+padding = [x.split("=", 1)[1] for x in sys.argv[1:] if x.startswith("--padding=")]
+a, aff_a = load(args[0])
+b, aff_b = load(args[1])
 result = {
     "shape_a": list(a.shape),
     "shape_b": list(b.shape),
@@ -27,5 +31,15 @@ result = {
     "affine_a": aff_a.tolist(),
     "affine_b": aff_b.tolist(),
 }
-result["max_voxel_diff"] = float(np.max(np.abs(a - b))) if a.shape == b.shape else None
+if a.shape == b.shape:
+    diff = np.abs(a - b)
+    if padding:
+        ours, ref = (float(v) for v in padding[0].split(":"))
+        pad = b == ref
+        result["padding_voxels"] = int(pad.sum())
+        result["padding_mismatch"] = int((a[pad] != ours).sum())
+        diff = diff[~pad]
+    result["max_voxel_diff"] = float(diff.max()) if diff.size else 0.0
+else:
+    result["max_voxel_diff"] = None
 print(json.dumps(result))
