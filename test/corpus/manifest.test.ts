@@ -76,17 +76,67 @@ function refRowFor(row: CorpusRow, name: string): CorpusRow {
   return ref;
 }
 
-function maxAbsDiff(a: Volume, b: Volume): { max: number; mean: number } {
+interface Difference {
+  max: number;
+  mean: number;
+  /** Mean signed difference (a - b). */
+  offset: number;
+  /** Peak signal-to-noise ratio over the reference's range, dB (optionally after removing `offset`). */
+  psnr: number;
+  psnrWithoutOffset: number;
+}
+
+function difference(a: Volume, b: Volume): Difference {
   expect(a.dims).toEqual(b.dims);
   let max = 0;
+  let sumAbs = 0;
   let sum = 0;
+  let sumSq = 0;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < a.data.length; i++) {
-    const d = Math.abs(a.data[i]! - b.data[i]!);
+    const d = a.data[i]! - b.data[i]!;
     sum += d;
-    if (d > max) max = d;
+    sumSq += d * d;
+    sumAbs += Math.abs(d);
+    if (Math.abs(d) > max) max = Math.abs(d);
+    lo = Math.min(lo, b.data[i]!);
+    hi = Math.max(hi, b.data[i]!);
   }
-  return { max, mean: sum / a.data.length };
+  const n = a.data.length;
+  const offset = sum / n;
+  const db = (mse: number) => 20 * Math.log10((hi - lo) / Math.sqrt(Math.max(mse, 1e-12)));
+  return {
+    max,
+    mean: sumAbs / n,
+    offset,
+    psnr: db(sumSq / n),
+    psnrWithoutOffset: db(sumSq / n - offset * offset),
+  };
 }
+
+/** Lossy codecs at diagnostic quality: at least 30 dB PSNR against the reference. */
+const LOSSY_MIN_PSNR_DB = 30;
+
+/**
+ * Corpus rows whose expectation the file itself cannot meet, each with the evidence. They stay checked, in
+ * the stated weaker form, and the deviation itself is asserted so a change in either file or decoder shows.
+ */
+const KNOWN_CORPUS_DEFECTS: Record<string, { why: string; check: (d: Difference) => void }> = {
+  "dicom/syntax/CT0012_JPEG51.dcm": {
+    why:
+      "the encoder (dcmtk 3.6.1) shifted the stored values by about +1023 to fit 12 bits without updating the " +
+      "rescale; dcmtk's own decoder gives the same values (test/core/dicom/corpus-decode.test.ts). Compared after " +
+      "removing that constant offset.",
+    check: (d) => {
+      expect(Math.abs(d.offset - 1023)).toBeLessThan(5);
+      expect(d.psnrWithoutOffset).toBeGreaterThan(LOSSY_MIN_PSNR_DB);
+    },
+  },
+};
+/** A lossless decode can equal its reference only if the reference is itself lossless. */
+const isLossyReference = (o: ValidationOutcome) =>
+  o.report.warnings.some((w) => w.code === "LOSSY_COMPRESSION");
 
 /** Independent check with nibabel: does the file hold more than one 3-D volume? */
 function isMultiVolumeNifti(path: string): boolean {
@@ -146,11 +196,15 @@ async function checkClause(row: CorpusRow, clause: string): Promise<void> {
     const m = /^decode([=~])(\S+)(?: (lossy|maxdiff<=(\d+)))?/.exec(c);
     if (m && m[2] !== "ref") {
       const ref = await run({ label: m[2]!, path: refRowFor(row, m[2]!).path }, "convert");
-      const diff = maxAbsDiff(v, ref.volume!);
-      if (m[1] === "=") expect(diff.max, `${row.file} vs ${m[2]}`).toBe(0);
-      else if (m[4]) expect(diff.max).toBeLessThanOrEqual(Number(m[4]));
-      // Lossy JPEG / JPEG 2000 at diagnostic quality stays within a few HU on average.
-      else expect(diff.mean, `${row.file}: mean |diff| ${diff.mean}, max ${diff.max}`).toBeLessThan(25);
+      const diff = difference(v, ref.volume!);
+      const label = `${row.file} vs ${m[2]}: ${JSON.stringify(diff)}`;
+      const defect = KNOWN_CORPUS_DEFECTS[row.file];
+      if (defect) defect.check(diff);
+      else if (m[1] === "=" && !isLossyReference(ref)) expect(diff.max, label).toBe(0);
+      else if (m[4]) expect(diff.max, label).toBeLessThanOrEqual(Number(m[4]));
+      // Lossy codecs, and lossless files whose named reference is itself a lossy decompression
+      // (cq500_693_UNCI is flagged LossyImageCompression=01, ratio 338:1).
+      else expect(diff.psnr, label).toBeGreaterThan(LOSSY_MIN_PSNR_DB);
     }
     if (/HU plausible/.test(c)) expect(checkHuPlausible(v).ok).toBe(true);
     return;

@@ -1,0 +1,455 @@
+/**
+ * Pixel decoding: one frame of a DICOM file to Hounsfield units.
+ *
+ * Every path (native little/big endian, deflated, RLE, the JPEG family, JPEG 2000) first yields the frame's
+ * raw samples; one kernel then applies the header exactly as PS3.3 C.7.6.3.1 and C.11.1 say:
+ *   stored = the BitsStored bits ending at HighBit, sign-extended when PixelRepresentation = 1
+ *   HU     = stored * RescaleSlope + RescaleIntercept   (that frame's values for enhanced multi-frame)
+ * Stored values inside the Pixel Padding range become PADDING_HU. A codestream whose own precision or
+ * signedness disagrees with the header is still read as the header says (what pydicom does), with a
+ * PIXEL_REPRESENTATION_MISMATCH warning.
+ *
+ * Speed: native frames are read through typed-array views of the file bytes and converted in one tight
+ * loop per frame (no per-pixel calls); only big-endian data is byte-swapped first.
+ */
+import type { Warning } from "../contracts/validation-report.js";
+import { reject } from "../errors.js";
+import { frameCodestream, scanFragments } from "./codecs/encapsulation.js";
+import { CodecError, type DecodedFrame, decodeCodestream } from "./codecs/index.js";
+import type { DicomHeader, FrameInfo } from "./header.js";
+import { inflateDeflatedFile } from "./parse-header.js";
+import { transferSyntaxInfo } from "./transfer-syntax.js";
+
+/**
+ * HU written for padding voxels (PixelPaddingValue / PixelPaddingRangeLimit): air. Padding marks pixels
+ * outside the reconstructed field of view; air keeps them out of lung and lesion masks and out of the HU
+ * histogram's tissue range, where the raw padding value (often -2000 or -3024 HU) would not.
+ */
+export const PADDING_HU = -1024;
+
+const INT16_MIN = -32768;
+const INT16_MAX = 32767;
+
+type Samples = Uint8Array | Uint16Array | Uint32Array;
+
+/** How raw sample bits become stored values: (raw << lsh) >> rsh (>>> when unsigned). */
+interface BitLayout {
+  lsh: number;
+  rsh: number;
+  signed: boolean;
+}
+
+/** The stored-value layout the header declares, with out-of-range HighBit/BitsStored repaired as readers do. */
+function bitLayout(header: DicomHeader): BitLayout {
+  const allocated = header.bitsAllocated;
+  const stored = header.bitsStored >= 1 && header.bitsStored <= allocated ? header.bitsStored : allocated;
+  // HighBit is BitsStored - 1 in practice; an impossible value is ignored rather than trusted.
+  const high = header.highBit >= stored - 1 && header.highBit < allocated ? header.highBit : stored - 1;
+  return { lsh: 31 - high, rsh: 32 - stored, signed: header.pixelRepresentation === 1 };
+}
+
+/** The smallest and largest stored value the header allows. */
+function storedRange(header: DicomHeader): [number, number] {
+  const { rsh, signed } = bitLayout(header);
+  const bits = 32 - rsh;
+  return signed ? [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1] : [0, 2 ** bits - 1];
+}
+
+/**
+ * True when every frame's rescale is integral and the whole stored range maps into int16, so HU fit an
+ * Int16Array exactly. Note: 16-bit signed storage with intercept -1024 does not qualify (stored -32768 maps
+ * to -33792 HU) even though real CT never uses that end of the range.
+ */
+export function huFitsInt16(header: DicomHeader): boolean {
+  const [lo, hi] = storedRange(header);
+  return header.frames.every((f) => frameFitsInt16(f, lo, hi));
+}
+
+function frameFitsInt16(f: FrameInfo, lo: number, hi: number): boolean {
+  if (!Number.isInteger(f.rescaleSlope) || !Number.isInteger(f.rescaleIntercept)) return false;
+  const a = lo * f.rescaleSlope + f.rescaleIntercept;
+  const b = hi * f.rescaleSlope + f.rescaleIntercept;
+  return Math.min(a, b) >= INT16_MIN && Math.max(a, b) <= INT16_MAX;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Header checks shared by every path.
+
+function checkPixelFormat(header: DicomHeader, where: { file: string }): void {
+  const pd = header.pixelData;
+  if (!pd || pd.length === 0) reject("MISSING_PIXEL_DATA", undefined, where);
+  if (header.rows <= 0 || header.columns <= 0)
+    reject("MISSING_PIXEL_DATA", "Rows or Columns is missing or zero.", where);
+  // MONOCHROME1 differs from MONOCHROME2 only in how values are displayed (minimum is white): the modality
+  // LUT, and therefore HU, is the same, so both decode identically and no inversion is applied.
+  if (
+    header.samplesPerPixel !== 1 ||
+    (header.photometric !== "MONOCHROME1" && header.photometric !== "MONOCHROME2")
+  )
+    reject(
+      "UNSUPPORTED_PHOTOMETRIC",
+      `PhotometricInterpretation ${header.photometric || "(none)"} with ${header.samplesPerPixel} samples per pixel cannot hold Hounsfield units.`,
+      where,
+    );
+  if (header.bitsAllocated !== 8 && header.bitsAllocated !== 16 && header.bitsAllocated !== 32)
+    reject(
+      "UNSUPPORTED_DATATYPE",
+      `BitsAllocated ${header.bitsAllocated} is not 8, 16 or 32; such pixels cannot hold Hounsfield units.`,
+      where,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Raw samples of one frame.
+
+function nativeSamples(
+  bytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+  where: { file: string },
+): Samples {
+  const pd = header.pixelData!;
+  const ts = transferSyntaxInfo(header.transferSyntax);
+  const pixels = header.rows * header.columns;
+  const bytesPerSample = header.bitsAllocated / 8;
+  const frameBytes = pixels * bytesPerSample;
+  const start = pd.offset + frameIndex * frameBytes;
+  const end = start + frameBytes;
+  const declaredEnd = pd.length >= 0 ? pd.offset + pd.length : bytes.length;
+  if (end > declaredEnd || end > bytes.length)
+    reject(
+      "TRUNCATED",
+      `Pixel Data holds ${Math.max(0, Math.min(declaredEnd, bytes.length) - pd.offset)} bytes; frame ${frameIndex + 1} of ${header.numberOfFrames} needs it to reach ${end - pd.offset}.`,
+      where,
+    );
+  const littleEndian = ts?.littleEndian ?? true;
+  if (bytesPerSample === 1)
+    return !littleEndian && isOwAt(bytes, pd.offset)
+      ? swapPairs(bytes.subarray(start, end))
+      : bytes.subarray(start, end);
+  if (!littleEndian) return byteSwapped(bytes, start, pixels, bytesPerSample);
+  const absolute = bytes.byteOffset + start;
+  if (absolute % bytesPerSample === 0)
+    return bytesPerSample === 2
+      ? new Uint16Array(bytes.buffer, absolute, pixels)
+      : new Uint32Array(bytes.buffer, absolute, pixels);
+  // A typed-array view needs an aligned offset: an odd one costs one copy of the frame.
+  const copy = new Uint8Array(bytes.subarray(start, end));
+  return bytesPerSample === 2
+    ? new Uint16Array(copy.buffer, 0, pixels)
+    : new Uint32Array(copy.buffer, 0, pixels);
+}
+
+/**
+ * In Explicit VR Big Endian, OW values are byte-swapped per 16-bit word, so 8-bit pixels stored as OW arrive
+ * pairwise swapped (OB ones do not). The VR sits 8 bytes before the value of an explicit OB/OW element.
+ */
+function isOwAt(bytes: Uint8Array, valueOffset: number): boolean {
+  return valueOffset >= 8 && bytes[valueOffset - 8] === 0x4f && bytes[valueOffset - 7] === 0x57;
+}
+
+function swapPairs(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i + 1 < src.length; i += 2) {
+    out[i] = src[i + 1]!;
+    out[i + 1] = src[i]!;
+  }
+  if (src.length % 2) out[src.length - 1] = src[src.length - 1]!;
+  return out;
+}
+
+/** Big endian (retired 1.2.840.10008.1.2.2): assemble the words explicitly. */
+function byteSwapped(bytes: Uint8Array, start: number, pixels: number, bytesPerSample: number): Samples {
+  if (bytesPerSample === 2) {
+    const out = new Uint16Array(pixels);
+    for (let i = 0, p = start; i < pixels; i++, p += 2) out[i] = (bytes[p]! << 8) | bytes[p + 1]!;
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, pixels * 4);
+  const out = new Uint32Array(pixels);
+  for (let i = 0; i < pixels; i++) out[i] = view.getUint32(i * 4, false);
+  return out;
+}
+
+async function encapsulatedSamples(
+  bytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+  where: { file: string },
+  warnings: Warning[],
+): Promise<Samples> {
+  const ts = transferSyntaxInfo(header.transferSyntax);
+  if (!ts || ts.codec === "native")
+    reject(
+      "UNSUPPORTED_TRANSFER_SYNTAX",
+      `Pixel Data is encapsulated but transfer syntax ${header.transferSyntax} is not a compressed one.`,
+      where,
+    );
+  const scan = scanFragments(bytes, header.pixelData!.offset);
+  if (!scan.ok) reject(scan.problem === "empty" ? "MISSING_PIXEL_DATA" : "TRUNCATED", scan.message, where);
+  const codestream = frameCodestream(
+    bytes,
+    header.pixelData!.offset,
+    scan,
+    frameIndex,
+    header.numberOfFrames,
+    ts.codec,
+  );
+  if (!codestream)
+    reject(
+      "TRUNCATED",
+      `${scan.fragments.length} Pixel Data fragments cannot be assigned to ${header.numberOfFrames} frames.`,
+      where,
+    );
+  let frame: DecodedFrame;
+  try {
+    frame = await decodeCodestream(ts.codec, codestream, header);
+  } catch (e) {
+    if (!(e instanceof CodecError)) throw e;
+    if (e.unsupported) reject("UNSUPPORTED_TRANSFER_SYNTAX", e.message, where, e);
+    reject("TRUNCATED", `Frame ${frameIndex + 1} cannot be decoded: ${e.message}`, where, e);
+  }
+  if (frame.components !== 1)
+    reject(
+      "UNSUPPORTED_PHOTOMETRIC",
+      `The codestream has ${frame.components} components; CT has one.`,
+      where,
+    );
+  if (frame.width !== header.columns || frame.height !== header.rows)
+    reject(
+      "TRUNCATED",
+      `The codestream is ${frame.width}x${frame.height}; the header says ${header.columns}x${header.rows}.`,
+      where,
+    );
+  const precisionDiffers = frame.precision !== undefined && frame.precision !== header.bitsStored;
+  const signDiffers = frame.signed !== undefined && frame.signed !== (header.pixelRepresentation === 1);
+  if (precisionDiffers || signDiffers)
+    warnings.push({
+      code: "PIXEL_REPRESENTATION_MISMATCH",
+      message:
+        `The codestream is ${frame.precision ?? "?"}-bit ${frame.signed === undefined ? "" : frame.signed ? "signed " : "unsigned "}` +
+        `but the header says BitsStored ${header.bitsStored}, PixelRepresentation ${header.pixelRepresentation}; the header was honoured.`,
+      file: where.file,
+    });
+  return frame.samples;
+}
+
+async function frameSamples(
+  fileBytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+  warnings: Warning[],
+): Promise<Samples> {
+  const where = { file: header.file };
+  if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= header.numberOfFrames)
+    throw new RangeError(`frame ${frameIndex} out of range 0..${header.numberOfFrames - 1}`);
+  checkPixelFormat(header, where);
+  const ts = transferSyntaxInfo(header.transferSyntax);
+  if (!ts)
+    reject(
+      "UNSUPPORTED_TRANSFER_SYNTAX",
+      `Transfer syntax ${header.transferSyntax} is not one this pipeline decodes.`,
+      where,
+    );
+  let bytes = fileBytes;
+  if (ts.deflated) {
+    // Header offsets of a deflated file point into the inflated stream; inflate just far enough.
+    const pd = header.pixelData!;
+    bytes = inflateDeflatedFile(fileBytes, pd.offset + Math.max(pd.length, 0), header.file);
+  }
+  return header.pixelData!.encapsulated
+    ? encapsulatedSamples(bytes, header, frameIndex, where, warnings)
+    : nativeSamples(bytes, header, frameIndex, where);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Samples to stored values and HU.
+
+/** HU of air; padding below it is what CT writers use (-2000, -3024, -32768 stored). */
+const AIR_HU = -1000;
+
+/**
+ * The stored values taken as padding. Losslessly coded pixels hold the Pixel Padding Value (or range)
+ * exactly. Lossy coding (a lossy transfer syntax, or LossyImageCompression 01 from an earlier step) moves
+ * those values and rings around the field-of-view edge, so for such images padding below air is widened
+ * to every value nearer the padding than air (HU below the midpoint), keeping the out-of-view region air
+ * instead of leaving a band of -2000..-3000 HU around it.
+ */
+function paddingRange(header: DicomHeader, info: FrameInfo): [number, number] {
+  const v = header.pixelPaddingValue;
+  if (v === undefined) return [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  const limit = header.pixelPaddingRangeLimit ?? v;
+  const lo = Math.min(v, limit);
+  const hi = Math.max(v, limit);
+  const { rescaleSlope: slope, rescaleIntercept: intercept } = info;
+  const padTopHu = hi * slope + intercept;
+  if (!header.lossy || !(slope > 0) || padTopHu >= AIR_HU) return [lo, hi];
+  const midpointHu = (padTopHu + AIR_HU) / 2;
+  // Strictly below the midpoint: the largest stored value whose HU is less than it.
+  return [Number.NEGATIVE_INFINITY, Math.ceil((midpointHu - intercept) / slope) - 1];
+}
+
+interface Rescale {
+  lsh: number;
+  rsh: number;
+  signed: boolean;
+  slope: number;
+  intercept: number;
+  padLo: number;
+  padHi: number;
+}
+
+/*
+ * The conversion kernels. Each loop body is a few arithmetic operations with no calls, and each function only
+ * ever sees one source and one output array type, so V8 keeps its element accesses monomorphic: 16-bit
+ * sources (nearly all CT) get their own functions, 8- and 32-bit ones share a generic loop.
+ */
+
+function u16ToFloat(src: Uint16Array, out: Float32Array, o: number, r: Rescale): void {
+  const { lsh, rsh, slope, intercept, padLo, padHi } = r;
+  const n = src.length;
+  if (r.signed)
+    for (let i = 0; i < n; i++) {
+      const s = (src[i]! << lsh) >> rsh;
+      out[o + i] = s >= padLo && s <= padHi ? PADDING_HU : s * slope + intercept;
+    }
+  else
+    for (let i = 0; i < n; i++) {
+      const s = (src[i]! << lsh) >>> rsh;
+      out[o + i] = s >= padLo && s <= padHi ? PADDING_HU : s * slope + intercept;
+    }
+}
+
+/** int16 output: `exact` when the rescale is integral and cannot leave int16; otherwise round and clamp. */
+function u16ToInt16(src: Uint16Array, out: Int16Array, o: number, r: Rescale, exact: boolean): void {
+  const { lsh, rsh, slope, intercept, padLo, padHi } = r;
+  const n = src.length;
+  if (exact) {
+    if (r.signed)
+      for (let i = 0; i < n; i++) {
+        const s = (src[i]! << lsh) >> rsh;
+        out[o + i] = s >= padLo && s <= padHi ? PADDING_HU : s * slope + intercept;
+      }
+    else
+      for (let i = 0; i < n; i++) {
+        const s = (src[i]! << lsh) >>> rsh;
+        out[o + i] = s >= padLo && s <= padHi ? PADDING_HU : s * slope + intercept;
+      }
+    return;
+  }
+  // A plain store would wrap out-of-range values, so clamp; round half up where the rescale is fractional.
+  if (!Number.isInteger(slope) || !Number.isInteger(intercept)) {
+    for (let i = 0; i < n; i++) {
+      const s = r.signed ? (src[i]! << lsh) >> rsh : (src[i]! << lsh) >>> rsh;
+      out[o + i] = s >= padLo && s <= padHi ? PADDING_HU : clampInt16(Math.round(s * slope + intercept));
+    }
+    return;
+  }
+  if (r.signed)
+    for (let i = 0; i < n; i++) {
+      const s = (src[i]! << lsh) >> rsh;
+      let v = s * slope + intercept;
+      if (s >= padLo && s <= padHi) v = PADDING_HU;
+      else if (v < INT16_MIN) v = INT16_MIN;
+      else if (v > INT16_MAX) v = INT16_MAX;
+      out[o + i] = v;
+    }
+  else
+    for (let i = 0; i < n; i++) {
+      const s = (src[i]! << lsh) >>> rsh;
+      let v = s * slope + intercept;
+      if (s >= padLo && s <= padHi) v = PADDING_HU;
+      else if (v < INT16_MIN) v = INT16_MIN;
+      else if (v > INT16_MAX) v = INT16_MAX;
+      out[o + i] = v;
+    }
+}
+
+function clampInt16(v: number): number {
+  return Math.max(INT16_MIN, Math.min(INT16_MAX, v));
+}
+
+function genericToHu(
+  src: Uint8Array | Uint32Array,
+  out: Int16Array | Float32Array,
+  o: number,
+  r: Rescale,
+): void {
+  const { lsh, rsh, slope, intercept, padLo, padHi } = r;
+  const toInt16 = out instanceof Int16Array;
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
+    const s = r.signed ? (src[i]! << lsh) >> rsh : (src[i]! << lsh) >>> rsh;
+    let hu = s >= padLo && s <= padHi ? PADDING_HU : s * slope + intercept;
+    if (toInt16) hu = clampInt16(Math.round(hu));
+    out[o + i] = hu;
+  }
+}
+
+function writeHu(
+  src: Samples,
+  r: Rescale,
+  exactInt16: boolean,
+  out: Int16Array | Float32Array,
+  o: number,
+): void {
+  if (!(src instanceof Uint16Array)) genericToHu(src, out, o, r);
+  else if (out instanceof Float32Array) u16ToFloat(src, out, o, r);
+  else u16ToInt16(src, out, o, r, exactInt16);
+}
+
+function frameInfoOf(header: DicomHeader, frameIndex: number): FrameInfo {
+  return header.frames[frameIndex] ?? header.frames[0] ?? { rescaleSlope: 1, rescaleIntercept: 0 };
+}
+
+/**
+ * Decode frame `frameIndex` of a whole DICOM file and write rows*columns Hounsfield units at
+ * out[outOffset...], row-major with the column index fastest. Int16Array output is rounded and clamped.
+ * @throws InputRejected MISSING_PIXEL_DATA, TRUNCATED, UNSUPPORTED_PHOTOMETRIC, UNSUPPORTED_DATATYPE,
+ *   UNSUPPORTED_TRANSFER_SYNTAX; RangeError for a frame index or output range that the caller got wrong.
+ */
+export async function decodeFrameHu(
+  fileBytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+  out: Int16Array | Float32Array,
+  outOffset: number,
+): Promise<{ warnings: Warning[] }> {
+  const pixels = header.rows * header.columns;
+  if (!Number.isInteger(outOffset) || outOffset < 0 || outOffset + pixels > out.length)
+    throw new RangeError(`output range ${outOffset}+${pixels} exceeds the buffer of ${out.length}`);
+  const warnings: Warning[] = [];
+  const samples = await frameSamples(fileBytes, header, frameIndex, warnings);
+  const info = frameInfoOf(header, frameIndex);
+  const [lo, hi] = storedRange(header);
+  const exactInt16 = out instanceof Int16Array && frameFitsInt16(info, lo, hi);
+  const [padLo, padHi] = paddingRange(header, info);
+  const rescale: Rescale = {
+    ...bitLayout(header),
+    slope: info.rescaleSlope,
+    intercept: info.rescaleIntercept,
+    padLo,
+    padHi,
+  };
+  writeHu(samples.subarray(0, pixels), rescale, exactInt16, out, outOffset);
+  return { warnings };
+}
+
+/**
+ * The stored pixel values of one frame (after BitsStored/HighBit masking and sign extension, before
+ * rescale and padding), as pydicom's pixel_array gives them. For tests and cross-checks.
+ */
+export async function decodeFrameStored(
+  fileBytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+): Promise<{ stored: Float64Array; warnings: Warning[] }> {
+  const warnings: Warning[] = [];
+  const samples = await frameSamples(fileBytes, header, frameIndex, warnings);
+  const pixels = header.rows * header.columns;
+  const { lsh, rsh, signed } = bitLayout(header);
+  const stored = new Float64Array(pixels);
+  for (let i = 0; i < pixels; i++)
+    stored[i] = signed ? (samples[i]! << lsh) >> rsh : (samples[i]! << lsh) >>> rsh;
+  return { stored, warnings };
+}

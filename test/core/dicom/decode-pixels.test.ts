@@ -1,0 +1,401 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import {
+  decodeFrameHu,
+  decodeFrameStored,
+  huFitsInt16,
+  PADDING_HU,
+} from "../../../core/dicom/decode-pixels.js";
+import type { DicomHeader } from "../../../core/dicom/header.js";
+import { parseDicomHeader } from "../../../core/dicom/parse-header.js";
+import { InputRejected } from "../../../core/errors.js";
+import {
+  buildFile,
+  type CtOptions,
+  concat,
+  ctElements,
+  ctFile,
+  type Element,
+  encapsulate,
+  offsetsOf,
+  rleFrame16,
+  TS,
+} from "./dicom-builder.js";
+
+const CORPUS = path.resolve(import.meta.dirname, "../../../../shared/corpus");
+const haveCorpus = existsSync(path.join(CORPUS, "MANIFEST.tsv"));
+
+const header = (file: Uint8Array) => parseDicomHeader(file, "test.dcm", file.length);
+
+async function stored(file: Uint8Array, frame = 0): Promise<number[]> {
+  return Array.from((await decodeFrameStored(file, header(file), frame)).stored);
+}
+
+async function hu(file: Uint8Array, frame = 0, kind: "f32" | "i16" = "f32"): Promise<number[]> {
+  const h = header(file);
+  const out = kind === "f32" ? new Float32Array(h.rows * h.columns) : new Int16Array(h.rows * h.columns);
+  await decodeFrameHu(file, h, frame, out, 0);
+  return Array.from(out);
+}
+
+async function codes(p: Promise<unknown>): Promise<string[]> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof InputRejected) return e.reasons.map((r) => r.code);
+    throw e;
+  }
+  throw new Error("expected an InputRejected");
+}
+
+const ct = (o: CtOptions & { ts?: string; samples: number[] }) =>
+  ctFile({ rows: 1, columns: o.samples.length, ...o });
+
+describe("stored values: BitsStored, HighBit and PixelRepresentation", () => {
+  it("sign-extends from BitsStored and ignores bits above HighBit", async () => {
+    // 12 of 16 bits, signed; the top nibble carries overlay-like garbage in two samples.
+    const raw = [0x0fff, 0x0800, 0x07ff, 0xf001, 0x1800, 0x0000];
+    const f = ct({ samples: raw, bitsStored: 12, pixelRepresentation: 1 });
+    expect(await stored(f)).toEqual([-1, -2048, 2047, 1, -2048, 0]);
+    expect(await hu(f)).toEqual([-1025, -3072, 1023, -1023, -3072, -1024]);
+  });
+
+  it("masks unsigned values to BitsStored", async () => {
+    const f = ct({ samples: [0xffff, 0x1234, 0x0fff, 0x8000], bitsStored: 12, pixelRepresentation: 0 });
+    expect(await stored(f)).toEqual([4095, 0x234, 4095, 0]);
+  });
+
+  it("takes the BitsStored bits that end at HighBit when they are not the low bits", async () => {
+    const f = ct({
+      samples: [0xfff0, 0x7ff0, 0x0010, 0x000f],
+      bitsStored: 12,
+      highBit: 15,
+      pixelRepresentation: 1,
+    });
+    expect(await stored(f)).toEqual([-1, 2047, 1, 0]);
+  });
+
+  it("reads full-width 16-bit signed and unsigned values unchanged", async () => {
+    expect(await stored(ct({ samples: [0x8000, 0xffff, 0x7fff], pixelRepresentation: 1 }))).toEqual([
+      -32768, -1, 32767,
+    ]);
+    expect(await stored(ct({ samples: [0x8000, 0xffff, 0x7fff], pixelRepresentation: 0 }))).toEqual([
+      32768, 65535, 32767,
+    ]);
+  });
+
+  it("handles 8- and 32-bit allocations", async () => {
+    const eight = [0, 127, 128, 255];
+    expect(await stored(ct({ samples: eight, bitsAllocated: 8, pixelRepresentation: 1 }))).toEqual([
+      0, 127, -128, -1,
+    ]);
+    expect(await stored(ct({ samples: eight, bitsAllocated: 8, pixelRepresentation: 0 }))).toEqual(eight);
+    const wide = [0xffffffff, 5, 0x80000000];
+    expect(await stored(ct({ samples: wide, bitsAllocated: 32, pixelRepresentation: 1 }))).toEqual([
+      -1, 5, -2147483648,
+    ]);
+    expect(await stored(ct({ samples: wide, bitsAllocated: 32, pixelRepresentation: 0 }))).toEqual([
+      4294967295, 5, 2147483648,
+    ]);
+  });
+
+  it("reads big endian, implicit and deflated files to the same values as explicit little endian", async () => {
+    const samples = [0x0fff, 0xf001, 0x8000, 0x1234, 0x0042, 0xfffe];
+    const reference = await stored(ct({ samples, bitsStored: 12 }));
+    for (const ts of [TS.explicitBE, TS.implicitLE, TS.deflated])
+      expect(await stored(ct({ ts, samples, bitsStored: 12 })), ts).toEqual(reference);
+    const wide = [0xfffffff0, 7, 0x12345678];
+    expect(await stored(ct({ ts: TS.explicitBE, samples: wide, bitsAllocated: 32 }))).toEqual(
+      await stored(ct({ samples: wide, bitsAllocated: 32 })),
+    );
+  });
+
+  it("unswaps 8-bit big endian pixels stored as OW, but not as OB", async () => {
+    const eight = [1, 2, 3, 4, 250, 6];
+    const asOb = ctFile({
+      ts: TS.explicitBE,
+      rows: 1,
+      columns: 6,
+      samples: eight,
+      bitsAllocated: 8,
+      pixelRepresentation: 0,
+      vr: "OB",
+    });
+    expect(await stored(asOb)).toEqual(eight);
+    // The builder writes samples in file order; an OW writer would have swapped each pair.
+    const swapped = [2, 1, 4, 3, 6, 250];
+    const asOw = ctFile({
+      ts: TS.explicitBE,
+      rows: 1,
+      columns: 6,
+      samples: swapped,
+      bitsAllocated: 8,
+      pixelRepresentation: 0,
+      vr: "OW",
+    });
+    expect(await stored(asOw)).toEqual(eight);
+  });
+
+  it("reads a padding value whose VR disagrees with PixelRepresentation as the same bit pattern", async () => {
+    const f = ctFile({
+      rows: 1,
+      columns: 3,
+      samples: [-2000 & 0xffff, 0, 10],
+      extra: [{ tag: 0x00280120, vr: "US", nums: [-2000 & 0xffff] }],
+    });
+    expect(header(f).pixelPaddingValue).toBe(-2000);
+    expect(await hu(f)).toEqual([PADDING_HU, -1024, -1014]);
+  });
+
+  it("reads pixel data at an odd memory offset", async () => {
+    const f = ct({ samples: [1, 2, 3, 0xfffe, 5, 6] });
+    const shifted = new Uint8Array(f.length + 1);
+    shifted.set(f, 1);
+    const view = shifted.subarray(1);
+    expect(view.byteOffset % 2).toBe(1);
+    expect(Array.from((await decodeFrameStored(view, header(view), 0)).stored)).toEqual([1, 2, 3, -2, 5, 6]);
+  });
+});
+
+describe("Hounsfield units", () => {
+  it("maps padding values and ranges to air", async () => {
+    const samples = [-2000, -1990, -1500, -1499, 0, 40].map((v) => v & 0xffff);
+    expect(await hu(ct({ samples, padding: -2000 }))).toEqual([PADDING_HU, -3014, -2524, -2523, -1024, -984]);
+    const range = [PADDING_HU, PADDING_HU, PADDING_HU, -2523, -1024, -984];
+    expect(await hu(ct({ samples, padding: -2000, paddingLimit: -1500 }))).toEqual(range);
+    expect(await hu(ct({ samples, padding: -1500, paddingLimit: -2000 }))).toEqual(range);
+    const unsigned = ct({ samples: [0, 5, 10, 11], pixelRepresentation: 0, padding: 0, paddingLimit: 10 });
+    expect(await hu(unsigned)).toEqual([PADDING_HU, PADDING_HU, PADDING_HU, -1013]);
+  });
+
+  it("widens padding below air for lossy images, whose coding moves the padding value", async () => {
+    // -2000 stored is -3024 HU; air is -1000 HU; values nearer the padding than air (below -2012 HU, i.e.
+    // stored <= -988) are padding once the image went through lossy compression.
+    const samples = [-2000, -1996, -2100, -989, -988, 20].map((v) => v & 0xffff);
+    const lossless = ct({ samples, padding: -2000 });
+    expect(await hu(lossless)).toEqual([PADDING_HU, -3020, -3124, -2013, -2012, -1004]);
+    const lossy = ct({ samples, padding: -2000, extra: [{ tag: 0x00282110, vr: "CS", str: "01" }] });
+    expect(await hu(lossy)).toEqual([PADDING_HU, PADDING_HU, PADDING_HU, PADDING_HU, -2012, -1004]);
+  });
+
+  it("gives MONOCHROME1 the same HU as MONOCHROME2 (it only inverts the display)", async () => {
+    const samples = [0, 100, 2000, 0xffff];
+    expect(await hu(ct({ samples, photometric: "MONOCHROME1" }))).toEqual(await hu(ct({ samples })));
+  });
+
+  it("rounds half up and clamps into int16, and keeps fractions in float32", async () => {
+    const f = ct({ samples: [0, 1, 2, 3], slope: "0.5", intercept: "-0.5", pixelRepresentation: 0 });
+    expect(await hu(f)).toEqual([-0.5, 0, 0.5, 1]);
+    expect((await hu(f, 0, "i16")).map((v) => v + 0)).toEqual([0, 0, 1, 1]);
+    const wide = ct({ samples: [10000, -10000 & 0xffff, 7], slope: "10", intercept: "0" });
+    expect(await hu(wide)).toEqual([100000, -100000, 70]);
+    expect(await hu(wide, 0, "i16")).toEqual([32767, -32768, 70]);
+  });
+
+  it("writes int16 exactly when the rescale is integral and fits", async () => {
+    const f = ct({ samples: [0, 4095, 1024, 0xf000], bitsStored: 12, pixelRepresentation: 0 });
+    expect(await hu(f, 0, "i16")).toEqual([-1024, 3071, 0, -1024]);
+    expect(huFitsInt16(header(f))).toBe(true);
+  });
+
+  it("writes at the requested offset and nowhere else", async () => {
+    const f = ct({ samples: [1, 2, 3] });
+    const h = header(f);
+    const out = new Int16Array(7).fill(99);
+    await decodeFrameHu(f, h, 0, out, 2);
+    expect(Array.from(out)).toEqual([99, 99, -1023, -1022, -1021, 99, 99]);
+    await expect(decodeFrameHu(f, h, 0, out, 5)).rejects.toThrow(RangeError);
+    await expect(decodeFrameHu(f, h, 1, out, 0)).rejects.toThrow(RangeError);
+  });
+});
+
+describe("huFitsInt16", () => {
+  const withRescale = (o: CtOptions) => header(ct({ samples: [0], ...o }));
+  it("follows the stored range through every frame's rescale", () => {
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 0 }))).toBe(true);
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 1 }))).toBe(true);
+    // -32768 - 1024 leaves int16.
+    expect(huFitsInt16(withRescale({ bitsStored: 16, pixelRepresentation: 1 }))).toBe(false);
+    expect(huFitsInt16(withRescale({ bitsStored: 16, pixelRepresentation: 1, intercept: "0" }))).toBe(true);
+    expect(huFitsInt16(withRescale({ bitsStored: 16, pixelRepresentation: 0, intercept: "-1024" }))).toBe(
+      false,
+    );
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 0, slope: "0.5" }))).toBe(false);
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 0, intercept: "-1024.5" }))).toBe(
+      false,
+    );
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 0, slope: "8" }))).toBe(true);
+    expect(huFitsInt16(withRescale({ bitsStored: 12, pixelRepresentation: 0, slope: "9" }))).toBe(false);
+  });
+});
+
+describe("multi-frame", () => {
+  const perFrameRescale = (intercept: string): Element => ({
+    tag: 0x00289145,
+    vr: "SQ",
+    items: [
+      [
+        { tag: 0x00281052, vr: "DS", str: intercept },
+        { tag: 0x00281053, vr: "DS", str: "1" },
+      ],
+    ],
+  });
+
+  it("decodes the requested frame with that frame's rescale", async () => {
+    const samples = [1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60];
+    const f = buildFile({
+      ts: TS.explicitLE,
+      elements: [
+        ...ctElements({ rows: 2, columns: 3, frames: 2 }),
+        { tag: 0x52009230, vr: "SQ", items: [[perFrameRescale("-1000")], [perFrameRescale("-2000")]] },
+        { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(new Uint16Array(samples).buffer) },
+      ],
+    });
+    expect(await hu(f, 0)).toEqual([-999, -998, -997, -996, -995, -994]);
+    expect(await hu(f, 1)).toEqual([-1990, -1980, -1970, -1960, -1950, -1940]);
+  });
+});
+
+describe("rejections", () => {
+  const good = { samples: [1, 2, 3, 4] };
+
+  it("refuses colour and palette images", async () => {
+    expect(await codes(hu(ct({ ...good, photometric: "RGB", samplesPerPixel: 3 })))).toEqual([
+      "UNSUPPORTED_PHOTOMETRIC",
+    ]);
+    expect(await codes(hu(ct({ ...good, photometric: "PALETTE COLOR" })))).toEqual([
+      "UNSUPPORTED_PHOTOMETRIC",
+    ]);
+    expect(await codes(hu(ct({ ...good, photometric: "YBR_FULL" })))).toEqual(["UNSUPPORTED_PHOTOMETRIC"]);
+    expect(await codes(hu(ct({ ...good, photometric: "MONOCHROME2", samplesPerPixel: 3 })))).toEqual([
+      "UNSUPPORTED_PHOTOMETRIC",
+    ]);
+  });
+
+  it("refuses bit depths that cannot hold HU", async () => {
+    const oneBit = buildFile({
+      ts: TS.explicitLE,
+      elements: [
+        ...ctElements({ bitsAllocated: 1, bitsStored: 1 }),
+        { tag: 0x7fe00010, vr: "OB", bytes: new Uint8Array(2) },
+      ],
+    });
+    expect(await codes(hu(oneBit))).toEqual(["UNSUPPORTED_DATATYPE"]);
+  });
+
+  it("reports missing, empty and short pixel data", async () => {
+    const none = buildFile({ ts: TS.explicitLE, elements: ctElements() });
+    expect(await codes(hu(none))).toEqual(["MISSING_PIXEL_DATA"]);
+    const empty = buildFile({
+      ts: TS.explicitLE,
+      elements: [...ctElements(), { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(0) }],
+    });
+    expect(await codes(hu(empty))).toEqual(["MISSING_PIXEL_DATA"]);
+    const short = buildFile({
+      ts: TS.explicitLE,
+      elements: [...ctElements(), { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(10) }],
+    });
+    expect(await codes(hu(short))).toEqual(["TRUNCATED"]);
+    const noRows = buildFile({
+      ts: TS.explicitLE,
+      elements: [...ctElements({ rows: 0 }), { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(4) }],
+    });
+    expect(await codes(hu(noRows))).toEqual(["MISSING_PIXEL_DATA"]);
+  });
+
+  it("reports a file that turns out shorter than its header said", async () => {
+    const f = ct({ samples: new Array(64).fill(7) });
+    const h = parseDicomHeader(f.subarray(0, f.length - 40), "test.dcm", f.length);
+    const out = new Float32Array(64);
+    expect(await codes(decodeFrameHu(f.subarray(0, f.length - 40), h, 0, out, 0))).toEqual(["TRUNCATED"]);
+  });
+
+  it("refuses encapsulated pixel data under a native transfer syntax", async () => {
+    const f = buildFile({
+      ts: TS.explicitLE,
+      elements: [
+        ...ctElements(),
+        { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate([new Uint8Array(12)]) },
+      ],
+    });
+    expect(await codes(hu(f))).toEqual(["UNSUPPORTED_TRANSFER_SYNTAX"]);
+  });
+});
+
+describe("encapsulated RLE", () => {
+  const frameA = [0, 1, -1 & 0xffff, 2000, -2000 & 0xffff, 0x7fff];
+  const frameB = [5, 5, 5, 5, 0x8000, 300];
+  const rleFile = (fragments: Uint8Array[], bot: number[] = [], frames = fragments.length): Uint8Array =>
+    buildFile({
+      ts: TS.rle,
+      elements: [
+        ...ctElements({ rows: 2, columns: 3, frames }),
+        { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate(fragments, bot) },
+      ],
+    });
+  const signed = (v: number[]) => v.map((x) => (x << 16) >> 16);
+
+  it("decodes single and multi-frame RLE, with and without a Basic Offset Table", async () => {
+    expect(await stored(rleFile([rleFrame16(frameA)]))).toEqual(signed(frameA));
+    const fragments = [rleFrame16(frameA), rleFrame16(frameB)];
+    for (const f of [rleFile(fragments), rleFile(fragments, offsetsOf(fragments))]) {
+      expect(await stored(f, 0)).toEqual(signed(frameA));
+      expect(await stored(f, 1)).toEqual(signed(frameB));
+    }
+  });
+
+  it("reports fragments that cannot be frames, and cut or damaged streams, as TRUNCATED", async () => {
+    const a = rleFrame16(frameA);
+    const split = [a.subarray(0, 40), a.subarray(40), rleFrame16(frameB)];
+    expect(await codes(hu(rleFile(split, [], 2), 1))).toEqual(["TRUNCATED"]);
+    const whole = rleFile([a]);
+    expect(await codes(hu(whole.subarray(0, whole.length - 12)))).toEqual(["TRUNCATED"]);
+    const oneSegment = concat([Uint8Array.of(1, 0, 0, 0, 64), a.subarray(5)]);
+    expect(await codes(hu(rleFile([oneSegment])))).toEqual(["TRUNCATED"]);
+    const shortSegment = a.subarray(0, a.length - 4);
+    expect(await codes(hu(rleFile([shortSegment])))).toEqual(["TRUNCATED"]);
+  });
+
+  it("reports encapsulated pixel data with no fragments as missing", async () => {
+    expect(await codes(hu(rleFile([], [], 1)))).toEqual(["MISSING_PIXEL_DATA"]);
+  });
+});
+
+describe.skipIf(!haveCorpus)("codec output on the corpus", () => {
+  it("keeps stdout clean while the wasm codecs run", async () => {
+    const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/syntax/CT1_J2KR.dcm")));
+    const write = vi.spyOn(process.stdout, "write");
+    const log = vi.spyOn(console, "log");
+    try {
+      const h = parseDicomHeader(bytes, "CT1_J2KR.dcm", bytes.length);
+      await decodeFrameHu(bytes, h, 0, new Float32Array(h.rows * h.columns), 0);
+      expect(write).not.toHaveBeenCalled();
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      write.mockRestore();
+      log.mockRestore();
+    }
+  });
+
+  it("warns when a JPEG 2000 codestream disagrees with the header, and honours the header", async () => {
+    const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/real/ct_j2k_pixelrep_mismatch.dcm")));
+    const h: DicomHeader = parseDicomHeader(bytes, "mismatch.dcm", bytes.length);
+    expect([h.bitsStored, h.pixelRepresentation]).toEqual([13, 1]);
+    const { stored: values, warnings } = await decodeFrameStored(bytes, h, 0);
+    expect(warnings.map((w) => w.code)).toEqual(["PIXEL_REPRESENTATION_MISMATCH"]);
+    expect(warnings[0]?.file).toBe("mismatch.dcm");
+    // Unsigned 13-bit codestream values >= 4096 are negative once read as the header's signed 13 bits.
+    let negative = 0;
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const v of values) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+      if (v < 0) negative++;
+    }
+    expect(min).toBeGreaterThanOrEqual(-4096);
+    expect(max).toBeLessThan(4096);
+    expect(negative).toBeGreaterThan(10000);
+  });
+});
