@@ -1,0 +1,343 @@
+/**
+ * Phantom generation in two steps:
+ *   planPhantom(class, seed)   -> everything that exists in mm: stamps (bones, airways, vessels, aorta)
+ *                                 and lesions. Grid-independent, deterministic.
+ *   renderPhantom(plan, grid)  -> voxels: HU volume, lung labels, lesion instance labels (and, on
+ *                                 request, the internal tissue map), all on the same grid.
+ * Rendering samples every analytic shape at voxel centres. It visits each voxel once for the base
+ * anatomy, then only the voxels inside each stamp's or lesion's bounding box. No I/O here.
+ */
+import type { Geometry, LabelVolume, Vec3, Volume } from "../contracts/volume.js";
+import { voxelToLps } from "../geometry/affine.js";
+import {
+  baseTissueAt,
+  LUNG_LEFT,
+  LUNG_RIGHT,
+  lungParenchymaHu,
+  TISSUE_HU,
+  Tissue,
+  type TissueCode,
+} from "./anatomy.js";
+import {
+  LESION_BOUNDARY,
+  LESION_HALO,
+  type LesionPlan,
+  lesionBounds,
+  lesionField,
+  lesionLevel,
+  lesionWeight,
+  type PhantomClass,
+  planLesions,
+} from "./lesions.js";
+import { addNoise } from "./noise.js";
+import { createRng } from "./rng.js";
+import { mediastinumStamps, ribStamps, spineStamps, sternumStamps } from "./skeleton.js";
+import { type Stamp, stampBounds } from "./stamps.js";
+import { airwaySegments, airwayStamps, type Segment, vesselSegments, vesselStamps } from "./vessels.js";
+
+export interface PhantomPlan {
+  cls: PhantomClass;
+  seed: number;
+  /** Painted in order over the base anatomy. */
+  stamps: Stamp[];
+  lesions: LesionPlan[];
+  vessels: Segment[];
+  airways: Segment[];
+}
+
+/** The anatomy of a seed is shared by all classes: only the lesions depend on the class. */
+export function planPhantom(cls: PhantomClass, seed: number): PhantomPlan {
+  const vessels = [
+    ...vesselSegments(createRng(seed, "vessels", "right"), LUNG_RIGHT),
+    ...vesselSegments(createRng(seed, "vessels", "left"), LUNG_LEFT),
+  ];
+  const airways = airwaySegments(createRng(seed, "airways"));
+  const bones = createRng(seed, "bones");
+  const stamps = [
+    ...mediastinumStamps(),
+    ...spineStamps(bones),
+    ...ribStamps(bones),
+    ...sternumStamps(),
+    ...vesselStamps(vessels),
+    ...airwayStamps(airways),
+  ];
+  return { cls, seed, stamps, lesions: planLesions(cls, seed), vessels, airways };
+}
+
+export interface RenderOptions {
+  noiseSd: number;
+  correlatedNoise: boolean;
+  /** Also return the internal tissue map (tests; costs one byte per voxel). */
+  keepTissue?: boolean;
+}
+
+export interface RenderedPhantom {
+  /** HU, int16, clamped to [-1024, 3071]. */
+  ct: Volume & { data: Int16Array };
+  /** 0 background, 1 right lung, 2 left lung. */
+  lungs: LabelVolume;
+  /** 0 background, lesion id 1..n (instance labels, lesion ∩ its lung). */
+  lesions: LabelVolume;
+  /** Voxels of each lesion (index id - 1) inside its consolidated core. */
+  lesionCoreVoxels: number[];
+  tissue?: LabelVolume;
+}
+
+/** Voxel-index <-> mm mapping of a grid, precomputed for the inner loops. */
+class GridMap {
+  readonly a: number[];
+  private readonly inv: number[];
+  constructor(readonly g: Geometry) {
+    this.a = voxelToLps(g);
+    const m = this.a;
+    // Inverse of the 3x3 part by cofactors (the direction may be a reflection: descending slices).
+    const [a, b, c, d, e, f, gg, h, i] = [m[0]!, m[1]!, m[2]!, m[4]!, m[5]!, m[6]!, m[8]!, m[9]!, m[10]!];
+    const det = a * (e * i - f * h) - b * (d * i - f * gg) + c * (d * h - e * gg);
+    this.inv = [
+      (e * i - f * h) / det,
+      (c * h - b * i) / det,
+      (b * f - c * e) / det,
+      (f * gg - d * i) / det,
+      (a * i - c * gg) / det,
+      (c * d - a * f) / det,
+      (d * h - e * gg) / det,
+      (b * gg - a * h) / det,
+      (a * e - b * d) / det,
+    ];
+  }
+
+  /** Inclusive voxel-index box covering the mm box, clipped to the grid; undefined if it misses. */
+  indexBox(lo: Vec3, hi: Vec3): [number, number, number, number, number, number] | undefined {
+    const min = [Infinity, Infinity, Infinity];
+    const max = [-Infinity, -Infinity, -Infinity];
+    for (let c = 0; c < 8; c++) {
+      const x = (c & 1 ? hi[0] : lo[0]) - this.a[3]!;
+      const y = (c & 2 ? hi[1] : lo[1]) - this.a[7]!;
+      const z = (c & 4 ? hi[2] : lo[2]) - this.a[11]!;
+      for (let r = 0; r < 3; r++) {
+        const v = this.inv[3 * r]! * x + this.inv[3 * r + 1]! * y + this.inv[3 * r + 2]! * z;
+        if (v < min[r]!) min[r] = v;
+        if (v > max[r]!) max[r] = v;
+      }
+    }
+    const box: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const lo2 = Math.max(0, Math.floor(min[r]!));
+      const hi2 = Math.min(this.g.dims[r]! - 1, Math.ceil(max[r]!));
+      if (lo2 > hi2) return undefined;
+      box.push(lo2, hi2);
+    }
+    return box as [number, number, number, number, number, number];
+  }
+}
+
+export function renderPhantom(
+  plan: PhantomPlan,
+  grid: Geometry,
+  opts: RenderOptions,
+  onProgress?: (done: number, total: number) => void,
+): RenderedPhantom {
+  const [nx, ny, nz] = grid.dims;
+  const n = nx * ny * nz;
+  const hu = new Int16Array(n);
+  const tissue = new Uint8Array(n);
+  const lung = new Uint8Array(n);
+  const lesion = new Uint8Array(n);
+  const map = new GridMap(grid);
+  const total = 2 * nz + 2;
+  let done = 0;
+  const tick = (): void => onProgress?.(++done, total);
+
+  renderBase(map, hu, tissue, lung, tick);
+  const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
+  for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
+  tick();
+  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion));
+  tick();
+  addNoise(hu, nx, ny, nz, opts.noiseSd, opts.correlatedNoise, [plan.seed, "noise"], tick);
+
+  const geometry = (): Geometry => ({
+    dims: [...grid.dims],
+    spacing: [...grid.spacing],
+    origin: [...grid.origin],
+    direction: [...grid.direction],
+  });
+  const out: RenderedPhantom = {
+    ct: { ...geometry(), data: hu },
+    lungs: { ...geometry(), data: lung },
+    lesions: { ...geometry(), data: lesion },
+    lesionCoreVoxels: core,
+  };
+  if (opts.keepTissue) out.tissue = { ...geometry(), data: tissue };
+  return out;
+}
+
+const HU_OF = new Int16Array(256);
+for (const [code, value] of Object.entries(TISSUE_HU)) HU_OF[Number(code)] = value;
+
+function renderBase(
+  map: GridMap,
+  hu: Int16Array,
+  tissue: Uint8Array,
+  lung: Uint8Array,
+  tick: () => void,
+): void {
+  const [nx, ny, nz] = map.g.dims;
+  const a = map.a;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      let x = a[1]! * j + a[2]! * k + a[3]!;
+      let y = a[5]! * j + a[6]! * k + a[7]!;
+      let z = a[9]! * j + a[10]! * k + a[11]!;
+      let idx = nx * (j + ny * k);
+      for (let i = 0; i < nx; i++, idx++) {
+        const t = baseTissueAt(x, y, z);
+        tissue[idx] = t;
+        if (t === Tissue.LUNG_RIGHT || t === Tissue.LUNG_LEFT) {
+          lung[idx] = t;
+          hu[idx] = Math.round(lungParenchymaHu(y));
+        } else {
+          hu[idx] = HU_OF[t]!;
+        }
+        x += a[0]!;
+        y += a[4]!;
+        z += a[8]!;
+      }
+    }
+    tick();
+  }
+}
+
+/** Paint one stamp. `soft` is the half-width (mm) of the anti-aliased edge of soft stamps. */
+function renderStamp(
+  map: GridMap,
+  s: Stamp,
+  soft: number,
+  hu: Int16Array,
+  tissue: Uint8Array,
+  lung: Uint8Array,
+): void {
+  const h = s.soft ? soft : 0;
+  const { lo, hi } = stampBounds(s, h);
+  const box = map.indexBox(lo, hi);
+  if (!box) return;
+  const [i0, i1, j0, j1, k0, k1] = box;
+  const [nx, ny] = map.g.dims;
+  const a = map.a;
+  const r = s.r;
+  const outer = r + h;
+  const outer2 = outer * outer;
+  const r2 = r * r;
+  const target = s.hu;
+  const code: TissueCode = s.tissue;
+  const where = s.where === "lung" ? 1 : s.where === "nonLung" ? 2 : 0;
+  // Capsule terms; unused for cylinders.
+  let ax = 0;
+  let ay = 0;
+  let az = 0;
+  let bx = 0;
+  let by = 0;
+  let bz = 0;
+  let len2 = 0;
+  if (s.kind === "capsule") {
+    [ax, ay, az] = s.a;
+    bx = s.b[0] - ax;
+    by = s.b[1] - ay;
+    bz = s.b[2] - az;
+    len2 = bx * bx + by * by + bz * bz;
+  }
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      let x = a[0]! * i0 + a[1]! * j + a[2]! * k + a[3]!;
+      let y = a[4]! * i0 + a[5]! * j + a[6]! * k + a[7]!;
+      let z = a[8]! * i0 + a[9]! * j + a[10]! * k + a[11]!;
+      let idx = i0 + nx * (j + ny * k);
+      for (let i = i0; i <= i1; i++, idx++, x += a[0]!, y += a[4]!, z += a[8]!) {
+        let d2: number;
+        if (s.kind === "capsule") {
+          const px = x - ax;
+          const py = y - ay;
+          const pz = z - az;
+          let t = len2 > 0 ? (px * bx + py * by + pz * bz) / len2 : 0;
+          t = t < 0 ? 0 : Math.min(t, 1);
+          const dx = px - t * bx;
+          const dy = py - t * by;
+          const dz = pz - t * bz;
+          d2 = dx * dx + dy * dy + dz * dz;
+        } else {
+          if (z < s.z0 || z > s.z1) continue;
+          const dx = x - s.x;
+          const dy = y - s.y;
+          d2 = dx * dx + dy * dy;
+        }
+        if (d2 >= outer2) continue;
+        const t0 = tissue[idx]!;
+        if (t0 === Tissue.AIR) continue;
+        if (where === 1 ? lung[idx] === 0 : where === 2 ? lung[idx] !== 0 : false) continue;
+        let w = 1;
+        if (h > 0) {
+          w = (outer - Math.sqrt(d2)) / (2 * h);
+          if (w > 1) w = 1;
+        } else if (d2 > r2) continue;
+        const cur = hu[idx]!;
+        hu[idx] = Math.round(cur + w * (target - cur));
+        if (w >= 0.5) tissue[idx] = code;
+      }
+    }
+  }
+}
+
+/**
+ * Paint one lesion inside its own lung. The mask takes voxels with field <= 1 not already owned by an
+ * earlier lesion; attenuation rises towards the lesion's level on parenchyma only (vessels and airways
+ * keep theirs: vessels stay visible in ground glass, air bronchograms in consolidation), taking the denser
+ * of overlapping lesions. Returns how many of its mask voxels lie in the consolidated core.
+ */
+function renderLesion(
+  map: GridMap,
+  lesion: LesionPlan,
+  hu: Int16Array,
+  tissue: Uint8Array,
+  lung: Uint8Array,
+  labels: Uint8Array,
+): number {
+  const { lo, hi } = lesionBounds(lesion);
+  const box = map.indexBox(lo, hi);
+  if (!box) return 0;
+  const [i0, i1, j0, j1, k0, k1] = box;
+  const [nx, ny] = map.g.dims;
+  const a = map.a;
+  let coreVoxels = 0;
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      let x = a[0]! * i0 + a[1]! * j + a[2]! * k + a[3]!;
+      let y = a[4]! * i0 + a[5]! * j + a[6]! * k + a[7]!;
+      let z = a[8]! * i0 + a[9]! * j + a[10]! * k + a[11]!;
+      let idx = i0 + nx * (j + ny * k);
+      for (let i = i0; i <= i1; i++, idx++, x += a[0]!, y += a[4]!, z += a[8]!) {
+        if (lung[idx] !== lesion.side) continue;
+        const f = lesionField(lesion, x, y, z);
+        if (f >= LESION_HALO) continue;
+        const inCore = f <= lesion.coreFraction;
+        if (f <= LESION_BOUNDARY && labels[idx] === 0) {
+          labels[idx] = lesion.id;
+          if (inCore) coreVoxels++;
+        }
+        const t = tissue[idx]!;
+        const parenchyma =
+          t === Tissue.LUNG_RIGHT ||
+          t === Tissue.LUNG_LEFT ||
+          t === Tissue.LESION_GGO ||
+          t === Tissue.LESION_CONSOLIDATION;
+        if (!parenchyma) continue;
+        const base = lungParenchymaHu(y);
+        const value = Math.round(base + lesionWeight(f) * (lesionLevel(lesion, f) - base));
+        if (value > hu[idx]!) hu[idx] = value;
+        if (f <= LESION_BOUNDARY && t !== Tissue.LESION_CONSOLIDATION) {
+          tissue[idx] = inCore ? Tissue.LESION_CONSOLIDATION : Tissue.LESION_GGO;
+        }
+      }
+    }
+  }
+  return coreVoxels;
+}

@@ -1,0 +1,64 @@
+/**
+ * The voxel grid a phantom is sampled on. It is centred on the chest (SCAN_CENTRE) whatever its size,
+ * spacing, slice order or obliquity; only the grid moves, never the anatomy, so renderings of one seed on
+ * different grids show the same body and the same lesions.
+ */
+import type { Geometry, Mat3, Vec3 } from "../contracts/volume.js";
+import { fromColumns } from "../geometry/affine.js";
+import { SCAN_CENTRE } from "./anatomy.js";
+import type { ResolvedPhantomOptions } from "./options.js";
+
+export const DEFAULT_FIELD_OF_VIEW_MM = 360;
+
+type GridOptions = Pick<
+  ResolvedPhantomOptions,
+  "size" | "slices" | "sliceThickness" | "spacing" | "pixelSpacing" | "zDirection" | "orientation"
+>;
+
+/** Rotation about x by a, then about y by b (degrees), as a row-major matrix R = Ry(b) * Rx(a). */
+export function obliqueRotation(rotateXDeg: number, rotateYDeg: number): Mat3 {
+  const a = (rotateXDeg * Math.PI) / 180;
+  const b = (rotateYDeg * Math.PI) / 180;
+  const ca = Math.cos(a);
+  const sa = Math.sin(a);
+  const cb = Math.cos(b);
+  const sb = Math.sin(b);
+  // Ry * Rx
+  return [cb, sb * sa, sb * ca, 0, ca, -sa, -sb, cb * sa, cb * ca];
+}
+
+function apply(m: Mat3, v: Vec3): Vec3 {
+  return [
+    m[0] * v[0] + m[1] * v[1] + m[2] * v[2],
+    m[3] * v[0] + m[4] * v[1] + m[5] * v[2],
+    m[6] * v[0] + m[7] * v[1] + m[8] * v[2],
+  ];
+}
+
+export function phantomGrid(o: GridOptions): Geometry {
+  const n = o.size;
+  const ps = o.pixelSpacing ?? DEFAULT_FIELD_OF_VIEW_MM / n;
+  const dz = o.spacing ?? o.sliceThickness;
+  const rot =
+    o.orientation === "axial"
+      ? obliqueRotation(0, 0)
+      : obliqueRotation(o.orientation.rotateXDeg, o.orientation.rotateYDeg);
+  // Rows run to the patient's left, columns to posterior: the standard axial display (patient's right on
+  // the viewer's left, anterior at the top).
+  const iAxis = apply(rot, [1, 0, 0]);
+  const jAxis = apply(rot, [0, 1, 0]);
+  const normal = apply(rot, [0, 0, 1]);
+  const kAxis: Vec3 = o.zDirection === "ascending" ? normal : [-normal[0], -normal[1], -normal[2]];
+  const half = [((n - 1) * ps) / 2, ((n - 1) * ps) / 2, ((o.slices - 1) * dz) / 2];
+  const origin: Vec3 = [0, 1, 2].map(
+    (c) => SCAN_CENTRE[c]! - iAxis[c]! * half[0]! - jAxis[c]! * half[1]! - kAxis[c]! * half[2]!,
+  ) as Vec3;
+  // -0 (from rotations by 0 degrees and the descending flip) would surface as "-0" in JSON and headers.
+  const clean = (v: number): number => (v === 0 ? 0 : v);
+  return {
+    dims: [n, n, o.slices],
+    spacing: [ps, ps, dz],
+    origin: origin.map(clean) as Vec3,
+    direction: fromColumns(iAxis, jAxis, kAxis).map(clean) as Mat3,
+  };
+}

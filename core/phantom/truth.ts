@@ -1,0 +1,246 @@
+/**
+ * Ground truth of a rendered phantom (truth.json): per-lesion statistics measured on the voxel grid the
+ * CT was written on, totals that follow the four findings (count, attenuation, extent, peripheral
+ * distribution), and what generated it. Nothing patient-identifying is ever part of it: the DICOM
+ * identity options do not reach this module.
+ */
+import { z } from "zod";
+import { Mat3Schema, Vec3Schema } from "../contracts/validation-report.js";
+import type { Vec3 } from "../contracts/volume.js";
+import { voxelToLps } from "../geometry/affine.js";
+import type { RenderedPhantom } from "./generate.js";
+import type { LesionPlan, PhantomClass } from "./lesions.js";
+import { depthAt, getLungModel, zoneOf } from "./lung-model.js";
+import { PHANTOM_GENERATOR_VERSION } from "./options.js";
+
+/** Subpleural shell depths of DESIGN.md §4 finding 4. */
+export const SUBPLEURAL_SHELLS_MM = [7, 14, 21, 28, 35] as const;
+/** A lesion is "ggo" below this consolidated fraction, "consolidation" above 1 minus it, else "mixed". */
+const PURE_TYPE_FRACTION = 0.05;
+
+const ShellSharesSchema = z.object({
+  "7": z.number(),
+  "14": z.number(),
+  "21": z.number(),
+  "28": z.number(),
+  "35": z.number(),
+});
+
+export const LesionTruthSchema = z.object({
+  /** Label in lesion-instances.nii.gz. */
+  id: z.number().int().positive(),
+  side: z.enum(["right", "left"]),
+  /** Upper, middle or lower third of that lung's height, by the centroid. */
+  zone: z.enum(["upper", "middle", "lower"]),
+  /** Centroid of the lesion's voxels, LPS mm. */
+  centreMm: Vec3Schema,
+  /** Where the generator placed the lesion, LPS mm, and that point's distance to the pleura. */
+  placedCentreMm: Vec3Schema,
+  placedPleuralDepthMm: z.number(),
+  /** Mean distance of the lesion's voxels to the pleura, mm. */
+  meanPleuralDepthMm: z.number(),
+  voxels: z.number().int().nonnegative(),
+  volumeMl: z.number(),
+  /** Mean HU of the lesion's voxels in the written CT (noise included). */
+  meanHu: z.number(),
+  /** Share of the lesion's voxels inside its consolidated core. */
+  consolidationFraction: z.number(),
+  type: z.enum(["ggo", "consolidation", "mixed"]),
+  /** Noise-free attenuation levels the lesion was drawn with. */
+  ggoHu: z.number(),
+  consolidationHu: z.number().nullable(),
+});
+export type LesionTruth = z.infer<typeof LesionTruthSchema>;
+
+export const PhantomTruthSchema = z.object({
+  schemaVersion: z.literal(1),
+  synthetic: z.literal(true),
+  generator: z.object({ name: z.literal("deepsc-phantom"), version: z.string() }),
+  class: z.enum(["covid", "cap", "normal"]),
+  seed: z.number().int(),
+  grid: z.object({
+    dims: Vec3Schema,
+    spacing: Vec3Schema,
+    origin: Vec3Schema,
+    direction: Mat3Schema,
+    sliceThickness: z.number(),
+    zDirection: z.enum(["ascending", "descending"]),
+    orientation: z.enum(["axial", "oblique"]),
+    rotationDeg: z.object({ x: z.number(), y: z.number() }),
+  }),
+  lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
+  lesions: z.array(LesionTruthSchema),
+  totals: z.object({
+    lesionCount: z.number().int().nonnegative(),
+    lesionVolumeMl: z.number(),
+    ggoVolumeMl: z.number(),
+    consolidationVolumeMl: z.number(),
+    /** Lesion volume / lung volume, percent, per lung and overall. */
+    extentPercent: z.object({ right: z.number(), left: z.number(), total: z.number() }),
+    bilateral: z.boolean(),
+    /** Share of lesion volume whose lesion lies in the lower zone. */
+    lowerZoneShare: z.number(),
+    /** Share of lesion volume within d mm of the pleura, for d in 7/14/21/28/35 (finding 4). */
+    subpleuralShare: ShellSharesSchema,
+    /** Volume-weighted mean distance of lesion voxels to the pleura (mm); null without lesions. */
+    meanPleuralDepthMm: z.number().nullable(),
+  }),
+  /** Output files by role, relative to the output directory. */
+  files: z.record(z.string(), z.string()),
+});
+export type PhantomTruth = z.infer<typeof PhantomTruthSchema>;
+
+export interface TruthContext {
+  cls: PhantomClass;
+  seed: number;
+  lesions: readonly LesionPlan[];
+  sliceThickness: number;
+  zDirection: "ascending" | "descending";
+  rotationDeg: { x: number; y: number };
+  files: Record<string, string>;
+}
+
+interface Accumulator {
+  count: number;
+  si: number;
+  sj: number;
+  sk: number;
+  hu: number;
+  depth: number;
+}
+
+/** Measure the truth on the rendered grid. One pass over the voxels; lesion voxels also get a depth. */
+export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTruth {
+  const g = r.ct;
+  const [nx, ny, nz] = g.dims;
+  const voxelMl = (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
+  const a = voxelToLps(g);
+  const model = getLungModel();
+  const lungCount = [0, 0, 0];
+  const acc: Accumulator[] = ctx.lesions.map(() => ({ count: 0, si: 0, sj: 0, sk: 0, hu: 0, depth: 0 }));
+  const shells = SUBPLEURAL_SHELLS_MM.map(() => 0);
+  const lung = r.lungs.data;
+  const labels = r.lesions.data;
+  const hu = g.data;
+  let idx = 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++, idx++) {
+        const side = lung[idx]!;
+        if (side === 0) continue;
+        lungCount[side]!++;
+        const id = labels[idx]!;
+        if (id === 0) continue;
+        const s = acc[id - 1];
+        if (!s) throw new Error(`lesion label ${id} has no plan`);
+        s.count++;
+        s.si += i;
+        s.sj += j;
+        s.sk += k;
+        s.hu += hu[idx]!;
+        const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
+        const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
+        const z = a[8]! * i + a[9]! * j + a[10]! * k + a[11]!;
+        const d = depthAt(model, x, y, z);
+        s.depth += d;
+        for (let t = 0; t < shells.length; t++) if (d <= SUBPLEURAL_SHELLS_MM[t]!) shells[t]!++;
+      }
+    }
+  }
+
+  const lesions: LesionTruth[] = [];
+  for (const [n, plan] of ctx.lesions.entries()) {
+    const s = acc[n]!;
+    if (s.count === 0) continue; // outside this grid entirely
+    const ci = s.si / s.count;
+    const cj = s.sj / s.count;
+    const ck = s.sk / s.count;
+    const centre: Vec3 = [
+      a[0]! * ci + a[1]! * cj + a[2]! * ck + a[3]!,
+      a[4]! * ci + a[5]! * cj + a[6]! * ck + a[7]!,
+      a[8]! * ci + a[9]! * cj + a[10]! * ck + a[11]!,
+    ];
+    const consolidation = (r.lesionCoreVoxels[n] ?? 0) / s.count;
+    lesions.push({
+      id: plan.id,
+      side: plan.side === 1 ? "right" : "left",
+      zone: zoneOf(model, plan.side, centre[2]),
+      centreMm: centre.map(round3) as Vec3,
+      placedCentreMm: plan.centre.map(round3) as Vec3,
+      placedPleuralDepthMm: round3(plan.pleuralDepthMm),
+      meanPleuralDepthMm: round3(s.depth / s.count),
+      voxels: s.count,
+      volumeMl: round3(s.count * voxelMl),
+      meanHu: round3(s.hu / s.count),
+      consolidationFraction: round3(consolidation),
+      type:
+        consolidation < PURE_TYPE_FRACTION
+          ? "ggo"
+          : consolidation > 1 - PURE_TYPE_FRACTION
+            ? "consolidation"
+            : "mixed",
+      ggoHu: plan.ggoHu,
+      consolidationHu: plan.coreFraction > 0 ? plan.consolidationHu : null,
+    });
+  }
+
+  const rightMl = lungCount[1]! * voxelMl;
+  const leftMl = lungCount[2]! * voxelMl;
+  const volumeOf = (pred: (l: LesionTruth) => boolean): number =>
+    lesions.filter(pred).reduce((sum, l) => sum + l.volumeMl, 0);
+  const lesionMl = volumeOf(() => true);
+  const rightLesionMl = volumeOf((l) => l.side === "right");
+  const leftLesionMl = volumeOf((l) => l.side === "left");
+  const consolidationMl = lesions.reduce((sum, l) => sum + l.volumeMl * l.consolidationFraction, 0);
+  const lesionVoxels = acc.reduce((sum, s) => sum + s.count, 0);
+  const pct = (part: number, whole: number): number => (whole > 0 ? round3((100 * part) / whole) : 0);
+  const share = (count: number): number => (lesionVoxels > 0 ? round3(count / lesionVoxels) : 0);
+  const rotation = ctx.rotationDeg;
+
+  return {
+    schemaVersion: 1,
+    synthetic: true,
+    generator: { name: "deepsc-phantom", version: PHANTOM_GENERATOR_VERSION },
+    class: ctx.cls,
+    seed: ctx.seed,
+    grid: {
+      dims: [...g.dims],
+      spacing: [...g.spacing],
+      origin: [...g.origin],
+      direction: [...g.direction],
+      sliceThickness: ctx.sliceThickness,
+      zDirection: ctx.zDirection,
+      orientation: rotation.x === 0 && rotation.y === 0 ? "axial" : "oblique",
+      rotationDeg: { ...rotation },
+    },
+    lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
+    lesions,
+    totals: {
+      lesionCount: lesions.length,
+      lesionVolumeMl: round3(lesionMl),
+      ggoVolumeMl: round3(lesionMl - consolidationMl),
+      consolidationVolumeMl: round3(consolidationMl),
+      extentPercent: {
+        right: pct(rightLesionMl, rightMl),
+        left: pct(leftLesionMl, leftMl),
+        total: pct(lesionMl, rightMl + leftMl),
+      },
+      bilateral: lesions.some((l) => l.side === "right") && lesions.some((l) => l.side === "left"),
+      lowerZoneShare: lesionMl > 0 ? round3(volumeOf((l) => l.zone === "lower") / lesionMl) : 0,
+      subpleuralShare: {
+        "7": share(shells[0]!),
+        "14": share(shells[1]!),
+        "21": share(shells[2]!),
+        "28": share(shells[3]!),
+        "35": share(shells[4]!),
+      },
+      meanPleuralDepthMm:
+        lesionVoxels > 0 ? round3(acc.reduce((sum, s) => sum + s.depth, 0) / lesionVoxels) : null,
+    },
+    files: { ...ctx.files },
+  };
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

@@ -1,0 +1,289 @@
+/**
+ * runPhantom end to end: the files it writes, their agreement with each other (DICOM series, NIfTI CT and
+ * truth masks on one grid, checked through dcm2niix and nibabel), truth.json against its schema, the
+ * progress callback, and that the patient identity written into the DICOM headers never reaches the
+ * truth files or the summary.
+ */
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { unzipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EncoderUnavailable } from "../../../core/dicom/write-series.js";
+import { PhantomOptionsError } from "../../../core/phantom/options.js";
+import { type PhantomResult, runPhantom } from "../../../core/phantom/run.js";
+import { PhantomTruthSchema } from "../../../core/phantom/truth.js";
+import { hasTool, python, run } from "../../helpers/tools.js";
+
+const work = mkdtempSync(join(tmpdir(), "deepsc-phantom-run-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const COMPARE_NIFTI = resolve(import.meta.dirname, "../../helpers/compare_nifti.py");
+const READ_SERIES = resolve(import.meta.dirname, "read_series.py");
+const HAS_NIBABEL = spawnSync("/usr/bin/python3", ["-c", "import nibabel, pydicom"]).status === 0;
+const HAS_DCM2NIIX = hasTool("dcm2niix", ["-h"]);
+
+const MARKERS = {
+  patientName: "LEAKNAME^ZQX",
+  patientId: "LEAKID-77731",
+  patientBirthDate: "19321123",
+  accessionNumber: "LEAKACC9931",
+  institutionName: "LEAKINST Hospital",
+  referringPhysicianName: "LEAKREF^DOC",
+  studyDate: "20190417",
+  studyDescription: "LEAKDESC study",
+};
+const BASE = { class: "covid", seed: 4, size: 96, slices: 24, sliceThickness: 10, patient: MARKERS } as const;
+
+/** nibabel view of the truth masks: value sets, voxel counts, affines. */
+const MASK_SCRIPT = `
+import json, sys
+import nibabel as nib, numpy as np
+out = {}
+for name in sys.argv[1:]:
+    img = nib.load(name)
+    a = np.asanyarray(img.dataobj)
+    out[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "values": sorted(int(v) for v in np.unique(a)),
+                 "counts": {int(v): int((a == v).sum()) for v in np.unique(a)}, "affine": img.affine.tolist()}
+print(json.dumps(out))
+`;
+
+interface MaskInfo {
+  shape: number[];
+  dtype: string;
+  values: number[];
+  counts: Record<string, number>;
+  affine: number[][];
+}
+
+function masks(...files: string[]): Record<string, MaskInfo> {
+  const script = join(work, "masks.py");
+  writeFileSync(script, MASK_SCRIPT);
+  return JSON.parse(python(script, files)) as Record<string, MaskInfo>;
+}
+
+describe("runPhantom, DICOM folder", () => {
+  let result: PhantomResult;
+  let nifti: PhantomResult;
+  const progress: Array<[number, number]> = [];
+  beforeAll(async () => {
+    result = await runPhantom({ ...BASE, out: join(work, "dicom-run") }, (d, t) => progress.push([d, t]));
+    nifti = await runPhantom({ ...BASE, out: join(work, "nifti-run"), format: "nifti" });
+  });
+
+  it("writes the series, the truth masks and truth.json (last)", () => {
+    const out = join(work, "dicom-run");
+    expect(result.ctPath).toBe(join(out, "dicom"));
+    expect(readdirSync(result.ctPath)).toEqual(
+      Array.from({ length: 24 }, (_, k) => `IM${String(k + 1).padStart(6, "0")}.dcm`),
+    );
+    expect(readdirSync(join(out, "truth")).sort()).toEqual([
+      "lesion-instances.nii.gz",
+      "lesions.nii.gz",
+      "lungs.nii.gz",
+      "truth.json",
+    ]);
+    expect(result.paths).toHaveLength(24 + 4);
+    expect(result.paths[result.paths.length - 1]).toBe(join(out, "truth", "truth.json"));
+    expect(result.transferSyntaxUid).toBe("1.2.840.10008.1.2.1");
+    const truth = PhantomTruthSchema.parse(JSON.parse(readFileSync(result.truthFiles.json, "utf8")));
+    expect(truth).toEqual(result.truth);
+    expect(truth.synthetic).toBe(true);
+    expect(truth.class).toBe("covid");
+    expect(truth.seed).toBe(4);
+    expect(truth.generator.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(truth.files.ct).toBe("dicom");
+    expect(truth.totals.lesionCount).toBe(truth.lesions.length);
+    expect(result.summary).toContain("synthetic covid phantom, seed 4");
+  });
+
+  it("reports progress monotonically up to its total", () => {
+    expect(progress.length).toBeGreaterThan(24);
+    const total = progress[0]![1];
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]![1]).toBe(total);
+      expect(progress[i]![0]).toBeGreaterThanOrEqual(progress[i - 1]![0]);
+    }
+    expect(progress[progress.length - 1]).toEqual([total, total]);
+  });
+
+  it("keeps the patient identity in the DICOM headers only", () => {
+    const dicom = readFileSync(join(result.ctPath, "IM000001.dcm")).toString("latin1");
+    for (const v of Object.values(MARKERS)) expect(dicom).toContain(v);
+    const texts = [
+      readFileSync(result.truthFiles.json, "utf8"),
+      JSON.stringify(result.truth),
+      result.summary,
+      ...[result.truthFiles.lesions, result.truthFiles.lesionInstances, result.truthFiles.lungs].map((f) =>
+        gunzipSync(readFileSync(f)).toString("latin1"),
+      ),
+      gunzipSync(readFileSync(nifti.ctPath)).toString("latin1"),
+    ];
+    for (const text of texts) {
+      for (const v of Object.values(MARKERS)) expect(text).not.toContain(v);
+      expect(text).not.toContain("LEAK");
+    }
+  });
+
+  it.skipIf(!HAS_NIBABEL)("writes masks consistent with truth.json, on the CT's grid", () => {
+    const info = masks(
+      result.truthFiles.lesions,
+      result.truthFiles.lesionInstances,
+      result.truthFiles.lungs,
+      nifti.ctPath,
+    );
+    const lesions = info[result.truthFiles.lesions]!;
+    const instances = info[result.truthFiles.lesionInstances]!;
+    const lungs = info[result.truthFiles.lungs]!;
+    const ct = info[nifti.ctPath]!;
+    for (const m of [lesions, instances, lungs]) {
+      expect(m.shape).toEqual([96, 96, 24]);
+      expect(m.dtype).toBe("uint8");
+      expect(m.affine).toEqual(ct.affine);
+    }
+    expect(ct.dtype).toBe("int16");
+    expect(lesions.values).toEqual([0, 1]);
+    expect(lungs.values).toEqual([0, 1, 2]);
+    const t = result.truth;
+    expect(instances.values).toEqual([0, ...t.lesions.map((l) => l.id)]);
+    for (const l of t.lesions) expect(instances.counts[l.id]).toBe(l.voxels);
+    expect(lesions.counts[1]).toBe(t.lesions.reduce((s, l) => s + l.voxels, 0));
+    const voxelMl = (t.grid.spacing[0] * t.grid.spacing[1] * t.grid.spacing[2]) / 1000;
+    expect(lungs.counts[1]! * voxelMl).toBeCloseTo(t.lungs.rightMl, 2);
+    expect(lungs.counts[2]! * voxelMl).toBeCloseTo(t.lungs.leftMl, 2);
+  });
+
+  it.skipIf(!HAS_NIBABEL || !HAS_DCM2NIIX)(
+    "dcm2niix reads the series as exactly our NIfTI CT (voxels and affine)",
+    () => {
+      const ref = join(work, "dcm2niix-dicom-run");
+      mkdirSync(ref);
+      run("dcm2niix", ["-z", "n", "-b", "n", "-f", "ref", "-o", ref, result.ctPath]);
+      const cmp = JSON.parse(python(COMPARE_NIFTI, [nifti.ctPath, join(ref, "ref.nii")])) as {
+        shape_a: number[];
+        shape_b: number[];
+        max_voxel_diff: number | null;
+        max_affine_diff: number;
+      };
+      expect(cmp.shape_b).toEqual(cmp.shape_a);
+      expect(cmp.max_voxel_diff).toBe(0);
+      expect(cmp.max_affine_diff).toBeLessThan(1e-3);
+      // And the masks' affine is the CT's (so it is dcm2niix's too).
+      const lungs = JSON.parse(python(COMPARE_NIFTI, [result.truthFiles.lungs, nifti.truthFiles.lungs])) as {
+        max_voxel_diff: number;
+        max_affine_diff: number;
+      };
+      expect(lungs.max_voxel_diff).toBe(0);
+      expect(lungs.max_affine_diff).toBe(0);
+    },
+  );
+
+  it.skipIf(!HAS_NIBABEL)("pydicom reads the HU the NIfTI holds", () => {
+    const read = (JSON.parse(python(READ_SERIES, [result.ctPath])) as Record<string, { hu: string }>)[
+      result.ctPath
+    ]!;
+    const dicomHu = Buffer.from(read.hu, "base64");
+    const niftiBytes = gunzipSync(readFileSync(nifti.ctPath));
+    // 352-byte NIfTI-1 header, then int16 little endian in the same i-fastest order as the slices.
+    expect(dicomHu.equals(niftiBytes.subarray(352))).toBe(true);
+  });
+});
+
+describe("runPhantom, other outputs and geometry", () => {
+  it("zip: the same files as the folder output, in series.zip", async () => {
+    const zipped = await runPhantom({ ...BASE, slices: 8, out: join(work, "zip-run"), format: "zip" });
+    const folder = await runPhantom({ ...BASE, slices: 8, out: join(work, "zip-twin") });
+    expect(zipped.ctPath).toBe(join(work, "zip-run", "series.zip"));
+    expect(readdirSync(join(work, "zip-run")).sort()).toEqual(["series.zip", "truth"]);
+    const entries = unzipSync(readFileSync(zipped.ctPath));
+    expect(Object.keys(entries).sort()).toEqual(readdirSync(folder.ctPath));
+    for (const [name, bytes] of Object.entries(entries)) {
+      expect(Buffer.from(bytes).equals(readFileSync(join(folder.ctPath, name)))).toBe(true);
+    }
+    expect(zipped.truth.files.ct).toBe("series.zip");
+  });
+
+  it.skipIf(!HAS_NIBABEL || !HAS_DCM2NIIX)(
+    "descending oblique RLE series: dcm2niix agrees with the NIfTI of the same phantom",
+    async () => {
+      const opts = {
+        ...BASE,
+        class: "cap" as const,
+        slices: 16,
+        zDirection: "descending" as const,
+        orientation: { rotateXDeg: 12, rotateYDeg: -7 },
+      };
+      const dicom = await runPhantom({
+        ...opts,
+        out: join(work, "obl-dicom"),
+        transferSyntax: "rle",
+        rescale: "signed",
+      });
+      const nii = await runPhantom({ ...opts, out: join(work, "obl-nifti"), format: "nifti" });
+      expect(dicom.truth.grid.orientation).toBe("oblique");
+      const ref = join(work, "dcm2niix-obl");
+      mkdirSync(ref);
+      run("dcm2niix", ["-z", "n", "-b", "n", "-f", "ref", "-o", ref, dicom.ctPath]);
+      const cmp = JSON.parse(python(COMPARE_NIFTI, [nii.ctPath, join(ref, "ref.nii")])) as {
+        shape_a: number[];
+        shape_b: number[];
+        max_voxel_diff: number | null;
+        max_affine_diff: number;
+      };
+      expect(cmp.shape_b).toEqual(cmp.shape_a);
+      expect(cmp.max_voxel_diff).toBe(0);
+      expect(cmp.max_affine_diff).toBeLessThan(1e-3);
+    },
+  );
+
+  it("replaces an earlier series in the same folder, leaving foreign files alone", async () => {
+    const out = join(work, "rerun");
+    await runPhantom({ ...BASE, slices: 10, out });
+    writeFileSync(join(out, "dicom", "notes.txt"), "mine");
+    await runPhantom({ ...BASE, slices: 6, out });
+    expect(readdirSync(join(out, "dicom")).sort()).toEqual([
+      "IM000001.dcm",
+      "IM000002.dcm",
+      "IM000003.dcm",
+      "IM000004.dcm",
+      "IM000005.dcm",
+      "IM000006.dcm",
+      "notes.txt",
+    ]);
+  });
+
+  it("a run that fails leaves no truth.json, not even an earlier one", async () => {
+    const out = join(work, "failing");
+    await runPhantom({ ...BASE, slices: 4, out });
+    expect(existsSync(join(out, "truth", "truth.json"))).toBe(true);
+    const saved = process.env.PATH;
+    process.env.PATH = join(work, "no-tools-here");
+    try {
+      await expect(
+        runPhantom({ ...BASE, slices: 4, out, transferSyntax: "jpeg-lossless" }),
+      ).rejects.toBeInstanceOf(EncoderUnavailable);
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(existsSync(join(out, "truth", "truth.json"))).toBe(false);
+  });
+
+  it("writes nothing for invalid options", async () => {
+    const out = join(work, "invalid");
+    await expect(runPhantom({ ...BASE, size: 4, out })).rejects.toBeInstanceOf(PhantomOptionsError);
+    await expect(runPhantom({ ...BASE, out, format: "nifti", transferSyntax: "rle" })).rejects.toThrow(
+      /transferSyntax/,
+    );
+    expect(() => readdirSync(out)).toThrow();
+  });
+});
