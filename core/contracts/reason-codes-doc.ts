@@ -5,7 +5,11 @@ export const README_MARKERS = ["<!-- reason-codes:start", "<!-- reason-codes:end
 
 export function reasonCodesMarkdown(): string {
   const table = (title: string, codes: Record<string, string>) =>
-    [`| ${title} | meaning |`, "|---|---|", ...Object.entries(codes).map(([c, m]) => `| \`${c}\` | ${m} |`)].join("\n");
+    [
+      `| ${title} | meaning |`,
+      "|---|---|",
+      ...Object.entries(codes).map(([c, m]) => `| \`${c}\` | ${m} |`),
+    ].join("\n");
   return `${table("rejection code", REASON_CODES)}\n\n${table("warning code", WARNING_CODES)}`;
 }
 

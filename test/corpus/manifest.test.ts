@@ -15,7 +15,7 @@ import type { Volume } from "../../core/contracts/volume.js";
 import type { ValidationOutcome } from "../../core/validation/validate.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import { checkHuPlausible } from "../../core/volume/hu-check.js";
-import { type CorpusRow, corpusPath, corpusRows } from "../helpers/corpus.js";
+import { type CorpusRow, corpusRows } from "../helpers/corpus.js";
 
 const rows = corpusRows();
 const scratch = mkdtempSync(join(tmpdir(), "deepsc-corpus-"));

@@ -15,6 +15,8 @@ describe("README", () => {
     const quick = /## Quick start\n\n```sh\n([^`]+)```/.exec(readme)?.[1]?.trim().split("\n") ?? [];
     expect(quick).toHaveLength(2);
     const testCommand = quick[1]!.split("#")[0]!.trim();
-    expect(readFileSync(resolve(import.meta.dirname, "../../.ci/run"), "utf8")).toContain(`\n${testCommand}\n`);
+    expect(readFileSync(resolve(import.meta.dirname, "../../.ci/run"), "utf8")).toContain(
+      `\n${testCommand}\n`,
+    );
   });
 });

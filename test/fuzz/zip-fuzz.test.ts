@@ -59,7 +59,7 @@ describe("fuzzing zip inputs", () => {
             await source.close();
             for (const r of report.reasons) expect(documented.has(r.code)).toBe(true);
             if (!report.accepted) rejected++;
-          else accepted++;
+            else accepted++;
           } catch (e) {
             if (!isInputRejected(e)) throw e;
             for (const r of e.reasons) expect(documented.has(r.code)).toBe(true);

@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isInputRejected } from "../../../core/errors.js";
 import { openLocalInput } from "../../../core/input/open-local.js";
 import { looksLikeArchive, openZip, unsafeEntryNameProblem } from "../../../core/input/zip-source.js";
-import { bytesOf, craftZip, ctLikeBytes, expectRejected, MemoryRandomAccess } from "../../helpers/input-fixtures.js";
+import {
+  bytesOf,
+  craftZip,
+  ctLikeBytes,
+  expectRejected,
+  MemoryRandomAccess,
+} from "../../helpers/input-fixtures.js";
 
 const CORPUS = path.resolve(import.meta.dirname, "../../../../shared/corpus");
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
