@@ -1,26 +1,25 @@
 #!/usr/bin/env node
-import { InputNotFoundError } from "../core/input/open-local.js";
 /**
- * `deepsc`: the command-line face of the pipeline (DESIGN.md §3). Each command lives in cli/commands/.
+ * `deepsc`: the command-line face of the pipeline (DESIGN.md §3). Each command lives in cli/commands/ and
+ * loads lazily, so `convert` does not pay at start-up for the phantom generator's DICOM writer.
  * Exit codes: 0 success/accepted, 2 input rejected, 1 internal or usage error.
  */
-import { convertCommand, convertHelp } from "./commands/convert.js";
-import { phantomCommand, phantomHelp } from "./commands/phantom.js";
-import { sampleCommand, sampleHelp } from "./commands/sample.js";
-import { validateCommand, validateHelp } from "./commands/validate.js";
+import { InputNotFoundError } from "../core/input/open-local.js";
+import { HELP } from "./commands/help.js";
 import { UsageError } from "./usage.js";
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  validate: { run: validateCommand, help: validateHelp },
-  convert: { run: convertCommand, help: convertHelp },
-  phantom: { run: phantomCommand, help: phantomHelp },
-  sample: { run: sampleCommand, help: sampleHelp },
+type CommandName = keyof typeof HELP;
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
+  validate: async () => (await import("./commands/validate.js")).validateCommand,
+  convert: async () => (await import("./commands/convert.js")).convertCommand,
+  phantom: async () => (await import("./commands/phantom.js")).phantomCommand,
+  sample: async () => (await import("./commands/sample.js")).sampleCommand,
 };
 
-const usage = () =>
-  `Usage: deepsc <command> [options]\n\n${Object.values(COMMANDS)
-    .map((c) => c.help)
-    .join("\n\n")}\n`;
+const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
+const usage = () => `Usage: deepsc <command> [options]\n\n${Object.values(HELP).join("\n\n")}\n`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -28,17 +27,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name ? 0 : 1;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  if (!isCommand(name)) {
     process.stderr.write(`deepsc: unknown command '${name}'.\n\n${usage()}`);
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(`${command.help}\n`);
+    process.stdout.write(`${HELP[name]}\n`);
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await (await COMMANDS[name]())(rest);
   } catch (e) {
     if (
       e instanceof UsageError ||

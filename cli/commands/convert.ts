@@ -4,10 +4,7 @@ import { validatePath } from "../../core/validation/validate-path.js";
 import { describeReport } from "../describe-report.js";
 import { createProgress } from "../progress.js";
 import { UsageError } from "../usage.js";
-
-export const convertHelp = `deepsc convert <input> <out.nii|out.nii.gz>
-  Write the input's CT volume as NIfTI (int16 HU where exact, RAS affine from the DICOM geometry).
-  Exit 0 written, 2 rejected (the reasons are printed), 1 error.`;
+import { HELP } from "./help.js";
 
 export async function convertCommand(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -17,7 +14,7 @@ export async function convertCommand(argv: string[]): Promise<number> {
   });
   const [input, out] = positionals;
   if (!input || !out || positionals.length !== 2 || !/\.nii(\.gz)?$/.test(out))
-    throw new UsageError(convertHelp);
+    throw new UsageError(HELP.convert);
   const progress = createProgress(!values.quiet);
   const { report, volume } = await validatePath(input, {
     mode: "full",

@@ -3,19 +3,7 @@ import { type PhantomOptions, PhantomOptionsError } from "../../core/phantom/opt
 import { runPhantom } from "../../core/phantom/run.js";
 import { createProgress } from "../progress.js";
 import { UsageError } from "../usage.js";
-
-export const phantomHelp = `deepsc phantom --class covid|cap|normal --seed <n> --out <dir> [options]
-  Synthetic chest CT with ground truth (truth/ beside the CT: truth.json, lesions.nii.gz, lungs.nii.gz).
-  --format dicom|zip|nifti   (default dicom: a folder of IM*.dcm; zip: series.zip; nifti: ct.nii.gz)
-  --size <px>                rows = columns (default 512)
-  --slices <n>               (default 120)
-  --thickness <mm>           slice thickness (default 2.5); --spacing <mm> centre-to-centre if different
-  --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view)
-  --z ascending|descending   slice order along z in instance order (default ascending)
-  --oblique <rx>,<ry>        rotate the sampling grid about x then y, in degrees
-  --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
-  --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
-  --noise <HU>               noise standard deviation (default 15)`;
+import { HELP } from "./help.js";
 
 export async function phantomCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -39,7 +27,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       quiet: { type: "boolean", default: false },
     },
   });
-  if (positionals.length > 0 || !values.out) throw new UsageError(phantomHelp);
+  if (positionals.length > 0 || !values.out) throw new UsageError(HELP.phantom);
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const opts: Record<string, unknown> = {
     class: values.class,
@@ -70,7 +58,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     progress.stop();
-    if (e instanceof PhantomOptionsError) throw new UsageError(`${e.message}\n\n${phantomHelp}`);
+    if (e instanceof PhantomOptionsError) throw new UsageError(`${e.message}\n\n${HELP.phantom}`);
     throw e;
   }
 }

@@ -6,13 +6,11 @@ import { runPhantom } from "../../core/phantom/run.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import { describeReport } from "../describe-report.js";
 import { createProgress } from "../progress.js";
+import { HELP } from "./help.js";
 
 /** The bundled sample: a synthetic COVID-19 chest CT, 512x512x64 at 5 mm, zipped DICOM. Regenerated if absent. */
+/** Keep in step with HELP.sample. */
 const SAMPLE = { class: "covid", seed: 7, size: 512, slices: 64, sliceThickness: 5, format: "zip" } as const;
-
-export const sampleHelp = `deepsc sample [--dir <dir>]
-  What \`npm start\` runs: generates the sample chest CT (synthetic, seed ${SAMPLE.seed}) under samples/ if it is
-  missing, then validates it as the pipeline would and prints the report and the volume's summary.`;
 
 export async function sampleCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { dir: { type: "string", default: "samples" } } });

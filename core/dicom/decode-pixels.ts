@@ -320,10 +320,33 @@ function u16ToFloat(src: Uint16Array, out: Float32Array, o: number, r: Rescale):
     }
 }
 
+/**
+ * The common CT case, kept as tight as a copy: int16 output that cannot overflow, no padding value, integer
+ * rescale. Unsigned samples use shift-and-mask (small integers throughout, unlike `>>>`, whose uint32 result
+ * V8 may box), and writing through a subarray drops the offset addition from every store.
+ */
+function u16ToInt16Exact(src: Uint16Array, d: Int16Array, r: Rescale): void {
+  const slope = r.slope | 0;
+  const intercept = r.intercept | 0;
+  if (r.signed) {
+    const { lsh, rsh } = r;
+    for (let i = 0; i < d.length; i++) d[i] = ((src[i]! << lsh) >> rsh) * slope + intercept;
+    return;
+  }
+  const shift = r.rsh - r.lsh;
+  const mask = 2 ** (32 - r.rsh) - 1;
+  if (slope === 1) for (let i = 0; i < d.length; i++) d[i] = ((src[i]! >> shift) & mask) + intercept;
+  else for (let i = 0; i < d.length; i++) d[i] = ((src[i]! >> shift) & mask) * slope + intercept;
+}
+
 /** int16 output: `exact` when the rescale is integral and cannot leave int16; otherwise round and clamp. */
 function u16ToInt16(src: Uint16Array, out: Int16Array, o: number, r: Rescale, exact: boolean): void {
   const { lsh, rsh, slope, intercept, padLo, padHi } = r;
   const n = src.length;
+  if (exact && padLo > padHi && 32 - rsh <= 16) {
+    u16ToInt16Exact(src, out.subarray(o, o + n), r);
+    return;
+  }
   if (exact) {
     if (r.signed)
       for (let i = 0; i < n; i++) {

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -74,16 +74,23 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
   const type = outputType(vol, opts);
   const header = encodeNiftiHeader(vol, type, opts?.description);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
-  const source = Readable.from(
-    (function* () {
-      yield header;
-      yield* voxelChunks(vol, type);
-    })(),
-  );
-  const sink = createWriteStream(tmp, { flags: "wx" });
+  const chunks = function* () {
+    yield header;
+    yield* sameTypeViews(vol, type) ?? voxelChunks(vol, type);
+  };
   try {
-    if (gz) await pipeline(source, createGzip({ level: opts?.gzipLevel ?? 6 }), sink);
-    else await pipeline(source, sink);
+    if (gz) {
+      const sink = createWriteStream(tmp, { flags: "wx" });
+      await pipeline(Readable.from(chunks()), createGzip({ level: opts?.gzipLevel ?? 6 }), sink);
+    } else {
+      // Plain .nii: straight writes of the volume's own memory, no stream machinery or copies.
+      const fh = await open(tmp, "wx");
+      try {
+        for (const chunk of chunks()) await fh.write(chunk);
+      } finally {
+        await fh.close();
+      }
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -224,6 +231,24 @@ export function qformOf(dirLps: Mat3): QformResult {
     }
   }
   return { quatern: [b, c, d], qfac };
+}
+
+/**
+ * When the volume already holds the output type in little-endian memory, its bytes are written as they are:
+ * views of the volume in large chunks, with no conversion or copy (the volume is not modified while written).
+ */
+function sameTypeViews(vol: AnyVolume, type: NiftiOutputType): Generator<Uint8Array> | undefined {
+  const data = vol.data;
+  const same =
+    (type === "int16" && data instanceof Int16Array) ||
+    (type === "uint8" && data instanceof Uint8Array) ||
+    (type === "float32" && data instanceof Float32Array);
+  if (!same || !HOST_LITTLE_ENDIAN) return undefined;
+  return (function* () {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const step = 16 * 1024 * 1024;
+    for (let start = 0; start < bytes.length; start += step) yield bytes.subarray(start, start + step);
+  })();
 }
 
 /**

@@ -59,10 +59,20 @@ export async function assembleVolume(
 
   const warnings = new Map<string, Warning>();
   let done = 0;
-  for (const [header, frames] of byFile) {
+  const files = [...byFile];
+  const readFile = (index: number) => {
+    const header = files[index]?.[0];
+    if (!header) return undefined;
     const entry = entries.get(header.file);
     if (!entry) throw new Error(`internal: no entry for ${header.file}`);
-    const bytes = await entry.read();
+    return entry.read();
+  };
+  // One read ahead: the next file arrives from disk or S3 while this one decodes (memory: one extra file).
+  let next = readFile(0);
+  for (let f = 0; f < files.length; f++) {
+    const [header, frames] = files[f]!;
+    const bytes = (await next)!;
+    next = readFile(f + 1);
     for (const { frame, k } of frames) {
       const offset = k * sliceSize;
       let result: { warnings: Warning[] };

@@ -302,9 +302,11 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
 }
 
 function checkHu(w: Working, volume: Volume, series: SeriesSummary): void {
+  // Conversion only needs geometry; the histogram costs a pass over every voxel.
+  if (!w.policy.checkHu) return;
   const hu = checkHuPlausible(volume);
   series.huRange = hu.huRange;
-  if (!hu.ok && w.policy.checkHu) throw new InputRejected([hu.reason]);
+  if (!hu.ok) throw new InputRejected([hu.reason]);
 }
 
 function rejection(code: ReasonCode, message: string, file?: string): InputRejected {

@@ -69,7 +69,24 @@ export function checkHuPlausible(vol: Volume): HuCheckResult {
 
 const fmt = (v: number) => String(+v.toFixed(1));
 
-function finiteRange(data: ArrayLike<number>): [number, number] | undefined {
+/** One monomorphic loop per array type: a shared ArrayLike loop is several times slower on 80 M voxels. */
+function finiteRange(data: Int16Array | Float32Array): [number, number] | undefined {
+  return data instanceof Int16Array ? int16Range(data) : floatRange(data);
+}
+
+function int16Range(data: Int16Array): [number, number] | undefined {
+  if (data.length === 0) return undefined;
+  let min = 32767;
+  let max = -32768;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
+}
+
+function floatRange(data: Float32Array): [number, number] | undefined {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < data.length; i++) {

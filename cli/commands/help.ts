@@ -1,0 +1,29 @@
+/**
+ * Usage text of every command, kept apart from the commands' code so `deepsc --help` and a usage error load
+ * nothing heavy.
+ */
+export const HELP = {
+  validate: `deepsc validate <input> [--json] [--header-only] [--purpose analysis|convert]
+  Check a DICOM folder, zip, single DICOM file or NIfTI volume. Exit 0 accepted, 2 rejected, 1 error.
+  --json          print only the ValidationReport (JSON) on stdout
+  --header-only   read headers only (as the ingest Lambda does); pixels are not decoded
+  --purpose       analysis (default: the pipeline's rules) or convert (geometry only)`,
+  convert: `deepsc convert <input> <out.nii|out.nii.gz>
+  Write the input's CT volume as NIfTI (int16 HU where exact, RAS affine from the DICOM geometry).
+  Exit 0 written, 2 rejected (the reasons are printed), 1 error.`,
+  phantom: `deepsc phantom --class covid|cap|normal --seed <n> --out <dir> [options]
+  Synthetic chest CT with ground truth (truth/ beside the CT: truth.json, lesions.nii.gz, lungs.nii.gz).
+  --format dicom|zip|nifti   (default dicom: a folder of IM*.dcm; zip: series.zip; nifti: ct.nii.gz)
+  --size <px>                rows = columns (default 512)
+  --slices <n>               (default 120)
+  --thickness <mm>           slice thickness (default 2.5); --spacing <mm> centre-to-centre if different
+  --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view)
+  --z ascending|descending   slice order along z in instance order (default ascending)
+  --oblique <rx>,<ry>        rotate the sampling grid about x then y, in degrees
+  --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
+  --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
+  --noise <HU>               noise standard deviation (default 15)`,
+  sample: `deepsc sample [--dir <dir>]
+  What \`npm start\` runs: generates the sample chest CT (synthetic, seed 7; 512x512x64 at 5 mm) under samples/ if it is
+  missing, then validates it as the pipeline would and prints the report and the volume's summary.`,
+} as const;
