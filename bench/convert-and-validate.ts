@@ -4,9 +4,10 @@
  *     median of 5 interleaved runs, wall time and peak RSS (GNU time).
  *  2. Header-only validation of the same series through S3 range reads against s3rver on 127.0.0.1:
  *     bytes read as a share of the series, and wall time, for a manifest-listed folder and a series.zip.
+ *     s3rver runs in its own process, as S3 would be remote.
  * Usage: npm run bench   (writes bench/results/ingest.json and prints a Markdown table)
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -14,8 +15,8 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { openObjectStoreInput } from "../core/input/object-store-source.js";
 import { runPhantom } from "../core/phantom/run.js";
 import { validateSource } from "../core/validation/validate.js";
-import { S3ObjectStore } from "../lambdas/adapters/s3-object-store.js";
-import { startS3rver } from "../test/helpers/s3rver.js";
+import { createS3Client, S3ObjectStore } from "../lambdas/adapters/s3-object-store.js";
+import { S3RVER_CREDENTIALS } from "../test/helpers/s3rver.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DATA = join(ROOT, "bench", ".data");
@@ -88,8 +89,42 @@ function benchConvert(dir: string) {
   };
 }
 
+/** s3rver in a child process (see s3rver-process.ts); resolves with a client bound to it and a stop(). */
+async function s3rverProcess() {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench", "s3rver-process.ts"), "ingest"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const endpoint = await new Promise<string>((resolveReady, rejectReady) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolveReady(m[1]!);
+    });
+    child.on("exit", (code) => rejectReady(new Error(`s3rver exited with ${code}`)));
+  });
+  const client = createS3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+  });
+  return {
+    client,
+    stop: async () => {
+      client.destroy();
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
 async function benchHeaderOnly(dir: string) {
-  const s3 = await startS3rver({ buckets: ["ingest"] });
+  const s3 = await s3rverProcess();
   try {
     const files = readdirSync(dir).sort();
     const manifest = { schemaVersion: "1.0", files: [] as { key: string; size: number; sha256: string }[] };
