@@ -1,0 +1,220 @@
+/**
+ * The study: one validated upload and the job that analyses it (DESIGN.md §3, "Status"). This module is the
+ * single source of truth for the studies-table record, the Batch job parameters the ingest Lambda hands to
+ * the GPU job, and every payload of the status API (the OpenAPI document is generated from these schemas).
+ *
+ * Statuses move forward only: RECEIVED -> VALIDATING -> REJECTED | QUEUED -> RUNNING -> SUCCEEDED | FAILED.
+ * Because S3 and Batch events arrive at least once and out of order, every write is conditional on a
+ * `progress` number that combines the Batch attempt and the status rank (core/studies/transitions.ts).
+ */
+import { z } from "zod";
+import { ReasonCodeSchema } from "./reason-codes.js";
+import { relativeKeyProblem } from "./upload-manifest.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// Identifiers
+
+/** Tenant ids, as infra/config.ts accepts them (they become IAM role names and S3 prefixes). */
+export const TenantIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "tenant id must match [a-z0-9][a-z0-9-]{0,31}");
+export type TenantId = z.infer<typeof TenantIdSchema>;
+
+/** Upload ids: chosen by POST /v1/uploads (a UUID) or by the client; safe in S3 keys, URLs and job names. */
+export const UploadIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "upload id must match [A-Za-z0-9_-]{1,64}");
+
+/** 128 bits of SHA-256 in hex (core/studies/study-id.ts): deterministic, unguessable across tenants. */
+export const StudyIdSchema = z.string().regex(/^[0-9a-f]{32}$/, "study id is 32 lowercase hex characters");
+export type StudyId = z.infer<typeof StudyIdSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Status
+
+export const STUDY_STATUSES = [
+  "RECEIVED",
+  "VALIDATING",
+  "REJECTED",
+  "QUEUED",
+  "RUNNING",
+  "SUCCEEDED",
+  "FAILED",
+] as const;
+export const StudyStatusSchema = z.enum(STUDY_STATUSES);
+export type StudyStatus = z.infer<typeof StudyStatusSchema>;
+
+/**
+ * Rank of each status within one attempt. Terminal statuses share the top rank, so none of them can
+ * replace another (a late FAILED never overwrites SUCCEEDED, nor the reverse).
+ */
+export const STATUS_RANK: Readonly<Record<StudyStatus, number>> = {
+  RECEIVED: 0,
+  VALIDATING: 1,
+  QUEUED: 2,
+  RUNNING: 3,
+  REJECTED: 4,
+  SUCCEEDED: 4,
+  FAILED: 4,
+};
+export const TERMINAL_STATUSES: readonly StudyStatus[] = ["REJECTED", "SUCCEEDED", "FAILED"];
+
+/** Codes of failures after validation (the job's side); input rejections use ReasonCode. */
+export const JOB_FAILURE_CODES = {
+  JOB_FAILED: "The analysis job failed; the message carries Batch's status reason.",
+  RESULTS_MISSING: "Batch reported success but the results manifest (manifest.json) is missing.",
+} as const;
+export type JobFailureCode = keyof typeof JOB_FAILURE_CODES;
+export const JobFailureCodeSchema = z.enum(
+  Object.keys(JOB_FAILURE_CODES) as [JobFailureCode, ...JobFailureCode[]],
+);
+
+/** Why a study is REJECTED or FAILED: a stable code and a human message (never patient data). */
+export const StudyReasonSchema = z.object({
+  code: z.union([ReasonCodeSchema, JobFailureCodeSchema]),
+  message: z.string(),
+  file: z.string().optional(),
+  slice: z.number().int().nonnegative().optional(),
+});
+export type StudyReason = z.infer<typeof StudyReasonSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// The studies table (key names: infra/runtime-contract.ts STUDIES_TABLE_SCHEMA; pk = studyId, sk = STUDY_SORT_KEY)
+
+/** The sort key of the study item; the partition may later hold other items (audit events) of the study. */
+export const STUDY_SORT_KEY = "STUDY";
+
+export const StudyRecordSchema = z.object({
+  studyId: StudyIdSchema,
+  tenant: TenantIdSchema,
+  uploadId: UploadIdSchema,
+  /** The object whose event started the study (zip, NIfTI or manifest.json), in the ingest bucket. */
+  inputKey: z.string(),
+  status: StudyStatusSchema,
+  /** Batch attempt the status belongs to (0 until Batch reports a retried attempt). */
+  attempt: z.number().int().nonnegative(),
+  /** attempt * 10 + rank: the number every conditional write compares (core/studies/transitions.ts). */
+  progress: z.number().int().nonnegative(),
+  /** ISO-8601; the tenant index sorts by it. */
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  reasons: z.array(StudyReasonSchema).default([]),
+  /** Bytes validation read from S3 (header-only: a small fraction of the upload). */
+  bytesRead: z.number().int().nonnegative().optional(),
+  bytesTotal: z.number().int().nonnegative().optional(),
+  /** Ingest claim: who validates/submits now, until when, and whether SubmitJob already succeeded. */
+  claimToken: z.string().optional(),
+  leaseUntil: z.number().int().nonnegative().optional(),
+  submitted: z.boolean().default(false),
+  jobName: z.string().optional(),
+  jobId: z.string().optional(),
+  modelUri: z.string().optional(),
+});
+export type StudyRecord = z.infer<typeof StudyRecordSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Batch job parameters (ingest Lambda -> GPU job)
+
+/**
+ * What the GPU job needs to find its input and write its results. Passed both as Batch `parameters`
+ * (for `Ref::` substitution in the command) and as container environment (JOB_PARAMETER_ENV).
+ */
+export const JobParametersSchema = z.object({
+  tenant: TenantIdSchema,
+  studyId: StudyIdSchema,
+  inputBucket: z.string().min(1),
+  inputKey: z.string().min(1),
+  resultsBucket: z.string().min(1),
+  /** `results/{tenant}/{studyId}/`, ending with "/". */
+  resultsPrefix: z.string().regex(/^results\/[a-z0-9-]+\/[0-9a-f]{32}\/$/),
+});
+export type JobParameters = z.infer<typeof JobParametersSchema>;
+
+/** Container environment names of the job parameters (set per job through containerOverrides). */
+export const JOB_PARAMETER_ENV: Readonly<Record<keyof JobParameters, string>> = {
+  tenant: "DEEPSC_TENANT",
+  studyId: "DEEPSC_STUDY_ID",
+  inputBucket: "DEEPSC_INPUT_BUCKET",
+  inputKey: "DEEPSC_INPUT_KEY",
+  resultsBucket: "DEEPSC_RESULTS_BUCKET",
+  resultsPrefix: "DEEPSC_RESULTS_PREFIX",
+};
+
+/**
+ * The results manifest the job writes last (`results/{tenant}/{studyId}/manifest.json`). Only the part
+ * the status API needs is checked: the listed files (relative paths) with their checksums.
+ */
+export const ResultsManifestSchema = z.looseObject({
+  files: z.array(
+    z.looseObject({
+      // Relative to the results folder; checked like upload keys so a manifest cannot point elsewhere.
+      path: z.string().superRefine((key, ctx) => {
+        const problem = relativeKeyProblem(key);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: `path ${problem}` });
+      }),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      size: z.number().int().nonnegative().optional(),
+    }),
+  ),
+});
+export type ResultsManifest = z.infer<typeof ResultsManifestSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Status API payloads (named in the OpenAPI document by lambdas/status-api/openapi.ts)
+
+/** Presigned URLs live at most 15 minutes (DESIGN.md §3). */
+export const MAX_PRESIGN_SECONDS = 900;
+
+export const ResultFileSchema = z.object({
+  path: z.string().meta({ description: "Path relative to the study's results folder" }),
+  sha256: z.string(),
+  size: z.number().int().nonnegative().optional(),
+  url: z.string().meta({ description: "Presigned GET URL" }),
+  expiresAt: z.string().meta({ description: "ISO-8601 time after which the URL stops working" }),
+});
+
+export const StudySchema = z.object({
+  studyId: StudyIdSchema,
+  uploadId: UploadIdSchema,
+  status: StudyStatusSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  reasons: z.array(StudyReasonSchema),
+  /** Present for SUCCEEDED studies only. */
+  results: z.array(ResultFileSchema).optional(),
+});
+export type StudyView = z.infer<typeof StudySchema>;
+
+export const StudyListSchema = z.object({
+  items: z.array(StudySchema.omit({ results: true })),
+  /** Opaque; pass back as `nextToken` for the next page. Absent on the last page. */
+  nextToken: z.string().optional(),
+});
+export type StudyList = z.infer<typeof StudyListSchema>;
+
+export const ListStudiesQuerySchema = z.object({
+  status: StudyStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  nextToken: z.string().max(2048).optional(),
+});
+export type ListStudiesQuery = z.infer<typeof ListStudiesQuerySchema>;
+
+export const CreateUploadResponseSchema = z.object({
+  uploadId: UploadIdSchema,
+  /** The object key the URL writes; the upload protocol's other shapes go under the same folder. */
+  key: z.string(),
+  method: z.literal("PUT"),
+  url: z.string(),
+  expiresAt: z.string(),
+});
+export type CreateUploadResponse = z.infer<typeof CreateUploadResponseSchema>;
+
+/** RFC 9457 problem details; served as application/problem+json. */
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int().min(400).max(599),
+  detail: z.string(),
+  instance: z.string().optional(),
+});
+export type Problem = z.infer<typeof ProblemSchema>;

@@ -1,0 +1,246 @@
+/**
+ * Ingest: one "object created" in the ingest bucket -> at most one analysis job (DESIGN.md §3).
+ *
+ *   1. Only series-complete signals start work (a .zip, a .nii/.nii.gz, or the upload's manifest.json);
+ *      DICOM files uploaded before their manifest are ignored.
+ *   2. The studyId is derived from tenant, upload id, content checksums and model, so a repeated event
+ *      names the same study.
+ *   3. A conditional put claims the study (VALIDATING) with a lease; whoever loses the race stops.
+ *   4. Header-only validation through byte-range reads; invalid -> REJECTED with the report's reasons.
+ *   5. SubmitJob, then record `submitted = true` + jobId and QUEUED.
+ *
+ * Why a lease and not just "the claim exists": if SubmitJob throws (throttling, Batch outage), the event
+ * must be retried by EventBridge and the retry must be able to submit, although the claim item already
+ * exists. So the claim carries `submitted = false`, a random claim token and `leaseUntil`. A later event for
+ * the same study may take over when the item is still VALIDATING, not submitted, and its lease has ended
+ * (the failing holder releases it at once; a holder that crashed lets it run out). The takeover is itself
+ * conditional on the old token, so of several concurrent retries exactly one proceeds. The lease must be
+ * longer than the ingest function's timeout, so a live holder can never lose it. Before submitting, a
+ * takeover looks the job up by its deterministic name, which covers a holder that died between SubmitJob
+ * and recording it.
+ *
+ * The study is created directly as VALIDATING: the claim and the start of validation are one write, and
+ * RECEIVED is never observable through this path.
+ */
+import { posix } from "node:path";
+import type { JobParameters, StudyReason, StudyRecord } from "../contracts/study.js";
+import { UPLOAD_MANIFEST_NAME, UploadManifestSchema } from "../contracts/upload-manifest.js";
+import type { ValidationReport } from "../contracts/validation-report.js";
+import { isInputRejected, reason } from "../errors.js";
+import { openObjectStoreInput } from "../input/object-store-source.js";
+import type { InputLimits } from "../input/source.js";
+import type { JobSubmitter } from "../ports/job-submitter.js";
+import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
+import type { StudyRepository } from "../ports/study-repository.js";
+import { rejectionReport, validateSource } from "../validation/validate.js";
+import { jobNameFor } from "./job-name.js";
+import { type IncomingKey, parseIncomingKey, resultsPrefix } from "./keys.js";
+import { deriveStudyId } from "./study-id.js";
+
+/** A manifest larger than this is not read for the study id (validation rejects it as TOO_LARGE anyway). */
+const MAX_MANIFEST_BYTES_FOR_ID = 16 * 1024 * 1024;
+
+export interface IngestConfig {
+  ingestBucket: string;
+  resultsBucket: string;
+  /** Model identity (URI with version, or "image"); part of the study id. */
+  modelUri: string;
+  /** How long a claim is exclusive; must exceed the ingest function's timeout. */
+  leaseMs: number;
+  limits?: Partial<InputLimits>;
+}
+
+export interface IngestDeps {
+  /** The ingest bucket. */
+  store: ObjectStore;
+  studies: StudyRepository;
+  jobs: JobSubmitter;
+  now: () => Date;
+  newToken: () => string;
+}
+
+/** The object an S3 event names. */
+export interface CreatedObject {
+  key: string;
+  /** S3 ETag (quotes optional): with the key, what identifies a zip's or NIfTI's content. */
+  etag: string;
+}
+
+export type IngestOutcome =
+  | { kind: "ignored"; why: "outside-upload-layout" | "not-series-complete" }
+  | { kind: "duplicate"; studyId: string; tenant: string; status: string }
+  | { kind: "rejected"; studyId: string; tenant: string; codes: string[]; bytesRead: number }
+  | {
+      kind: "queued";
+      studyId: string;
+      tenant: string;
+      jobId: string;
+      resubmitted: boolean;
+      bytesRead: number;
+    };
+
+export async function ingestUpload(
+  obj: CreatedObject,
+  cfg: IngestConfig,
+  deps: IngestDeps,
+): Promise<IngestOutcome> {
+  const upload = parseIncomingKey(obj.key);
+  if (upload === undefined) return { kind: "ignored", why: "outside-upload-layout" };
+  if (upload.trigger === undefined) return { kind: "ignored", why: "not-series-complete" };
+  const { tenant } = upload;
+
+  const studyId = deriveStudyId({
+    tenant,
+    uploadId: upload.uploadId,
+    content: await contentFingerprint(obj, upload, deps.store),
+    model: cfg.modelUri,
+  });
+
+  const claimToken = deps.newToken();
+  const lease = () => deps.now().getTime() + cfg.leaseMs;
+  const claim = await deps.studies.claim({
+    studyId,
+    tenant,
+    uploadId: upload.uploadId,
+    inputKey: obj.key,
+    modelUri: cfg.modelUri,
+    claimToken,
+    leaseUntil: lease(),
+    now: deps.now().toISOString(),
+  });
+  const jobName = jobNameFor(tenant, studyId);
+  let tookOver = false;
+  if (!claim.claimed) {
+    if (!mayTakeOver(claim.existing, deps.now().getTime()))
+      return { kind: "duplicate", studyId, tenant, status: claim.existing.status };
+    const won = await deps.studies.takeOver(
+      studyId,
+      claim.existing.claimToken ?? "",
+      claimToken,
+      lease(),
+      deps.now().toISOString(),
+    );
+    if (!won) return { kind: "duplicate", studyId, tenant, status: claim.existing.status };
+    tookOver = true;
+  }
+
+  const report = await validateUpload(deps.store, obj.key, cfg.limits);
+  if (!report.accepted) {
+    const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
+    await deps.studies.reject(
+      studyId,
+      claimToken,
+      { reasons, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
+      deps.now().toISOString(),
+    );
+    return {
+      kind: "rejected",
+      studyId,
+      tenant,
+      codes: reasons.map((r) => r.code),
+      bytesRead: report.bytesRead,
+    };
+  }
+
+  // A takeover may follow a holder that submitted and died before recording it: never submit twice.
+  const existingJob = tookOver ? await deps.jobs.findByName(jobName) : undefined;
+  let jobId: string;
+  if (existingJob !== undefined) {
+    jobId = existingJob.jobId;
+  } else {
+    const parameters: JobParameters = {
+      tenant,
+      studyId,
+      inputBucket: cfg.ingestBucket,
+      inputKey: obj.key,
+      resultsBucket: cfg.resultsBucket,
+      resultsPrefix: resultsPrefix(tenant, studyId),
+    };
+    try {
+      ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
+    } catch (e) {
+      // Leave the study VALIDATING and unsubmitted, and end the lease now: EventBridge's retry of this
+      // event takes over at once instead of waiting for the lease to run out.
+      await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
+      throw e;
+    }
+  }
+  await deps.studies.recordSubmission(
+    studyId,
+    claimToken,
+    { jobId, jobName, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
+    deps.now().toISOString(),
+  );
+  return {
+    kind: "queued",
+    studyId,
+    tenant,
+    jobId,
+    resubmitted: existingJob === undefined && tookOver,
+    bytesRead: report.bytesRead,
+  };
+}
+
+/** An unfinished claim whose holder failed (released the lease) or vanished (lease ran out). */
+function mayTakeOver(existing: StudyRecord, nowMs: number): boolean {
+  return existing.status === "VALIDATING" && !existing.submitted && (existing.leaseUntil ?? 0) <= nowMs;
+}
+
+/**
+ * Content checksums for the study id. A DICOM upload is identified by its manifest's `key:sha256` list
+ * (the client's own checksums of every file); a zip or NIfTI by its ETag. The version id is deliberately
+ * left out: uploading identical bytes again is the same study, not a second analysis.
+ */
+async function contentFingerprint(
+  obj: CreatedObject,
+  upload: IncomingKey,
+  store: ObjectStore,
+): Promise<string[]> {
+  const etag = `etag:${obj.etag.replace(/^"|"$/g, "")}`;
+  if (upload.trigger !== "manifest") return [`${posix.basename(upload.rest)}`, etag];
+  try {
+    const { size } = await store.head(obj.key);
+    if (size > MAX_MANIFEST_BYTES_FOR_ID) return [UPLOAD_MANIFEST_NAME, etag];
+    const parsed = UploadManifestSchema.safeParse(
+      JSON.parse(new TextDecoder().decode(await store.get(obj.key))),
+    );
+    if (!parsed.success) return [UPLOAD_MANIFEST_NAME, etag];
+    return parsed.data.files.map((f) => `${f.key}:${f.sha256}`);
+  } catch (e) {
+    // Unparseable or vanished: validation will say why; the ETag still names this exact manifest.
+    if (e instanceof SyntaxError || e instanceof ObjectNotFoundError) return [UPLOAD_MANIFEST_NAME, etag];
+    throw e;
+  }
+}
+
+/** Header-only validation over range reads; every expected problem comes back as a rejected report. */
+async function validateUpload(
+  store: ObjectStore,
+  key: string,
+  limits: Partial<InputLimits> | undefined,
+): Promise<ValidationReport> {
+  let source: Awaited<ReturnType<typeof openObjectStoreInput>>;
+  try {
+    source = await openObjectStoreInput(store, key, limits);
+  } catch (e) {
+    if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only");
+    // The event is stale: the object was deleted after it fired. Retrying cannot help.
+    if (e instanceof ObjectNotFoundError)
+      return rejectionReport(
+        [reason("EMPTY_INPUT", `${posix.basename(key)} no longer exists in the upload.`)],
+        "header-only",
+      );
+    throw e;
+  }
+  try {
+    return (
+      await validateSource(source, {
+        mode: "header-only",
+        purpose: "analysis",
+        ...(limits ? { limits } : {}),
+      })
+    ).report;
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Batch job state changes -> study status. Events come at least once and in any order; the repository's
+ * conditional write (core/studies/transitions.ts) drops repeated and outdated ones.
+ *
+ * SUCCEEDED is believed only when the results manifest exists: the job writes `manifest.json` last, so
+ * its absence means the outputs are incomplete. Such a study becomes FAILED with RESULTS_MISSING rather
+ * than staying RUNNING: Batch sends nothing after SUCCEEDED, so a RUNNING study would wait forever, and S3's
+ * read-after-write consistency means a manifest written before the job exited is visible now.
+ */
+import type { StudyReason, StudyStatus } from "../contracts/study.js";
+import { StudyIdSchema } from "../contracts/study.js";
+import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
+import type { StudyRepository } from "../ports/study-repository.js";
+import { RESULTS_MANIFEST_NAME, resultsPrefix } from "./keys.js";
+import { type BatchJobState, studyStatusForBatchState } from "./transitions.js";
+
+/** Batch status reasons are free text from Batch or the container; keep them short. */
+const MAX_REASON_CHARS = 500;
+
+export interface JobStateChange {
+  jobId: string;
+  status: BatchJobState;
+  statusReason?: string;
+  /** Completed attempts so far (the event's `attempts` array length). */
+  attempts: number;
+  /** From the job's parameters, environment or tags; undefined for jobs that are not ours. */
+  studyId: string | undefined;
+}
+
+export interface JobEventDeps {
+  studies: StudyRepository;
+  /** The results bucket. */
+  results: ObjectStore;
+  now: () => Date;
+}
+
+export type JobEventOutcome =
+  | { kind: "ignored"; why: "no-study-id" | "unknown-study" }
+  | { kind: "applied" | "stale"; studyId: string; tenant: string; status: StudyStatus; codes: string[] };
+
+export async function applyJobStateChange(ev: JobStateChange, deps: JobEventDeps): Promise<JobEventOutcome> {
+  const id = StudyIdSchema.safeParse(ev.studyId);
+  if (!id.success) return { kind: "ignored", why: "no-study-id" };
+  const studyId = id.data;
+  const study = await deps.studies.get(studyId);
+  if (study === undefined) return { kind: "ignored", why: "unknown-study" };
+
+  let status = studyStatusForBatchState(ev.status);
+  let reasons: StudyReason[] | undefined;
+  if (status === "SUCCEEDED" && !(await resultsManifestExists(deps.results, study.tenant, studyId))) {
+    status = "FAILED";
+    reasons = [
+      {
+        code: "RESULTS_MISSING",
+        message: `Batch reported success but ${resultsPrefix(study.tenant, studyId)}${RESULTS_MANIFEST_NAME} does not exist.`,
+      },
+    ];
+  } else if (status === "FAILED") {
+    const why = (ev.statusReason ?? "no status reason").slice(0, MAX_REASON_CHARS);
+    reasons = [{ code: "JOB_FAILED", message: `The analysis job failed: ${why}` }];
+  }
+  const applied = await deps.studies.advance(
+    studyId,
+    { status, attempt: ev.attempts, jobId: ev.jobId, ...(reasons ? { reasons } : {}) },
+    deps.now().toISOString(),
+  );
+  return {
+    kind: applied ? "applied" : "stale",
+    studyId,
+    tenant: study.tenant,
+    status,
+    codes: (reasons ?? []).map((r) => r.code),
+  };
+}
+
+async function resultsManifestExists(
+  results: ObjectStore,
+  tenant: string,
+  studyId: string,
+): Promise<boolean> {
+  try {
+    await results.head(`${resultsPrefix(tenant, studyId)}${RESULTS_MANIFEST_NAME}`);
+    return true;
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The S3 key layout of the upload protocol (DESIGN.md §3): `incoming/{tenant}/{uploadId}/...` in the ingest
+ * bucket, `results/{tenant}/{studyId}/...` in the results bucket.
+ */
+import { posix } from "node:path";
+import { TenantIdSchema, UploadIdSchema } from "../contracts/study.js";
+import { UPLOAD_MANIFEST_NAME } from "../contracts/upload-manifest.js";
+
+export const INCOMING_PREFIX = "incoming/";
+export const RESULTS_PREFIX = "results/";
+export const RESULTS_MANIFEST_NAME = "manifest.json";
+/** The name POST /v1/uploads presigns: one zip of the series. */
+export const UPLOAD_ZIP_NAME = "series.zip";
+
+/** Which objects say "the series is complete": a zip, a NIfTI volume, or the manifest written last. */
+export type UploadTrigger = "zip" | "nifti" | "manifest";
+
+export interface IncomingKey {
+  tenant: string;
+  uploadId: string;
+  /** The key below the upload folder. */
+  rest: string;
+  /** Undefined for objects that start nothing (DICOM files before the manifest, stray files). */
+  trigger: UploadTrigger | undefined;
+}
+
+/** Parse an ingest-bucket key; undefined when it is not under `incoming/{tenant}/{uploadId}/`. */
+export function parseIncomingKey(key: string): IncomingKey | undefined {
+  if (!key.startsWith(INCOMING_PREFIX)) return undefined;
+  const parts = key.slice(INCOMING_PREFIX.length).split("/");
+  if (parts.length < 3) return undefined;
+  const [tenant, uploadId, ...restParts] = parts as [string, string, ...string[]];
+  if (!TenantIdSchema.safeParse(tenant).success || !UploadIdSchema.safeParse(uploadId).success)
+    return undefined;
+  const rest = restParts.join("/");
+  if (rest === "" || restParts.some((p) => p === "" || p === "." || p === "..")) return undefined;
+  return { tenant, uploadId, rest, trigger: triggerOf(rest) };
+}
+
+function triggerOf(rest: string): UploadTrigger | undefined {
+  const base = posix.basename(rest);
+  const lower = base.toLowerCase();
+  if (lower.endsWith(".zip")) return "zip";
+  if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
+  // Only the manifest at the upload's root completes a DICOM upload (its keys are relative to its folder).
+  if (rest === UPLOAD_MANIFEST_NAME) return "manifest";
+  return undefined;
+}
+
+export function uploadKey(tenant: string, uploadId: string, name = UPLOAD_ZIP_NAME): string {
+  return `${INCOMING_PREFIX}${tenant}/${uploadId}/${name}`;
+}
+
+export function resultsPrefix(tenant: string, studyId: string): string {
+  return `${RESULTS_PREFIX}${tenant}/${studyId}/`;
+}

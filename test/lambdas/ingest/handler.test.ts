@@ -1,0 +1,274 @@
+/**
+ * Ingest Lambda against real protocol servers: s3rver (S3, range reads) and dynalite (DynamoDB conditional
+ * writes); only Batch is mocked (aws-sdk-client-mock).
+ */
+import {
+  BatchClient,
+  ListJobsCommand,
+  SubmitJobCommand,
+  type SubmitJobCommandInput,
+} from "@aws-sdk/client-batch";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
+import { BatchJobSubmitter } from "../../../lambdas/adapters/batch-job-submitter.js";
+import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
+import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
+import { ingestConfigFromEnv } from "../../../lambdas/ingest/config.js";
+import {
+  createIngestHandler,
+  type IngestHandler,
+  InvalidEventError,
+} from "../../../lambdas/ingest/handler.js";
+import { type DynaliteHandle, startDynalite } from "../../helpers/dynalite.js";
+import { type S3rverHandle, startS3rver } from "../../helpers/s3rver.js";
+import {
+  objectCreatedEvent,
+  phantomFiles,
+  putObject,
+  quietPowertools,
+  uploadDicomWithManifest,
+} from "../fixtures.js";
+
+const INGEST = "ingest";
+const RESULTS = "results";
+const QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/deepsc";
+const DEFINITION = "arn:aws:batch:us-east-1:123456789012:job-definition/deepsc:1";
+
+let s3: S3rverHandle;
+let db: DynaliteHandle;
+let repo: DynamoStudyRepository;
+let ingest: IngestHandler;
+const batch = mockClient(BatchClient);
+let jobCounter = 0;
+
+beforeAll(async () => {
+  [s3, db] = await Promise.all([startS3rver({ buckets: [INGEST, RESULTS] }), startDynalite()]);
+  const table = await db.createStudiesTable();
+  repo = new DynamoStudyRepository(db.client, table);
+  ingest = createIngestHandler({
+    config: {
+      ingestBucket: INGEST,
+      resultsBucket: RESULTS,
+      modelUri: "s3://models/deepsc/v1/model.json",
+      leaseMs: 900_000,
+    },
+    store: new S3ObjectStore(s3.client, INGEST),
+    studies: repo,
+    jobs: new BatchJobSubmitter(new BatchClient({ region: "us-east-1" }), {
+      jobQueue: QUEUE,
+      jobDefinition: DEFINITION,
+    }),
+    ...quietPowertools("ingest-test"),
+  });
+});
+
+afterAll(async () => {
+  batch.restore();
+  await Promise.all([s3?.stop(), db?.stop()]);
+});
+
+const fakeSubmit = async () => ({ jobId: `job-${++jobCounter}`, jobName: "x", jobArn: "arn" });
+/** The next SubmitJob throws `err`; later ones succeed again. */
+const failNextSubmit = (err: Error) => batch.on(SubmitJobCommand).rejectsOnce(err).callsFake(fakeSubmit);
+
+beforeEach(() => {
+  batch.reset();
+  batch.on(SubmitJobCommand).callsFake(fakeSubmit);
+  batch.on(ListJobsCommand).resolves({ jobSummaryList: [] });
+});
+
+const submits = () => batch.commandCalls(SubmitJobCommand);
+
+async function uploadZip(tenant: string, uploadId: string) {
+  const { zip } = await phantomFiles();
+  const key = `incoming/${tenant}/${uploadId}/series.zip`;
+  return {
+    key,
+    event: objectCreatedEvent(INGEST, key, await putObject(s3.client, INGEST, key, zip), zip.length),
+  };
+}
+
+async function study(studyId: string): Promise<StudyRecord> {
+  const r = await repo.get(studyId);
+  if (r === undefined) throw new Error(`no study ${studyId}`);
+  return r;
+}
+
+describe("ingest handler", () => {
+  it("validates a valid series.zip from byte ranges, submits exactly one job and records QUEUED", async () => {
+    const { key, event } = await uploadZip("acme", "u-valid");
+    const outcome = await ingest(event);
+    expect(outcome.kind).toBe("queued");
+    if (outcome.kind !== "queued") return;
+    expect(submits()).toHaveLength(1);
+
+    const input = submits()[0]!.args[0].input as SubmitJobCommandInput;
+    expect(input.jobName).toMatch(/^[A-Za-z0-9_-]{1,128}$/);
+    expect(input.jobName).toBe(`deepsc-acme-${outcome.studyId}`);
+    expect(input.jobQueue).toBe(QUEUE);
+    expect(input.jobDefinition).toBe(DEFINITION);
+    const expected = {
+      tenant: "acme",
+      studyId: outcome.studyId,
+      inputBucket: INGEST,
+      inputKey: key,
+      resultsBucket: RESULTS,
+      resultsPrefix: `results/acme/${outcome.studyId}/`,
+    };
+    expect(input.parameters).toEqual(expected);
+    const env = Object.fromEntries(
+      (input.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]),
+    );
+    expect(env[JOB_PARAMETER_ENV.studyId]).toBe(outcome.studyId);
+    expect(env[JOB_PARAMETER_ENV.inputKey]).toBe(key);
+    expect(env[JOB_PARAMETER_ENV.resultsPrefix]).toBe(`results/acme/${outcome.studyId}/`);
+    expect(input.tags).toEqual({ tenant: "acme", studyId: outcome.studyId });
+
+    const rec = await study(outcome.studyId);
+    expect(rec).toMatchObject({
+      status: "QUEUED",
+      tenant: "acme",
+      uploadId: "u-valid",
+      submitted: true,
+      jobId: outcome.jobId,
+    });
+    // Header-only: a fraction of the zip was read, never all of it.
+    const { zip } = await phantomFiles();
+    expect(rec.bytesRead).toBeGreaterThan(0);
+    expect(rec.bytesTotal).toBe(zip.length);
+  });
+
+  it("starts one job for the same event delivered three times, in sequence and concurrently", async () => {
+    const seq = await uploadZip("acme", "u-seq");
+    const first = await ingest(seq.event);
+    const again = [await ingest(seq.event), await ingest(seq.event)];
+    expect(first.kind).toBe("queued");
+    expect(again.map((o) => o.kind)).toEqual(["duplicate", "duplicate"]);
+    expect(submits()).toHaveLength(1);
+
+    const conc = await uploadZip("acme", "u-concurrent");
+    const outcomes = await Promise.all([ingest(conc.event), ingest(conc.event), ingest(conc.event)]);
+    expect(outcomes.filter((o) => o.kind === "queued")).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === "duplicate")).toHaveLength(2);
+    expect(submits()).toHaveLength(2);
+    const ids = new Set(outcomes.map((o) => ("studyId" in o ? o.studyId : "")));
+    expect(ids.size).toBe(1);
+  });
+
+  it("rejects a DICOM upload with a missing slice (SLICE_GAP) and submits nothing", async () => {
+    const { slices } = await phantomFiles();
+    const gappy = slices.filter((_, i) => i !== 11);
+    const { manifestKey, etag } = await uploadDicomWithManifest(
+      s3.client,
+      INGEST,
+      "incoming/acme/u-gap/",
+      gappy,
+    );
+    const outcome = await ingest(objectCreatedEvent(INGEST, manifestKey, etag));
+    expect(outcome.kind).toBe("rejected");
+    if (outcome.kind !== "rejected") return;
+    expect(outcome.codes).toContain("SLICE_GAP");
+    expect(submits()).toHaveLength(0);
+    const rec = await study(outcome.studyId);
+    expect(rec.status).toBe("REJECTED");
+    expect(rec.reasons.map((r) => r.code)).toContain("SLICE_GAP");
+    expect(rec.reasons.every((r) => r.message.length > 0)).toBe(true);
+    expect(rec.bytesRead).toBeGreaterThan(0);
+    // A repeat of the rejected upload's event changes nothing.
+    expect((await ingest(objectCreatedEvent(INGEST, manifestKey, etag))).kind).toBe("duplicate");
+    expect(submits()).toHaveLength(0);
+  });
+
+  it("accepts a complete DICOM upload only when its manifest arrives; slices alone start nothing", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/beta/u-dicom/";
+    const sliceKey = `${folder}${slices[0]!.name}`;
+    const sliceEtag = await putObject(s3.client, INGEST, sliceKey, slices[0]!.bytes);
+    expect(await ingest(objectCreatedEvent(INGEST, sliceKey, sliceEtag))).toEqual({
+      kind: "ignored",
+      why: "not-series-complete",
+    });
+    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const outcome = await ingest(objectCreatedEvent(INGEST, manifestKey, etag));
+    expect(outcome.kind).toBe("queued");
+    expect(submits()).toHaveLength(1);
+  });
+
+  it("rejects a file that is not an image (NOT_NIFTI for a .nii that is text)", async () => {
+    const key = "incoming/acme/u-text/scan.nii";
+    const etag = await putObject(s3.client, INGEST, key, "this is not a NIfTI volume at all ".repeat(20));
+    const outcome = await ingest(objectCreatedEvent(INGEST, key, etag));
+    expect(outcome.kind).toBe("rejected");
+    if (outcome.kind === "rejected") expect(outcome.codes).toEqual(["NOT_NIFTI"]);
+    expect(submits()).toHaveLength(0);
+  });
+
+  it("leaves a retryable state when SubmitJob fails, and the retried event submits exactly once", async () => {
+    const { event } = await uploadZip("acme", "u-throttled");
+    failNextSubmit(Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" }));
+    await expect(ingest(event)).rejects.toThrow("Rate exceeded");
+    const failedCalls = submits().length;
+    expect(failedCalls).toBe(1);
+
+    // EventBridge retries the event (three deliveries at once, to be hard on it).
+    const retries = await Promise.all([ingest(event), ingest(event), ingest(event)]);
+    const queued = retries.filter((o) => o.kind === "queued");
+    expect(queued).toHaveLength(1);
+    expect(submits()).toHaveLength(2); // the failed call and exactly one successful one
+    const q = queued[0]!;
+    if (q.kind !== "queued") return;
+    expect(q.resubmitted).toBe(true);
+    const rec = await study(q.studyId);
+    expect(rec).toMatchObject({ status: "QUEUED", submitted: true, jobId: q.jobId });
+    expect(batch.commandCalls(ListJobsCommand)).toHaveLength(1);
+  });
+
+  it("does not submit again after a takeover when Batch already knows the job by name", async () => {
+    const { event } = await uploadZip("acme", "u-crashed");
+    // SubmitJob reached Batch but its answer was lost (the holder saw an error, as one that crashed would).
+    failNextSubmit(new Error("socket hang up"));
+    await expect(ingest(event)).rejects.toThrow("socket hang up");
+    const jobName = (submits()[0]!.args[0].input as SubmitJobCommandInput).jobName!;
+    batch
+      .on(ListJobsCommand)
+      .resolves({ jobSummaryList: [{ jobId: "job-from-before", jobName, jobArn: "arn" }] });
+    const outcome = await ingest(event);
+    expect(outcome).toMatchObject({ kind: "queued", jobId: "job-from-before", resubmitted: false });
+    expect(submits()).toHaveLength(1);
+    if (outcome.kind === "queued") expect((await study(outcome.studyId)).jobId).toBe("job-from-before");
+  });
+
+  it("ignores keys outside the upload layout and events for other buckets; fails loudly on malformed events", async () => {
+    expect((await ingest(objectCreatedEvent(INGEST, "elsewhere/x.zip", "e"))).kind).toBe("ignored");
+    expect((await ingest(objectCreatedEvent(INGEST, "incoming/Bad_Tenant/u/series.zip", "e"))).kind).toBe(
+      "ignored",
+    );
+    expect((await ingest(objectCreatedEvent("other-bucket", "incoming/acme/u/series.zip", "e"))).kind).toBe(
+      "ignored",
+    );
+    await expect(
+      ingest({ "detail-type": "Object Created", source: "aws.s3", detail: {} }),
+    ).rejects.toBeInstanceOf(InvalidEventError);
+    expect(submits()).toHaveLength(0);
+  });
+});
+
+describe("ingest configuration", () => {
+  it("reads the environment names the CDK stack sets, and refuses an incomplete environment", () => {
+    const env = {
+      STUDIES_TABLE_NAME: "t",
+      INGEST_BUCKET_NAME: "i",
+      RESULTS_BUCKET_NAME: "r",
+      DEEPSC_MODEL_URI: "image",
+      JOB_QUEUE_ARN: QUEUE,
+      JOB_DEFINITION_ARN: DEFINITION,
+    };
+    expect(ingestConfigFromEnv(env)).toMatchObject({
+      studiesTable: "t",
+      ingestBucket: "i",
+      leaseMs: 900_000,
+    });
+    expect(() => ingestConfigFromEnv({ ...env, JOB_QUEUE_ARN: undefined })).toThrow();
+  });
+});

@@ -1,0 +1,261 @@
+/** Status API Lambda against dynalite and s3rver; presigned URLs are fetched from s3rver for real. */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { APIGatewayProxyEvent } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProblemSchema, StudyListSchema, StudySchema } from "../../../core/contracts/study.js";
+import { deriveStudyId } from "../../../core/studies/study-id.js";
+import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
+import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
+import { createStatusApiHandler, type StatusApiHandler } from "../../../lambdas/status-api/handler.js";
+import { renderOpenApiDocument } from "../../../lambdas/status-api/openapi.js";
+import { S3UrlSigner } from "../../../lambdas/status-api/s3-url-signer.js";
+import { tenantFromPrincipal } from "../../../lambdas/status-api/tenant.js";
+import { type DynaliteHandle, startDynalite } from "../../helpers/dynalite.js";
+import { type S3rverHandle, startS3rver } from "../../helpers/s3rver.js";
+import { putObject, quietPowertools, sha256 } from "../fixtures.js";
+
+const INGEST = "ingest";
+const RESULTS = "results";
+const ACCOUNT = "123456789012";
+let s3: S3rverHandle;
+let db: DynaliteHandle;
+let repo: DynamoStudyRepository;
+let api: StatusApiHandler;
+
+beforeAll(async () => {
+  [s3, db] = await Promise.all([startS3rver({ buckets: [INGEST, RESULTS] }), startDynalite()]);
+  repo = new DynamoStudyRepository(db.client, await db.createStudiesTable());
+  api = createStatusApiHandler({
+    config: {
+      ingestBucket: INGEST,
+      resultsBucket: RESULTS,
+      tenantRolePrefix: "deepsc-tenant-",
+      urlExpiresIn: 3600,
+    },
+    studies: repo,
+    results: new S3ObjectStore(s3.client, RESULTS),
+    signer: new S3UrlSigner(s3.client),
+    now: () => new Date(),
+    ...quietPowertools("status-api-test"),
+  });
+});
+afterAll(async () => {
+  await Promise.all([s3?.stop(), db?.stop()]);
+});
+
+function request(
+  tenant: string | null,
+  method: string,
+  p: string,
+  query: Record<string, string> | null = null,
+) {
+  const userArn =
+    tenant === null ? null : `arn:aws:sts::${ACCOUNT}:assumed-role/deepsc-tenant-${tenant}/session-1`;
+  return {
+    httpMethod: method,
+    path: p,
+    resource: p,
+    queryStringParameters: query,
+    pathParameters: null,
+    headers: {},
+    body: null,
+    requestContext: { accountId: ACCOUNT, identity: { userArn } },
+  } as unknown as APIGatewayProxyEvent;
+}
+
+let seq = 0;
+/** A study with a given status; createdAt spaced so the tenant index order is known. */
+async function seedStudy(
+  tenant: string,
+  status: "QUEUED" | "SUCCEEDED" | "REJECTED" = "QUEUED",
+): Promise<string> {
+  const uploadId = `u-${++seq}`;
+  const studyId = deriveStudyId({ tenant, uploadId, content: ["etag:x"], model: "m" });
+  const now = new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString();
+  await repo.claim({
+    studyId,
+    tenant,
+    uploadId,
+    inputKey: "k",
+    modelUri: "m",
+    claimToken: "t",
+    leaseUntil: 1,
+    now,
+  });
+  if (status === "REJECTED") {
+    await repo.reject(
+      studyId,
+      "t",
+      { reasons: [{ code: "SLICE_GAP", message: "gap" }], bytesRead: 1, bytesTotal: 2 },
+      now,
+    );
+  } else {
+    await repo.recordSubmission(studyId, "t", { jobId: "j", jobName: "n", bytesRead: 1, bytesTotal: 2 }, now);
+    if (status === "SUCCEEDED") await repo.advance(studyId, { status: "SUCCEEDED", attempt: 1 }, now);
+  }
+  return studyId;
+}
+
+const body = (r: { body: string }) => JSON.parse(r.body) as unknown;
+
+describe("status API", () => {
+  it("gives a study to its tenant and a 404 problem to every other tenant", async () => {
+    const id = await seedStudy("acme", "REJECTED");
+    const own = await api(request("acme", "GET", `/v1/studies/${id}`));
+    expect(own.statusCode).toBe(200);
+    const study = StudySchema.parse(body(own));
+    expect(study).toMatchObject({
+      studyId: id,
+      status: "REJECTED",
+      reasons: [{ code: "SLICE_GAP", message: "gap" }],
+    });
+    expect(study.results).toBeUndefined();
+
+    const other = await api(request("globex", "GET", `/v1/studies/${id}`));
+    const missing = await api(request("acme", "GET", `/v1/studies/${"f".repeat(32)}`));
+    for (const r of [other, missing]) {
+      expect(r.statusCode).toBe(404);
+      expect(r.headers?.["content-type"]).toBe("application/problem+json");
+      expect(ProblemSchema.parse(body(r)).status).toBe(404);
+    }
+    // Same answer whether the study is someone else's or does not exist: no probing across tenants.
+    expect((body(other) as { title: string }).title).toBe((body(missing) as { title: string }).title);
+  });
+
+  it("serves presigned result URLs (at most 15 minutes) that really download the files", async () => {
+    const id = await seedStudy("acme", "SUCCEEDED");
+    const prefix = `results/acme/${id}/`;
+    const diagnosis = JSON.stringify({ schemaVersion: "1.0", diagnosis: { predictedClass: "covid19" } });
+    const lesions = new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5]);
+    await putObject(s3.client, RESULTS, `${prefix}diagnosis.json`, diagnosis);
+    await putObject(s3.client, RESULTS, `${prefix}lesions.nii.gz`, lesions);
+    const manifest = {
+      files: [
+        { path: "diagnosis.json", sha256: sha256(diagnosis), size: diagnosis.length },
+        { path: "lesions.nii.gz", sha256: sha256(lesions), size: lesions.length },
+      ],
+    };
+    await putObject(s3.client, RESULTS, `${prefix}manifest.json`, JSON.stringify(manifest));
+
+    const res = await api(request("acme", "GET", `/v1/studies/${id}`));
+    expect(res.statusCode).toBe(200);
+    const study = StudySchema.parse(body(res));
+    expect(study.results?.map((f) => f.path)).toEqual(["diagnosis.json", "lesions.nii.gz", "manifest.json"]);
+    for (const f of study.results ?? []) {
+      const url = new URL(f.url);
+      // Configured 3600 s, clamped to 900 s.
+      expect(Number(url.searchParams.get("X-Amz-Expires"))).toBe(900);
+      expect(Date.parse(f.expiresAt) - Date.now()).toBeLessThanOrEqual(900_000);
+      const got = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+      expect(sha256(got)).toBe(f.sha256);
+    }
+    const dl = await fetch(study.results![0]!.url);
+    expect(await dl.text()).toBe(diagnosis);
+  });
+
+  it("lists a tenant's studies newest first with opaque pagination and a status filter", async () => {
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push(await seedStudy("paged", i % 2 === 0 ? "QUEUED" : "REJECTED"));
+    await seedStudy("intruder");
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const res = await api(
+        request("paged", "GET", "/v1/studies", { limit: "2", ...(token ? { nextToken: token } : {}) }),
+      );
+      expect(res.statusCode).toBe(200);
+      const page = StudyListSchema.parse(body(res));
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((s) => s.studyId));
+      token = page.nextToken;
+      pages++;
+    } while (token !== undefined && pages < 10);
+    expect(seen).toEqual([...mine].reverse());
+
+    const queued = StudyListSchema.parse(
+      body(await api(request("paged", "GET", "/v1/studies", { status: "QUEUED" }))),
+    );
+    expect(queued.items.map((s) => s.studyId)).toEqual([mine[4], mine[2], mine[0]]);
+
+    // A token is bound to its tenant and its filter.
+    const first = StudyListSchema.parse(
+      body(await api(request("paged", "GET", "/v1/studies", { limit: "1" }))),
+    );
+    const stolen = await api(request("intruder", "GET", "/v1/studies", { nextToken: first.nextToken! }));
+    expect(stolen.statusCode).toBe(400);
+    const refiltered = await api(
+      request("paged", "GET", "/v1/studies", { nextToken: first.nextToken!, status: "QUEUED" }),
+    );
+    expect(refiltered.statusCode).toBe(400);
+  });
+
+  it("creates an upload with a presigned PUT that stores the object under the tenant's incoming folder", async () => {
+    const res = await api(request("acme", "POST", "/v1/uploads"));
+    expect(res.statusCode).toBe(201);
+    const up = body(res) as { uploadId: string; key: string; url: string; method: string; expiresAt: string };
+    expect(up.key).toBe(`incoming/acme/${up.uploadId}/series.zip`);
+    expect(Number(new URL(up.url).searchParams.get("X-Amz-Expires"))).toBe(900);
+    const put = await fetch(up.url, { method: "PUT", body: "zip bytes" });
+    expect(put.status).toBe(200);
+    const stored = await new S3ObjectStore(s3.client, INGEST).get(up.key);
+    expect(new TextDecoder().decode(stored)).toBe("zip bytes");
+  });
+
+  it("answers bad routes, methods, ids, queries and callers with problem+json", async () => {
+    const cases: [APIGatewayProxyEvent, number][] = [
+      [request("acme", "GET", "/v1/nothing"), 404],
+      [request("acme", "DELETE", `/v1/studies/${"a".repeat(32)}`), 405],
+      [request("acme", "GET", "/v1/studies/not-an-id"), 400],
+      [request("acme", "GET", "/v1/studies", { limit: "0" }), 400],
+      [request("acme", "GET", "/v1/studies", { status: "DONE" }), 400],
+      [request("acme", "GET", "/v1/studies", { nextToken: "%%%" }), 400],
+      [request(null, "GET", "/v1/studies"), 403],
+    ];
+    for (const [ev, status] of cases) {
+      const r = await api(ev);
+      expect(r.statusCode, `${ev.httpMethod} ${ev.path}`).toBe(status);
+      expect(r.headers?.["content-type"]).toBe("application/problem+json");
+      const p = ProblemSchema.parse(body(r));
+      expect(p.status).toBe(status);
+      expect(p.type).toMatch(/^urn:deepsc:problem:/);
+    }
+  });
+});
+
+describe("tenant from the IAM principal", () => {
+  const opts = { rolePrefix: "deepsc-tenant-", accountId: ACCOUNT };
+  it("maps the tenant role's assumed-role ARN to the tenant and nothing else", () => {
+    expect(tenantFromPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/deepsc-tenant-acme/s`, opts)).toBe(
+      "acme",
+    );
+    expect(
+      tenantFromPrincipal(`arn:aws:sts::999999999999:assumed-role/deepsc-tenant-acme/s`, opts),
+    ).toBeUndefined();
+    expect(tenantFromPrincipal(`arn:aws:iam::${ACCOUNT}:user/deepsc-tenant-acme`, opts)).toBeUndefined();
+    expect(tenantFromPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/admin/s`, opts)).toBeUndefined();
+    expect(
+      tenantFromPrincipal(`arn:aws:sts::${ACCOUNT}:assumed-role/deepsc-tenant-ACME/s`, opts),
+    ).toBeUndefined();
+    expect(tenantFromPrincipal(undefined, opts)).toBeUndefined();
+  });
+});
+
+describe("OpenAPI document", () => {
+  it("is generated from the zod schemas and checked in unchanged", async () => {
+    const file = path.resolve(import.meta.dirname, "../../../lambdas/status-api/openapi.json");
+    const checkedIn = await readFile(file, "utf8");
+    expect(checkedIn).toBe(renderOpenApiDocument());
+    const doc = JSON.parse(checkedIn) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths).sort()).toEqual(["/v1/studies", "/v1/studies/{id}", "/v1/uploads"]);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(["Study", "StudyList", "CreateUploadResponse", "Problem", "ResultFile"]),
+    );
+  });
+});
