@@ -1,0 +1,64 @@
+/**
+ * The names the infrastructure hands to running code: Lambda and Batch environment variables, the studies
+ * table's key schema, the S3 prefixes and the metric namespace. Handlers and the gpu-job read these names;
+ * the CDK constructs set them. This module imports nothing (no aws-cdk-lib), so a Lambda bundle or the
+ * container can import it without pulling CDK in.
+ */
+
+/** S3 key prefixes of the upload protocol (DESIGN.md §3). Both end with "/" so they can be used as-is in IAM patterns. */
+export const INCOMING_PREFIX = "incoming/";
+export const RESULTS_PREFIX = "results/";
+
+/** The studies table: one item per study (pk = studyId) plus a tenant index for listing. */
+export const STUDIES_TABLE_SCHEMA = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  /** GSI for `GET /v1/studies`: all studies of one tenant, newest first by `createdAt` (ISO-8601 string). */
+  tenantIndexName: "byTenant",
+  tenantIndexPartitionKey: "tenant",
+  tenantIndexSortKey: "createdAt",
+  /** Optional epoch-seconds attribute; DynamoDB deletes expired items (idempotency records, stale claims). */
+  timeToLiveAttribute: "expiresAt",
+} as const;
+
+/** Environment variables set on every pipeline Lambda. */
+export const LAMBDA_ENV = {
+  studiesTable: "STUDIES_TABLE_NAME",
+  ingestBucket: "INGEST_BUCKET_NAME",
+  resultsBucket: "RESULTS_BUCKET_NAME",
+  modelUri: "DEEPSC_MODEL_URI",
+} as const;
+
+/** Extra environment of the ingest Lambda: where SubmitJob goes. */
+export const INGEST_ENV = {
+  jobQueueArn: "JOB_QUEUE_ARN",
+  jobDefinitionArn: "JOB_DEFINITION_ARN",
+} as const;
+
+/** Extra environment of the status API Lambda. */
+export const STATUS_API_ENV = {
+  /**
+   * Tenant roles are named `${prefix}${tenantId}`; the handler resolves the tenant from the caller's
+   * `assumed-role/<name>/<session>` ARN by stripping this prefix (and checks the account is its own).
+   */
+  tenantRolePrefix: "TENANT_ROLE_PREFIX",
+} as const;
+
+/** Environment of the Batch container, set by the job definition (per-job values come from SubmitJob overrides). */
+export const JOB_ENV = {
+  ingestBucket: "INGEST_BUCKET_NAME",
+  resultsBucket: "RESULTS_BUCKET_NAME",
+  modelUri: "DEEPSC_MODEL_URI",
+  /** `cuda` in the Batch job; the same code runs `cpu` locally. */
+  executionProvider: "DEEPSC_EXECUTION_PROVIDER",
+  /** Per-deployment salt for hashed DICOM UIDs (core/privacy.ts), injected from Secrets Manager. */
+  uidSalt: "DEEPSC_UID_SALT",
+  /** Writable scratch directory (the root filesystem is read-only). */
+  scratchDir: "TMPDIR",
+} as const;
+
+/** `DEEPSC_MODEL_URI` value meaning "the model baked into the container image". */
+export const MODEL_IN_IMAGE = "image";
+
+/** CloudWatch namespace of the Powertools metrics the handlers emit (POWERTOOLS_METRICS_NAMESPACE). */
+export const METRICS_NAMESPACE = "DeepSC";

@@ -1,0 +1,314 @@
+/**
+ * The event-driven and API side of the pipeline stack: EventBridge rules with bounded retries and DLQs,
+ * the Lambdas (VPC, tracing, DLQ, concurrency, Powertools env), the status API (every method AWS_IAM,
+ * validated, throttled, logged, behind WAF), tenant roles, and the alarms.
+ */
+import { Match } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { at, resourcesOf, type SynthesizedApp, synthDeepscApp } from "./synth-app.js";
+
+type Props = Record<string, unknown>;
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Props };
+
+function statementsOfRole(s: SynthesizedApp, roleId: string): Statement[] {
+  return Object.values(resourcesOf(s.pipeline, "AWS::IAM::Policy"))
+    .filter((p) => JSON.stringify(p.Properties?.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => at<{ Statement: Statement[] }>(p, "Properties.PolicyDocument").Statement);
+}
+
+function functionByService(s: SynthesizedApp, service: string): [string, Props] {
+  const entry = Object.entries(resourcesOf(s.pipeline, "AWS::Lambda::Function")).find(
+    ([, f]) =>
+      (f.Properties?.Environment as { Variables?: Props } | undefined)?.Variables?.POWERTOOLS_SERVICE_NAME ===
+      service,
+  );
+  if (!entry) throw new Error(`no function for ${service}`);
+  return [entry[0], entry[1].Properties ?? {}];
+}
+
+describe("pipeline stack services", () => {
+  let s: SynthesizedApp;
+  beforeAll(() => {
+    s = synthDeepscApp({
+      tenants: JSON.stringify([
+        { id: "hospital-a", principals: ["111122223333"], externalId: "ext-a-123" },
+        { id: "clinic-b", principals: ["arn:aws:iam::444455556666:role/integrator"] },
+      ]),
+      alarmEmail: "ops@example.org",
+    });
+  });
+  afterAll(() => s.cleanup());
+
+  describe("EventBridge rules", () => {
+    const rules = () =>
+      Object.values(resourcesOf(s.pipeline, "AWS::Events::Rule")).map((r) => r.Properties ?? {});
+
+    it("routes S3 Object Created under incoming/ of the ingest bucket to the ingest Lambda", () => {
+      const [ingestId] = functionByService(s, "deepsc-ingest");
+      const rule = rules().find((r) => JSON.stringify(r.EventPattern).includes("aws.s3"));
+      expect(rule?.EventPattern).toEqual({
+        source: ["aws.s3"],
+        "detail-type": ["Object Created"],
+        detail: { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: "incoming/" }] } },
+      });
+      expect(rule?.Targets).toEqual([
+        expect.objectContaining({
+          Arn: { "Fn::GetAtt": [ingestId, "Arn"] },
+          DeadLetterConfig: {
+            Arn: { "Fn::GetAtt": [expect.stringMatching(/^IngestDeadLetterQueue/), "Arn"] },
+          },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 },
+        }),
+      ]);
+    });
+
+    it("routes Batch Job State Change of this queue (only) to the job-events Lambda", () => {
+      const [jobEventsId] = functionByService(s, "deepsc-job-events");
+      const [queueId] = Object.keys(resourcesOf(s.pipeline, "AWS::Batch::JobQueue"));
+      const rule = rules().find((r) => JSON.stringify(r.Targets).includes(`"${jobEventsId}"`));
+      expect(rule?.EventPattern).toEqual({
+        source: ["aws.batch"],
+        "detail-type": ["Batch Job State Change"],
+        detail: { jobQueue: [{ "Fn::GetAtt": [queueId, "JobQueueArn"] }] },
+      });
+      expect(rule?.Targets).toEqual([
+        expect.objectContaining({
+          DeadLetterConfig: {
+            Arn: { "Fn::GetAtt": [expect.stringMatching(/^JobEventsDeadLetterQueue/), "Arn"] },
+          },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 },
+        }),
+      ]);
+    });
+
+    it("matches failed and stuck-RUNNABLE jobs for the alarms", () => {
+      const failed = rules().filter((r) => JSON.stringify(r.EventPattern).includes('"FAILED"'));
+      expect(failed).toHaveLength(2);
+      expect(failed.map((r) => (r.EventPattern as { detail: Props }).detail.statusReason)).toContainEqual([
+        { prefix: "Canceled by JobStateTimeLimit action" },
+      ]);
+    });
+
+    it("keeps dead letters 14 days, KMS-encrypted and TLS-only", () => {
+      const queues = resourcesOf(s.pipeline, "AWS::SQS::Queue");
+      expect(Object.keys(queues)).toHaveLength(2);
+      for (const q of Object.values(queues)) {
+        expect(q.Properties?.KmsMasterKeyId).toEqual({
+          "Fn::GetAtt": [expect.stringMatching(/^OpsKey/), "Arn"],
+        });
+        expect(q.Properties?.MessageRetentionPeriod).toBe(1_209_600);
+      }
+      for (const p of Object.values(resourcesOf(s.pipeline, "AWS::SQS::QueuePolicy"))) {
+        expect(JSON.stringify(p.Properties?.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+      }
+    });
+  });
+
+  describe("Lambda functions", () => {
+    it.each([
+      ["deepsc-ingest", 20, true],
+      ["deepsc-job-events", 10, true],
+      ["deepsc-status-api", 50, false],
+    ])(
+      "%s: VPC, tracing, JSON logs, arm64 Node 24, reserved concurrency %i, DLQ %s",
+      (service, concurrency, dlq) => {
+        const [id, fn] = functionByService(s, service);
+        expect(fn.Runtime).toBe("nodejs24.x");
+        expect(fn.Architectures).toEqual(["arm64"]);
+        expect(fn.TracingConfig).toEqual({ Mode: "Active" });
+        expect(fn.ReservedConcurrentExecutions).toBe(concurrency);
+        expect((fn.VpcConfig as Props).SubnetIds).toHaveLength(2);
+        expect(fn.LoggingConfig).toEqual(expect.objectContaining({ LogFormat: "JSON" }));
+        const env = (fn.Environment as { Variables: Props }).Variables;
+        expect(env).toEqual(
+          expect.objectContaining({
+            POWERTOOLS_SERVICE_NAME: service,
+            POWERTOOLS_METRICS_NAMESPACE: "DeepSC",
+            POWERTOOLS_LOGGER_LOG_EVENT: "false",
+            STUDIES_TABLE_NAME: expect.anything(),
+            RESULTS_BUCKET_NAME: expect.anything(),
+          }),
+        );
+        if (dlq) {
+          expect(fn.DeadLetterConfig).toEqual({ TargetArn: { "Fn::GetAtt": [expect.any(String), "Arn"] } });
+          s.pipeline.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+            FunctionName: { Ref: id },
+            MaximumRetryAttempts: 2,
+            MaximumEventAgeInSeconds: 21600,
+          });
+        } else {
+          expect(fn.DeadLetterConfig).toBeUndefined();
+        }
+      },
+    );
+
+    it("gives the ingest Lambda the queue and job definition, and SubmitJob on exactly those", () => {
+      const [, fn] = functionByService(s, "deepsc-ingest");
+      const env = (fn.Environment as { Variables: Props }).Variables;
+      const [queueId] = Object.keys(resourcesOf(s.pipeline, "AWS::Batch::JobQueue"));
+      const [jobDefId] = Object.keys(resourcesOf(s.pipeline, "AWS::Batch::JobDefinition"));
+      expect(env.JOB_QUEUE_ARN).toEqual({ "Fn::GetAtt": [queueId, "JobQueueArn"] });
+      expect(env.JOB_DEFINITION_ARN).toEqual({ Ref: jobDefId });
+      const roleId = (fn.Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0]!;
+      const submit = statementsOfRole(s, roleId).find((st) => st.Action === "batch:SubmitJob");
+      expect(submit?.Resource).toEqual(
+        expect.arrayContaining([{ "Fn::GetAtt": [queueId, "JobQueueArn"] }, { Ref: jobDefId }]),
+      );
+      expect(submit?.Resource).toHaveLength(2);
+    });
+
+    it("deploys no helper Lambdas besides CDK's default-security-group restriction", () => {
+      const functions = Object.entries(resourcesOf(s.pipeline, "AWS::Lambda::Function"));
+      const helpers = functions.filter(
+        ([, f]) =>
+          !(f.Properties?.Environment as { Variables?: Props } | undefined)?.Variables
+            ?.POWERTOOLS_SERVICE_NAME,
+      );
+      expect(helpers.map(([id]) => id)).toEqual([expect.stringMatching(/^CustomVpcRestrictDefaultSG/)]);
+      expect(functions).toHaveLength(4);
+    });
+
+    it("tells the status API how tenant roles are named", () => {
+      const [, fn] = functionByService(s, "deepsc-status-api");
+      expect((fn.Environment as { Variables: Props }).Variables.TENANT_ROLE_PREFIX).toBe("deepsc-tenant-");
+    });
+  });
+
+  describe("status API", () => {
+    it("requires AWS_IAM on every method and has exactly the three routes", () => {
+      const methods = Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::Method"));
+      expect(methods).toHaveLength(3);
+      for (const m of methods) expect(m.Properties?.AuthorizationType).toBe("AWS_IAM");
+      const paths = Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::Resource")).map(
+        (r) => r.Properties?.PathPart,
+      );
+      expect(paths.sort()).toEqual(["studies", "uploads", "v1", "{id}"]);
+      expect(methods.map((m) => m.Properties?.HttpMethod).sort()).toEqual(["GET", "GET", "POST"]);
+    });
+
+    it("validates requests before they reach the handler", () => {
+      for (const m of Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::Method"))) {
+        expect(m.Properties?.RequestValidatorId).toEqual({ Ref: expect.any(String) });
+      }
+      s.pipeline.hasResourceProperties("AWS::ApiGateway::Method", {
+        HttpMethod: "GET",
+        RequestParameters: { "method.request.path.id": true },
+      });
+      s.pipeline.hasResourceProperties("AWS::ApiGateway::Method", {
+        HttpMethod: "GET",
+        RequestParameters: {
+          "method.request.querystring.status": false,
+          "method.request.querystring.limit": false,
+          "method.request.querystring.nextToken": false,
+        },
+      });
+      // POST /v1/uploads takes no body: no model that would reject a bodiless request.
+      s.pipeline.hasResourceProperties("AWS::ApiGateway::Method", {
+        HttpMethod: "POST",
+        RequestModels: Match.absent(),
+      });
+      s.pipeline.resourceCountIs("AWS::ApiGateway::Model", 0);
+    });
+
+    it("throttles, traces and access-logs the stage without logging bodies, behind WAF", () => {
+      s.pipeline.hasResourceProperties("AWS::ApiGateway::Stage", {
+        TracingEnabled: true,
+        AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+        MethodSettings: [
+          Match.objectLike({
+            DataTraceEnabled: false,
+            LoggingLevel: "ERROR",
+            ThrottlingRateLimit: 25,
+            ThrottlingBurstLimit: 50,
+          }),
+        ],
+      });
+      s.pipeline.resourceCountIs("AWS::WAFv2::WebACLAssociation", 1);
+      s.pipeline.hasResourceProperties("AWS::WAFv2::WebACL", {
+        Rules: Match.arrayWith([Match.objectLike({ Name: "RateLimitPerIp", Action: { Block: {} } })]),
+      });
+    });
+
+    it("answers API Gateway's own errors as application/problem+json", () => {
+      const responses = Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::GatewayResponse"));
+      expect(responses.map((r) => r.Properties?.ResponseType).sort()).toEqual(["DEFAULT_4XX", "DEFAULT_5XX"]);
+      for (const r of responses) {
+        expect(r.Properties?.ResponseParameters).toEqual({
+          "gatewayresponse.header.Content-Type": "'application/problem+json'",
+        });
+      }
+    });
+  });
+
+  describe("tenant roles", () => {
+    it("creates one named role per tenant, assumable by the hospital's principals (with external id)", () => {
+      s.pipeline.hasResourceProperties("AWS::IAM::Role", {
+        RoleName: "deepsc-tenant-hospital-a",
+        MaxSessionDuration: 3600,
+        AssumeRolePolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Action: "sts:AssumeRole",
+              Condition: { StringEquals: { "sts:ExternalId": "ext-a-123" } },
+              Principal: { AWS: { "Fn::Join": ["", Match.arrayWith([":iam::111122223333:root"])] } },
+            }),
+          ],
+          Version: "2012-10-17",
+        },
+      });
+      s.pipeline.hasResourceProperties("AWS::IAM::Role", {
+        RoleName: "deepsc-tenant-clinic-b",
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { AWS: "arn:aws:iam::444455556666:role/integrator" } })],
+        }),
+      });
+    });
+
+    it("lets a tenant invoke the three API methods and put only under its own incoming/ prefix", () => {
+      const roles = resourcesOf(s.pipeline, "AWS::IAM::Role");
+      const roleId = Object.keys(roles).find(
+        (k) => roles[k]?.Properties?.RoleName === "deepsc-tenant-hospital-a",
+      )!;
+      const statements = statementsOfRole(s, roleId);
+      const invoke = statements.find((st) => st.Action === "execute-api:Invoke");
+      const arns = at<unknown[]>(invoke, "Resource").map((r) => JSON.stringify(r));
+      expect(arns).toHaveLength(3);
+      expect(arns.some((a) => a.includes('/GET/v1/studies"'))).toBe(true);
+      expect(arns.some((a) => a.includes('/GET/v1/studies/*"'))).toBe(true);
+      expect(arns.some((a) => a.includes('/POST/v1/uploads"'))).toBe(true);
+      const s3 = statements.filter((st) => JSON.stringify(st.Action).includes("s3:"));
+      expect(s3).toHaveLength(1);
+      expect(JSON.stringify(s3[0]?.Resource)).toMatch(/"\/incoming\/hospital-a\/\*"\]\]\}$/);
+      expect(JSON.stringify(statements)).not.toContain("clinic-b");
+      expect(JSON.stringify(statements)).not.toContain("results/");
+    });
+  });
+
+  describe("alarms and dashboard", () => {
+    it("alarms on both DLQs, failed and stuck jobs, Lambda errors/throttles and API 5xx, to an encrypted topic", () => {
+      const alarms = Object.values(resourcesOf(s.pipeline, "AWS::CloudWatch::Alarm"));
+      const metrics = alarms.map((a) => `${a.Properties?.Namespace}/${a.Properties?.MetricName}`);
+      expect(metrics.filter((m) => m === "AWS/SQS/ApproximateNumberOfMessagesVisible")).toHaveLength(2);
+      expect(metrics.filter((m) => m === "AWS/Events/TriggeredRules")).toHaveLength(2);
+      expect(metrics.filter((m) => m === "AWS/Lambda/Errors")).toHaveLength(3);
+      expect(metrics.filter((m) => m === "AWS/Lambda/Throttles")).toHaveLength(3);
+      expect(metrics.filter((m) => m === "AWS/ApiGateway/5XXError")).toHaveLength(1);
+      const [topicId] = Object.keys(resourcesOf(s.pipeline, "AWS::SNS::Topic"));
+      for (const a of alarms) expect(a.Properties?.AlarmActions).toEqual([{ Ref: topicId }]);
+      s.pipeline.hasResourceProperties("AWS::SNS::Topic", {
+        KmsMasterKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^OpsKey"), "Arn"] },
+      });
+      s.pipeline.hasResourceProperties("AWS::SNS::Subscription", {
+        Protocol: "email",
+        Endpoint: "ops@example.org",
+      });
+      s.pipeline.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+      // Failed/stuck job events are also kept in an audit log group EventBridge may write to.
+      const [policy] = Object.values(resourcesOf(s.pipeline, "AWS::Logs::ResourcePolicy"));
+      const text = JSON.stringify(policy?.Properties?.PolicyDocument);
+      expect(text).toContain('\\"Service\\":\\"events.amazonaws.com\\"');
+      expect(text).toContain('[\\"logs:CreateLogStream\\",\\"logs:PutLogEvents\\"]');
+      expect(text).toMatch(/"Fn::GetAtt":\["ObservabilityJobFailuresAudit[0-9A-F]+","Arn"\]/);
+    });
+  });
+});
