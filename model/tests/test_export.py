@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import export
+from deepsc.network import DeepSCCovid, InferenceGraph
+
+
+@pytest.fixture(scope="module")
+def light_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    assert export.main(["--config", "light", "--random-init", "--seed", "3", "--out", str(out), "--fp16"]) == 0
+    return out
+
+
+def test_onnx_passes_the_checker_with_the_documented_io(light_export):
+    path = light_export / "deepsc-light.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
+    ins = {i.name: dims(i) for i in model.graph.input}
+    outs = {o.name: dims(o) for o in model.graph.output}
+    assert ins == {"stack": ["batch", 1, 32, 128, 128], "tile": ["batch", 1, 16, 128, 128]}
+    assert outs == {"class_logits": ["batch", 3], "lesion_logits": ["batch", 1, 16, 128, 128], "evidence": ["batch", 1, 16, 128, 128]}
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in [*model.graph.input, *model.graph.output])
+    assert path.stat().st_size < 10e6
+
+
+def test_model_json_describes_the_model_completely(light_export):
+    m = json.loads((light_export / "model.json").read_text())
+    onnx_bytes = (light_export / m["file"]).read_bytes()
+    assert m["sha256"] == hashlib.sha256(onnx_bytes).hexdigest() and m["bytes"] == len(onnx_bytes)
+    assert m["classes"] == ["covid19", "cap", "non_pneumonia"]
+    assert [i["name"] for i in m["inputs"]] == ["stack", "tile"]
+    assert [o["name"] for o in m["outputs"]] == ["class_logits", "lesion_logits", "evidence"]
+    assert m["inputs"][1]["shape"] == [1, 1, 16, 128, 128] and m["inputs"][0]["dtype"] == "float32"
+    pre = m["preprocessing"]
+    assert pre["huWindow"] == [-1400.0, 200.0]
+    assert pre["inPlane"]["size"] == [128, 128] and pre["stack"]["slices"] == 32
+    assert pre["tile"] == {**pre["tile"], "slices": 16, "overlap": 8, "stride": 8}
+    assert pre["lungMasking"]["enabled"] is True and pre["zResampling"]["spacingMm"] == 2.5
+    assert m["format"]["opset"] >= 17 and m["parameters"] > 0
+    assert m["synthetic"] is True and m["notForClinicalUse"] is True
+    assert "not for clinical use" in m["intendedUse"]
+    assert m["training"]["trained"] is False and m["license"]
+    fp16 = m["variants"]["fp16"]
+    assert fp16["sha256"] == hashlib.sha256((light_export / fp16["file"]).read_bytes()).hexdigest()
+
+
+def test_fp16_variant_keeps_float32_io_and_passes_the_checker(light_export):
+    model = onnx.load(str(light_export / "deepsc-light-fp16.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in [*model.graph.input, *model.graph.output])
+    floats = [i for i in model.graph.initializer if i.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
+    assert sum(i.data_type == onnx.TensorProto.FLOAT16 for i in floats) > 0.9 * len(floats)
+
+
+def test_parity_fixture_reproduces_pytorch_from_its_formula(light_export):
+    fx = json.loads((light_export / "parity-light.json").read_text())
+    g = fx["generator"]["inputs"]
+    stack = export.hash_input(tuple(g["stack"]["shape"]), g["stack"]["seed"])
+    # The documented formula, evaluated independently.
+    i = 12345
+    assert stack.ravel()[i] == np.float32(((i * 2654435761 + g["stack"]["seed"]) % 2**32) / 2**32)
+    tile = export.hash_input(tuple(g["tile"]["shape"]), g["tile"]["seed"])
+    torch.manual_seed(3)
+    from deepsc.config import get_config
+
+    net = DeepSCCovid(get_config("light")).eval()
+    with torch.no_grad():
+        cl, ll, _ = InferenceGraph(net)(torch.from_numpy(stack), torch.from_numpy(tile))
+    np.testing.assert_allclose(cl.numpy().ravel(), fx["outputs"]["class_logits"]["values"], atol=1e-6)
+    s = fx["outputs"]["lesion_logits"]
+    np.testing.assert_allclose(ll.numpy().ravel()[:: s["sampleStride"]], s["samples"], atol=1e-6)
+    assert fx["tolerance"]["class_logits"] == {"abs": 1e-4, "rel": 0.0}
+
+
+def test_checkpoint_export_carries_the_training_record(tmp_path, tiny_cfg):
+    net = DeepSCCovid(tiny_cfg)
+    record = {"synthetic": True, "dataSource": "test", "seed": 5, "data": {"cases": 3, "caseIds": ["a"]}, "epochs": 2,
+              "iterations": 4, "batch": 2, "trainingSeconds": 1.0, "threads": 1, "loss": {}, "history": [{"loss": 1.0}],
+              "validation": {"summary": {"accuracy": 1.0}}}
+    ckpt = tmp_path / "c.pt"
+    torch.save({"config": tiny_cfg.to_dict(), "state_dict": net.state_dict(), "training": record}, ckpt)
+    out = tmp_path / "o"
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(out), "--version", "9.9.9"]) == 0
+    m = json.loads((out / "model.json").read_text())
+    assert m["version"] == "9.9.9" and m["training"]["trained"] is True and m["training"]["seed"] == 5
+    assert "caseIds" not in m["training"]["data"] and m["training"]["metrics"]["summary"]["accuracy"] == 1.0
+    assert m["inputs"][1]["shape"] == [1, 1, 8, 32, 32]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="python3-onnxruntime is not in Debian; the TypeScript side checks parity with onnxruntime-node")
+def test_onnxruntime_matches_pytorch(light_export):
+    import onnxruntime as ort
+
+    fx = json.loads((light_export / "parity-light.json").read_text())
+    g = fx["generator"]["inputs"]
+    sess = ort.InferenceSession(str(light_export / "deepsc-light.onnx"))
+    out = sess.run(None, {"stack": export.hash_input(tuple(g["stack"]["shape"]), g["stack"]["seed"]),
+                          "tile": export.hash_input(tuple(g["tile"]["shape"]), g["tile"]["seed"])})
+    np.testing.assert_allclose(out[0].ravel(), fx["outputs"]["class_logits"]["values"], atol=1e-4)
