@@ -65,7 +65,11 @@ export async function assembleVolume(
     if (!header) return undefined;
     const entry = entries.get(header.file);
     if (!entry) throw new Error(`internal: no entry for ${header.file}`);
-    return entry.read();
+    const pending = entry.read();
+    // If decoding the current file rejects, this read is never awaited: keep its failure from becoming an
+    // unhandled rejection (which would abort the process instead of producing a report).
+    pending.catch(() => {});
+    return pending;
   };
   // One read ahead: the next file arrives from disk or S3 while this one decodes (memory: one extra file).
   let next = readFile(0);

@@ -33,8 +33,19 @@ function requireGeometry(slices: Slice[]): void {
         `Slice lacks ${!position ? "ImagePositionPatient" : !orientation ? "a valid ImageOrientationPatient" : "PixelSpacing"}; the volume's geometry cannot be known.`,
         where(s),
       );
-    if (!(pixelSpacing[0] > 0 && pixelSpacing[1] > 0))
+    if (!(pixelSpacing[0] > 0 && pixelSpacing[1] > 0) || !pixelSpacing.every(Number.isFinite))
       reject("MISSING_GEOMETRY", "PixelSpacing must be positive.", where(s));
+    if (!position.every(Number.isFinite))
+      reject("MISSING_GEOMETRY", "ImagePositionPatient is not finite.", where(s));
+    // Direction cosines must be two orthogonal unit vectors; anything else would skew the affine silently.
+    const row: Vec3 = [orientation[0], orientation[1], orientation[2]];
+    const col: Vec3 = [orientation[3], orientation[4], orientation[5]];
+    if (Math.abs(norm(row) - 1) > 1e-2 || Math.abs(norm(col) - 1) > 1e-2 || Math.abs(dot(row, col)) > 1e-2)
+      reject(
+        "MISSING_GEOMETRY",
+        "ImageOrientationPatient is not two orthogonal unit vectors; the volume's geometry cannot be known.",
+        where(s),
+      );
   }
 }
 
@@ -102,8 +113,13 @@ export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
           `Two different images share the position ${depth(s).toFixed(2)} mm along the slice normal within one acquisition.`,
           where(s, kept.length - 1),
         );
-      dropped.push(prev);
-      kept[kept.length - 1] = s; // sorted by acquisition within a position: s is the later one
+      // Positions within the tolerance may sort either way, so compare acquisitions explicitly.
+      if (acquisitionOrder(s, prev) >= 0) {
+        dropped.push(prev);
+        kept[kept.length - 1] = s;
+      } else {
+        dropped.push(s);
+      }
       continue;
     }
     kept.push(s);

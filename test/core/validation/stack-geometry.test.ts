@@ -108,6 +108,21 @@ describe("buildStack", () => {
     expect(stack.warnings.map((w) => w.code)).toContain("DUPLICATES_DROPPED");
   });
 
+  it("keeps the later acquisition even when its position rounds slightly below the earlier one", () => {
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2], { acquisition: 1 });
+    const repeat = fakeHeader({ position: [0, 0, 19.995], instance: 99, acquisition: 2 });
+    const stack = buildStack(slices([...headers, repeat]), ANALYSIS_POLICY);
+    expect(stack.slices[10]!.header.acquisitionNumber).toBe(2);
+    expect(stack.dropped.map((s) => s.header.acquisitionNumber)).toEqual([1]);
+  });
+
+  it("rejects direction cosines that are not orthogonal unit vectors, or overflow", () => {
+    const skewed = fakeStack(25, [0, 0, 0], [0, 0, 2], { orientation: [1, 0, 0, 0.3, 0.95, 0] });
+    expect(codes(() => buildStack(slices(skewed), ANALYSIS_POLICY))).toEqual(["MISSING_GEOMETRY"]);
+    const huge = fakeStack(25, [0, 0, 0], [0, 0, 2], { orientation: [1e200, 0, 0, 0, 1e200, 0] });
+    expect(codes(() => buildStack(slices(huge), ANALYSIS_POLICY))).toEqual(["MISSING_GEOMETRY"]);
+  });
+
   it("rejects two different images at one position within one acquisition", () => {
     const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
     const dup = fakeHeader({ position: [0, 0, 20], instance: 50, sopInstanceUid: "9.9.9" });
