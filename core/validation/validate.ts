@@ -196,6 +196,7 @@ async function validateDicom(
         h.file,
       );
   }
+  for (const h of chosenHeaders) checkPixelLayout(h);
   const stack = buildStack(selection.chosen.slices, w.policy);
   w.warnings.push(...stack.warnings);
   w.filesUsed = new Set(stack.slices.map((s) => s.header)).size;
@@ -240,6 +241,25 @@ async function validateDicom(
   w.warnings.push(...warnings);
   checkHu(w, volume, series);
   return { series, volume, stack };
+}
+
+/**
+ * What the header alone says about the pixels, checked in both modes so the Lambda never queues a job that
+ * decoding would refuse: sample size, matrix, and for native (unencapsulated) data its declared length.
+ */
+function checkPixelLayout(h: DicomHeader): void {
+  if (![8, 16, 32].includes(h.bitsAllocated))
+    throw rejection("UNSUPPORTED_DATATYPE", `BitsAllocated ${h.bitsAllocated} is not 8, 16 or 32.`, h.file);
+  if (!(h.rows > 0 && h.columns > 0))
+    throw rejection("MISSING_PIXEL_DATA", "Rows or Columns is missing or zero.", h.file);
+  const pd = h.pixelData;
+  const needed = h.rows * h.columns * (h.bitsAllocated / 8) * h.numberOfFrames;
+  if (pd && !pd.encapsulated && pd.length >= 0 && pd.length < needed)
+    throw rejection(
+      "TRUNCATED",
+      `Pixel Data holds ${pd.length} bytes; ${h.numberOfFrames} frame(s) of ${h.columns}x${h.rows} need ${needed}.`,
+      h.file,
+    );
 }
 
 /** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */

@@ -139,6 +139,20 @@ describe("documented rejections of broken uploads", () => {
     expectRejected(dir, "TRUNCATED");
   });
 
+  it("Pixel Data shorter than the matrix (file consistent, data short): TRUNCATED, also from headers", () => {
+    const { dir, files } = copySeries();
+    const bytes = new Uint8Array(readFileSync(files[9]!));
+    // Explicit VR little endian (7FE0,0010) OW: tag, VR, 2 reserved bytes, then the 32-bit length.
+    const tag = [0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0x00, 0x00];
+    const at = bytes.findIndex((_, i) => tag.every((b, k) => bytes[i + k] === b));
+    expect(at).toBeGreaterThan(0);
+    const view = new DataView(bytes.buffer);
+    const half = view.getUint32(at + 8, true) / 2;
+    view.setUint32(at + 8, half, true);
+    writeFileSync(files[9]!, bytes.subarray(0, at + 12 + half));
+    expectRejected(dir, "TRUNCATED");
+  });
+
   it("a 1 KB zip declaring 10 GB: TOO_LARGE, without inflating", () => {
     const bomb = join(work, "bomb.zip");
     const bytes = craftZip(
