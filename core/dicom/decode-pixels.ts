@@ -75,7 +75,11 @@ function frameFitsInt16(f: FrameInfo, lo: number, hi: number): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Header checks shared by every path.
 
-function checkPixelFormat(header: DicomHeader, where: { file: string }): void {
+/**
+ * Everything the header alone decides about the pixels. Validation calls it for every chosen file in both
+ * modes (so the ingest Lambda refuses what decoding would); decoding calls it again per frame.
+ */
+export function checkPixelFormat(header: DicomHeader, where: { file: string } = { file: header.file }): void {
   const pd = header.pixelData;
   if (!pd || pd.length === 0) reject("MISSING_PIXEL_DATA", undefined, where);
   if (header.rows <= 0 || header.columns <= 0)
@@ -95,6 +99,13 @@ function checkPixelFormat(header: DicomHeader, where: { file: string }): void {
     reject(
       "UNSUPPORTED_DATATYPE",
       `BitsAllocated ${header.bitsAllocated} is not 8, 16 or 32; such pixels cannot hold Hounsfield units.`,
+      where,
+    );
+  const needed = header.rows * header.columns * (header.bitsAllocated / 8) * header.numberOfFrames;
+  if (!pd.encapsulated && pd.length >= 0 && pd.length < needed)
+    reject(
+      "TRUNCATED",
+      `Pixel Data holds ${pd.length} bytes; ${header.numberOfFrames} frame(s) of ${header.columns}x${header.rows} need ${needed}.`,
       where,
     );
 }

@@ -77,6 +77,40 @@ function sameAcquisition(a: Slice, b: Slice): boolean {
   return acquisitionOrder(a, b) === 0;
 }
 
+/**
+ * Gantry tilt (shear of the stack against the slice normal), the same rule for DICOM stacks and NIfTI
+ * affines: noise below tiltNoiseDeg, a warning up to maxTiltDeg (the shear stays in the affine), beyond it
+ * a rejection.
+ */
+export function judgeTilt(
+  deg: number,
+  policy: ValidationPolicy,
+  problems: Reason[],
+  warnings: Warning[],
+): void {
+  if (deg <= policy.tiltNoiseDeg) return;
+  if (deg > policy.maxTiltDeg)
+    problems.push(
+      reason(
+        "GANTRY_TILT",
+        `The stack is sheared by ${deg.toFixed(1)} degrees (gantry tilt), beyond ${policy.maxTiltDeg}.`,
+      ),
+    );
+  else
+    warnings.push({
+      code: "GANTRY_TILT",
+      message: `The stack is sheared by ${deg.toFixed(1)} degrees (gantry tilt); the affine keeps the shear.`,
+    });
+}
+
+/** Too few slices for the policy's purpose (analysis needs a stack; convert takes one slice). */
+export function judgeSliceCount(n: number, policy: ValidationPolicy, problems: Reason[]): void {
+  if (n < policy.minSlices)
+    problems.push(
+      reason("TOO_FEW_SLICES", `The series has ${n} slice(s); analysis needs at least ${policy.minSlices}.`),
+    );
+}
+
 export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
   if (input.length === 0) reject("EMPTY_INPUT", "The series has no slices.");
   requireGeometry(input);
@@ -197,27 +231,9 @@ export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
       }
     }
   }
-  const headerTilt = first.header.gantryTilt ?? 0;
-  if (tiltDeg > policy.tiltNoiseDeg || Math.abs(headerTilt) > policy.tiltNoiseDeg) {
-    const deg = Math.max(tiltDeg, Math.abs(headerTilt));
-    if (deg > policy.maxTiltDeg) {
-      problems.push(
-        reason(
-          "GANTRY_TILT",
-          `The stack is sheared by ${deg.toFixed(1)} degrees (gantry tilt), beyond ${policy.maxTiltDeg}.`,
-        ),
-      );
-    } else {
-      warnings.push({
-        code: "GANTRY_TILT",
-        message: `The stack is sheared by ${deg.toFixed(1)} degrees (gantry tilt); the affine keeps the shear.`,
-      });
-    }
-  }
-  if (n < policy.minSlices)
-    problems.push(
-      reason("TOO_FEW_SLICES", `The series has ${n} slice(s); analysis needs at least ${policy.minSlices}.`),
-    );
+  const headerTilt = Math.abs(first.header.gantryTilt ?? 0);
+  judgeTilt(Math.max(tiltDeg, headerTilt), policy, problems, warnings);
+  judgeSliceCount(n, policy, problems);
   if (problems.length > 0) throw new InputRejected(problems);
 
   const thickness = first.info.sliceThickness;

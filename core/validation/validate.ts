@@ -8,6 +8,7 @@ import type { ReasonCode } from "../contracts/reason-codes.js";
 import type { Reason, SeriesSummary, ValidationReport, Warning } from "../contracts/validation-report.js";
 import { ValidationReportSchema } from "../contracts/validation-report.js";
 import type { Volume } from "../contracts/volume.js";
+import { checkPixelFormat } from "../dicom/decode-pixels.js";
 import type { DicomHeader } from "../dicom/header.js";
 import { InputRejected, isInputRejected, reason } from "../errors.js";
 import { column, cross, planeOf, shearAngleDeg } from "../geometry/affine.js";
@@ -19,7 +20,7 @@ import { assembleVolume } from "./assemble-volume.js";
 import { policyFor, type ValidationPolicy } from "./policy.js";
 import { type EntryResult, readHeaders } from "./read-headers.js";
 import { groupSeries, selectSeries } from "./select-series.js";
-import { buildStack, type Stack } from "./stack-geometry.js";
+import { buildStack, judgeSliceCount, judgeTilt, type Stack } from "./stack-geometry.js";
 
 export type ValidationMode = "full" | "header-only";
 
@@ -188,15 +189,8 @@ async function validateDicom(
   const selection = selectSeries(groupSeries(headers));
   w.warnings.push(...selection.warnings);
   const chosenHeaders = selection.chosen.headers;
-  for (const h of chosenHeaders) {
-    if (h.samplesPerPixel !== 1 || !/^MONOCHROME[12]$/.test(h.photometric))
-      throw rejection(
-        "UNSUPPORTED_PHOTOMETRIC",
-        `Photometric interpretation ${h.photometric} with ${h.samplesPerPixel} sample(s) is not a CT greyscale image.`,
-        h.file,
-      );
-  }
-  for (const h of chosenHeaders) checkPixelLayout(h);
+  // The decoder's own header checks, run here too so header-only validation refuses what decoding would.
+  for (const h of chosenHeaders) checkPixelFormat(h);
   const stack = buildStack(selection.chosen.slices, w.policy);
   w.warnings.push(...stack.warnings);
   w.filesUsed = new Set(stack.slices.map((s) => s.header)).size;
@@ -243,25 +237,6 @@ async function validateDicom(
   return { series, volume, stack };
 }
 
-/**
- * What the header alone says about the pixels, checked in both modes so the Lambda never queues a job that
- * decoding would refuse: sample size, matrix, and for native (unencapsulated) data its declared length.
- */
-function checkPixelLayout(h: DicomHeader): void {
-  if (![8, 16, 32].includes(h.bitsAllocated))
-    throw rejection("UNSUPPORTED_DATATYPE", `BitsAllocated ${h.bitsAllocated} is not 8, 16 or 32.`, h.file);
-  if (!(h.rows > 0 && h.columns > 0))
-    throw rejection("MISSING_PIXEL_DATA", "Rows or Columns is missing or zero.", h.file);
-  const pd = h.pixelData;
-  const needed = h.rows * h.columns * (h.bitsAllocated / 8) * h.numberOfFrames;
-  if (pd && !pd.encapsulated && pd.length >= 0 && pd.length < needed)
-    throw rejection(
-      "TRUNCATED",
-      `Pixel Data holds ${pd.length} bytes; ${h.numberOfFrames} frame(s) of ${h.columns}x${h.rows} need ${needed}.`,
-      h.file,
-    );
-}
-
 /** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */
 async function inspectGzipOrNifti(entry: InputEntry, kind: "nifti" | "gzip") {
   try {
@@ -283,23 +258,8 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
   w.warnings.push(...inspected.warnings);
   const g = inspected.geometry;
   const problems: Reason[] = [];
-  const tilt = shearAngleDeg(g.direction);
-  if (tilt > w.policy.tiltNoiseDeg) {
-    if (tilt > w.policy.maxTiltDeg)
-      problems.push(reason("GANTRY_TILT", `The volume is sheared by ${tilt.toFixed(1)} degrees.`));
-    else
-      w.warnings.push({
-        code: "GANTRY_TILT",
-        message: `The volume's affine is sheared by ${tilt.toFixed(1)} degrees (gantry tilt); the shear is kept.`,
-      });
-  }
-  if (g.dims[2] < w.policy.minSlices)
-    problems.push(
-      reason(
-        "TOO_FEW_SLICES",
-        `The volume has ${g.dims[2]} slice(s); analysis needs at least ${w.policy.minSlices}.`,
-      ),
-    );
+  judgeTilt(shearAngleDeg(g.direction), w.policy, problems, w.warnings);
+  judgeSliceCount(g.dims[2], w.policy, problems);
   if (problems.length > 0) throw new InputRejected(problems);
   const series: SeriesSummary = {
     format: "nifti",
