@@ -6,7 +6,6 @@ import { runPhantom } from "../../core/phantom/run.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import { describeReport } from "../describe-report.js";
 import { createProgress } from "../progress.js";
-import { HELP } from "./help.js";
 
 /** The bundled sample: a synthetic COVID-19 chest CT, 512x512x64 at 5 mm, zipped DICOM. Regenerated if absent. */
 /** Keep in step with HELP.sample. */
