@@ -55,6 +55,10 @@ export const WARNING_CODES = {
   HU_NOT_CHECKED: "Too few voxels to check the Hounsfield-unit histogram.",
   SLICE_THICKNESS_MISMATCH:
     "SliceThickness differs from the measured slice spacing; the measured spacing was used.",
+  LUNG_SEGMENTATION:
+    "Lung segmentation found something unusual (one lung only, lungs cut by the field of view, no lungs); lesion findings are limited to what was segmented.",
+  CPU_FALLBACK:
+    "The CUDA execution provider was not available; the model ran on the CPU (slower, same results).",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -8,10 +8,13 @@
  * arrived, so a stream that would inflate to more than the header declares costs at most one extra output
  * chunk. gzip is recognised by its magic bytes (1f 8b), never by the file name.
  */
+
+import { stat } from "node:fs/promises";
 import { createInflateRaw } from "node:zlib";
 import type { Warning } from "../contracts/validation-report.js";
 import type { Geometry, Volume } from "../contracts/volume.js";
 import { InputRejected, reject } from "../errors.js";
+import { openFileSource } from "../input/file-source.js";
 import { DEFAULT_LIMITS, type InputEntry } from "../input/source.js";
 import {
   HOST_LITTLE_ENDIAN,
@@ -63,6 +66,19 @@ export async function inspectNifti(
   if (gz) await checkGzipTrailer(entry, header, prefix);
   const { geometry, warnings } = niftiGeometry(header, entry.path);
   return { header, geometry, warnings };
+}
+
+/** readNifti on a local .nii or .nii.gz file (masks, truth files, results); rejections as InputRejected. */
+export async function readNiftiFile(
+  path: string,
+  opts?: NiftiReadOptions,
+): Promise<{ volume: Volume; warnings: Warning[] }> {
+  const source = await openFileSource(path, (await stat(path)).size, DEFAULT_LIMITS);
+  try {
+    return await readNifti(source.entries[0] as InputEntry, opts);
+  } finally {
+    await source.close();
+  }
 }
 
 /**

@@ -28,6 +28,11 @@ export interface NiftiEncodeOptions {
   datatype?: NiftiOutputType;
   /** Goes to descrip (printable ASCII, cut to fit 80 bytes). Never pass patient data. Default "DeepSC-COVID". */
   description?: string;
+  /**
+   * scl_slope/scl_inter: real value = stored * slope + inter (e.g. an 8-bit evidence map in [0, 1] with
+   * slope 1/255). Default 1/0: stored values are the values (HU or labels).
+   */
+  scaling?: { slope: number; inter: number };
 }
 
 export interface NiftiWriteOptions extends NiftiEncodeOptions {
@@ -51,7 +56,7 @@ type AnyVolume = Volume | LabelVolume;
 /** The whole .nii file in memory. Prefer writeNifti for large volumes: it streams. */
 export function encodeNifti(vol: AnyVolume, opts?: NiftiEncodeOptions): Uint8Array {
   const type = outputType(vol, opts);
-  const header = encodeNiftiHeader(vol, type, opts?.description);
+  const header = encodeNiftiHeader(vol, type, opts?.description, opts?.scaling);
   const out = new Uint8Array(HEADER_BYTES + vol.data.length * TYPES[type].bytes);
   out.set(header, 0);
   let offset = HEADER_BYTES;
@@ -72,7 +77,7 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
   if (!gz && !lower.endsWith(".nii"))
     throw new Error(`writeNifti: ${basename(path)} must end in .nii or .nii.gz`);
   const type = outputType(vol, opts);
-  const header = encodeNiftiHeader(vol, type, opts?.description);
+  const header = encodeNiftiHeader(vol, type, opts?.description, opts?.scaling);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
   const chunks = function* () {
     yield header;
@@ -106,8 +111,17 @@ function outputType(vol: AnyVolume, opts: NiftiEncodeOptions | undefined): Nifti
 }
 
 /** The 352-byte NIfTI-1 header (348 + an empty extension flag). Throws RangeError on unwritable geometry. */
-export function encodeNiftiHeader(g: Geometry, type: NiftiOutputType, description?: string): Uint8Array {
+export function encodeNiftiHeader(
+  g: Geometry,
+  type: NiftiOutputType,
+  description?: string,
+  scaling?: { slope: number; inter: number },
+): Uint8Array {
   checkWritable(g);
+  if (scaling && !(Number.isFinite(scaling.slope) && scaling.slope !== 0 && Number.isFinite(scaling.inter)))
+    throw new RangeError(
+      `scl_slope must be finite and non-zero and scl_inter finite, got ${scaling.slope}, ${scaling.inter}`,
+    );
   const buf = new Uint8Array(HEADER_BYTES);
   const dv = new DataView(buf.buffer);
   const le = true;
@@ -126,8 +140,8 @@ export function encodeNiftiHeader(g: Geometry, type: NiftiOutputType, descriptio
     dv.setFloat32(76 + 4 * i, p, le);
   });
   dv.setFloat32(108, HEADER_BYTES, le); // vox_offset
-  dv.setFloat32(112, 1, le); // scl_slope: stored values are already HU (or labels)
-  dv.setFloat32(116, 0, le); // scl_inter
+  dv.setFloat32(112, scaling?.slope ?? 1, le); // scl_slope: by default stored values are already HU (or labels)
+  dv.setFloat32(116, scaling?.inter ?? 0, le); // scl_inter
   buf[123] = 2; // xyzt_units: NIFTI_UNITS_MM, time unknown
   writeAscii(buf, 148, 80, descrip(description, "quatern" in q ? undefined : q.why));
   dv.setInt16(252, "quatern" in q ? 1 : 0, le); // qform_code: NIFTI_XFORM_SCANNER_ANAT or unset

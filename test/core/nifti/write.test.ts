@@ -120,6 +120,19 @@ describe("round trip encodeNifti -> parse/read", () => {
     });
   }
 
+  it("stores scl_slope/scl_inter when asked, so readers see the scaled values", async () => {
+    const data = Uint8Array.from(
+      { length: AXIAL.dims[0] * AXIAL.dims[1] * AXIAL.dims[2] },
+      (_, i) => (i * 37) % 256,
+    );
+    const bytes = encodeNifti({ ...AXIAL, data }, { scaling: { slope: 1 / 255, inter: 0 } });
+    const { volume } = await readNifti(bytesEntry(bytes));
+    expect(volume.data).toBeInstanceOf(Float32Array);
+    expect(data.length).toBeGreaterThan(7);
+    data.forEach((q, i) => expect(volume.data[i]).toBeCloseTo(q / 255, 6));
+    expect(() => encodeNifti({ ...AXIAL, data }, { scaling: { slope: 0, inter: 0 } })).toThrow(RangeError);
+  });
+
   it("the qform encodes the same rotation when the axes are orthonormal (incl. qfac -1)", () => {
     for (const g of [AXIAL, OBLIQUE, LEFT, { ...AXIAL, direction: rotation([0, 0, 1], 180) }]) {
       const bytes = encodeNifti(hu(g));

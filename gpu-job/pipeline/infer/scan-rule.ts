@@ -1,0 +1,38 @@
+/**
+ * The scan-level classification rule recorded in model.json (`classification.scanRule`). Each tile sees
+ * 16 slices plus the whole-scan stack and votes with its softmax; the vote is weighted by how much lesion
+ * the tile itself segments, because lesion-free tiles of a pneumonia scan cannot tell COVID-19 from CAP:
+ *   lesion-weighted: p_scan = sum_t w_t p_t / sum_t w_t, w_t = baseMl + V_t (mL of lesion in tile t)
+ *   mean:            p_scan = mean_t p_t
+ */
+export interface ScanRule {
+  method: "lesion-weighted" | "mean";
+  baseMl: number;
+}
+
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
+  const e = Float64Array.from({ length: logits.length }, (_, i) => Math.exp((logits[i] as number) - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+export function scanProbabilities(
+  tileProbabilities: Float64Array[],
+  tileLesionMl: number[],
+  rule: ScanRule,
+): Float64Array {
+  if (tileProbabilities.length === 0) throw new Error("no tiles");
+  const k = (tileProbabilities[0] as Float64Array).length;
+  const out = new Float64Array(k);
+  let total = 0;
+  tileProbabilities.forEach((p, t) => {
+    const w = rule.method === "mean" ? 1 : rule.baseMl + (tileLesionMl[t] as number);
+    total += w;
+    for (let c = 0; c < k; c++) out[c] = (out[c] as number) + w * (p[c] as number);
+  });
+  // baseMl 0 and no lesion anywhere: every weight is 0, so fall back to the plain mean.
+  if (total === 0) return scanProbabilities(tileProbabilities, tileLesionMl, { method: "mean", baseMl: 0 });
+  return out.map((v) => v / total);
+}

@@ -1,0 +1,173 @@
+/**
+ * model.json — the manifest that ships beside every DeepSC-COVID ONNX export (model/export.py writes it).
+ * The engine takes every preprocessing and post-processing constant from here, so a model trained on real
+ * data with other sizes or windows runs without code changes. Only the fields the engine reads are
+ * required; the rest (training records, metrics) pass through untouched.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+
+export const CLASS_NAMES = ["covid19", "cap", "non_pneumonia"] as const;
+export type ClassName = (typeof CLASS_NAMES)[number];
+
+const positiveInt = z.number().int().positive();
+const Shape5 = z.tuple([positiveInt, z.literal(1), positiveInt, positiveInt, positiveInt]);
+
+const TensorSpecSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(positiveInt).min(2),
+  dtype: z.literal("float32"),
+});
+
+export const ModelManifestSchema = z
+  .object({
+    schemaVersion: z.literal(1),
+    name: z.string().min(1),
+    version: z.string().min(1),
+    config: z.string().optional(),
+    file: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    inputs: z.tuple([
+      TensorSpecSchema.extend({ name: z.literal("stack"), shape: Shape5 }),
+      TensorSpecSchema.extend({ name: z.literal("tile"), shape: Shape5 }),
+    ]),
+    outputs: z.array(TensorSpecSchema).min(3),
+    /** Class order of `class_logits`; the engine requires the three DeepSC-COVID classes. */
+    classes: z
+      .array(z.enum(CLASS_NAMES))
+      .length(3)
+      .refine((c) => new Set(c).size === 3, "classes must be distinct"),
+    classification: z.object({
+      output: z.string(),
+      activation: z.literal("softmax"),
+      scanRule: z.object({
+        method: z.enum(["lesion-weighted", "mean"]),
+        baseMl: z.number().nonnegative().default(0),
+      }),
+    }),
+    segmentation: z.object({
+      output: z.string(),
+      activation: z.literal("sigmoid"),
+      threshold: z.number(),
+      thresholdOn: z.literal("blended logits"),
+    }),
+    evidenceMap: z.object({ output: z.string(), range: z.tuple([z.number(), z.number()]) }),
+    preprocessing: z.object({
+      orientation: z.object({ axes: z.literal("LPS"), arrayOrder: z.literal("zyx") }),
+      huWindow: z.tuple([z.number(), z.number()]).refine(([a, b]) => b > a, "huWindow must be [min, max]"),
+      normalization: z.object({ method: z.literal("clip-then-minmax") }),
+      lungMasking: z.object({ enabled: z.boolean() }),
+      /** null: keep the scan's own slices. */
+      zResampling: z.object({ spacingMm: z.number().positive().nullable(), method: z.literal("linear") }),
+      inPlane: z.object({ size: z.tuple([positiveInt, positiveInt]), method: z.literal("area") }),
+      stack: z.object({ slices: positiveInt }),
+      tile: z.object({
+        slices: positiveInt,
+        overlap: z.number().int().nonnegative(),
+        padValue: z.number(),
+        blending: z.literal("gaussian"),
+        gaussianSigmaFraction: z.number().positive(),
+      }),
+    }),
+    synthetic: z.boolean(),
+    notForClinicalUse: z.boolean().optional(),
+    intendedUse: z.string().optional(),
+    license: z.string().optional(),
+    parityFixture: z.string().optional(),
+    variants: z
+      .record(
+        z.string(),
+        z.object({ file: z.string(), sha256: z.string(), intendedProvider: z.string().optional() }),
+      )
+      .optional(),
+  })
+  .passthrough()
+  .superRefine((m, ctx) => {
+    const [stack, tile] = m.inputs;
+    const p = m.preprocessing;
+    if (stack.shape[2] !== p.stack.slices || tile.shape[2] !== p.tile.slices)
+      ctx.addIssue({ code: "custom", message: "input depths must match preprocessing.stack/tile slices" });
+    for (const s of [stack.shape, tile.shape])
+      if (s[3] !== p.inPlane.size[0] || s[4] !== p.inPlane.size[1])
+        ctx.addIssue({
+          code: "custom",
+          message: "input in-plane size must match preprocessing.inPlane.size",
+        });
+    if (p.tile.overlap >= p.tile.slices)
+      ctx.addIssue({ code: "custom", message: "tile overlap must be smaller than the tile" });
+    const names = new Set(m.outputs.map((o) => o.name));
+    for (const o of [m.classification.output, m.segmentation.output, m.evidenceMap.output])
+      if (!names.has(o)) ctx.addIssue({ code: "custom", message: `output ${o} is not among outputs` });
+  });
+export type ModelManifest = z.infer<typeof ModelManifestSchema>;
+
+/** A manifest with the resolved path of the ONNX file it describes. */
+export interface LoadedModel {
+  manifest: ModelManifest;
+  /** Absolute path of model.json. */
+  manifestPath: string;
+  /** Absolute path of the .onnx actually used (the fp32 file, or a variant). */
+  onnxPath: string;
+  /** sha256 of that .onnx, checked against the manifest. */
+  sha256: string;
+  variant: string | null;
+}
+
+export class ModelManifestError extends Error {
+  override readonly name = "ModelManifestError";
+}
+
+/** The model bundled with the package (gpu-job/models/model.json), from the sources or from dist/. */
+export function bundledModelPath(): string {
+  const here = import.meta.dirname;
+  // Sources: <root>/gpu-job/pipeline/model; build: <root>/dist/gpu-job/pipeline/model (models/ is not copied).
+  const candidates = [
+    resolve(here, "../../models/model.json"),
+    resolve(here, "../../../../gpu-job/models/model.json"),
+  ];
+  return candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
+}
+
+/**
+ * Read model.json, validate it, and check the ONNX file's sha256 — a model that is not the one its manifest
+ * describes must never run (the diagnosis would name the wrong weights).
+ */
+export async function loadModel(manifestPath: string, opts: { variant?: string } = {}): Promise<LoadedModel> {
+  const abs = resolve(manifestPath);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(abs, "utf8"));
+  } catch (e) {
+    throw new ModelManifestError(`cannot read model manifest ${abs}: ${(e as Error).message}`, { cause: e });
+  }
+  const parsed = ModelManifestSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new ModelManifestError(`invalid model manifest ${abs}: ${z.prettifyError(parsed.error)}`);
+  const manifest = parsed.data;
+  let file = manifest.file;
+  let expected = manifest.sha256;
+  if (opts.variant !== undefined) {
+    const v = manifest.variants?.[opts.variant];
+    if (!v) throw new ModelManifestError(`model manifest ${abs} has no variant "${opts.variant}"`);
+    file = v.file;
+    expected = v.sha256;
+  }
+  const onnxPath = resolve(dirname(abs), file);
+  const sha256 = await sha256File(onnxPath).catch((e: unknown) => {
+    throw new ModelManifestError(`cannot read model file ${onnxPath}: ${(e as Error).message}`, { cause: e });
+  });
+  if (sha256 !== expected)
+    throw new ModelManifestError(
+      `model file ${onnxPath} has sha256 ${sha256}, but ${abs} says ${expected}: the weights are not the ones the manifest describes`,
+    );
+  return { manifest, manifestPath: abs, onnxPath, sha256, variant: opts.variant ?? null };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

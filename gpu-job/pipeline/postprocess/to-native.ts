@@ -1,0 +1,128 @@
+/**
+ * Model grid -> the scan's own voxel grid. The inverse of preprocess/model-grid.ts, as
+ * model/deepsc/preprocess.py `to_native` does it:
+ *  - in plane, model pixel i is centred on native coordinate (i + 0.5) * n / size - 0.5 (area sampling), so
+ *    native pixels are read bilinearly at (x + 0.5) * size / n - 0.5, clamped at the edges
+ *    (interpolate(..., align_corners=False));
+ *  - along z, model slice j sits at native slice position p_j, so native slice k is read linearly at model
+ *    coordinate k / (p_1 - p_0), clamped at the ends;
+ *  - the oriented (LPS) array is written back through the view's strides, so the result lies on the input's
+ *    own grid whatever its orientation.
+ * Lesion = blended logit above the threshold and inside the lungs; evidence is quantised to 8 bits.
+ */
+import type { ModelGrid } from "../preprocess/model-grid.js";
+
+export interface NativeMaps {
+  /** 1 lesion, 0 background, on the input grid. */
+  lesions: Uint8Array;
+  /** Evidence quantised: value = range[0] + q * (range[1] - range[0]) / 255. */
+  evidence: Uint8Array;
+  lesionVoxels: number;
+}
+
+interface AxisTable {
+  lo: Int32Array;
+  hi: Int32Array;
+  frac: Float32Array;
+}
+
+/** Bilinear (align_corners=False) source positions of n output samples read from `size` input samples. */
+function inPlaneTable(n: number, size: number): AxisTable {
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  const frac = new Float32Array(n);
+  const scale = size / n;
+  for (let i = 0; i < n; i++) {
+    const src = Math.max((i + 0.5) * scale - 0.5, 0);
+    const l = Math.min(Math.floor(src), size - 1);
+    lo[i] = l;
+    hi[i] = Math.min(l + 1, size - 1);
+    frac[i] = Math.min(src - l, 1);
+  }
+  return { lo, hi, frac };
+}
+
+function zTable(nz: number, positions: Float64Array): AxisTable {
+  const d = positions.length;
+  const lo = new Int32Array(nz);
+  const hi = new Int32Array(nz);
+  const frac = new Float32Array(nz);
+  if (d === 1) return { lo, hi, frac };
+  const step = (positions[1] as number) - (positions[0] as number);
+  for (let k = 0; k < nz; k++) {
+    const c = k / step;
+    const l = Math.min(Math.max(Math.floor(c), 0), d - 1);
+    lo[k] = l;
+    hi[k] = Math.min(l + 1, d - 1);
+    frac[k] = Math.min(Math.max(c - l, 0), 1);
+  }
+  return { lo, hi, frac };
+}
+
+export function toNative(
+  grid: ModelGrid,
+  lesionLogits: Float32Array,
+  evidence: Float32Array,
+  opts: { threshold: number; evidenceRange: [number, number]; lungMask: Uint8Array | null },
+): NativeMaps {
+  const { view } = grid;
+  const [nx, ny, nz] = view.dims;
+  const total = nx * ny * nz;
+  const lesions = new Uint8Array(total);
+  const ev = new Uint8Array(total);
+  const plane = grid.height * grid.width;
+  const xs = inPlaneTable(nx, grid.width);
+  const ys = inPlaneTable(ny, grid.height);
+  const zs = zTable(nz, grid.zPositions);
+  const logitSlice = new Float32Array(plane);
+  const evSlice = new Float32Array(plane);
+  const [evMin, evMax] = opts.evidenceRange;
+  const evScale = 255 / (evMax - evMin);
+  const mask = opts.lungMask;
+  let lesionVoxels = 0;
+
+  for (let z = 0; z < nz; z++) {
+    // The model slice at this native z, interpolated once; then bilinear reads in plane.
+    const a = (zs.lo[z] as number) * plane;
+    const b = (zs.hi[z] as number) * plane;
+    const fz = zs.frac[z] as number;
+    for (let i = 0; i < plane; i++) {
+      const la = lesionLogits[a + i] as number;
+      const ea = evidence[a + i] as number;
+      logitSlice[i] = la + ((lesionLogits[b + i] as number) - la) * fz;
+      evSlice[i] = ea + ((evidence[b + i] as number) - ea) * fz;
+    }
+    for (let y = 0; y < ny; y++) {
+      const r0 = (ys.lo[y] as number) * grid.width;
+      const r1 = (ys.hi[y] as number) * grid.width;
+      const fy = ys.frac[y] as number;
+      let idx = view.offset + y * view.stride[1] + z * view.stride[2];
+      for (let x = 0; x < nx; x++, idx += view.stride[0]) {
+        const c0 = xs.lo[x] as number;
+        const c1 = xs.hi[x] as number;
+        const fx = xs.frac[x] as number;
+        const l00 = logitSlice[r0 + c0] as number;
+        const l01 = logitSlice[r0 + c1] as number;
+        const l10 = logitSlice[r1 + c0] as number;
+        const l11 = logitSlice[r1 + c1] as number;
+        const top = l00 + (l01 - l00) * fx;
+        const bottom = l10 + (l11 - l10) * fx;
+        const logit = top + (bottom - top) * fy;
+        if (logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
+          lesions[idx] = 1;
+          lesionVoxels++;
+        }
+        const e00 = evSlice[r0 + c0] as number;
+        const e01 = evSlice[r0 + c1] as number;
+        const e10 = evSlice[r1 + c0] as number;
+        const e11 = evSlice[r1 + c1] as number;
+        const et = e00 + (e01 - e00) * fx;
+        const eb = e10 + (e11 - e10) * fx;
+        const e = et + (eb - et) * fy;
+        const q = Math.round((e - evMin) * evScale);
+        ev[idx] = q < 0 ? 0 : q > 255 ? 255 : q;
+      }
+    }
+  }
+  return { lesions, evidence: ev, lesionVoxels };
+}

@@ -1,0 +1,153 @@
+/**
+ * Native scan -> the model's grid, exactly as model.json's `preprocessing` describes it (and as
+ * model/deepsc/preprocess.py does for training): LPS orientation, HU clipped to the window and scaled to
+ * [0, 1], multiplied by the lung mask, linearly resampled along z to the model's slice spacing, then
+ * area-averaged in plane to the model's size.
+ *
+ * Done one output slice at a time from (at most) two native slices, so no float copy of the whole native
+ * scan is ever made: a 512x512x600 int16 scan needs its own 315 MB plus ~2 MB here, and the model grid
+ * itself (e.g. 240 x 128 x 128 floats, 16 MB).
+ */
+import type { Volume } from "../../../core/contracts/volume.js";
+import type { ModelManifest } from "../model/model-manifest.js";
+import { type OrientedView, orientedView } from "./orientation.js";
+
+export type Preprocessing = ModelManifest["preprocessing"];
+
+export interface ModelGrid {
+  /** Normalised, lung-masked, resampled scan: [depth][height][width], width fastest. */
+  image: Float32Array;
+  depth: number;
+  height: number;
+  width: number;
+  /** Native (oriented) z coordinate of each model slice, in slice-index units. */
+  zPositions: Float64Array;
+  /** The oriented native scan this grid came from. */
+  view: OrientedView;
+  /** Volume of one model voxel in mL (for lesion volumes measured on the model grid). */
+  voxelMl: number;
+}
+
+/** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */
+export function zPositions(nz: number, dz: number, targetMm: number | null): Float64Array {
+  if (nz < 1) throw new RangeError("a scan needs at least one slice");
+  if (targetMm === null) return Float64Array.from({ length: nz }, (_, i) => i);
+  if (!(dz > 0)) throw new RangeError(`slice spacing must be positive, got ${dz}`);
+  const count = Math.floor(((nz - 1) * dz) / targetMm + 1e-6) + 1;
+  const step = targetMm / dz;
+  return Float64Array.from({ length: count }, (_, j) => j * step);
+}
+
+/**
+ * Adaptive average pooling of one [h][w] slice to [outH][outW]: out[i] is the mean of
+ * in[floor(i*n/size) .. ceil((i+1)*n/size) - 1] along each axis (PyTorch's adaptive_avg_pool2d).
+ * Separable, so the 2D window mean is the mean of the row means.
+ */
+export function areaResize(
+  src: Float32Array,
+  h: number,
+  w: number,
+  outH: number,
+  outW: number,
+  out?: Float32Array,
+): Float32Array {
+  const dst = out ?? new Float32Array(outH * outW);
+  const rows = new Float64Array(h * outW);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let ox = 0; ox < outW; ox++) {
+      const a = Math.floor((ox * w) / outW);
+      const b = Math.ceil(((ox + 1) * w) / outW);
+      let s = 0;
+      for (let x = a; x < b; x++) s += src[row + x] as number;
+      rows[y * outW + ox] = s / (b - a);
+    }
+  }
+  for (let oy = 0; oy < outH; oy++) {
+    const a = Math.floor((oy * h) / outH);
+    const b = Math.ceil(((oy + 1) * h) / outH);
+    for (let ox = 0; ox < outW; ox++) {
+      let s = 0;
+      for (let y = a; y < b; y++) s += rows[y * outW + ox] as number;
+      dst[oy * outW + ox] = s / (b - a);
+    }
+  }
+  return dst;
+}
+
+/** Nearest evenly spaced slice indices: floor(i * (n - 1) / (slices - 1) + 0.5). */
+export function stackIndices(n: number, slices: number): Int32Array {
+  if (slices === 1) return new Int32Array(1);
+  return Int32Array.from({ length: slices }, (_, i) => Math.floor((i * (n - 1)) / (slices - 1) + 0.5));
+}
+
+/** The scan's stack input: `slices` evenly spaced model-grid slices. */
+export function buildStack(grid: ModelGrid, slices: number): Float32Array {
+  const plane = grid.height * grid.width;
+  const out = new Float32Array(slices * plane);
+  stackIndices(grid.depth, slices).forEach((z, i) => {
+    out.set(grid.image.subarray(z * plane, (z + 1) * plane), i * plane);
+  });
+  return out;
+}
+
+/**
+ * Build the model grid. `lungMask` (>0 inside the lungs, on the volume's own grid) is required when the
+ * manifest asks for lung masking.
+ */
+export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: Preprocessing): ModelGrid {
+  const view = orientedView(volume);
+  const [nx, ny, nz] = view.dims;
+  if (p.lungMasking.enabled && !lungMask) throw new Error("this model needs a lung mask");
+  if (lungMask && lungMask.length !== volume.data.length) throw new Error("lung mask and scan grids differ");
+  const [huMin, huMax] = p.huWindow;
+  const range = huMax - huMin;
+  const mask = p.lungMasking.enabled ? lungMask : null;
+  const [height, width] = p.inPlane.size;
+  const positions = zPositions(nz, view.spacing[2], p.zResampling.spacingMm);
+  const depth = positions.length;
+  const plane = height * width;
+  const image = new Float32Array(depth * plane);
+
+  // Normalised native slices, cached by oriented z: consecutive model slices share their neighbours.
+  const cache = new Map<number, Float32Array>();
+  const nativeSlice = (z: number): Float32Array => {
+    const hit = cache.get(z);
+    if (hit) return hit;
+    const out = new Float32Array(nx * ny);
+    const data = volume.data;
+    for (let y = 0; y < ny; y++) {
+      let idx = view.offset + y * view.stride[1] + z * view.stride[2];
+      const row = y * nx;
+      for (let x = 0; x < nx; x++, idx += view.stride[0]) {
+        if (mask && mask[idx] === 0) continue; // stays 0
+        const hu = data[idx] as number;
+        out[row + x] = ((hu < huMin ? huMin : hu > huMax ? huMax : hu) - huMin) / range;
+      }
+    }
+    if (cache.size >= 2) cache.delete(cache.keys().next().value as number);
+    cache.set(z, out);
+    return out;
+  };
+
+  const blended = new Float32Array(nx * ny);
+  for (let j = 0; j < depth; j++) {
+    const pos = positions[j] as number;
+    const lo = Math.min(Math.max(Math.floor(pos), 0), nz - 1);
+    const hi = Math.min(lo + 1, nz - 1);
+    const frac = Math.min(Math.max(pos - lo, 0), 1);
+    const a = nativeSlice(lo);
+    let src = a;
+    if (frac > 0 && hi !== lo) {
+      const b = nativeSlice(hi);
+      for (let i = 0; i < blended.length; i++)
+        blended[i] = (a[i] as number) + ((b[i] as number) - (a[i] as number)) * frac;
+      src = blended;
+    }
+    areaResize(src, ny, nx, height, width, image.subarray(j * plane, (j + 1) * plane));
+  }
+  const dzModel =
+    depth > 1 ? ((positions[1] as number) - (positions[0] as number)) * view.spacing[2] : view.spacing[2];
+  const voxelMl = (dzModel * ((view.spacing[1] * ny) / height) * ((view.spacing[0] * nx) / width)) / 1000;
+  return { image, depth, height, width, zPositions: positions, view, voxelMl };
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import type { Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
+import { toNative } from "../../../../gpu-job/pipeline/postprocess/to-native.js";
+import {
+  buildModelGrid,
+  type ModelGrid,
+  type Preprocessing,
+} from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
+import { orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
+
+function prep(size: number): Preprocessing {
+  return {
+    orientation: { axes: "LPS", arrayOrder: "zyx" },
+    huWindow: [-1400, 200],
+    normalization: { method: "clip-then-minmax" },
+    lungMasking: { enabled: false },
+    zResampling: { spacingMm: 2.5, method: "linear" },
+    inPlane: { size: [size, size], method: "area" },
+    stack: { slices: 2 },
+    tile: { slices: 2, overlap: 0, padValue: 0, blending: "gaussian", gaussianSigmaFraction: 0.125 },
+  };
+}
+
+function volume(
+  dims: Vec3,
+  spacing: Vec3,
+  direction: Mat3,
+  f: (i: number, j: number, k: number) => number,
+): Volume {
+  const data = new Int16Array(dims[0] * dims[1] * dims[2]);
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++) data[i + dims[0] * (j + dims[1] * k)] = f(i, j, k);
+  return { dims, spacing, origin: [0, 0, 0], direction, data };
+}
+
+const opts = { threshold: 0, evidenceRange: [0, 1] as [number, number], lungMask: null };
+
+describe("toNative", () => {
+  // Where the model grid equals the native grid (same in-plane size, 2.5 mm slices), mapping a function of
+  // the preprocessed image back must land on exactly the native voxels it came from, whatever the
+  // orientation the scan was stored in.
+  for (const [name, direction] of [
+    ["axial", [1, 0, 0, 0, 1, 0, 0, 0, 1]],
+    ["descending", [1, 0, 0, 0, 1, 0, 0, 0, -1]],
+    ["flipped in plane", [-1, 0, 0, 0, -1, 0, 0, 0, 1]],
+    ["coronal", [1, 0, 0, 0, 0, 1, 0, -1, 0]],
+  ] as [string, Mat3][]) {
+    it(`puts every voxel back where it was (${name})`, () => {
+      const dims: Vec3 = [6, 6, 6];
+      const spacing: Vec3 = name === "coronal" ? [1, 2.5, 1] : [1, 1, 2.5];
+      const vol = volume(dims, spacing, direction, (i, j, k) =>
+        (i * 7 + j * 3 + k * 5) % 11 < 5 ? -900 : -300,
+      );
+      const grid = buildModelGrid(vol, null, prep(6));
+      expect(grid.depth).toBe(6);
+      // "Lesion" where the normalised value exceeds that of -600 HU.
+      const logits = grid.image.map((v) => v - 800 / 1600);
+      const maps = toNative(grid, logits, grid.image, opts);
+      for (let n = 0; n < vol.data.length; n++)
+        expect(maps.lesions[n], `voxel ${n}`).toBe((vol.data[n] as number) > -600 ? 1 : 0);
+      expect(maps.lesionVoxels).toBe(vol.data.filter((v) => v > -600).length);
+    });
+  }
+
+  it("interpolates bilinearly with align_corners=False and quantises evidence to 8 bits", () => {
+    const grid: ModelGrid = {
+      image: new Float32Array(4),
+      depth: 1,
+      height: 2,
+      width: 2,
+      zPositions: Float64Array.from([0]),
+      view: orientedView({
+        dims: [4, 1, 3],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+      }),
+      voxelMl: 1,
+    };
+    const evidence = Float32Array.from([0, 1, 0, 1]);
+    const maps = toNative(grid, Float32Array.from([-1, 1, -1, 1]), evidence, opts);
+    // Native x reads model x at (x + 0.5) / 2 - 0.5 = 0 (clamped), 0.25, 0.75, 1.25 (clamped to 1).
+    expect(Array.from(maps.evidence.subarray(0, 4))).toEqual([0, 64, 191, 255]);
+    expect(Array.from(maps.lesions.subarray(0, 4))).toEqual([0, 0, 1, 1]);
+    // A single model slice covers every native slice.
+    expect(Array.from(maps.evidence.subarray(8, 12))).toEqual([0, 64, 191, 255]);
+  });
+
+  it("keeps lesions inside the lung mask", () => {
+    const vol = volume([4, 4, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => 0);
+    const grid = buildModelGrid(vol, null, prep(4));
+    const lung = Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? 1 : 0));
+    const maps = toNative(grid, new Float32Array(grid.image.length).fill(3), grid.image, {
+      ...opts,
+      lungMask: lung,
+    });
+    expect(Array.from(maps.lesions)).toEqual(Array.from(lung));
+    expect(maps.lesionVoxels).toBe(16);
+  });
+});

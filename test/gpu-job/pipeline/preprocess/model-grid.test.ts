@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import type { Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
+import {
+  areaResize,
+  buildModelGrid,
+  buildStack,
+  type Preprocessing,
+  stackIndices,
+  zPositions,
+} from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
+import { nativeIndex, orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
+
+function prep(
+  over: Partial<{ size: [number, number]; spacing: number | null; mask: boolean }> = {},
+): Preprocessing {
+  return {
+    orientation: { axes: "LPS", arrayOrder: "zyx" },
+    huWindow: [-1400, 200],
+    normalization: { method: "clip-then-minmax" },
+    lungMasking: { enabled: over.mask ?? true },
+    zResampling: { spacingMm: over.spacing === undefined ? 2.5 : over.spacing, method: "linear" },
+    inPlane: { size: over.size ?? [4, 4], method: "area" },
+    stack: { slices: 3 },
+    tile: { slices: 4, overlap: 2, padValue: 0, blending: "gaussian", gaussianSigmaFraction: 0.125 },
+  };
+}
+
+function volume(
+  dims: Vec3,
+  spacing: Vec3,
+  direction: Mat3,
+  f: (i: number, j: number, k: number) => number,
+): Volume {
+  const data = new Int16Array(dims[0] * dims[1] * dims[2]);
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++) data[i + dims[0] * (j + dims[1] * k)] = f(i, j, k);
+  return { dims, spacing, origin: [0, 0, 0], direction, data };
+}
+
+describe("zPositions", () => {
+  it("steps by target / dz up to the last native slice", () => {
+    expect(Array.from(zPositions(11, 1, 2.5))).toEqual([0, 2.5, 5, 7.5, 10]);
+    expect(Array.from(zPositions(3, 5, 2.5))).toEqual([0, 0.5, 1, 1.5, 2]);
+    expect(Array.from(zPositions(4, 1, null))).toEqual([0, 1, 2, 3]);
+    expect(zPositions(1, 5, 2.5).length).toBe(1);
+  });
+  it("refuses an empty scan or a non-positive spacing", () => {
+    expect(() => zPositions(0, 1, 2.5)).toThrow(RangeError);
+    expect(() => zPositions(3, 0, 2.5)).toThrow(RangeError);
+  });
+});
+
+describe("areaResize", () => {
+  it("averages the adaptive-pooling windows (overlapping when the size does not divide)", () => {
+    // 3 -> 2: windows [0,1] and [1,2] (PyTorch adaptive_avg_pool semantics).
+    const src = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const out = areaResize(src, 3, 3, 2, 2);
+    expect(Array.from(out)).toEqual([3, 4, 6, 7]);
+  });
+  it("is the identity at the same size and an exact mean when the size divides", () => {
+    const src = Float32Array.from({ length: 16 }, (_, i) => i * 0.5);
+    expect(Array.from(areaResize(src, 4, 4, 4, 4))).toEqual(Array.from(src));
+    const half = areaResize(src, 4, 4, 2, 2);
+    expect(half[0]).toBeCloseTo((0 + 0.5 + 2 + 2.5) / 4, 6);
+  });
+});
+
+describe("stackIndices", () => {
+  it("spreads evenly and includes both ends", () => {
+    expect(Array.from(stackIndices(10, 4))).toEqual([0, 3, 6, 9]);
+    expect(Array.from(stackIndices(2, 5))).toEqual([0, 0, 1, 1, 1]);
+    expect(Array.from(stackIndices(7, 1))).toEqual([0]);
+  });
+});
+
+describe("buildModelGrid", () => {
+  const f = (i: number, j: number, k: number) => -1500 + 100 * i + 37 * j + 11 * k;
+
+  /** The definition, spelled out: orient, normalise, mask, interpolate in z, average in plane. */
+  function reference(vol: Volume, mask: Uint8Array, p: Preprocessing): Float32Array {
+    const v = orientedView(vol);
+    const [nx, ny, nz] = v.dims;
+    const norm = (x: number, y: number, z: number) => {
+      const idx = nativeIndex(v, x, y, z);
+      const hu = vol.data[idx] as number;
+      const c = Math.min(Math.max(hu, p.huWindow[0]), p.huWindow[1]);
+      return mask[idx] ? (c - p.huWindow[0]) / (p.huWindow[1] - p.huWindow[0]) : 0;
+    };
+    const pos = zPositions(nz, v.spacing[2], p.zResampling.spacingMm);
+    const [h, w] = p.inPlane.size;
+    const out = new Float32Array(pos.length * h * w);
+    pos.forEach((pz, j) => {
+      const lo = Math.min(Math.floor(pz), nz - 1);
+      const hi = Math.min(lo + 1, nz - 1);
+      const fr = pz - lo;
+      const slice = new Float32Array(nx * ny);
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++)
+          slice[y * nx + x] = norm(x, y, lo) + (norm(x, y, hi) - norm(x, y, lo)) * fr;
+      for (let oy = 0; oy < h; oy++)
+        for (let ox = 0; ox < w; ox++) {
+          let s = 0;
+          let n = 0;
+          for (let y = Math.floor((oy * ny) / h); y < Math.ceil(((oy + 1) * ny) / h); y++)
+            for (let x = Math.floor((ox * nx) / w); x < Math.ceil(((ox + 1) * nx) / w); x++) {
+              s += slice[y * nx + x] as number;
+              n++;
+            }
+          out[j * h * w + oy * w + ox] = s / n;
+        }
+    });
+    return out;
+  }
+
+  for (const [name, direction] of [
+    ["axial LPS", [1, 0, 0, 0, 1, 0, 0, 0, 1]],
+    ["descending", [1, 0, 0, 0, 1, 0, 0, 0, -1]],
+    ["RAS-stored", [-1, 0, 0, 0, -1, 0, 0, 0, 1]],
+  ] as [string, Mat3][]) {
+    it(`matches the definition for a ${name} scan`, () => {
+      const vol = volume([6, 5, 7], [0.8, 0.8, 1.25], direction, f);
+      const mask = Uint8Array.from({ length: vol.data.length }, (_, i) => (i % 7 === 3 ? 0 : 1));
+      const p = prep();
+      const grid = buildModelGrid(vol, mask, p);
+      const ref = reference(vol, mask, p);
+      expect(grid.depth).toBe(4); // (7-1)*1.25/2.5 + 1
+      expect(grid.image.length).toBe(ref.length);
+      for (let i = 0; i < ref.length; i++) expect(grid.image[i]).toBeCloseTo(ref[i] as number, 5);
+      // Model voxel: 2.5 mm x (0.8*5/4) x (0.8*6/4) mm.
+      expect(grid.voxelMl).toBeCloseTo((2.5 * 1 * 1.2) / 1000, 9);
+    });
+  }
+
+  it("orders the model grid superior-last whatever the slice order", () => {
+    const up = volume([4, 4, 5], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (_i, _j, k) => -1000 + 100 * k);
+    const down = { ...up, direction: [1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3 };
+    const mask = new Uint8Array(up.data.length).fill(1);
+    const a = buildModelGrid(up, mask, prep());
+    const b = buildModelGrid(down, mask, prep());
+    expect(a.image[0]).toBeLessThan(a.image[a.image.length - 1] as number);
+    expect(b.image[0]).toBeGreaterThan(b.image[b.image.length - 1] as number);
+  });
+
+  it("zeroes everything outside the lung mask and ignores the mask when masking is off", () => {
+    const vol = volume([4, 4, 3], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => -600);
+    const none = new Uint8Array(vol.data.length);
+    expect(buildModelGrid(vol, none, prep()).image.every((v) => v === 0)).toBe(true);
+    const off = buildModelGrid(vol, none, prep({ mask: false }));
+    expect(off.image[0]).toBeCloseTo(800 / 1600, 6);
+    expect(() => buildModelGrid(vol, null, prep())).toThrow(/lung mask/);
+    expect(() => buildModelGrid(vol, new Uint8Array(3), prep())).toThrow(/grids differ/);
+  });
+
+  it("builds the stack from evenly spaced model slices", () => {
+    const vol = volume([4, 4, 9], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (_i, _j, k) => -1400 + 100 * k);
+    const grid = buildModelGrid(vol, null, prep({ mask: false }));
+    const stack = buildStack(grid, 3);
+    expect([stack[0], stack[16], stack[32]].map((v) => Math.round((v as number) * 1600 - 1400))).toEqual([
+      -1400, -1000, -600,
+    ]);
+  });
+});
