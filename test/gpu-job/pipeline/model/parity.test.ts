@@ -76,9 +76,9 @@ describe("onnxruntime-node vs PyTorch on the parity fixture", () => {
       expect(got.length).toBe(ref.shape.reduce((a, b) => a * b, 1));
       const tol = fixture.tolerance[name] ?? { abs: 1e-4, rel: 0 };
       const pairs: [number, number][] = [];
-      if (ref.values) ref.values.forEach((v, i) => pairs.push([got[i] as number, v]));
-      if (ref.samples && ref.sampleStride)
-        ref.samples.forEach((v, i) => pairs.push([got[i * (ref.sampleStride as number)] as number, v]));
+      for (const [i, v] of (ref.values ?? []).entries()) pairs.push([got[i] as number, v]);
+      const stride = ref.sampleStride ?? 0;
+      for (const [i, v] of (ref.samples ?? []).entries()) pairs.push([got[i * stride] as number, v]);
       expect(pairs.length).toBeGreaterThan(0);
       let worst = 0;
       for (const [g, r] of pairs) worst = Math.max(worst, Math.abs(g - r) - tol.rel * Math.abs(r));
