@@ -1,0 +1,94 @@
+/**
+ * Subpleural depth of every lung voxel, in millimetres (finding 4: share of lesion volume within
+ * 7/14/21/28/35 mm of the pleura).
+ *
+ * Definition. For a lung voxel p (label > 0), pleuralDistanceMm(p) is the Euclidean distance, in mm,
+ * from p's centre to the centre of the nearest voxel of the volume whose label is 0:
+ *   d(p) = min over q with labels[q] = 0 of || diag(spacing) * (p - q) ||.
+ * So a lung voxel with a non-lung face neighbour along i is at spacing[0], one with only a diagonal
+ * non-lung neighbour in-plane at hypot(spacing[0], spacing[1]), and so on; the pleural surface itself lies
+ * about half a voxel closer than this (callers wanting surface depth subtract half a voxel step; the
+ * phantom truth's reference depth does that on its own 2 mm grid). Both lungs count as lung: where the
+ * two lungs touch there is no background between them, so that contact is not pleura here.
+ * Non-lung voxels get 0.
+ *
+ * Field of view. Nothing beyond the volume's edges is background: a lung cut by the first or last slice
+ * (or by the in-plane field of view) gets no fake pleura along the cut; its depth is measured to the real
+ * non-lung voxels inside the volume only. A lung voxel with no non-lung voxel anywhere in the volume (a
+ * volume that is all lung) gets +Infinity.
+ *
+ * Exact separable EDT (see distance-transform.ts), computed only in the lungs' bounding box grown by one
+ * voxel: every voxel of that one-voxel ring is non-lung, and the nearest background of a lung voxel never
+ * lies farther out than the ring (clamping any outside background voxel onto the ring brings it closer),
+ * so the crop changes no value.
+ */
+import type { Vec3 } from "../../../core/contracts/volume.js";
+import { squaredDistanceTransform } from "./distance-transform.js";
+
+export function pleuralDistanceMm(labels: Uint8Array, dims: Vec3, spacing: Vec3): Float32Array {
+  const [nx, ny, nz] = dims;
+  if (labels.length !== nx * ny * nz) throw new RangeError("labels length must equal nx*ny*nz");
+  const out = new Float32Array(labels.length);
+  const box = lungBox(labels, dims);
+  if (!box) return out;
+  const [i0, i1, j0, j1, k0, k1] = box;
+  const bx = i1 - i0 + 1;
+  const by = j1 - j0 + 1;
+  const bz = k1 - k0 + 1;
+  const d2 = new Float32Array(bx * by * bz);
+  let b = 0;
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      let idx = i0 + nx * (j + ny * k);
+      for (let i = i0; i <= i1; i++, idx++, b++) d2[b] = labels[idx]! > 0 ? Infinity : 0;
+    }
+  }
+  squaredDistanceTransform(d2, [bx, by, bz], spacing);
+  b = 0;
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      let idx = i0 + nx * (j + ny * k);
+      for (let i = i0; i <= i1; i++, idx++, b++) {
+        if (labels[idx]! > 0) out[idx] = Math.sqrt(d2[b]!);
+      }
+    }
+  }
+  return out;
+}
+
+/** Bounding box of the lung voxels grown by one voxel and clipped to the volume; undefined if none. */
+function lungBox(
+  labels: Uint8Array,
+  dims: Vec3,
+): [number, number, number, number, number, number] | undefined {
+  const [nx, ny, nz] = dims;
+  let i0 = nx;
+  let i1 = -1;
+  let j0 = ny;
+  let j1 = -1;
+  let k0 = nz;
+  let k1 = -1;
+  let idx = 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++, idx++) {
+        if (labels[idx] === 0) continue;
+        if (i < i0) i0 = i;
+        if (i > i1) i1 = i;
+        if (j < j0) j0 = j;
+        if (j > j1) j1 = j;
+        if (k < k0) k0 = k;
+        if (k > k1) k1 = k;
+      }
+    }
+  }
+  if (i1 < 0) return undefined;
+  return [
+    Math.max(0, i0 - 1),
+    Math.min(nx - 1, i1 + 1),
+    Math.max(0, j0 - 1),
+    Math.min(ny - 1, j1 + 1),
+    Math.max(0, k0 - 1),
+    Math.min(nz - 1, k1 + 1),
+  ];
+}

@@ -1,0 +1,349 @@
+/**
+ * Classical lung segmentation on the CT's own grid (no model): thresholds, connected components and
+ * morphology, every size in physical units so it behaves the same at any voxel size or orientation.
+ *
+ *   1. Air: HU < airThresholdHu (-320); air reaching the border of its slice is outside the body
+ *      (air-mask.ts).
+ *   2. Trachea and main bronchi out of the air inside the body (airways.ts), so they neither count as lung
+ *      nor join the lungs into one component.
+ *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
+ *      of at least minLungAreaMm2 in some slice, not gas (median HU not below gasMedianHu: stomach and
+ *      bowel gas is near -1000 HU, aerated lung near -850), and at least minLungFraction of the largest
+ *      such component (airway remnants above the seed, bubbles and bowel gas drop out).
+ *   4. Sides: a component with a real share on both sides of the body midline holds both lungs and is
+ *      split by erosion and a watershed on the distance map (split.ts); otherwise the two largest
+ *      components on opposite sides of the midline are the lungs, the right one at lower LPS x. Further
+ *      components join the lung whose mean x is nearer.
+ *   5. Each lung's in-plane holes filled (fill-holes.ts: vessels, bronchi, enclosed lesions), then the
+ *      lung closed in 3D with a ball of closingRadiusMm (closing.ts: consolidation against the pleura),
+ *      then zones (zones.ts) and volumes.
+ * Failure modes are values: an empty segmentation with warnings, never an exception for odd anatomy;
+ * malformed input (data length not matching dims) and invalid options throw.
+ * Memory: the volume plus one byte per voxel each for the working state, the labels and the zones, the
+ * fill queue (the largest component's voxel indices) and box-sized buffers in the split and closing.
+ */
+import type { Vec3, Volume } from "../../../core/contracts/volume.js";
+import { airMask, bodyMidlineX, markOutsideAir, STATE } from "./air-mask.js";
+import { excludeAirways } from "./airways.js";
+import { closeLung } from "./closing.js";
+import {
+  type ComponentStats,
+  FIRST_ORDINAL,
+  findComponents,
+  flood,
+  NO_ORDINAL,
+  type StatsOptions,
+} from "./components.js";
+import { fillLungHoles } from "./fill-holes.js";
+import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
+import type { LabelBox } from "./label-boxes.js";
+import { type LungSegmentationOptions, resolveLungOptions } from "./options.js";
+import { splitMergedLungs } from "./split.js";
+import { LUNG_LABEL, type LungSegmentation } from "./types.js";
+import { VoxelQueue } from "./voxel-queue.js";
+import { assignZones } from "./zones.js";
+
+/** Two separate components further apart than this (mm, mean x) are two lungs whatever the midline says. */
+const TWO_LUNGS_MIN_SEPARATION_MM = 80;
+const RIGHT = LUNG_LABEL.right;
+const LEFT = LUNG_LABEL.left;
+
+export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationOptions>): LungSegmentation {
+  const o = resolveLungOptions(options);
+  const dims = [...volume.dims] as Volume["dims"];
+  const [nx, ny, nz] = dims;
+  if (!dims.every((d) => Number.isInteger(d) && d > 0) || volume.data.length !== nx * ny * nz)
+    throw new RangeError(`volume data length ${volume.data.length} does not match dims ${dims.join("x")}`);
+  const warnings: string[] = [];
+  const voxelMl = voxelVolumeMl(volume);
+  const queue = new VoxelQueue(1 << 16);
+  const labels = new Uint8Array(volume.data.length);
+  const empty = (why: string): LungSegmentation => {
+    warnings.push(why);
+    return result(volume, labels, new Uint8Array(labels.length), voxelMl, warnings);
+  };
+
+  const state = airMask(volume, o.airThresholdHu);
+  markOutsideAir(state, dims);
+  const x = lpsX(volume);
+  const midline = bodyMidlineX(state, dims, volume.spacing, x);
+  if (midline === undefined) return empty("No lungs found: there is no body in the volume (all air).");
+  const airway = excludeAirways(state, volume, o);
+  // Components write their ordinals into `labels`; assignSides turns them into right/left.
+  const stats = { values: volume.data, belowThreshold: o.gasMedianHu, x, midline, ordinals: labels };
+  const lungs = keepLungLike(state, volume, STATE.air, STATE.lung, o, voxelMl, queue, stats);
+  if (lungs.length === 0)
+    return empty("No lungs found: no air-filled region of lung size and attenuation inside the body.");
+  if (airway.reason === "not-axial")
+    warnings.push("Slices are not axial: the trachea and main bronchi were not searched for or excluded.");
+  else if (airway.reason === "no-trachea")
+    warnings.push(
+      `No trachea found within ${o.tracheaSearchDepthMm} mm of the top of the scan: airways were not excluded.`,
+    );
+  else if (airway.leak)
+    warnings.push("Airway growing stopped at a leak into the lung; the airway exclusion may be incomplete.");
+
+  const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
+  fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
+  // Hole filling and the closing stay inside each lung's box.
+  for (const lung of [RIGHT, LEFT]) {
+    const box = boxes[lung];
+    if (box)
+      closeLung(labels, state, volume, lung, box, {
+        radiusMm: o.closingRadiusMm,
+        maxHu: o.closingMaxHu,
+        cellMm: o.closingCellMm,
+      });
+  }
+  const zones = assignZones(labels, volume);
+  warnings.push(...fieldOfViewWarnings(labels, volume));
+  return result(volume, labels, zones, voxelMl, warnings, boxes);
+}
+
+/**
+ * Components of `member` voxels that can be lung (step 2's rules) end as `kept`, the rest as
+ * STATE.rejected. Returns the kept components, largest first.
+ */
+function keepLungLike(
+  state: Uint8Array,
+  volume: Volume,
+  member: number,
+  kept: number,
+  o: LungSegmentationOptions,
+  voxelMl: number,
+  queue: VoxelQueue,
+  stats: StatsOptions,
+): ComponentStats[] {
+  const comps = findComponents(state, volume.dims, member, kept, queue, stats);
+  const minSliceVoxels = o.minLungAreaMm2 / pixelAreaMm2(volume);
+  const lungLike = (c: ComponentStats): boolean =>
+    c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels && c.below <= c.voxels / 2;
+  const largest = comps.reduce((m, c) => (lungLike(c) ? Math.max(m, c.voxels) : m), 0);
+  const keep = (c: ComponentStats): boolean => lungLike(c) && c.voxels >= o.minLungFraction * largest;
+  // Flooding the (usually few and small) rejects is cheaper than flooding the lungs again.
+  for (const c of comps) if (!keep(c)) flood(state, volume.dims, c.seed, kept, STATE.rejected, queue);
+  return comps.filter(keep).sort((a, b) => b.voxels - a.voxels);
+}
+
+/**
+ * Write right/left labels for every kept component (all STATE.lung in `state`). Returns a box holding
+ * each side (the union of its components' boxes).
+ */
+function assignSides(
+  state: Uint8Array,
+  volume: Volume,
+  lungs: ComponentStats[],
+  midline: number,
+  o: LungSegmentationOptions,
+  labels: Uint8Array,
+  warnings: string[],
+  queue: VoxelQueue,
+): Array<LabelBox | undefined> {
+  const dims = volume.dims;
+  const boxes: Array<LabelBox | undefined> = [];
+  const grow = (label: number, b: LabelBox): void => {
+    const cur = boxes[label];
+    boxes[label] = cur
+      ? [
+          Math.min(cur[0], b[0]),
+          Math.max(cur[1], b[1]),
+          Math.min(cur[2], b[2]),
+          Math.max(cur[3], b[3]),
+          Math.min(cur[4], b[4]),
+          Math.max(cur[5], b[5]),
+        ]
+      : [...b];
+  };
+  const x = lpsX(volume);
+  const meanX = (c: ComponentStats): number =>
+    x.xi * c.centroid[0] + x.xj * c.centroid[1] + x.xk * c.centroid[2] + x.x0;
+  // Side of each component ordinal, applied in one pass at the end; ordinals of rejected components map
+  // to 0. Components without an ordinal (past the 252nd) are painted by flooding them.
+  const side = new Uint8Array(256);
+  side[RIGHT] = RIGHT;
+  side[LEFT] = LEFT;
+  const paint = (c: ComponentStats, label: number): void => {
+    grow(label, c.box);
+    if (c.ordinal !== NO_ORDINAL) {
+      side[c.ordinal] = label;
+      return;
+    }
+    flood(state, dims, c.seed, STATE.lung, STATE.scratch, queue);
+    for (let h = 0; h < queue.length; h++) labels[queue.at(h)] = label;
+  };
+  const sideOf = (xv: number, reference: number): number => (xv < reference ? RIGHT : LEFT);
+
+  const [first, second, ...rest] = lungs;
+  if (!first) return boxes;
+  const share = first.rightOfMidline / first.voxels;
+  let refX = midline;
+  if (Math.min(share, 1 - share) >= o.mergedSideFraction) {
+    // Both lungs in one component: the split writes right/left over its ordinal (or its flooded mark).
+    let mask = labels;
+    let mark = first.ordinal;
+    if (mark === NO_ORDINAL) {
+      flood(state, dims, first.seed, STATE.lung, STATE.scratch, queue);
+      mask = state;
+      mark = STATE.scratch;
+    }
+    if (!splitMergedLungs(mask, mark, first.box, volume, midline, o.minSplitFraction, labels)) {
+      warnings.push(
+        "The lungs touch and could not be separated by erosion; they were split at the body midline.",
+      );
+      splitAtMidline(mask, mark, first.box, dims, x, midline, labels);
+    }
+    grow(RIGHT, first.box);
+    grow(LEFT, first.box);
+    const means = sideMeans(labels, first, dims, x);
+    if (means) refX = (means.right + means.left) / 2;
+    for (const c of [second, ...rest]) if (c) paint(c, sideOf(meanX(c), refX));
+  } else {
+    const xa = meanX(first);
+    const xb = second ? meanX(second) : undefined;
+    const twoLungs =
+      second !== undefined &&
+      xb !== undefined &&
+      ((xa - midline) * (xb - midline) < 0 ||
+        (second.voxels >= 0.25 * first.voxels && Math.abs(xa - xb) >= TWO_LUNGS_MIN_SEPARATION_MM));
+    if (twoLungs && second && xb !== undefined) {
+      paint(first, xa < xb ? RIGHT : LEFT);
+      paint(second, xa < xb ? LEFT : RIGHT);
+      refX = (xa + xb) / 2;
+    } else {
+      paint(first, sideOf(xa, midline));
+      if (second) paint(second, sideOf(meanX(second), midline));
+    }
+    for (const c of rest) paint(c, sideOf(meanX(c), refX));
+  }
+  for (let v = 0; v < labels.length; v++) {
+    const l = labels[v]!;
+    if (l >= FIRST_ORDINAL) labels[v] = side[l]!;
+  }
+  // A merged component always yields both sides (cores, or the midline split of a component with a real
+  // share on each side), so a side has voxels exactly when it has a box.
+  const right = boxes[RIGHT] !== undefined;
+  const left = boxes[LEFT] !== undefined;
+  if (right !== left) warnings.push(`Only one lung found (the ${right ? "right" : "left"}).`);
+  return boxes;
+}
+
+/** Right/left by the side of the body midline, for the voxels holding `mark` in `mask` within `box`. */
+function splitAtMidline(
+  mask: Uint8Array,
+  mark: number,
+  box: LabelBox,
+  dims: Vec3,
+  x: ReturnType<typeof lpsX>,
+  midline: number,
+  labels: Uint8Array,
+): void {
+  const [nx, ny] = dims;
+  for (let k = box[4]; k <= box[5]; k++)
+    for (let j = box[2]; j <= box[3]; j++) {
+      const row = x.xj * j + x.xk * k + x.x0;
+      for (let i = box[0]; i <= box[1]; i++) {
+        const v = i + nx * (j + ny * k);
+        if (mask[v] === mark) labels[v] = row + x.xi * i < midline ? RIGHT : LEFT;
+      }
+    }
+}
+
+/** Mean LPS x of each side's voxels within a component's box, when both sides are present. */
+function sideMeans(
+  labels: Uint8Array,
+  c: ComponentStats,
+  dims: Vec3,
+  x: ReturnType<typeof lpsX>,
+): { right: number; left: number } | undefined {
+  const [nx, ny] = dims;
+  const [i0, i1, j0, j1, k0, k1] = c.box;
+  const sum = [0, 0, 0];
+  const count = [0, 0, 0];
+  for (let k = k0; k <= k1; k++)
+    for (let j = j0; j <= j1; j++) {
+      const row = x.xj * j + x.xk * k + x.x0;
+      for (let i = i0; i <= i1; i++) {
+        const l = labels[i + nx * (j + ny * k)]!;
+        if (!l) continue;
+        sum[l]! += row + x.xi * i;
+        count[l]!++;
+      }
+    }
+  if (!count[RIGHT] || !count[LEFT]) return undefined;
+  return { right: sum[RIGHT]! / count[RIGHT]!, left: sum[LEFT]! / count[LEFT]! };
+}
+
+/** Caveats about lungs cut by the field of view (their volumes and zones are then partial). */
+function fieldOfViewWarnings(labels: Uint8Array, volume: Volume): string[] {
+  const [nx, ny, nz] = volume.dims;
+  const plane = nx * ny;
+  const order = sliceOrder(volume);
+  const top = order.superiorK;
+  const bottom = nz - 1 - top;
+  // Which labels appear in the top slice, the bottom slice, and on the in-plane border.
+  const atTop = new Set<number>();
+  const atBottom = new Set<number>();
+  const atEdge = new Set<number>();
+  for (let p = 0; p < plane; p++) {
+    atTop.add(labels[top * plane + p]!);
+    atBottom.add(labels[bottom * plane + p]!);
+  }
+  for (let k = 0; k < nz; k++) {
+    const base = k * plane;
+    for (let i = 0; i < nx; i++) {
+      atEdge.add(labels[base + i]!);
+      atEdge.add(labels[base + i + nx * (ny - 1)]!);
+    }
+    for (let j = 0; j < ny; j++) {
+      atEdge.add(labels[base + nx * j]!);
+      atEdge.add(labels[base + nx * j + nx - 1]!);
+    }
+  }
+  const out: string[] = [];
+  const first = order.axial ? "top" : "first slice";
+  const last = order.axial ? "bottom" : "last slice";
+  for (const [label, side] of [
+    [RIGHT, "right"],
+    [LEFT, "left"],
+  ] as const) {
+    const partial = "its volume and zones cover only the part scanned";
+    if (nz === 1 && atTop.has(label)) out.push(`The ${side} lung lies in a single slice: ${partial}.`);
+    else {
+      if (atTop.has(label))
+        out.push(`The ${side} lung reaches the ${first} of the field of view: ${partial}.`);
+      if (atBottom.has(label))
+        out.push(`The ${side} lung reaches the ${last} of the field of view: ${partial}.`);
+    }
+    if (atEdge.has(label)) out.push(`The ${side} lung reaches the in-plane edge of the field of view.`);
+  }
+  return out;
+}
+
+function result(
+  volume: Volume,
+  labels: Uint8Array,
+  zones: Uint8Array,
+  voxelMl: number,
+  warnings: string[],
+  boxes: Array<LabelBox | undefined> = [],
+): LungSegmentation {
+  const [nx, ny] = volume.dims;
+  const counts = [0, 0, 0];
+  for (const label of [RIGHT, LEFT]) {
+    const b = boxes[label];
+    if (!b) continue;
+    for (let k = b[4]; k <= b[5]; k++)
+      for (let j = b[2]; j <= b[3]; j++) {
+        const row = nx * (j + ny * k);
+        for (let i = b[0]; i <= b[1]; i++) if (labels[row + i] === label) counts[label]!++;
+      }
+  }
+  return {
+    dims: [...volume.dims],
+    spacing: [...volume.spacing],
+    labels,
+    zones,
+    volumeMl: { right: counts[RIGHT]! * voxelMl, left: counts[LEFT]! * voxelMl },
+    warnings,
+  };
+}
