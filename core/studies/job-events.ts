@@ -6,7 +6,12 @@
  * its absence means the outputs are incomplete. Such a study becomes FAILED with RESULTS_MISSING rather
  * than staying RUNNING: Batch sends nothing after SUCCEEDED, so a RUNNING study would wait forever, and S3's
  * read-after-write consistency means a manifest written before the job exited is visible now.
+ *
+ * FAILED carries the job's own reasons when it left `failure.json` (core/contracts/results-manifest.ts):
+ * input reason codes as they are, the job's other codes as JOB_FAILED with the code in the message.
  */
+import { ReasonCodeSchema } from "../contracts/reason-codes.js";
+import { FAILURE_REPORT_NAME, FailureReportSchema } from "../contracts/results-manifest.js";
 import type { StudyReason, StudyStatus } from "../contracts/study.js";
 import { StudyIdSchema } from "../contracts/study.js";
 import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
@@ -57,7 +62,9 @@ export async function applyJobStateChange(ev: JobStateChange, deps: JobEventDeps
     ];
   } else if (status === "FAILED") {
     const why = (ev.statusReason ?? "no status reason").slice(0, MAX_REASON_CHARS);
-    reasons = [{ code: "JOB_FAILED", message: `The analysis job failed: ${why}` }];
+    reasons = (await jobFailureReasons(deps.results, study.tenant, studyId)) ?? [
+      { code: "JOB_FAILED", message: `The analysis job failed: ${why}` },
+    ];
   }
   const applied = await deps.studies.advance(
     studyId,
@@ -85,4 +92,32 @@ async function resultsManifestExists(
     if (e instanceof ObjectNotFoundError) return false;
     throw e;
   }
+}
+
+/**
+ * The reasons of the job's failure.json, or undefined when there is none or it cannot be read: Batch's
+ * status reason is the fallback, so a missing or unreadable report never fails the event.
+ */
+async function jobFailureReasons(
+  results: ObjectStore,
+  tenant: string,
+  studyId: string,
+): Promise<StudyReason[] | undefined> {
+  let report: ReturnType<typeof FailureReportSchema.parse>;
+  try {
+    const bytes = await results.get(`${resultsPrefix(tenant, studyId)}${FAILURE_REPORT_NAME}`);
+    report = FailureReportSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    return undefined;
+  }
+  return report.reasons.map((r): StudyReason => {
+    const code = ReasonCodeSchema.safeParse(r.code);
+    if (!code.success) return { code: "JOB_FAILED", message: `${r.code}: ${r.message}` };
+    return {
+      code: code.data,
+      message: r.message,
+      ...(r.file !== undefined ? { file: r.file } : {}),
+      ...(r.slice !== undefined ? { slice: r.slice } : {}),
+    };
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * AWS Batch on GPU instances: managed EC2 compute environments (Spot first, on-demand as fallback, both
  * scaling from zero), one job queue that orders them and cancels jobs stuck RUNNABLE, and the container job
- * definition of the DeepSC-COVID job (one GPU, retried only when the host goes away).
+ * definition of the DeepSC-COVID job (one GPU, retried only when the host goes away or the job reports a
+ * transient failure with its retryable exit code).
  */
 import { Annotations, Duration, Size, Stack } from "aws-cdk-lib";
 import * as batch from "aws-cdk-lib/aws-batch";
@@ -10,6 +11,7 @@ import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { acknowledge } from "../nag.js";
 import { JOB_ENV } from "../runtime-contract.js";
 
@@ -53,14 +55,16 @@ export interface GpuBatchProps {
    */
   readonly jobTimeout?: Duration;
   /**
-   * Attempts per job (the first run included); retries happen only on host/Spot termination and on
-   * `retryableExitCodes`.
+   * Attempts per job (the first run included); retries happen only on host/Spot termination and on the
+   * retryable exit codes.
    * @default 3
    */
   readonly retryAttempts?: number;
   /**
-   * Container exit codes meaning "transient, try again" (at most 3).
-   * @default - none: every application exit is final
+   * Further container exit codes meaning "transient, try again", on top of the job's own
+   * RETRYABLE_EXIT_CODES (gpu-job/job/exit-codes.ts: 75, EX_TEMPFAIL), which are always retried; at most 3
+   * codes in all.
+   * @default - none besides the job's own
    */
   readonly retryableExitCodes?: number[];
   /**
@@ -122,7 +126,8 @@ export class GpuBatch extends Construct implements ec2.IConnectable {
     this.instanceTypes = instanceTypes.map((t) => t.toString());
     const jobVcpus = props.jobVcpus ?? 4;
     const jobMemory = props.jobMemory ?? Size.gibibytes(14);
-    const retryableExitCodes = props.retryableExitCodes ?? [];
+    // The job's contract first, then whatever the deployment adds; each code once.
+    const retryableExitCodes = [...new Set([...RETRYABLE_EXIT_CODES, ...(props.retryableExitCodes ?? [])])];
     this.node.addValidation({
       validate: () => validateGpuSizing(this.instanceTypes, jobVcpus, jobMemory, retryableExitCodes, this),
     });

@@ -1,7 +1,7 @@
 /**
  * GPU Batch as synthesized by the real app: compute environments, queue ordering and stuck-job actions,
- * the job definition (1 GPU, retry only on host/Spot loss, timeout), and the launch template. Plus the
- * construct's synth-time validation, on a bare stack.
+ * the job definition (1 GPU, retry only on host/Spot loss and the job's EX_TEMPFAIL, timeout), and the
+ * launch template. Plus the construct's synth-time validation, on a bare stack.
  */
 import { App, Size, Stack } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
@@ -9,6 +9,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { GpuBatch } from "../../infra/constructs/gpu-batch.js";
 import { at, resourcesOf, type SynthesizedApp, synthDeepscApp } from "./synth-app.js";
 
@@ -81,7 +82,7 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
     });
   });
 
-  it("defines the job with 1 GPU, 4 vCPU, 14 GiB, retries only on host loss, 3 attempts and a 60 min timeout", () => {
+  it("defines the job with 1 GPU, 4 vCPU, 14 GiB, retries on host loss and EX_TEMPFAIL only, 3 attempts and a 60 min timeout", () => {
     s.pipeline.resourceCountIs("AWS::Batch::JobDefinition", 1);
     s.pipeline.hasResourceProperties("AWS::Batch::JobDefinition", {
       Type: "container",
@@ -102,6 +103,8 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
         Attempts: 3,
         EvaluateOnExit: [
           { Action: "RETRY", OnStatusReason: "Host EC2*" },
+          // The job's transient-failure code (gpu-job/job/exit-codes.ts), retried without any context.
+          { Action: "RETRY", OnExitCode: String(EXIT_CODES.TEMPORARY_FAILURE) },
           { Action: "EXIT", OnReason: "*" },
         ],
       },
@@ -169,11 +172,11 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
 describe("GPU Batch with context overrides", () => {
   let s: SynthesizedApp;
   beforeAll(() => {
-    // As `-c spot=false -c gpuInstanceTypes=g6e.xlarge,g5.2xlarge -c retryableExitCodes=75` would pass them.
+    // As `-c spot=false -c gpuInstanceTypes=g6e.xlarge,g5.2xlarge -c retryableExitCodes=75,76` would pass them.
     s = synthDeepscApp({
       spot: "false",
       gpuInstanceTypes: "g6e.xlarge,g5.2xlarge",
-      retryableExitCodes: "75",
+      retryableExitCodes: "75,76",
       jobTimeoutMinutes: "90",
       stuckRunnableMinutes: "45",
     });
@@ -192,13 +195,14 @@ describe("GPU Batch with context overrides", () => {
     });
   });
 
-  it("retries the configured exit code before the final EXIT, with the configured timeout", () => {
+  it("retries the configured exit codes (the job's own once) before the final EXIT, with the configured timeout", () => {
     s.pipeline.hasResourceProperties("AWS::Batch::JobDefinition", {
       RetryStrategy: {
         Attempts: 3,
         EvaluateOnExit: [
           { Action: "RETRY", OnStatusReason: "Host EC2*" },
           { Action: "RETRY", OnExitCode: "75" },
+          { Action: "RETRY", OnExitCode: "76" },
           { Action: "EXIT", OnReason: "*" },
         ],
       },
@@ -258,5 +262,10 @@ describe("GpuBatch synth-time validation", () => {
       "at most 3 retryable exit codes (Batch allows 5 evaluateOnExit conditions in all)",
     ]);
     expect(gpuBatchErrors({ retryableExitCodes: [0] })).toEqual(["retryable exit code 0 is not 1..255"]);
+    // The job's own code counts: three more would make four.
+    expect(gpuBatchErrors({ retryableExitCodes: [76, 77, 78] })).toEqual([
+      "at most 3 retryable exit codes (Batch allows 5 evaluateOnExit conditions in all)",
+    ]);
+    expect(gpuBatchErrors({ retryableExitCodes: [75, 76, 77] })).toEqual([]);
   });
 });

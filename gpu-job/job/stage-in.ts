@@ -1,0 +1,187 @@
+/**
+ * Stage-in: the upload the ingest Lambda validated, copied from the ingest bucket to local scratch in the
+ * shape `analyze` reads (DESIGN.md §3, upload protocol):
+ *   - `….zip`            -> `<dir>/input.zip`
+ *   - `….nii(.gz)`       -> `<dir>/input.nii(.gz)`
+ *   - `…/manifest.json`  -> `<dir>/series/<key>` for every listed file, each checked against the size and
+ *                           sha256 the manifest declares (the studyId was derived from those checksums).
+ * Local names are generic so nothing the uploader chose for a zip or NIfTI name reaches paths or logs.
+ * Everything streams (download.ts); memory stays bounded whatever the series size.
+ */
+import path from "node:path";
+import {
+  summariseZodIssues,
+  UPLOAD_MANIFEST_NAME,
+  type UploadManifest,
+  UploadManifestSchema,
+} from "../../core/contracts/upload-manifest.js";
+import { reject } from "../../core/errors.js";
+import { isIgnoredSegment } from "../../core/input/folder-source.js";
+import { DEFAULT_LIMITS, type InputLimits } from "../../core/input/source.js";
+import { ObjectNotFoundError } from "../../core/ports/object-store.js";
+import { mapLimit } from "../../core/util/map-limit.js";
+import { downloadToFile } from "./download.js";
+import { JobFailure } from "./failure.js";
+import type { JobStore } from "./store.js";
+
+export type InputShape = "zip" | "nifti" | "dicom";
+
+export interface StagedInput {
+  /** What to hand to analyze: a file (zip, NIfTI) or the folder of DICOM files. */
+  path: string;
+  shape: InputShape;
+  files: number;
+  bytes: number;
+}
+
+export interface StageInOptions {
+  /** Parallel downloads of a DICOM series. @default 8 */
+  concurrency?: number;
+  limits?: Partial<InputLimits>;
+}
+
+/** A manifest is a few hundred bytes per file; the ingest Lambda applies the same ceiling. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+export function inputShapeOf(key: string): InputShape | undefined {
+  const base = path.posix.basename(key);
+  const lower = base.toLowerCase();
+  if (lower.endsWith(".zip")) return "zip";
+  if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
+  if (base === UPLOAD_MANIFEST_NAME) return "dicom";
+  return undefined;
+}
+
+function missing(what: string, cause: unknown): JobFailure {
+  return new JobFailure(
+    "INPUT_REJECTED",
+    "INPUT_MISSING",
+    `${what} no longer exists in the ingest bucket (deleted or expired after validation).`,
+    { cause },
+  );
+}
+
+async function headOrMissing(store: JobStore, key: string, what: string): Promise<number> {
+  try {
+    return (await store.head(key)).size;
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) throw missing(what, e);
+    throw e;
+  }
+}
+
+async function stageSingleObject(
+  store: JobStore,
+  key: string,
+  dir: string,
+  shape: "zip" | "nifti",
+  limits: InputLimits,
+): Promise<StagedInput> {
+  const lower = key.toLowerCase();
+  const local = shape === "zip" ? "input.zip" : lower.endsWith(".nii.gz") ? "input.nii.gz" : "input.nii";
+  const what = `The uploaded ${shape === "zip" ? "zip" : "NIfTI file"}`;
+  const size = await headOrMissing(store, key, what);
+  if (size === 0) reject("EMPTY_INPUT", `${what} is empty.`);
+  if (size > limits.maxTotalBytes)
+    reject("TOO_LARGE", `${what} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);
+  const target = path.join(dir, local);
+  let got: { size: number };
+  try {
+    got = await downloadToFile(store, key, target);
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) throw missing(what, e);
+    throw e;
+  }
+  if (got.size !== size)
+    throw new JobFailure("INPUT_REJECTED", "INPUT_CHANGED", `${what} changed size while it was being read.`);
+  return { path: target, shape, files: 1, bytes: got.size };
+}
+
+async function readUploadManifest(store: JobStore, key: string): Promise<UploadManifest> {
+  const size = await headOrMissing(store, key, `The upload's ${UPLOAD_MANIFEST_NAME}`);
+  if (size > MAX_MANIFEST_BYTES)
+    reject("TOO_LARGE", `${UPLOAD_MANIFEST_NAME} is ${size} bytes; the limit is ${MAX_MANIFEST_BYTES}.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.get(key)));
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) throw missing(`The upload's ${UPLOAD_MANIFEST_NAME}`, e);
+    if (!(e instanceof SyntaxError) && !(e instanceof TypeError)) throw e;
+    reject("UNSUPPORTED_FORMAT", `${UPLOAD_MANIFEST_NAME} is not valid UTF-8 JSON.`);
+  }
+  const parsed = UploadManifestSchema.safeParse(json);
+  if (!parsed.success)
+    reject(
+      "UNSUPPORTED_FORMAT",
+      `${UPLOAD_MANIFEST_NAME} does not follow the upload manifest schema: ${summariseZodIssues(parsed.error)}.`,
+    );
+  return parsed.data;
+}
+
+async function stageDicomSeries(
+  store: JobStore,
+  manifestKey: string,
+  dir: string,
+  limits: InputLimits,
+  concurrency: number,
+): Promise<StagedInput> {
+  const manifest = await readUploadManifest(store, manifestKey);
+  // The same selection the ingest Lambda validated (core/input/object-store-source.ts).
+  const files = manifest.files.filter((f) => !f.key.split("/").some(isIgnoredSegment));
+  if (files.length === 0) reject("EMPTY_INPUT", `${UPLOAD_MANIFEST_NAME} lists no files.`);
+  if (files.length > limits.maxEntries)
+    reject(
+      "TOO_LARGE",
+      `${UPLOAD_MANIFEST_NAME} lists ${files.length} files; the limit is ${limits.maxEntries}.`,
+    );
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  if (total > limits.maxTotalBytes)
+    reject("TOO_LARGE", `The listed files hold ${total} bytes; the limit is ${limits.maxTotalBytes}.`);
+
+  const folder = path.posix.dirname(manifestKey);
+  const seriesDir = path.join(dir, "series");
+  const gone: string[] = [];
+  const changed: string[] = [];
+  await mapLimit(files, concurrency, async (f) => {
+    // Keys are relative and free of '.'/'..' segments (UploadManifestSchema), so this stays inside seriesDir.
+    const target = path.join(seriesDir, ...f.key.split("/"));
+    try {
+      const got = await downloadToFile(store, `${folder}/${f.key}`, target);
+      if (got.size !== f.size || got.sha256 !== f.sha256) changed.push(f.key);
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) gone.push(f.key);
+      else throw e;
+    }
+  });
+  if (gone.length > 0)
+    throw new JobFailure(
+      "INPUT_REJECTED",
+      "INPUT_MISSING",
+      `${gone.length} of the ${files.length} files ${UPLOAD_MANIFEST_NAME} lists no longer exist in the ingest bucket.`,
+    );
+  if (changed.length > 0)
+    throw new JobFailure(
+      "INPUT_REJECTED",
+      "INPUT_CHANGED",
+      `${changed.length} of the ${files.length} files do not match the size or sha256 in ${UPLOAD_MANIFEST_NAME}.`,
+    );
+  return { path: seriesDir, shape: "dicom", files: files.length, bytes: total };
+}
+
+/** Copy the upload `inputKey` names into `dir` (which must exist and be empty). */
+export async function stageIn(
+  store: JobStore,
+  inputKey: string,
+  dir: string,
+  options: StageInOptions = {},
+): Promise<StagedInput> {
+  const limits: InputLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const shape = inputShapeOf(inputKey);
+  if (shape === undefined)
+    reject(
+      "UNSUPPORTED_FORMAT",
+      `The input is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
+    );
+  if (shape === "dicom") return stageDicomSeries(store, inputKey, dir, limits, options.concurrency ?? 8);
+  return stageSingleObject(store, inputKey, dir, shape, limits);
+}
