@@ -51,10 +51,14 @@ export interface Selection {
   warnings: Warning[];
 }
 
-function candidateOf(group: SeriesGroup, ranked: RankedCandidate): SeriesCandidate {
+function candidateOf(
+  group: SeriesGroup,
+  ranked: RankedCandidate,
+  uidSalt: string | undefined,
+): SeriesCandidate {
   const h = group.headers[0]!;
   const c: SeriesCandidate = {
-    seriesKey: hashUid(group.key),
+    seriesKey: hashUid(group.key, uidSalt),
     slices: group.slices.length,
     imageType: h.imageType,
     orientation: ranked.facts.orientation,
@@ -72,7 +76,8 @@ function candidateOf(group: SeriesGroup, ranked: RankedCandidate): SeriesCandida
  * no CT at all → NOT_CT; CT but only localizers / no image → NO_CT_SERIES; two different series tied at
  * the top → INCONSISTENT_SERIES (we will not guess which reconstruction the sender meant).
  */
-export function selectSeries(groups: SeriesGroup[]): Selection {
+/** `uidSalt`: salt of the hashed series keys (default: DEEPSC_UID_SALT or the local default, core/privacy.ts). */
+export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection {
   if (groups.length === 0) reject("EMPTY_INPUT", "No DICOM image was found in the input.");
   const ranked = groups.map((g) => {
     const h = g.headers[0]!;
@@ -150,7 +155,7 @@ export function selectSeries(groups: SeriesGroup[]): Selection {
         ? `ranked first of ${ranked.length} series by these rules, then by slice count (${best.group.slices.length})`
         : `the only series (${best.group.slices.length} slices)`,
     ),
-    runnersUp: ranked.slice(1, 6).map((r) => candidateOf(r.group, r.ranked)),
+    runnersUp: ranked.slice(1, 6).map((r) => candidateOf(r.group, r.ranked, uidSalt)),
     warnings,
   };
 }

@@ -4,7 +4,7 @@
  * only real failures (I/O, bugs) throw.
  */
 
-import type { ReasonCode } from "../contracts/reason-codes.js";
+import { type ReasonCode, WARNING_CODES } from "../contracts/reason-codes.js";
 import type { Reason, SeriesSummary, ValidationReport, Warning } from "../contracts/validation-report.js";
 import { ValidationReportSchema } from "../contracts/validation-report.js";
 import type { Volume } from "../contracts/volume.js";
@@ -17,6 +17,7 @@ import { inspectNifti, readNifti } from "../nifti/read.js";
 import { hashUid } from "../privacy.js";
 import { checkHuPlausible } from "../volume/hu-check.js";
 import { assembleVolume } from "./assemble-volume.js";
+import { type DicomSource, readDicomSource } from "./dicom-source.js";
 import { policyFor, type ValidationPolicy } from "./policy.js";
 import { type EntryResult, readHeaders } from "./read-headers.js";
 import { groupSeries, selectSeries } from "./select-series.js";
@@ -30,6 +31,8 @@ export interface ValidateOptions {
   policy?: Partial<ValidationPolicy>;
   limits?: Partial<InputLimits>;
   onProgress?: (stage: "headers" | "pixels", done: number, total: number) => void;
+  /** Salt of hashed UIDs in the report (default: DEEPSC_UID_SALT or the local default, core/privacy.ts). */
+  uidSalt?: string;
 }
 
 export interface ValidationOutcome {
@@ -38,6 +41,11 @@ export interface ValidationOutcome {
   volume?: Volume;
   /** The DICOM stack behind the volume (source references for DICOM SEG), when the input was DICOM. */
   stack?: Stack;
+  /**
+   * Full mode, accepted DICOM input: the source references and patient/study modules a DICOM SEG copies.
+   * Holds patient identification: in memory only, never in the report, JSON or logs.
+   */
+  dicomSource?: DicomSource;
 }
 
 /** Files that are part of a DICOM export but hold no image: ignored when they sit beside a series. */
@@ -126,7 +134,7 @@ function dedupeWarnings(ws: Warning[]): Warning[] {
   });
 }
 
-type EntriesOutcome = { series: SeriesSummary; volume?: Volume; stack?: Stack };
+type EntriesOutcome = { series: SeriesSummary; volume?: Volume; stack?: Stack; dicomSource?: DicomSource };
 
 async function validateEntries(w: Working): Promise<EntriesOutcome> {
   const entries = w.source.entries;
@@ -186,7 +194,7 @@ async function validateDicom(
   headers: DicomHeader[],
   entryByPath: ReadonlyMap<string, InputEntry>,
 ): Promise<EntriesOutcome> {
-  const selection = selectSeries(groupSeries(headers));
+  const selection = selectSeries(groupSeries(headers), w.opts.uidSalt);
   w.warnings.push(...selection.warnings);
   const chosenHeaders = selection.chosen.headers;
   // The decoder's own header checks, run here too so header-only validation refuses what decoding would.
@@ -202,14 +210,14 @@ async function validateDicom(
   if (planeOf(column(stack.geometry.direction, 2)) !== "axial" && stack.geometry.dims[2] > 1)
     w.warnings.push({
       code: "NOT_AXIAL",
-      message: "The series is not axial; it is analysed in its own orientation.",
+      message: WARNING_CODES.NOT_AXIAL,
     });
 
   const first = chosenHeaders[0]!;
   const series: SeriesSummary = {
     format: "dicom",
     container: w.source.container,
-    seriesKey: hashUid(selection.chosen.key),
+    seriesKey: hashUid(selection.chosen.key, w.opts.uidSalt),
     transferSyntaxes: [...new Set(chosenHeaders.map((h) => h.transferSyntax))].sort(),
     dims: stack.geometry.dims,
     spacing: stack.geometry.spacing,
@@ -234,7 +242,8 @@ async function validateDicom(
   });
   w.warnings.push(...warnings);
   checkHu(w, volume, series);
-  return { series, volume, stack };
+  const dicomSource = await readDicomSource(stack, entryByPath);
+  return { series, volume, stack, ...(dicomSource ? { dicomSource } : {}) };
 }
 
 /** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */
