@@ -14,6 +14,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   validate: async () => (await import("./commands/validate.js")).validateCommand,
   convert: async () => (await import("./commands/convert.js")).convertCommand,
+  analyze: async () => (await import("./commands/analyze.js")).analyzeCommand,
   phantom: async () => (await import("./commands/phantom.js")).phantomCommand,
   sample: async () => (await import("./commands/sample.js")).sampleCommand,
 };

@@ -11,6 +11,13 @@ export const HELP = {
   convert: `deepsc convert <input> <out.nii|out.nii.gz>
   Write the input's CT volume as NIfTI (int16 HU where exact, RAS affine from the DICOM geometry).
   Exit 0 written, 2 rejected (the reasons are printed), 1 error.`,
+  analyze: `deepsc analyze <input> --out <dir> [--model <model.json>] [--device auto|cpu|cuda] [--threads <n>] [--json]
+  The whole job locally: validate, segment the lungs, run DeepSC-COVID, compute the findings and write
+  diagnosis.json, lesions.nii.gz, lungs.nii.gz, evidence.nii.gz (on the input's grid) and manifest.json (last).
+  --model    model.json of another DeepSC-COVID export (default: the bundled light model, synthetic)
+  --device   auto (CUDA when installed, else CPU; the default), cpu, or cuda (fail if unavailable)
+  --json     print only diagnosis.json on stdout
+  Exit 0 done, 2 rejected (the reasons are printed), 1 error.`,
   phantom: `deepsc phantom --class covid|cap|normal --seed <n> --out <dir> [options]
   Synthetic chest CT with ground truth (truth/ beside the CT: truth.json, lesions.nii.gz, lungs.nii.gz).
   --format dicom|zip|nifti   (default dicom: a folder of IM*.dcm; zip: series.zip; nifti: ct.nii.gz)
@@ -25,5 +32,5 @@ export const HELP = {
   --noise <HU>               noise standard deviation (default 15)`,
   sample: `deepsc sample [--dir <dir>]
   What \`npm start\` runs: generates the sample chest CT (synthetic, seed 7; 512x512x64 at 5 mm) under samples/ if it is
-  missing, then validates it as the pipeline would and prints the report and the volume's summary.`,
+  missing, then analyses it as \`deepsc analyze\` does, into samples/covid-seed7/results/`,
 } as const;

@@ -45,7 +45,8 @@ export const WARNING_CODES = {
   FILES_IGNORED: "Some files were not DICOM images (DICOMDIR, reports, hidden files) and were ignored.",
   LOSSY_COMPRESSION: "Pixels were lossy-compressed; Hounsfield units are approximate.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt); geometry keeps the shear.",
-  NOT_AXIAL: "The series is not axial; it is analysed in its own orientation.",
+  NOT_AXIAL:
+    "The series is not axial; the analysis reorients it (exactly for coronal or sagittal slices, by resampling when oblique).",
   FALLBACK_GEOMETRY:
     "The NIfTI file has no sform or qform; voxel sizes from pixdim and an identity orientation were assumed.",
   HEADER_ONLY: "Validated from headers only; pixel values were not decoded.",
@@ -57,6 +58,8 @@ export const WARNING_CODES = {
     "SliceThickness differs from the measured slice spacing; the measured spacing was used.",
   LUNG_SEGMENTATION:
     "Lung segmentation found something unusual (one lung only, lungs cut by the field of view, no lungs); lesion findings are limited to what was segmented.",
+  OBLIQUE_RESAMPLED:
+    "The scan's voxel axes are oblique to the patient's axes; it was resampled onto an axis-aligned grid for the model and the results sampled back onto its own voxels.",
   CPU_FALLBACK:
     "The CUDA execution provider was not available; the model ran on the CPU (slower, same results).",
 } as const;

@@ -6,6 +6,7 @@ import type { Volume } from "../../../core/contracts/volume.js";
 import type { ClassName, LoadedModel } from "../model/model-manifest.js";
 import type { ModelSession } from "../model/session.js";
 import { type NativeMaps, toNative } from "../postprocess/to-native.js";
+import { ALIGNED_TOLERANCE_DEG, alignToLps, obliquityDeg } from "../preprocess/axis-align.js";
 import { buildModelGrid } from "../preprocess/model-grid.js";
 import { slidingWindow } from "./sliding-window.js";
 
@@ -16,6 +17,8 @@ export interface ScanInference extends NativeMaps {
   modelGrid: { depth: number; height: number; width: number; voxelMl: number };
   tiles: { start: number; probabilities: Record<ClassName, number>; lesionMl: number }[];
   timingsMs: { preprocess: number; inference: number; postprocess: number };
+  /** Set when the scan's axes were oblique and it was resampled onto an LPS-aligned grid for the model. */
+  resampled: { obliquityDeg: number; alignedDims: [number, number, number] } | null;
 }
 
 export interface EngineOptions {
@@ -32,15 +35,20 @@ export async function inferScan(
 ): Promise<ScanInference> {
   const m = model.manifest;
   const t0 = performance.now();
-  const grid = buildModelGrid(volume, lungMask, m.preprocessing);
+  const angle = obliquityDeg(volume);
+  const aligned = angle > ALIGNED_TOLERANCE_DEG && lungMask ? alignToLps(volume, lungMask) : null;
+  const grid = aligned
+    ? buildModelGrid(aligned.volume, aligned.lungMask, m.preprocessing)
+    : buildModelGrid(volume, lungMask, m.preprocessing);
   const t1 = performance.now();
   const sw = await slidingWindow(grid, m, (feeds, shapes) => session.run(feeds, shapes), opts);
   const t2 = performance.now();
-  const maps = toNative(grid, sw.lesionLogits, sw.evidence, {
+  const onGrid = toNative(grid, sw.lesionLogits, sw.evidence, {
     threshold: m.segmentation.threshold,
     evidenceRange: m.evidenceMap.range,
-    lungMask,
+    lungMask: aligned ? aligned.lungMask : lungMask,
   });
+  const maps = aligned ? backToOriginal(onGrid, aligned.toOriginal, lungMask) : onGrid;
   const t3 = performance.now();
   const named = (p: ArrayLike<number>) =>
     Object.fromEntries(m.classes.map((c, i) => [c, p[i] as number])) as Record<ClassName, number>;
@@ -59,5 +67,20 @@ export async function inferScan(
       lesionMl: sw.tileLesionMl[t] as number,
     })),
     timingsMs: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 },
+    resampled: aligned ? { obliquityDeg: angle, alignedDims: aligned.volume.dims } : null,
   };
+}
+
+function backToOriginal(
+  maps: NativeMaps,
+  toOriginal: (m: Uint8Array) => Uint8Array,
+  lungMask: Uint8Array | null,
+): NativeMaps {
+  const lesions = toOriginal(maps.lesions);
+  let lesionVoxels = 0;
+  for (let i = 0; i < lesions.length; i++) {
+    if (lesions[i] !== 0 && lungMask && lungMask[i] === 0) lesions[i] = 0;
+    if (lesions[i] !== 0) lesionVoxels++;
+  }
+  return { lesions, evidence: toOriginal(maps.evidence), lesionVoxels };
 }

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import type { Geometry, Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
+import { voxelCentre } from "../../../../core/geometry/affine.js";
+import { alignToLps, obliquityDeg } from "../../../../gpu-job/pipeline/preprocess/axis-align.js";
+
+const rad = (d: number) => (d * Math.PI) / 180;
+/** Rotation about x by a, then about y by b, as the direction matrix (columns = voxel axes). */
+function rotated(a: number, b: number): Mat3 {
+  const [ca, sa, cb, sb] = [Math.cos(rad(a)), Math.sin(rad(a)), Math.cos(rad(b)), Math.sin(rad(b))];
+  const rx = [1, 0, 0, 0, ca, -sa, 0, sa, ca];
+  const ry = [cb, 0, sb, 0, 1, 0, -sb, 0, cb];
+  const m = new Array(9).fill(0);
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 3; c++)
+      for (let k = 0; k < 3; k++) m[3 * r + c] += (ry[3 * r + k] as number) * (rx[3 * k + c] as number);
+  return m as Mat3;
+}
+
+/** A volume whose HU is a linear function of the LPS position (trilinear interpolation reproduces it exactly). */
+function linearVolume(g: Geometry, f: (p: Vec3) => number): Volume {
+  const [nx, ny, nz] = g.dims;
+  const data = new Int16Array(nx * ny * nz);
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) data[i + nx * (j + ny * k)] = Math.round(f(voxelCentre(g, i, j, k)));
+  return { ...g, data };
+}
+
+describe("obliquityDeg", () => {
+  it("is 0 for axis-aligned scans in any storage order and the tilt angle otherwise", () => {
+    const g = (direction: Mat3): Geometry => ({
+      dims: [4, 4, 4],
+      spacing: [1, 1, 1],
+      origin: [0, 0, 0],
+      direction,
+    });
+    expect(obliquityDeg(g([1, 0, 0, 0, 1, 0, 0, 0, 1]))).toBeCloseTo(0, 9);
+    expect(obliquityDeg(g([1, 0, 0, 0, 1, 0, 0, 0, -1]))).toBeCloseTo(0, 9);
+    expect(obliquityDeg(g([1, 0, 0, 0, 0, 1, 0, -1, 0]))).toBeCloseTo(0, 9);
+    expect(obliquityDeg(g(rotated(12, 0)))).toBeCloseTo(12, 6);
+    // Gantry tilt: only the slice axis leans (a sheared stack).
+    const t = rad(15);
+    expect(obliquityDeg(g([1, 0, 0, 0, 1, Math.sin(t), 0, 0, Math.cos(t)]))).toBeCloseTo(15, 6);
+  });
+});
+
+describe("alignToLps", () => {
+  const g: Geometry = {
+    dims: [24, 20, 12],
+    spacing: [1.5, 1.5, 3],
+    origin: [-10, 5, 40],
+    direction: rotated(12, -8),
+  };
+  const f = (p: Vec3) => -600 + 3 * p[0] - 2 * p[1] + 4 * p[2];
+  const vol = linearVolume(g, f);
+  const lungs = Uint8Array.from(vol.data, (v) => (v > -600 ? 1 : 0));
+  const aligned = alignToLps(vol, lungs);
+  const a = aligned.volume;
+
+  it("builds an identity-direction grid with the scan's voxel sizes that covers the whole scan", () => {
+    expect(a.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expect(a.spacing).toEqual([1.5, 1.5, 3]);
+    for (const c of [
+      [0, 0, 0],
+      [23, 19, 11],
+      [23, 0, 11],
+      [0, 19, 0],
+    ] as Vec3[]) {
+      const p = voxelCentre(g, ...c);
+      for (let r = 0; r < 3; r++) {
+        const idx = ((p[r] as number) - (a.origin[r] as number)) / (a.spacing[r] as number);
+        expect(idx).toBeGreaterThan(-1e-6);
+        expect(idx).toBeLessThan((a.dims[r] as number) - 1 + 1e-6);
+      }
+    }
+  });
+
+  it("samples HU at the right place (exact for a linear field) and air outside the field of view", () => {
+    let inside = 0;
+    let outside = 0;
+    const [mx, my, mz] = a.dims;
+    for (let z = 0; z < mz; z++)
+      for (let y = 0; y < my; y++)
+        for (let x = 0; x < mx; x++) {
+          const v = a.data[x + mx * (y + my * z)] as number;
+          const p: Vec3 = [
+            a.origin[0] + x * a.spacing[0],
+            a.origin[1] + y * a.spacing[1],
+            a.origin[2] + z * a.spacing[2],
+          ];
+          if (v === -1024) {
+            outside++;
+            continue;
+          }
+          inside++;
+          expect(Math.abs(v - f(p)), `at ${x},${y},${z}`).toBeLessThanOrEqual(1.01); // int16 rounding twice
+        }
+    expect(inside).toBeGreaterThan(g.dims[0] * g.dims[1] * g.dims[2] * 0.8);
+    expect(outside).toBeGreaterThan(0);
+  });
+
+  it("maps a map of the aligned grid back onto the scan's own voxels, each from the nearest aligned voxel", () => {
+    const [mx, my, mz] = a.dims;
+    const code = (x: number, y: number, z: number) => ((x * 7 + y * 13 + z * 29) % 251) + 1;
+    const map = new Uint8Array(mx * my * mz);
+    for (let z = 0; z < mz; z++)
+      for (let y = 0; y < my; y++) for (let x = 0; x < mx; x++) map[x + mx * (y + my * z)] = code(x, y, z);
+    const back = aligned.toOriginal(map);
+    const [nx, ny, nz] = g.dims;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const p = voxelCentre(g, i, j, k);
+          const idx = [0, 1, 2].map((r) =>
+            Math.round(((p[r] as number) - (a.origin[r] as number)) / (a.spacing[r] as number)),
+          );
+          expect(back[i + nx * (j + ny * k)]).toBe(
+            code(idx[0] as number, idx[1] as number, idx[2] as number),
+          );
+        }
+    expect(() => aligned.toOriginal(new Uint8Array(3))).toThrow(/aligned grid/);
+  });
+});
