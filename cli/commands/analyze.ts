@@ -55,6 +55,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
         d.impression,
         "",
         `results in ${out}/: ${result.files.join(", ")}`,
+        ...(result.files.includes("report.pdf") ? [`report    ${out}/report.pdf (and report.html)`] : []),
         "",
       ].join("\n"),
     );

@@ -53,6 +53,7 @@ describe("deepsc analyze", () => {
     );
     expect(r.stdout).toMatch(/SYNTHETIC, not for clinical use/);
     expect(r.stdout).toMatch(/results in .*out-text\/: diagnosis\.json, .*manifest\.json/);
+    expect(r.stdout).toMatch(/report {4}.*out-text\/report\.pdf \(and report\.html\)/);
   });
 
   it("exits 2 with the reason codes for a rejected input, and 1 for usage errors", () => {
