@@ -129,7 +129,7 @@ describe("round trip encodeNifti -> parse/read", () => {
     const { volume } = await readNifti(bytesEntry(bytes));
     expect(volume.data).toBeInstanceOf(Float32Array);
     expect(data.length).toBeGreaterThan(7);
-    data.forEach((q, i) => expect(volume.data[i]).toBeCloseTo(q / 255, 6));
+    for (const [i, q] of data.entries()) expect(volume.data[i]).toBeCloseTo(q / 255, 6);
     expect(() => encodeNifti({ ...AXIAL, data }, { scaling: { slope: 0, inter: 0 } })).toThrow(RangeError);
   });
 
