@@ -112,7 +112,14 @@ function watchConsistency(prefix: string) {
       const raw = await getObject(s3.client, RESULTS, `${prefix}manifest.json`);
       checks++;
       if (raw === undefined) return;
-      const manifest = JSON.parse(raw.toString("utf8")) as { files: { path: string; size: number }[] };
+      let manifest: { files: { path: string; size: number }[] };
+      try {
+        manifest = JSON.parse(raw.toString("utf8"));
+      } catch {
+        // s3rver writes an object's file in place, so a GET racing the PUT can see a prefix of it (real S3
+        // PUTs are atomic). A torn read is not a published manifest; the next check sees the whole one.
+        return;
+      }
       const stored = await listKeys(s3.client, RESULTS, prefix);
       for (const f of manifest.files)
         if (stored.get(`${prefix}${f.path}`) !== f.size)
