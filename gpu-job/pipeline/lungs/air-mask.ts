@@ -8,7 +8,6 @@
  * taken for outside air in those slices.
  */
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
-import { VoxelQueue } from "./voxel-queue.js";
 
 /** Values of the working state volume shared by the lung stages. */
 export const STATE = {
@@ -27,77 +26,79 @@ export const STATE = {
   lung: 8,
 } as const;
 
-/** state = air where HU < threshold, tissue elsewhere. */
-export function airMask(volume: Volume, thresholdHu: number): Uint8Array {
-  const data = volume.data;
-  const state = new Uint8Array(data.length);
-  const air = STATE.air;
-  for (let v = 0; v < data.length; v++) if (data[v]! < thresholdHu) state[v] = air;
-  return state;
-}
-
 /**
- * Mark air reachable in-plane from each slice's border as outside. Straight runs of air in from the four
- * edges are marked first (most outside air, in sequential passes); a breadth-first fill then reaches the
- * rest (air behind the table, between the arms and the body) from run voxels next to unmarked air.
+ * The state volume the lung stages start from: air (HU < thresholdHu) is STATE.air, or STATE.outside when
+ * it is reachable in-plane from its slice's border; everything else is STATE.tissue.
+ *
+ * Per slice, the runs of air along i are joined into 4-connected regions (a run meets the runs of the row
+ * before that overlap it) by union-find, and every region with a run on the slice's border is outside.
+ * One sequential read of the HU values plus work per run; no per-voxel fill.
  */
-export function markOutsideAir(state: Uint8Array, dims: Vec3): void {
-  const [nx, ny, nz] = dims;
+export function airState(volume: Volume, thresholdHu: number): Uint8Array {
+  const [nx, ny, nz] = volume.dims;
+  const data = volume.data;
   const plane = nx * ny;
-  const queue = new VoxelQueue(1 << 12);
+  const state = new Uint8Array(data.length);
+  // A row holds at most ceil(nx / 2) runs.
+  const maxRuns = ny * Math.ceil(nx / 2);
+  const runStart = new Int32Array(maxRuns);
+  const runEnd = new Int32Array(maxRuns);
+  const runRow = new Int32Array(maxRuns);
+  const parent = new Int32Array(maxRuns);
+  const border = new Uint8Array(maxRuns);
   const { air, outside } = STATE;
+  const find = (r: number): number => {
+    while (parent[r] !== r) {
+      const up = parent[parent[r]!]!;
+      parent[r] = up;
+      r = up;
+    }
+    return r;
+  };
   for (let k = 0; k < nz; k++) {
     const base = k * plane;
+    let n = 0;
+    let prevFirst = 0;
+    let prevEnd = 0;
     for (let j = 0; j < ny; j++) {
       const row = base + nx * j;
-      for (let i = 0; i < nx && state[row + i] !== STATE.tissue; i++) state[row + i] = outside;
-      for (let i = nx - 1; i >= 0 && state[row + i] !== STATE.tissue; i--) state[row + i] = outside;
+      const first = n;
+      const edgeRow = j === 0 || j === ny - 1;
+      let p = prevFirst;
+      let i = 0;
+      while (i < nx) {
+        if (!(data[row + i]! < thresholdHu)) {
+          i++;
+          continue;
+        }
+        const s = i;
+        while (i < nx && data[row + i]! < thresholdHu) i++;
+        runStart[n] = s;
+        runEnd[n] = i;
+        runRow[n] = j;
+        parent[n] = n;
+        border[n] = edgeRow || s === 0 || i === nx ? 1 : 0;
+        // Union with the previous row's runs that overlap [s, i) (p: the first that may).
+        while (p < prevEnd && runEnd[p]! <= s) p++;
+        for (let q = p; q < prevEnd && runStart[q]! < i; q++) {
+          const a = find(n);
+          const b = find(q);
+          if (a < b) parent[b] = a;
+          else if (b < a) parent[a] = b;
+        }
+        n++;
+      }
+      prevFirst = first;
+      prevEnd = n;
     }
-    for (let i = 0; i < nx; i++) {
-      for (let j = 0; j < ny && state[base + i + nx * j] !== STATE.tissue; j++)
-        state[base + i + nx * j] = outside;
-      for (let j = ny - 1; j >= 0 && state[base + i + nx * j] !== STATE.tissue; j--)
-        state[base + i + nx * j] = outside;
-    }
-    // Outside voxels next to air not reached yet start the fill.
-    queue.clear();
-    for (let j = 0; j < ny; j++) {
-      const row = base + nx * j;
-      for (let i = 0; i < nx; i++) {
-        const v = row + i;
-        if (state[v] !== outside) continue;
-        if (
-          (i > 0 && state[v - 1] === air) ||
-          (i < nx - 1 && state[v + 1] === air) ||
-          (j > 0 && state[v - nx] === air) ||
-          (j < ny - 1 && state[v + nx] === air)
-        )
-          queue.push(v - base);
-      }
-    }
-    for (let head = 0; head < queue.length; head++) {
-      const p = queue.at(head);
-      const j = (p / nx) | 0;
-      const i = p - j * nx;
-      const v = base + p;
-      if (i > 0 && state[v - 1] === air) {
-        state[v - 1] = outside;
-        queue.push(p - 1);
-      }
-      if (i < nx - 1 && state[v + 1] === air) {
-        state[v + 1] = outside;
-        queue.push(p + 1);
-      }
-      if (j > 0 && state[v - nx] === air) {
-        state[v - nx] = outside;
-        queue.push(p - nx);
-      }
-      if (j < ny - 1 && state[v + nx] === air) {
-        state[v + nx] = outside;
-        queue.push(p + nx);
-      }
+    // Border flags onto the roots, then each run takes its region's value.
+    for (let r = 0; r < n; r++) if (border[r]) border[find(r)] = 1;
+    for (let r = 0; r < n; r++) {
+      const row = base + nx * runRow[r]!;
+      state.fill(border[find(r)] ? outside : air, row + runStart[r]!, row + runEnd[r]!);
     }
   }
+  return state;
 }
 
 /**

@@ -57,18 +57,30 @@ export function closeLung(
   const voxelCount = new Int32Array(cx * cy * cz);
   const [i0, j0, k0] = lo as Vec3;
   const [i1, j1, k1] = hi as Vec3;
-  // Cell column of each i (offset by the ring), so the voxel loops do no division.
-  const cellOfI = new Int32Array(i1 - i0 + 1);
-  for (let i = i0; i <= i1; i++) cellOfI[i - i0] = 1 + (((i - i0) / f[0]) | 0);
+  // Voxels per cell along each axis (the last cell of an axis may be cut by the box), so a cell's voxel
+  // count is a product and the voxel loop only counts lung voxels, one cell-wide chunk of a row at a time.
+  const perAxis = (a: number, n: number): Int32Array => {
+    const out = new Int32Array(n + 2);
+    for (let c = 0; c < n; c++) out[c + 1] = Math.min(f[a]!, hi[a]! - lo[a]! + 1 - c * f[a]!);
+    return out;
+  };
+  const nI = perAxis(0, cells[0]!);
+  const nJ = perAxis(1, cells[1]!);
+  const nK = perAxis(2, cells[2]!);
+  for (let ck = 0; ck < cz; ck++)
+    for (let cj = 0; cj < cy; cj++)
+      for (let ci = 0; ci < cx; ci++) voxelCount[ci + cx * (cj + cy * ck)] = nI[ci]! * nJ[cj]! * nK[ck]!;
+  const fi = f[0];
   for (let k = k0; k <= k1; k++) {
     const ck = 1 + (((k - k0) / f[2]) | 0);
     for (let j = j0; j <= j1; j++) {
       const rowCell = cx * (1 + (((j - j0) / f[1]) | 0) + cy * ck);
-      let v = i0 + nx * (j + ny * k);
-      for (let i = 0; i <= i1 - i0; i++, v++) {
-        const c = rowCell + cellOfI[i]!;
-        voxelCount[c]!++;
-        if (labels[v] === lung) lungCount[c]!++;
+      const row = nx * (j + ny * k);
+      for (let i = i0, c = rowCell + 1; i <= i1; i += fi, c++) {
+        const end = Math.min(i1 + 1, i + fi);
+        let n = 0;
+        for (let v = row + i; v < row + end; v++) if (labels[v] === lung) n++;
+        lungCount[c]! += n;
       }
     }
   }
@@ -97,14 +109,17 @@ export function closeLung(
     const ck = 1 + (((k - k0) / f[2]) | 0);
     for (let j = j0; j <= j1; j++) {
       const rowCell = cx * (1 + (((j - j0) / f[1]) | 0) + cy * ck);
-      let v = i0 + nx * (j + ny * k);
-      for (let i = 0; i <= i1 - i0; i++, v++) {
-        const c = rowCell + cellOfI[i]!;
-        if (adds[c] === 0 || labels[v] !== 0) continue;
-        const s = state[v];
-        if (s === outside || s === airway || !(hu[v]! < o.maxHu)) continue;
-        labels[v] = lung;
-        added++;
+      const row = nx * (j + ny * k);
+      for (let i = i0, c = rowCell + 1; i <= i1; i += fi, c++) {
+        if (adds[c] === 0) continue;
+        const end = Math.min(i1 + 1, i + fi);
+        for (let v = row + i; v < row + end; v++) {
+          if (labels[v] !== 0) continue;
+          const s = state[v];
+          if (s === outside || s === airway || !(hu[v]! < o.maxHu)) continue;
+          labels[v] = lung;
+          added++;
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
  * state volume doubles as the "visited" marker and no label volume is needed.
  */
 import type { Vec3 } from "../../../core/contracts/volume.js";
-import { VoxelQueue } from "./voxel-queue.js";
+import type { VoxelQueue } from "./voxel-queue.js";
 
 export interface ComponentStats {
   /** One voxel of the component (to flood it again). */
@@ -94,48 +94,83 @@ export function flood(
 }
 
 /**
- * Every 6-connected component of voxels equal to `member`: each is flooded to `visited` and described.
- * The statistics are gathered during the fill (one visit per voxel).
+ * Every 6-connected component of voxels equal to `member`: each is set to `visited` and described, in the
+ * raster order of its first voxel (its seed).
+ *
+ * Two-pass labelling on runs: the runs of members along i are joined by union-find to the runs they
+ * overlap in the row before (same slice) and in the same row of the slice before; then each run's
+ * statistics go to its component in one sequential sweep. Work per voxel is one read (plus the optional
+ * per-voxel counts); the union-find works per run. Exactly the components and statistics a flood fill
+ * gives (index sums are sums of integers, exact in doubles).
  */
 export function findComponents(
   state: Uint8Array,
   dims: Vec3,
   member: number,
   visited: number,
-  queue: VoxelQueue,
   opts: StatsOptions = {},
 ): ComponentStats[] {
-  const scratch = { perSlice: new Int32Array(dims[2]), sums: new Float64Array(3) };
-  const out: ComponentStats[] = [];
-  const n = state.length;
-  for (let start = 0; start < n; start++) {
-    if (state[start] !== member) continue;
-    const ordinal = opts.ordinals ? Math.min(NO_ORDINAL, FIRST_ORDINAL + out.length) : NO_ORDINAL;
-    out.push(fillComponent(state, dims, start, member, visited, queue, opts, scratch, ordinal));
-  }
-  return out;
-}
-
-interface Scratch {
-  /** Voxels per slice of the component being filled (reset over its k range afterwards). */
-  perSlice: Int32Array;
-  /** Index sums: they overflow small integers on big components, a Float64Array keeps them doubles. */
-  sums: Float64Array;
-}
-
-function fillComponent(
-  state: Uint8Array,
-  dims: Vec3,
-  start: number,
-  member: number,
-  visited: number,
-  queue: VoxelQueue,
-  opts: StatsOptions,
-  scratch: Scratch,
-  ordinal: number,
-): ComponentStats {
   const [nx, ny, nz] = dims;
-  const plane = nx * ny;
+  const rows = ny * nz;
+  const runs = new RunList(1 << 14);
+  // rowFirst[r] .. rowFirst[r + 1]: the runs of row r = j + ny * k.
+  const rowFirst = new Int32Array(rows + 1);
+  for (let r = 0; r < rows; r++) {
+    rowFirst[r] = runs.length;
+    const row = r * nx;
+    const j = r % ny;
+    let i = 0;
+    while (i < nx) {
+      if (state[row + i] !== member) {
+        i++;
+        continue;
+      }
+      const s = i;
+      while (i < nx && state[row + i] === member) i++;
+      const n = runs.push(s, i);
+      if (j > 0) runs.joinOverlapping(n, rowFirst[r - 1]!, rowFirst[r]!);
+      if (r >= ny) runs.joinOverlapping(n, rowFirst[r - ny]!, rowFirst[r - ny + 1]!);
+    }
+  }
+  rowFirst[rows] = runs.length;
+  const nRuns = runs.length;
+  if (nRuns === 0) return [];
+
+  // Component number of each run, numbered in raster order of their first run.
+  const comp = new Int32Array(nRuns);
+  let count = 0;
+  {
+    const idOfRoot = new Int32Array(nRuns).fill(-1);
+    for (let r = 0; r < nRuns; r++) {
+      const root = runs.find(r);
+      let id = idOfRoot[root]!;
+      if (id < 0) {
+        id = count++;
+        idOfRoot[root] = id;
+      }
+      comp[r] = id;
+    }
+  }
+  const seed = new Float64Array(count).fill(-1);
+  const voxels = new Float64Array(count);
+  const sumI = new Float64Array(count);
+  const sumJ = new Float64Array(count);
+  const sumK = new Float64Array(count);
+  const box = new Int32Array(6 * count);
+  for (let c = 0; c < count; c++) {
+    box[6 * c] = nx;
+    box[6 * c + 1] = -1;
+    box[6 * c + 2] = ny;
+    box[6 * c + 3] = -1;
+    box[6 * c + 4] = nz;
+    box[6 * c + 5] = -1;
+  }
+  const below = new Float64Array(count);
+  const right = new Float64Array(count);
+  // Voxels of the component in slice sliceK[c] (runs arrive in k order), and the most in any slice.
+  const sliceK = new Int32Array(count).fill(-1);
+  const sliceCount = new Float64Array(count);
+  const maxSlice = new Float64Array(count);
   const values = opts.values;
   const threshold = opts.belowThreshold ?? -Infinity;
   const hasX = opts.x !== undefined;
@@ -144,80 +179,136 @@ function fillComponent(
   const xk = opts.x?.xk ?? 0;
   const x0 = opts.x?.x0 ?? 0;
   const midline = opts.midline ?? -Infinity;
-  const { perSlice, sums } = scratch;
   const ordinals = opts.ordinals;
-  sums.fill(0);
-  queue.clear();
-  state[start] = visited;
-  queue.push(start);
-  let below = 0;
-  let right = 0;
-  let i0 = nx;
-  let i1 = -1;
-  let j0 = ny;
-  let j1 = -1;
-  let k0 = nz;
-  let k1 = -1;
-  for (let head = 0; head < queue.length; head++) {
-    const v = queue.at(head);
-    const k = (v / plane) | 0;
-    const rem = v - k * plane;
-    const j = (rem / nx) | 0;
-    const i = rem - j * nx;
-    perSlice[k]!++;
-    sums[0]! += i;
-    sums[1]! += j;
-    sums[2]! += k;
-    if (i < i0) i0 = i;
-    if (i > i1) i1 = i;
-    if (j < j0) j0 = j;
-    if (j > j1) j1 = j;
-    if (k < k0) k0 = k;
-    if (k > k1) k1 = k;
-    if (values !== undefined && values[v]! < threshold) below++;
-    if (hasX && xi * i + xj * j + xk * k + x0 < midline) right++;
-    if (ordinals !== undefined) ordinals[v] = ordinal;
-    if (i > 0 && state[v - 1] === member) {
-      state[v - 1] = visited;
-      queue.push(v - 1);
-    }
-    if (i < nx - 1 && state[v + 1] === member) {
-      state[v + 1] = visited;
-      queue.push(v + 1);
-    }
-    if (j > 0 && state[v - nx] === member) {
-      state[v - nx] = visited;
-      queue.push(v - nx);
-    }
-    if (j < ny - 1 && state[v + nx] === member) {
-      state[v + nx] = visited;
-      queue.push(v + nx);
-    }
-    if (k > 0 && state[v - plane] === member) {
-      state[v - plane] = visited;
-      queue.push(v - plane);
-    }
-    if (k < nz - 1 && state[v + plane] === member) {
-      state[v + plane] = visited;
-      queue.push(v + plane);
+  const start = runs.start;
+  const end = runs.end;
+  for (let r = 0; r < rows; r++) {
+    const from = rowFirst[r]!;
+    const to = rowFirst[r + 1]!;
+    if (from === to) continue;
+    const k = (r / ny) | 0;
+    const j = r - k * ny;
+    const row = r * nx;
+    for (let q = from; q < to; q++) {
+      const c = comp[q]!;
+      const s = start[q]!;
+      const e = end[q]!;
+      const len = e - s;
+      if (seed[c] === -1) seed[c] = row + s;
+      voxels[c]! += len;
+      sumI[c]! += (len * (s + e - 1)) / 2;
+      sumJ[c]! += len * j;
+      sumK[c]! += len * k;
+      const b = 6 * c;
+      if (s < box[b]!) box[b] = s;
+      if (e - 1 > box[b + 1]!) box[b + 1] = e - 1;
+      if (j < box[b + 2]!) box[b + 2] = j;
+      if (j > box[b + 3]!) box[b + 3] = j;
+      if (k < box[b + 4]!) box[b + 4] = k;
+      if (k > box[b + 5]!) box[b + 5] = k;
+      if (sliceK[c] !== k) {
+        sliceK[c] = k;
+        sliceCount[c] = 0;
+      }
+      sliceCount[c]! += len;
+      if (sliceCount[c]! > maxSlice[c]!) maxSlice[c] = sliceCount[c]!;
+      if (values !== undefined) {
+        let n = 0;
+        for (let v = row + s; v < row + e; v++) if (values[v]! < threshold) n++;
+        below[c]! += n;
+      }
+      if (hasX) {
+        // The same expression, in the same order, as for a single voxel: identical rounding.
+        let n = 0;
+        for (let i = s; i < e; i++) if (xi * i + xj * j + xk * k + x0 < midline) n++;
+        right[c]! += n;
+      }
+      state.fill(visited, row + s, row + e);
+      if (ordinals !== undefined) ordinals.fill(Math.min(NO_ORDINAL, FIRST_ORDINAL + c), row + s, row + e);
     }
   }
-  const count = queue.length;
-  let maxSlice = 0;
-  for (let k = k0; k <= k1; k++) {
-    if (perSlice[k]! > maxSlice) maxSlice = perSlice[k]!;
-    perSlice[k] = 0;
+  const out: ComponentStats[] = [];
+  for (let c = 0; c < count; c++) {
+    const n = voxels[c]!;
+    const b = 6 * c;
+    out.push({
+      seed: seed[c]!,
+      voxels: n,
+      centroid: [sumI[c]! / n, sumJ[c]! / n, sumK[c]! / n],
+      box: [box[b]!, box[b + 1]!, box[b + 2]!, box[b + 3]!, box[b + 4]!, box[b + 5]!],
+      below: below[c]!,
+      rightOfMidline: right[c]!,
+      maxSliceVoxels: maxSlice[c]!,
+      ordinal: ordinals ? Math.min(NO_ORDINAL, FIRST_ORDINAL + c) : NO_ORDINAL,
+    });
   }
-  return {
-    seed: start,
-    voxels: count,
-    centroid: [sums[0]! / count, sums[1]! / count, sums[2]! / count],
-    box: [i0, i1, j0, j1, k0, k1],
-    below,
-    rightOfMidline: right,
-    maxSliceVoxels: maxSlice,
-    ordinal,
-  };
+  return out;
+}
+
+/** Growable runs [start, end) along i with a union-find forest over them (roots are the lowest index). */
+class RunList {
+  start: Int32Array;
+  end: Int32Array;
+  parent: Int32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.start = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+    this.parent = new Int32Array(capacity);
+  }
+
+  /** Append run [s, e) as its own set; returns its index. */
+  push(s: number, e: number): number {
+    if (this.length === this.start.length) {
+      this.start = doubled(this.start);
+      this.end = doubled(this.end);
+      this.parent = doubled(this.parent);
+    }
+    const n = this.length++;
+    this.start[n] = s;
+    this.end[n] = e;
+    this.parent[n] = n;
+    return n;
+  }
+
+  find(r: number): number {
+    const parent = this.parent;
+    while (parent[r] !== r) {
+      const up = parent[parent[r]!]!;
+      parent[r] = up;
+      r = up;
+    }
+    return r;
+  }
+
+  /** Join run n with the runs in [from, to) (one row, in i order) that overlap it along i. */
+  joinOverlapping(n: number, from: number, to: number): void {
+    const s = this.start[n]!;
+    const e = this.end[n]!;
+    const start = this.start;
+    const end = this.end;
+    // The first run of that row ending after s, by binary search.
+    let lo = from;
+    let hi = to;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (end[mid]! <= s) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let q = lo; q < to && start[q]! < e; q++) {
+      const a = this.find(n);
+      const b = this.find(q);
+      if (a < b) this.parent[b] = a;
+      else if (b < a) this.parent[a] = b;
+    }
+  }
+}
+
+function doubled(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /**
@@ -228,19 +319,18 @@ function fillComponent(
 function primeFill(): void {
   const dims: Vec3 = [3, 3, 3];
   const x = { xi: 1, xj: 0, xk: 0, x0: -1 };
-  const queue = new VoxelQueue(16);
   // Enough calls for the engine to start collecting feedback (it allocates it lazily).
   for (let round = 0; round < 16; round++) {
     for (const values of [new Int16Array(27).map((_, v) => (v % 2 ? -1000 : 0)), new Float32Array(27)]) {
       const state = new Uint8Array(27).fill(1);
-      findComponents(state, dims, 1, 2, queue, {
+      findComponents(state, dims, 1, 2, {
         values,
         belowThreshold: -500,
         x,
         midline: 0,
         ordinals: new Uint8Array(27),
       });
-      findComponents(state, dims, 2, 3, queue);
+      findComponents(state, dims, 2, 3);
     }
   }
 }

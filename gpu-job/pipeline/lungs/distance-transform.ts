@@ -31,19 +31,21 @@ function lineScratch(n: number): LineScratch {
 }
 
 /**
- * 1D transform of f[0..n) with sample step s (mm) into g. Only finite samples enter the envelope; with
- * none, g is all +Infinity.
+ * 1D transform of f[from..to) with sample step s (mm) into g[from..to), positions measured from index 0 of
+ * the line (so a segment's result is bit-identical to the whole line's there). Only finite samples enter
+ * the envelope; with none, g is +Infinity there.
  */
 function envelope(
   f: Float64Array,
   g: Float64Array,
-  n: number,
+  from: number,
+  to: number,
   s: number,
   v: Int32Array,
   z: Float64Array,
 ): void {
   let k = -1;
-  for (let q = 0; q < n; q++) {
+  for (let q = from; q < to; q++) {
     const fq = f[q]!;
     if (fq === Infinity) continue;
     const xq = q * s;
@@ -71,15 +73,58 @@ function envelope(
     z[k + 1] = Infinity;
   }
   if (k < 0) {
-    g.fill(Infinity, 0, n);
+    g.fill(Infinity, from, to);
     return;
   }
   k = 0;
-  for (let q = 0; q < n; q++) {
+  for (let q = from; q < to; q++) {
     const xq = q * s;
     while (z[k + 1]! < xq) k++;
     const d = xq - v[k]! * s;
     g[q] = f[v[k]!]! + d * d;
+  }
+}
+
+/**
+ * One pass along a line of n samples (src[base + stride * q]), in place. A zero sample (a feature voxel)
+ * is a barrier: every sample beyond it is at least as far from the samples before it as the zero is, so
+ * each run of non-zero samples is transformed on its own together with the zeros that bound it, and runs
+ * of zeros cost nothing. The parabolas of a run and their intersections are the same as in the whole
+ * line's envelope (nothing outside the bounding zeros can hide them), so the result is bit-identical to
+ * transforming the whole line; the work is proportional to the non-feature samples only.
+ */
+function transformLine(
+  src: Float32Array,
+  base: number,
+  stride: number,
+  n: number,
+  s: number,
+  t: LineScratch,
+): void {
+  const { f, g, v, z } = t;
+  let finite = false;
+  let nonZero = false;
+  for (let q = 0, p = base; q < n; q++, p += stride) {
+    const val = src[p]!;
+    f[q] = val;
+    if (val !== Infinity) finite = true;
+    if (val !== 0) nonZero = true;
+  }
+  // No finite value: nothing to measure from yet; all zeros: all feature.
+  if (!finite || !nonZero) return;
+  let q = 0;
+  while (q < n) {
+    if (f[q] === 0) {
+      q++;
+      continue;
+    }
+    const first = q;
+    while (q < n && f[q] !== 0) q++;
+    // Run [first, q) of non-zero samples, bounded by the zeros at first - 1 and q where they exist.
+    const from = first > 0 ? first - 1 : 0;
+    const to = q < n ? q + 1 : n;
+    envelope(f, g, from, to, s, v, z);
+    for (let r = first, p = base + stride * first; r < q; r++, p += stride) src[p] = g[r]!;
   }
 }
 
@@ -94,7 +139,7 @@ export function squaredDistanceTransform(
 ): void {
   const [nx, ny, nz] = dims;
   if (d2.length !== nx * ny * nz) throw new RangeError("distance field length must equal nx*ny*nz");
-  const { f, g, v, z } = lineScratch(Math.max(nx, ny, nz));
+  const scratch = lineScratch(Math.max(nx, ny, nz));
   const plane = nx * ny;
   // Along i, on the binary input: the distance to the nearest feature in the row, by two sweeps.
   const sx = spacing[0];
@@ -118,10 +163,7 @@ export function squaredDistanceTransform(
   // Along j, slice by slice (a slice stays in cache).
   for (let k = 0; k < nz; k++) {
     for (let i = 0; i < nx; i++) {
-      const base = k * plane + i;
-      if (!loadLine(d2, base, nx, ny, f)) continue;
-      envelope(f, g, ny, spacing[1], v, z);
-      for (let q = 0; q < ny; q++) d2[base + q * nx] = g[q]!;
+      transformLine(d2, k * plane + i, nx, ny, spacing[1], scratch);
     }
   }
   // Along k: one row of lines at a time, transposed into a buffer so each line is contiguous (reading a
@@ -134,30 +176,11 @@ export function squaredDistanceTransform(
       for (let i = 0; i < nx; i++) block[i * nz + q] = d2[src + i]!;
     }
     for (let i = 0; i < nx; i++) {
-      const base = i * nz;
-      if (!loadLine(block, base, 1, nz, f)) continue;
-      envelope(f, g, nz, spacing[2], v, z);
-      for (let q = 0; q < nz; q++) block[base + q] = g[q]!;
+      transformLine(block, i * nz, 1, nz, spacing[2], scratch);
     }
     for (let q = 0; q < nz; q++) {
       const dst = j * nx + q * plane;
       for (let i = 0; i < nx; i++) d2[dst + i] = block[i * nz + q]!;
     }
   }
-}
-
-/**
- * Copy a line into f. Returns false when the pass cannot change it: no finite value (nothing to measure
- * from yet) or all zeros (all feature).
- */
-function loadLine(src: Float32Array, base: number, stride: number, n: number, f: Float64Array): boolean {
-  let finite = false;
-  let nonZero = false;
-  for (let q = 0, p = base; q < n; q++, p += stride) {
-    const val = src[p]!;
-    f[q] = val;
-    if (val !== Infinity) finite = true;
-    if (val !== 0) nonZero = true;
-  }
-  return finite && nonZero;
 }

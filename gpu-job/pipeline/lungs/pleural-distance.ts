@@ -62,24 +62,41 @@ function lungBox(
   dims: Vec3,
 ): [number, number, number, number, number, number] | undefined {
   const [nx, ny, nz] = dims;
+  // Rows are tested for any lung four bytes at a time where the layout allows (most rows hold none).
+  const words =
+    nx % 4 === 0 && labels.byteOffset % 4 === 0
+      ? new Uint32Array(labels.buffer, labels.byteOffset, labels.length >> 2)
+      : undefined;
+  const rowWords = nx >> 2;
   let i0 = nx;
   let i1 = -1;
   let j0 = ny;
   let j1 = -1;
   let k0 = nz;
   let k1 = -1;
-  let idx = 0;
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
-      for (let i = 0; i < nx; i++, idx++) {
-        if (labels[idx] === 0) continue;
-        if (i < i0) i0 = i;
-        if (i > i1) i1 = i;
-        if (j < j0) j0 = j;
-        if (j > j1) j1 = j;
-        if (k < k0) k0 = k;
-        if (k > k1) k1 = k;
+      const row = nx * (j + ny * k);
+      if (words) {
+        let any = false;
+        for (let w = row >> 2, end = (row >> 2) + rowWords; w < end; w++)
+          if (words[w] !== 0) {
+            any = true;
+            break;
+          }
+        if (!any) continue;
       }
+      let first = 0;
+      while (first < nx && labels[row + first] === 0) first++;
+      if (first === nx) continue;
+      let last = nx - 1;
+      while (labels[row + last] === 0) last--;
+      if (first < i0) i0 = first;
+      if (last > i1) i1 = last;
+      if (j < j0) j0 = j;
+      if (j > j1) j1 = j;
+      if (k < k0) k0 = k;
+      if (k > k1) k1 = k;
     }
   }
   if (i1 < 0) return undefined;

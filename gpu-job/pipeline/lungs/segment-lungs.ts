@@ -23,7 +23,7 @@
  * fill queue (the largest component's voxel indices) and box-sized buffers in the split and closing.
  */
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
-import { airMask, bodyMidlineX, markOutsideAir, STATE } from "./air-mask.js";
+import { airState, bodyMidlineX, STATE } from "./air-mask.js";
 import { excludeAirways } from "./airways.js";
 import { closeLung } from "./closing.js";
 import {
@@ -63,8 +63,7 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
     return result(volume, labels, new Uint8Array(labels.length), voxelMl, warnings);
   };
 
-  const state = airMask(volume, o.airThresholdHu);
-  markOutsideAir(state, dims);
+  const state = airState(volume, o.airThresholdHu);
   const x = lpsX(volume);
   const midline = bodyMidlineX(state, dims, volume.spacing, x);
   if (midline === undefined) return empty("No lungs found: there is no body in the volume (all air).");
@@ -114,7 +113,7 @@ function keepLungLike(
   queue: VoxelQueue,
   stats: StatsOptions,
 ): ComponentStats[] {
-  const comps = findComponents(state, volume.dims, member, kept, queue, stats);
+  const comps = findComponents(state, volume.dims, member, kept, stats);
   const minSliceVoxels = o.minLungAreaMm2 / pixelAreaMm2(volume);
   const lungLike = (c: ComponentStats): boolean =>
     c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels && c.below <= c.voxels / 2;

@@ -81,7 +81,7 @@ export function splitMergedLungs(
   let cores: [number, number] | undefined;
   for (let t = tStart; t < maxD && !cores; t *= EROSION_GROWTH) {
     for (let q = 0; q < n; q++) work[q] = member[q] && d[q]! > t ? 1 : 0;
-    const pieces = findComponents(work, local, 1, 2, queue).sort((a, b) => b.voxels - a.voxels);
+    const pieces = findComponents(work, local, 1, 2).sort((a, b) => b.voxels - a.voxels);
     const total = pieces.reduce((s, p) => s + p.voxels, 0);
     const [a, b] = pieces;
     if (!a || !b || b.voxels < minSplitFraction * total) continue;

@@ -73,6 +73,28 @@ export function assignZones(labels: Uint8Array, geometry: Geometry): Uint8Array 
   }
   const zones = new Uint8Array(labels.length);
   const height = [0, hi[RIGHT]! - lo[RIGHT]!, hi[LEFT]! - lo[LEFT]!];
+  const zoneOf = (l: number, z: number): number => {
+    const h = height[l]!;
+    if (!(h > 0)) return MIDDLE;
+    const t = (z - lo[l]!) / h;
+    return t < 1 / 3 ? LOWER : t < 2 / 3 ? MIDDLE : UPPER;
+  };
+  if (zByK) {
+    // z is the same for the whole slice (aj * j and ai * i are zeros), so each lung has one zone per
+    // slice: the same value the per-voxel rule gives, looked up by label.
+    const lut = new Uint8Array(256);
+    for (let k = kFirst; k <= kLast; k++) {
+      const z = aj * 0 + ak * k + a0;
+      lut[RIGHT] = zoneOf(RIGHT, z);
+      lut[LEFT] = zoneOf(LEFT, z);
+      const end = (k + 1) * plane;
+      for (let idx = k * plane; idx < end; idx++) {
+        const l = labels[idx]!;
+        if (l !== 0) zones[idx] = lut[l]!;
+      }
+    }
+    return zones;
+  }
   for (let k = kFirst; k <= kLast; k++) {
     let idx = k * plane;
     for (let j = 0; j < ny; j++) {
@@ -80,13 +102,7 @@ export function assignZones(labels: Uint8Array, geometry: Geometry): Uint8Array 
       for (let i = 0; i < nx; i++, idx++) {
         const l = labels[idx]!;
         if (l !== RIGHT && l !== LEFT) continue;
-        const h = height[l]!;
-        if (!(h > 0)) {
-          zones[idx] = MIDDLE;
-          continue;
-        }
-        const t = (zRow + ai * i - lo[l]!) / h;
-        zones[idx] = t < 1 / 3 ? LOWER : t < 2 / 3 ? MIDDLE : UPPER;
+        zones[idx] = zoneOf(l, zRow + ai * i);
       }
     }
   }
