@@ -1,38 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
+import type { Mat3, Vec3 } from "../../../../core/contracts/volume.js";
 import { toNative } from "../../../../gpu-job/pipeline/postprocess/to-native.js";
-import {
-  buildModelGrid,
-  type ModelGrid,
-  type Preprocessing,
-} from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
+import { buildModelGrid, type ModelGrid } from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
 import { orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
-
-function prep(size: number): Preprocessing {
-  return {
-    orientation: { axes: "LPS", arrayOrder: "zyx" },
-    huWindow: [-1400, 200],
-    normalization: { method: "clip-then-minmax" },
-    lungMasking: { enabled: false },
-    zResampling: { spacingMm: 2.5, method: "linear" },
-    inPlane: { size: [size, size], method: "area" },
-    stack: { slices: 2 },
-    tile: { slices: 2, overlap: 0, padValue: 0, blending: "gaussian", gaussianSigmaFraction: 0.125 },
-  };
-}
-
-function volume(
-  dims: Vec3,
-  spacing: Vec3,
-  direction: Mat3,
-  f: (i: number, j: number, k: number) => number,
-): Volume {
-  const data = new Int16Array(dims[0] * dims[1] * dims[2]);
-  for (let k = 0; k < dims[2]; k++)
-    for (let j = 0; j < dims[1]; j++)
-      for (let i = 0; i < dims[0]; i++) data[i + dims[0] * (j + dims[1] * k)] = f(i, j, k);
-  return { dims, spacing, origin: [0, 0, 0], direction, data };
-}
+import { testPreprocessing, functionVolume as volume } from "../fixtures.js";
 
 const opts = { threshold: 0, evidenceRange: [0, 1] as [number, number], lungMask: null };
 
@@ -52,7 +23,11 @@ describe("toNative", () => {
       const vol = volume(dims, spacing, direction, (i, j, k) =>
         (i * 7 + j * 3 + k * 5) % 11 < 5 ? -900 : -300,
       );
-      const grid = buildModelGrid(vol, null, prep(6));
+      const grid = buildModelGrid(
+        vol,
+        null,
+        testPreprocessing({ size: [6, 6], mask: false, stack: 2, tile: 2, overlap: 0 }),
+      );
       expect(grid.depth).toBe(6);
       // "Lesion" where the normalised value exceeds that of -600 HU.
       const logits = grid.image.map((v) => v - 800 / 1600);
@@ -89,7 +64,11 @@ describe("toNative", () => {
 
   it("keeps lesions inside the lung mask", () => {
     const vol = volume([4, 4, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => 0);
-    const grid = buildModelGrid(vol, null, prep(4));
+    const grid = buildModelGrid(
+      vol,
+      null,
+      testPreprocessing({ size: [4, 4], mask: false, stack: 2, tile: 2, overlap: 0 }),
+    );
     const lung = Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? 1 : 0));
     const maps = toNative(grid, new Float32Array(grid.image.length).fill(3), grid.image, {
       ...opts,

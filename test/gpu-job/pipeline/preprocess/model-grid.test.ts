@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
+import type { Mat3, Volume } from "../../../../core/contracts/volume.js";
 import {
   areaResize,
   buildModelGrid,
@@ -9,34 +9,7 @@ import {
   zPositions,
 } from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
 import { nativeIndex, orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
-
-function prep(
-  over: Partial<{ size: [number, number]; spacing: number | null; mask: boolean }> = {},
-): Preprocessing {
-  return {
-    orientation: { axes: "LPS", arrayOrder: "zyx" },
-    huWindow: [-1400, 200],
-    normalization: { method: "clip-then-minmax" },
-    lungMasking: { enabled: over.mask ?? true },
-    zResampling: { spacingMm: over.spacing === undefined ? 2.5 : over.spacing, method: "linear" },
-    inPlane: { size: over.size ?? [4, 4], method: "area" },
-    stack: { slices: 3 },
-    tile: { slices: 4, overlap: 2, padValue: 0, blending: "gaussian", gaussianSigmaFraction: 0.125 },
-  };
-}
-
-function volume(
-  dims: Vec3,
-  spacing: Vec3,
-  direction: Mat3,
-  f: (i: number, j: number, k: number) => number,
-): Volume {
-  const data = new Int16Array(dims[0] * dims[1] * dims[2]);
-  for (let k = 0; k < dims[2]; k++)
-    for (let j = 0; j < dims[1]; j++)
-      for (let i = 0; i < dims[0]; i++) data[i + dims[0] * (j + dims[1] * k)] = f(i, j, k);
-  return { dims, spacing, origin: [0, 0, 0], direction, data };
-}
+import { testPreprocessing, functionVolume as volume } from "../fixtures.js";
 
 describe("zPositions", () => {
   it("steps by target / dz up to the last native slice", () => {
@@ -121,7 +94,7 @@ describe("buildModelGrid", () => {
     it(`matches the definition for a ${name} scan`, () => {
       const vol = volume([6, 5, 7], [0.8, 0.8, 1.25], direction, f);
       const mask = Uint8Array.from({ length: vol.data.length }, (_, i) => (i % 7 === 3 ? 0 : 1));
-      const p = prep();
+      const p = testPreprocessing();
       const grid = buildModelGrid(vol, mask, p);
       const ref = reference(vol, mask, p);
       expect(grid.depth).toBe(4); // (7-1)*1.25/2.5 + 1
@@ -136,8 +109,8 @@ describe("buildModelGrid", () => {
     const up = volume([4, 4, 5], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (_i, _j, k) => -1000 + 100 * k);
     const down = { ...up, direction: [1, 0, 0, 0, 1, 0, 0, 0, -1] as Mat3 };
     const mask = new Uint8Array(up.data.length).fill(1);
-    const a = buildModelGrid(up, mask, prep());
-    const b = buildModelGrid(down, mask, prep());
+    const a = buildModelGrid(up, mask, testPreprocessing());
+    const b = buildModelGrid(down, mask, testPreprocessing());
     expect(a.image[0]).toBeLessThan(a.image[a.image.length - 1] as number);
     expect(b.image[0]).toBeGreaterThan(b.image[b.image.length - 1] as number);
   });
@@ -145,16 +118,16 @@ describe("buildModelGrid", () => {
   it("zeroes everything outside the lung mask and ignores the mask when masking is off", () => {
     const vol = volume([4, 4, 3], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => -600);
     const none = new Uint8Array(vol.data.length);
-    expect(buildModelGrid(vol, none, prep()).image.every((v) => v === 0)).toBe(true);
-    const off = buildModelGrid(vol, none, prep({ mask: false }));
+    expect(buildModelGrid(vol, none, testPreprocessing()).image.every((v) => v === 0)).toBe(true);
+    const off = buildModelGrid(vol, none, testPreprocessing({ mask: false }));
     expect(off.image[0]).toBeCloseTo(800 / 1600, 6);
-    expect(() => buildModelGrid(vol, null, prep())).toThrow(/lung mask/);
-    expect(() => buildModelGrid(vol, new Uint8Array(3), prep())).toThrow(/grids differ/);
+    expect(() => buildModelGrid(vol, null, testPreprocessing())).toThrow(/lung mask/);
+    expect(() => buildModelGrid(vol, new Uint8Array(3), testPreprocessing())).toThrow(/grids differ/);
   });
 
   it("builds the stack from evenly spaced model slices", () => {
     const vol = volume([4, 4, 9], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (_i, _j, k) => -1400 + 100 * k);
-    const grid = buildModelGrid(vol, null, prep({ mask: false }));
+    const grid = buildModelGrid(vol, null, testPreprocessing({ mask: false }));
     const stack = buildStack(grid, 3);
     expect([stack[0], stack[16], stack[32]].map((v) => Math.round((v as number) * 1600 - 1400))).toEqual([
       -1400, -1000, -600,
