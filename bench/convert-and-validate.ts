@@ -6,6 +6,8 @@
  *     bytes read as a share of the series, and wall time, for a manifest-listed folder and a series.zip.
  *     s3rver runs in its own process, as S3 would be remote.
  * Usage: npm run bench   (writes bench/results/ingest.json and prints a Markdown table)
+ *        npx tsx bench/convert-and-validate.ts --only convert   (the convert rows alone, after `npm run build`;
+ *        writes bench/results/ingest-convert.json)
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -217,7 +219,17 @@ async function benchHeaderOnly(dir: string) {
   }
 }
 
+/** `--only convert` (or `--only=convert`) runs the convert rows alone; anything else is a usage error. */
+function onlyConvert(argv: string[]): boolean {
+  const i = argv.findIndex((a) => a === "--only" || a.startsWith("--only="));
+  if (i < 0) return false;
+  const value = argv[i] === "--only" ? argv[i + 1] : argv[i]!.slice("--only=".length);
+  if (value !== "convert") throw new Error(`--only takes "convert", got ${value ?? "nothing"}`);
+  return true;
+}
+
 async function main() {
+  const convertOnly = onlyConvert(process.argv.slice(2));
   mkdirSync(DATA, { recursive: true });
   mkdirSync(RESULTS, { recursive: true });
   const plain = await series("covid-300-ele", "explicit-le");
@@ -227,9 +239,12 @@ async function main() {
     machine: `${process.platform} ${process.arch}, node ${process.version}, ${(await import("node:os")).cpus().length} cores`,
     convertUncompressed: benchConvert(plain),
     convertJpegLossless: benchConvert(jpll),
-    headerOnly: await benchHeaderOnly(plain),
+    headerOnly: convertOnly ? undefined : await benchHeaderOnly(plain),
   };
-  writeFileSync(join(RESULTS, "ingest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    join(RESULTS, convertOnly ? "ingest-convert.json" : "ingest.json"),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
   const c = (x: typeof results.convertUncompressed, target: string) =>
     `${x.deepscSeconds.toFixed(2)} s | ${x.dcm2niixSeconds.toFixed(2)} s | **${x.ratio.toFixed(2)}** (target ${target}) | ${x.deepscPeakRssMb.toFixed(0)} MB = ${x.rssOverVolume.toFixed(2)} x volume (target ≤ 2.5) |`;
   const h = results.headerOnly;
@@ -239,8 +254,12 @@ async function main() {
       "|---|---|---|---|---|",
       `| convert, 512x512x${SLICES} explicit LE vs dcm2niix -z n | ${c(results.convertUncompressed, "≤ 1.0")}`,
       `| convert, 512x512x${SLICES} JPEG lossless vs dcm2niix -z n | ${c(results.convertJpegLossless, "≤ 1.5")}`,
-      `| header-only validation via S3 ranges (s3rver), manifest + ${SLICES} files | ${h.manifest!.seconds.toFixed(2)} s | ${h.manifest!.rawGetsSeconds.toFixed(2)} s for ${SLICES} bare 16 KiB GETs | ${(100 * h.manifest!.share).toFixed(2)} % of bytes read (target ≤ 5 %, ≤ 1 s) | |`,
-      `| header-only validation via S3 ranges (s3rver), series.zip | ${h.zip!.seconds.toFixed(2)} s | ${h.zip!.rawGetsSeconds.toFixed(2)} s for ${SLICES} bare 16 KiB GETs | ${(100 * h.zip!.share).toFixed(2)} % of bytes read (target ≤ 5 %, ≤ 1 s) | |`,
+      ...(h
+        ? [
+            `| header-only validation via S3 ranges (s3rver), manifest + ${SLICES} files | ${h.manifest!.seconds.toFixed(2)} s | ${h.manifest!.rawGetsSeconds.toFixed(2)} s for ${SLICES} bare 16 KiB GETs | ${(100 * h.manifest!.share).toFixed(2)} % of bytes read (target ≤ 5 %, ≤ 1 s) | |`,
+            `| header-only validation via S3 ranges (s3rver), series.zip | ${h.zip!.seconds.toFixed(2)} s | ${h.zip!.rawGetsSeconds.toFixed(2)} s for ${SLICES} bare 16 KiB GETs | ${(100 * h.zip!.share).toFixed(2)} % of bytes read (target ≤ 5 %, ≤ 1 s) | |`,
+          ]
+        : []),
     ].join("\n") + "\n",
   );
 }

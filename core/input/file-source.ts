@@ -3,7 +3,7 @@
  * a file descriptor (what a local zip is read through, so it is never loaded whole), and the single-file
  * source itself (a lone DICOM file or a .nii/.nii.gz).
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, read, readSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import path from "node:path";
 import { reject } from "../errors.js";
@@ -62,6 +62,51 @@ export async function readFileRange(absPath: string, start: number, end: number,
   }
 }
 
+/**
+ * An entry that can also read straight into memory the caller owns: local files, where a slice's pixels
+ * then go from the page cache into their place in the volume with no buffer of their own in between.
+ */
+export interface DirectReadEntry extends InputEntry {
+  /** Fill `target` with the bytes at [start, start + target.length); TRUNCATED if the file is shorter. */
+  readInto(start: number, target: Uint8Array): Promise<void>;
+}
+
+export function canReadInto(entry: InputEntry): entry is DirectReadEntry {
+  return typeof (entry as Partial<DirectReadEntry>).readInto === "function";
+}
+
+/**
+ * readFileRange's twin for readInto: the bytes at `start` of a file into `target`, all of it or TRUNCATED.
+ * The read itself runs on libuv's thread pool, so the caller can decode the previous slice meanwhile; the
+ * open and close stay synchronous (each is a cheap syscall, cheaper than a thread-pool round trip).
+ */
+export async function readFileInto(
+  absPath: string,
+  start: number,
+  target: Uint8Array,
+  display: string,
+): Promise<void> {
+  if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`Invalid read position ${start}`);
+  const fd = openSync(absPath, "r");
+  try {
+    let filled = 0;
+    while (filled < target.length) {
+      const n = await readAt(fd, target, filled, start + filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    if (filled < target.length)
+      reject("TRUNCATED", `${display} became shorter while it was being read.`, { file: display });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const readAt = (fd: number, target: Uint8Array, offset: number, position: number) =>
+  new Promise<number>((resolve, fail) => {
+    read(fd, target, offset, target.length - offset, position, (err, n) => (err ? fail(err) : resolve(n)));
+  });
+
 /** RandomAccess over one open local file; the handle lives until close(). */
 export class FileRandomAccess implements RandomAccess {
   #bytesRead = 0;
@@ -117,7 +162,7 @@ export async function openFileSource(
   if (size > limits.maxTotalBytes)
     reject("TOO_LARGE", `${name} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`, { file: name });
   let bytesRead = 0;
-  const entry: InputEntry = {
+  const entry: DirectReadEntry = {
     path: name,
     size,
     async read(start?: number, end?: number) {
@@ -126,6 +171,10 @@ export async function openFileSource(
       const bytes = await readFileRange(absPath, s, e, name);
       bytesRead += bytes.length;
       return bytes;
+    },
+    async readInto(start: number, target: Uint8Array) {
+      await readFileInto(absPath, start, target, name);
+      bytesRead += target.length;
     },
   };
   return {

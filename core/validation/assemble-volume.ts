@@ -1,6 +1,7 @@
 /**
  * Decode the chosen, sorted stack into one HU volume. Each file is read once and released before the next,
- * so peak memory is the volume plus one file (a multi-frame file's frames are decoded from one read).
+ * so peak memory is the volume plus one file (a multi-frame file's frames are decoded from one read). Local
+ * native 16-bit files are read straight into the volume instead, so they need no buffer at all.
  *
  * Storage: int16 HU when exact (the common case, half the memory of float32). When the header cannot
  * promise that (signed 16-bit stored values with an intercept could in principle overflow int16), slices are
@@ -9,11 +10,25 @@
  */
 import type { Warning } from "../contracts/validation-report.js";
 import type { Volume } from "../contracts/volume.js";
-import { decodeFrameHu, huFitsInt16 } from "../dicom/decode-pixels.js";
+import {
+  decodeFrameHu,
+  decodeFrameHuInPlace,
+  huFitsInt16,
+  inPlaceFrameRange,
+} from "../dicom/decode-pixels.js";
 import type { DicomHeader } from "../dicom/header.js";
 import { reject } from "../errors.js";
+import { canReadInto } from "../input/file-source.js";
 import type { InputEntry } from "../input/source.js";
 import type { Stack } from "./stack-geometry.js";
+
+/** Direct reads in flight: the page-cache copies overlap each other and the conversion (2 cores here). */
+const DIRECT_READS_IN_FLIGHT = 2;
+
+interface DirectRead {
+  out: Int16Array;
+  reading: Promise<unknown>;
+}
 
 export interface AssembleOptions {
   maxVoxels: number;
@@ -58,25 +73,91 @@ export async function assembleVolume(
   });
 
   const warnings = new Map<string, Warning>();
+  const keep = (ws: Warning[]) => {
+    for (const w of ws) if (!warnings.has(w.code)) warnings.set(w.code, w);
+  };
   let done = 0;
   const files = [...byFile];
-  const readFile = (index: number) => {
-    const header = files[index]?.[0];
-    if (!header) return undefined;
+  const entryOf = (header: DicomHeader) => {
     const entry = entries.get(header.file);
     if (!entry) throw new Error(`internal: no entry for ${header.file}`);
+    return entry;
+  };
+  // One read ahead for remote and zip entries: the next file arrives while this one decodes (memory: one
+  // extra file). Local files are read synchronously when needed, so there is nothing to overlap.
+  const readAhead = (index: number) => {
+    const header = files[index]?.[0];
+    if (!header) return undefined;
+    const entry = entryOf(header);
+    if (canReadInto(entry)) return undefined;
     const pending = entry.read();
     // If decoding the current file rejects, this read is never awaited: keep its failure from becoming an
     // unhandled rejection (which would abort the process instead of producing a report).
     pending.catch(() => {});
     return pending;
   };
-  // One read ahead: the next file arrives from disk or S3 while this one decodes (memory: one extra file).
-  let next = readFile(0);
+  // Local native 16-bit pixels go from the page cache straight into their slot and are converted there:
+  // one copy, no per-file buffer (the uncompressed case `deepsc convert` spends most of its time on).
+  const startDirectRead = (index: number): DirectRead | undefined => {
+    const [header, frames] = files[index]!;
+    if (scratch || !(data instanceof Int16Array)) return undefined;
+    const entry = entryOf(header);
+    if (!canReadInto(entry)) return undefined;
+    const out = data;
+    const ranges = frames.map(({ frame, k }) =>
+      inPlaceFrameRange(header, frame, entry.size, out, k * sliceSize),
+    );
+    if (!ranges.every((r) => r !== undefined)) return undefined;
+    const volumeBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    const reading = Promise.all(
+      frames.map(({ k }, i) => {
+        const { start, end } = ranges[i]!;
+        const at = k * sliceSize * 2;
+        return entry.readInto(start, volumeBytes.subarray(at, at + (end - start)));
+      }),
+    );
+    reading.catch(() => {}); // awaited in file order; never an unhandled rejection if an earlier file fails
+    return { out, reading };
+  };
+  // Direct reads run on the thread pool, a few files ahead of the file being converted. Files are still
+  // settled strictly in order: a planning error (a later file's header check) is kept and thrown only when
+  // its turn comes, and planning stops at the first file that needs the general path, so the rejection
+  // reported is the one a file-by-file decode would report.
+  const planned = new Map<number, DirectRead | { error: unknown }>();
+  let plannedTo = -1;
+  const planAhead = (from: number) => {
+    while (plannedTo < Math.min(files.length - 1, from + DIRECT_READS_IN_FLIGHT - 1)) {
+      const index = ++plannedTo;
+      let plan: DirectRead | { error: unknown } | undefined;
+      try {
+        plan = startDirectRead(index);
+      } catch (error) {
+        plan = { error };
+      }
+      if (!plan) return; // the general path, in its turn
+      planned.set(index, plan);
+      if ("error" in plan) return;
+    }
+  };
+
+  let ahead = readAhead(0);
   for (let f = 0; f < files.length; f++) {
     const [header, frames] = files[f]!;
-    const bytes = (await next)!;
-    next = readFile(f + 1);
+    planAhead(f);
+    const plan = planned.get(f);
+    planned.delete(f);
+    if (plan && "error" in plan) throw plan.error;
+    if (plan) {
+      await plan.reading;
+      planAhead(f + 1);
+      for (const { frame, k } of frames) {
+        keep(decodeFrameHuInPlace(header, frame, plan.out, k * sliceSize).warnings);
+        opts.onProgress?.(++done, nz);
+      }
+      continue;
+    }
+    const bytes = ahead ? await ahead : await entryOf(header).read();
+    ahead = readAhead(f + 1);
     for (const { frame, k } of frames) {
       const offset = k * sliceSize;
       let result: { warnings: Warning[] };
@@ -89,9 +170,8 @@ export async function assembleVolume(
       } else {
         result = await decodeFrameHu(bytes, header, frame, data, offset);
       }
-      for (const w of result.warnings) if (!warnings.has(w.code)) warnings.set(w.code, w);
-      done++;
-      opts.onProgress?.(done, nz);
+      keep(result.warnings);
+      opts.onProgress?.(++done, nz);
     }
   }
   return { volume: { ...stack.geometry, data }, warnings: [...warnings.values()] };

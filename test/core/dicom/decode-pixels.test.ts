@@ -3,9 +3,12 @@ import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import {
   decodeFrameHu,
+  decodeFrameHuInPlace,
   decodeFrameStored,
   huFitsInt16,
+  inPlaceFrameRange,
   PADDING_HU,
+  useSimdKernel,
 } from "../../../core/dicom/decode-pixels.js";
 import type { DicomHeader } from "../../../core/dicom/header.js";
 import { parseDicomHeader } from "../../../core/dicom/parse-header.js";
@@ -397,5 +400,145 @@ describe.skipIf(!haveCorpus)("codec output on the corpus", () => {
     expect(min).toBeGreaterThanOrEqual(-4096);
     expect(max).toBeLessThan(4096);
     expect(negative).toBeGreaterThan(10000);
+  });
+});
+
+/** A deterministic pseudo-random bit pattern per sample (every bit, including those above HighBit). */
+const noise = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => (Math.imul(i + seed, 2654435761) >>> 13) & 0xffff);
+
+describe("the vector kernel (unsigned stored values, slope 1)", () => {
+  it("compiles here (Node has WebAssembly SIMD), so the cases below compare two implementations", () => {
+    expect(useSimdKernel(true)).toBe(true);
+  });
+
+  const layouts: { name: string; o: CtOptions }[] = [
+    { name: "12-bit unsigned, intercept -1024", o: { bitsStored: 12, pixelRepresentation: 0 } },
+    { name: "12 bits ending at bit 13", o: { bitsStored: 12, highBit: 13, pixelRepresentation: 0 } },
+    {
+      name: "10-bit unsigned, intercept +200",
+      o: { bitsStored: 10, pixelRepresentation: 0, intercept: "200" },
+    },
+    {
+      name: "15-bit unsigned, intercept -32768",
+      o: { bitsStored: 15, pixelRepresentation: 0, intercept: "-32768" },
+    },
+  ];
+  for (const { name, o } of layouts)
+    it(`gives the scalar loop's values and the formula's, ${name}`, async () => {
+      // 8 x 9 + 5: whole vectors and a scalar tail.
+      const samples = noise(77, name.length);
+      const f = ct({ ...o, samples });
+      const h = header(f);
+      expect(huFitsInt16(h)).toBe(true);
+      const bits = o.bitsStored!;
+      const shift = (o.highBit ?? bits - 1) + 1 - bits;
+      const intercept = Number(o.intercept ?? "-1024");
+      const expected = samples.map((s) => ((s >> shift) & (2 ** bits - 1)) + intercept);
+      const vector = await hu(f, 0, "i16");
+      useSimdKernel(false);
+      try {
+        expect(await hu(f, 0, "i16")).toEqual(expected);
+      } finally {
+        useSimdKernel(true);
+      }
+      expect(vector).toEqual(expected);
+    });
+
+  it("writes a slice at any offset, leaving its neighbours alone", async () => {
+    const samples = noise(21, 3);
+    const f = ct({ samples, bitsStored: 12, pixelRepresentation: 0 });
+    const out = new Int16Array(30).fill(7);
+    await decodeFrameHu(f, header(f), 0, out, 3);
+    expect(Array.from(out.subarray(0, 3))).toEqual([7, 7, 7]);
+    expect(Array.from(out.subarray(3, 24))).toEqual(samples.map((s) => (s & 0xfff) - 1024));
+    expect(Array.from(out.subarray(24))).toEqual([7, 7, 7, 7, 7, 7]);
+  });
+
+  it("copies signed 16-bit stored values with no rescale unchanged", async () => {
+    const samples = [0, 1, 0x7fff, 0x8000, 0xffff, 1234, 0xfc18];
+    const f = ct({ samples, intercept: "0" });
+    expect(await hu(f, 0, "i16")).toEqual([0, 1, 32767, -32768, -1, 1234, -1000]);
+  });
+});
+
+describe("in-place decoding (raw samples read straight into the volume)", () => {
+  /** What a direct reader does: the frame's bytes into the slot, then decode there. */
+  function decodeInPlace(file: Uint8Array, frame: number, out: Int16Array, offset: number) {
+    const h = header(file);
+    const range = inPlaceFrameRange(h, frame, file.length, out, offset);
+    if (!range) return undefined;
+    new Uint8Array(out.buffer, out.byteOffset + offset * 2, range.end - range.start).set(
+      file.subarray(range.start, range.end),
+    );
+    return decodeFrameHuInPlace(h, frame, out, offset);
+  }
+
+  const cases: { name: string; o: CtOptions }[] = [
+    { name: "unsigned 12-bit", o: { bitsStored: 12, pixelRepresentation: 0 } },
+    { name: "signed 12-bit", o: { bitsStored: 12, pixelRepresentation: 1 } },
+    { name: "signed 16-bit, no rescale", o: { intercept: "0" } },
+    { name: "signed 16-bit with padding", o: { intercept: "0", padding: -2000 } },
+    { name: "fractional rescale", o: { bitsStored: 12, pixelRepresentation: 0, slope: "0.5" } },
+    { name: "rescale beyond int16", o: { slope: "10", intercept: "0" } },
+  ];
+  for (const { name, o } of cases)
+    it(`matches decodeFrameHu: ${name}`, async () => {
+      const samples = noise(37, name.length);
+      samples[5] = -2000 & 0xffff;
+      const f = ct({ ...o, samples });
+      const viaFile = new Int16Array(45).fill(3);
+      await decodeFrameHu(f, header(f), 0, viaFile, 4);
+      const inPlace = new Int16Array(45).fill(3);
+      expect(decodeInPlace(f, 0, inPlace, 4)).toEqual({ warnings: [] });
+      expect(Array.from(inPlace)).toEqual(Array.from(viaFile));
+    });
+
+  it("decodes each frame of a multi-frame file into its own slot", async () => {
+    const samples = [1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60];
+    const f = ctFile({ rows: 2, columns: 3, frames: 2, samples, bitsStored: 12, pixelRepresentation: 0 });
+    const out = new Int16Array(12);
+    decodeInPlace(f, 1, out, 0);
+    decodeInPlace(f, 0, out, 6);
+    expect(Array.from(out)).toEqual([10, 20, 30, 40, 50, 60, 1, 2, 3, 4, 5, 6].map((v) => v - 1024));
+  });
+
+  it("names the bytes of the frame and leaves other layouts to decodeFrameHu", () => {
+    const samples = [1, 2, 3, 4, 5, 6];
+    const f = ct({ samples });
+    const h = header(f);
+    const range = inPlaceFrameRange(h, 0, f.length, new Int16Array(6), 0);
+    expect(range).toEqual({ start: h.pixelData!.offset, end: h.pixelData!.offset + 12 });
+    expect(inPlaceFrameRange(h, 0, f.length, new Float32Array(6), 0)).toBeUndefined();
+    const be = ct({ samples, ts: TS.explicitBE });
+    expect(inPlaceFrameRange(header(be), 0, be.length, new Int16Array(6), 0)).toBeUndefined();
+    const deflated = ct({ samples, ts: TS.deflated });
+    expect(inPlaceFrameRange(header(deflated), 0, deflated.length, new Int16Array(6), 0)).toBeUndefined();
+    const eight = ct({ samples, bitsAllocated: 8, bitsStored: 8, pixelRepresentation: 0 });
+    expect(inPlaceFrameRange(header(eight), 0, eight.length, new Int16Array(6), 0)).toBeUndefined();
+    const rle = buildFile({
+      ts: TS.rle,
+      elements: [
+        ...ctElements({ rows: 2, columns: 3 }),
+        { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate([rleFrame16(samples)]) },
+      ],
+    });
+    expect(inPlaceFrameRange(header(rle), 0, rle.length, new Int16Array(6), 0)).toBeUndefined();
+  });
+
+  it("rejects what decodeFrameHu rejects, with the same reasons", async () => {
+    const f = ct({ samples: new Array(64).fill(7) });
+    const h = parseDicomHeader(f.subarray(0, f.length - 40), "test.dcm", f.length);
+    const sync = (fn: () => unknown) => codes(Promise.resolve().then(fn));
+    const viaFile = await codes(decodeFrameHu(f.subarray(0, f.length - 40), h, 0, new Int16Array(64), 0));
+    expect(await sync(() => inPlaceFrameRange(h, 0, f.length - 40, new Int16Array(64), 0))).toEqual(viaFile);
+    expect(viaFile).toEqual(["TRUNCATED"]);
+    const rgb = ct({ samples: [1, 2, 3, 4], photometric: "RGB", samplesPerPixel: 3 });
+    expect(await sync(() => inPlaceFrameRange(header(rgb), 0, rgb.length, new Int16Array(4), 0))).toEqual([
+      "UNSUPPORTED_PHOTOMETRIC",
+    ]);
+    const ok = ct({ samples: [1, 2, 3] });
+    expect(() => inPlaceFrameRange(header(ok), 0, ok.length, new Int16Array(4), 2)).toThrow(RangeError);
+    expect(() => inPlaceFrameRange(header(ok), 1, ok.length, new Int16Array(4), 0)).toThrow(RangeError);
   });
 });

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { canReadInto, openFileSource } from "../../../core/input/file-source.js";
 import { isIgnoredSegment, openFolderSource } from "../../../core/input/folder-source.js";
 import { DEFAULT_LIMITS } from "../../../core/input/source.js";
 import { bytesOf, expectRejected } from "../../helpers/input-fixtures.js";
@@ -59,6 +60,30 @@ describe("openFolderSource", () => {
     const src = await openFolderSource(root, DEFAULT_LIMITS);
     await put("s.dcm", "012");
     await expectRejected(src.entries[0]!.read(), "TRUNCATED", /s\.dcm/);
+  });
+
+  it("reads straight into a caller's buffer, counting the bytes", async () => {
+    await put("s.dcm", "0123456789");
+    const src = await openFolderSource(root, DEFAULT_LIMITS);
+    const e = src.entries[0]!;
+    expect(canReadInto(e)).toBe(true);
+    if (!canReadInto(e)) return;
+    const target = new Uint8Array(8).fill(0x2e);
+    await e.readInto(3, target.subarray(2, 6));
+    expect(new TextDecoder().decode(target)).toBe("..3456..");
+    await e.readInto(0, target.subarray(0, 0));
+    expect(src.bytesRead()).toBe(4);
+    await expectRejected(e.readInto(7, new Uint8Array(4)), "TRUNCATED", /s\.dcm/);
+    await expect(e.readInto(-1, new Uint8Array(1))).rejects.toThrow(RangeError);
+  });
+
+  it("a file that shrank after listing is TRUNCATED for readInto too", async () => {
+    await put("s.dcm", "0123456789");
+    const src = await openFolderSource(root, DEFAULT_LIMITS);
+    await put("s.dcm", "012");
+    const e = src.entries[0]!;
+    if (!canReadInto(e)) throw new Error("folder entries read into buffers");
+    await expectRejected(e.readInto(0, new Uint8Array(10)), "TRUNCATED", /s\.dcm/);
   });
 
   it("refuses a symbolic link that escapes the folder", async () => {
@@ -121,5 +146,21 @@ describe("openFolderSource", () => {
     expect(isIgnoredSegment("__MACOSX")).toBe(true);
     expect(isIgnoredSegment("IM0001")).toBe(false);
     expect(isIgnoredSegment("DICOMDIR")).toBe(false);
+  });
+});
+
+describe("openFileSource", () => {
+  it("reads a single file by range and straight into a buffer", async () => {
+    await put("one.dcm", "abcdefgh");
+    const abs = path.join(root, "one.dcm");
+    const src = await openFileSource(abs, 8, DEFAULT_LIMITS);
+    const e = src.entries[0]!;
+    expect(new TextDecoder().decode(await e.read(1, 3))).toBe("bc");
+    if (!canReadInto(e)) throw new Error("file entries read into buffers");
+    const target = new Uint8Array(3);
+    await e.readInto(5, target);
+    expect(new TextDecoder().decode(target)).toBe("fgh");
+    expect(src.bytesRead()).toBe(5);
+    await expectRejected(e.readInto(6, new Uint8Array(3)), "TRUNCATED", /one\.dcm/);
   });
 });

@@ -1,0 +1,168 @@
+import { mkdtemp, rm, truncate } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InputRejected, isInputRejected, reason } from "../../../core/errors.js";
+import { canReadInto, type DirectReadEntry } from "../../../core/input/file-source.js";
+import { openFolderSource } from "../../../core/input/folder-source.js";
+import { DEFAULT_LIMITS, type InputEntry } from "../../../core/input/source.js";
+import { runPhantom } from "../../../core/phantom/run.js";
+import { assembleVolume } from "../../../core/validation/assemble-volume.js";
+import { validateSource } from "../../../core/validation/validate.js";
+
+let work: string;
+let series: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), "assemble-volume-"));
+  // Unsigned 12-bit samples with intercept -1024, as the phantom (and most CT) writes them.
+  const r = await runPhantom({
+    class: "covid",
+    seed: 7,
+    size: 48,
+    slices: 12,
+    sliceThickness: 5,
+    format: "dicom",
+    out: path.join(work, "ct"),
+  });
+  series = r.ctPath;
+}, 120_000);
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** The header pass of a full validation: the stack to assemble and the folder's entries by path. */
+async function prepare(dir: string) {
+  const source = await openFolderSource(dir, DEFAULT_LIMITS);
+  const { stack, report } = await validateSource(source, { mode: "header-only", purpose: "convert" });
+  expect(report.accepted).toBe(true);
+  return { stack: stack!, entries: source.entries };
+}
+
+/** Entries as a zip or S3 source presents them: whole-file reads only. */
+const readOnly = (e: InputEntry): InputEntry => ({
+  path: e.path,
+  size: e.size,
+  read: (s, t) => e.read(s, t),
+});
+
+/** Counts how each entry is read. */
+function counted(entries: readonly InputEntry[]) {
+  const calls = { read: 0, readInto: 0 };
+  const wrapped = entries.map((e): InputEntry => {
+    const w: InputEntry & Partial<DirectReadEntry> = {
+      path: e.path,
+      size: e.size,
+      read: (s, t) => {
+        calls.read++;
+        return e.read(s, t);
+      },
+    };
+    if (canReadInto(e))
+      w.readInto = (start, target) => {
+        calls.readInto++;
+        return e.readInto(start, target);
+      };
+    return w;
+  });
+  return { calls, wrapped };
+}
+
+const byPath = (entries: readonly InputEntry[]) => new Map(entries.map((e) => [e.path, e]));
+const limits = { maxVoxels: DEFAULT_LIMITS.maxVoxels };
+
+async function rejectionOf(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (e) {
+    if (isInputRejected(e)) return e.reasons;
+    throw e;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("assembleVolume", () => {
+  it("reads local files straight into the volume, with the same voxels as whole-file reads", async () => {
+    const { stack, entries } = await prepare(series);
+    const direct = counted(entries);
+    const progress: number[] = [];
+    const a = await assembleVolume(stack, byPath(direct.wrapped), {
+      ...limits,
+      onProgress: (d) => progress.push(d),
+    });
+    expect(direct.calls).toEqual({ read: 0, readInto: 12 });
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const b = await assembleVolume(stack, byPath(entries.map(readOnly)), limits);
+    expect(a.volume.data).toBeInstanceOf(Int16Array);
+    expect(a.volume.dims).toEqual([48, 48, 12]);
+    expect(Buffer.from(a.volume.data.buffer).equals(Buffer.from(b.volume.data.buffer))).toBe(true);
+    expect(a.warnings).toEqual(b.warnings);
+    // Real CT values, not an untouched buffer: air outside the body, soft tissue inside.
+    const data = a.volume.data;
+    const centre = data[6 * 48 * 48 + 24 * 48 + 24]!;
+    expect(data[6 * 48 * 48]).toBeLessThan(-900);
+    expect(centre).toBeGreaterThan(-1100);
+    expect(new Set(data).size).toBeGreaterThan(100);
+  });
+
+  it("mixes direct and whole-file reads file by file, in stack order", async () => {
+    const { stack, entries } = await prepare(series);
+    // Every third file without readInto: direct reads stop planning at it and resume after it.
+    const mixed = entries.map((e, i) => (i % 3 === 1 ? readOnly(e) : e));
+    const a = await assembleVolume(stack, byPath(mixed), limits);
+    const b = await assembleVolume(stack, byPath(entries.map(readOnly)), limits);
+    expect(Buffer.from(a.volume.data.buffer).equals(Buffer.from(b.volume.data.buffer))).toBe(true);
+  });
+
+  it("reports the first failing file in stack order, however far ahead reads were issued", async () => {
+    const { stack, entries } = await prepare(series);
+    const fileAt = (k: number) => stack.slices[k]!.header.file;
+    const third = fileAt(2);
+    const fourth = fileAt(3);
+    const broken = entries.map((e): InputEntry => {
+      if (e.path === third) {
+        const failing = reason("TRUNCATED", `${e.path} became shorter while it was being read.`, {
+          file: e.path,
+        });
+        const fail = async (): Promise<never> => {
+          throw new InputRejected([failing]);
+        };
+        const unreadable: DirectReadEntry = { ...readOnly(e), read: fail, readInto: fail };
+        return unreadable;
+      }
+      // The fourth file claims fewer bytes than its pixels need: its header check fails when planned,
+      // which is while the third file's read is still in flight.
+      if (e.path === fourth) {
+        const shorter: InputEntry = { ...e, size: e.size - 100 };
+        return shorter;
+      }
+      return e;
+    });
+    const direct = await rejectionOf(assembleVolume(stack, byPath(broken), limits));
+    expect(direct.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", third]]);
+    const whole = await rejectionOf(assembleVolume(stack, byPath(broken.map(readOnly)), limits));
+    expect(whole).toEqual(direct);
+  });
+
+  it("rejects a file that lost its pixels after the header pass as TRUNCATED, on both paths", async () => {
+    const copy = path.join(work, "shrunk");
+    await runPhantom({
+      class: "normal",
+      seed: 8,
+      size: 32,
+      slices: 6,
+      sliceThickness: 5,
+      format: "dicom",
+      out: copy,
+    });
+    const dir = path.join(copy, "dicom");
+    const { stack, entries } = await prepare(dir);
+    const victim = stack.slices[4]!.header.file;
+    const victimEntry = entries.find((e) => e.path === victim)!;
+    await truncate(path.join(dir, victim), victimEntry.size - 64);
+    for (const es of [entries, entries.map(readOnly)]) {
+      const reasons = await rejectionOf(assembleVolume(stack, byPath(es), limits));
+      expect(reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", victim]]);
+    }
+  });
+});
