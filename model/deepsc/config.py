@@ -58,6 +58,11 @@ class PreprocessConfig:
     hu_max: float = 200.0
     size: int = 256
     z_spacing_mm: float | None = 2.5
+    # Field of view the model grid stands for. Training here area-resizes each scan's whole field of view
+    # (every phantom: 360 mm); the TypeScript engine resamples scans to pixels of field_of_view_mm / size
+    # (model.json inPlane.spacingMm), so scans with another field of view keep the anatomy's scale.
+    # None: the engine resizes the whole field of view too.
+    field_of_view_mm: float | None = 360.0
     stack_slices: int = 48
     tile_slices: int = 24
     tile_overlap: int = 12
@@ -91,6 +96,7 @@ class PreprocessConfig:
             "inPlane": {
                 "size": [self.size, self.size],
                 "method": "area",
+                "spacingMm": None if self.field_of_view_mm is None else self.field_of_view_mm / self.size,
                 "definition": "out[i] = mean(in[floor(i*n/size) .. ceil((i+1)*n/size)-1]) per axis",
             },
             "stack": {

@@ -62,7 +62,18 @@ export const ModelManifestSchema = z
       lungMasking: z.object({ enabled: z.boolean() }),
       /** null: keep the scan's own slices. */
       zResampling: z.object({ spacingMm: z.number().positive().nullable(), method: z.literal("linear") }),
-      inPlane: z.object({ size: z.tuple([positiveInt, positiveInt]), method: z.literal("area") }),
+      inPlane: z.object({
+        size: z.tuple([positiveInt, positiveInt]),
+        method: z.literal("area"),
+        /**
+         * Model pixel size in mm: the model grid is `size` pixels of this size centred on the scan's field
+         * of view (area-weighted, zero beyond the field of view), so anatomy appears at the scale the model
+         * was trained at whatever the scan's pixel size. Absent or null: the whole field of view is
+         * area-resized to `size` (the training code's own step, identical when the field of view is
+         * size x spacingMm).
+         */
+        spacingMm: z.number().positive().nullable().optional(),
+      }),
       stack: z.object({ slices: positiveInt }),
       tile: z.object({
         slices: positiveInt,

@@ -10,7 +10,7 @@
  *    own grid whatever its orientation.
  * Lesion = blended logit above the threshold and inside the lungs; evidence is quantised to 8 bits.
  */
-import type { ModelGrid } from "../preprocess/model-grid.js";
+import type { AxisMap, ModelGrid } from "../preprocess/model-grid.js";
 
 export interface NativeMaps {
   /** 1 lesion, 0 background, on the input grid. */
@@ -26,14 +26,19 @@ interface AxisTable {
   frac: Float32Array;
 }
 
-/** Bilinear (align_corners=False) source positions of n output samples read from `size` input samples. */
-function inPlaneTable(n: number, size: number): AxisTable {
+/**
+ * Bilinear source positions of the native pixels in model pixels: native pixel x sits at model coordinate
+ * (x - start) / step - 0.5 (model pixel o is centred on start + (o + 0.5) * step), clamped to the grid.
+ * For a resized field of view (start -0.5, step n/size) this is (x + 0.5) * size / n - 0.5, PyTorch's
+ * interpolate(..., align_corners=False).
+ */
+function inPlaneTable(m: AxisMap): AxisTable {
+  const { n, size } = m;
   const lo = new Int32Array(n);
   const hi = new Int32Array(n);
   const frac = new Float32Array(n);
-  const scale = size / n;
   for (let i = 0; i < n; i++) {
-    const src = Math.max((i + 0.5) * scale - 0.5, 0);
+    const src = Math.min(Math.max((i - m.start) / m.step - 0.5, 0), size - 1);
     const l = Math.min(Math.floor(src), size - 1);
     lo[i] = l;
     hi[i] = Math.min(l + 1, size - 1);
@@ -71,8 +76,8 @@ export function toNative(
   const lesions = new Uint8Array(total);
   const ev = new Uint8Array(total);
   const plane = grid.height * grid.width;
-  const xs = inPlaneTable(nx, grid.width);
-  const ys = inPlaneTable(ny, grid.height);
+  const xs = inPlaneTable(grid.columns);
+  const ys = inPlaneTable(grid.rows);
   const zs = zTable(nz, grid.zPositions);
   const logitSlice = new Float32Array(plane);
   const evSlice = new Float32Array(plane);

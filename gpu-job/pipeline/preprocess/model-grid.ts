@@ -26,6 +26,106 @@ export interface ModelGrid {
   view: OrientedView;
   /** Volume of one model voxel in mL (for lesion volumes measured on the model grid). */
   voxelMl: number;
+  /** Where model columns and rows lie on the oriented native x and y axes. */
+  columns: AxisMap;
+  rows: AxisMap;
+}
+
+/**
+ * One in-plane axis of the model grid in native pixel units: model pixel o covers native coordinates
+ * [start + o * step, start + (o + 1) * step), native pixel x covering [x - 0.5, x + 0.5).
+ */
+export interface AxisMap {
+  /** Native pixels along the axis. */
+  n: number;
+  /** Model pixels along the axis. */
+  size: number;
+  start: number;
+  step: number;
+}
+
+/** The whole field of view resized (adaptive pooling), or `size` pixels of `spacingMm` centred on it. */
+export function axisMap(
+  n: number,
+  nativeMm: number,
+  size: number,
+  spacingMm: number | null | undefined,
+): AxisMap {
+  if (spacingMm === null || spacingMm === undefined) return { n, size, start: -0.5, step: n / size };
+  const step = spacingMm / nativeMm;
+  return { n, size, start: (n - 1) / 2 - (size / 2) * step, step };
+}
+
+/**
+ * Sparse averaging weights of each model pixel over the native pixels it covers. Adaptive pooling when the
+ * map resizes the whole field of view (equal weights over floor(o*n/size) .. ceil((o+1)*n/size)-1, as
+ * PyTorch's adaptive_avg_pool2d); exact overlap lengths otherwise, divided by the full model pixel so the
+ * part beyond the field of view counts as 0.
+ */
+interface AxisWeights {
+  first: Int32Array;
+  count: Int32Array;
+  weights: Float64Array[];
+}
+
+function axisWeights(m: AxisMap): AxisWeights {
+  const first = new Int32Array(m.size);
+  const count = new Int32Array(m.size);
+  const weights: Float64Array[] = [];
+  const pooling = m.start === -0.5 && m.step === m.n / m.size;
+  for (let o = 0; o < m.size; o++) {
+    if (pooling) {
+      const a = Math.floor((o * m.n) / m.size);
+      const b = Math.ceil(((o + 1) * m.n) / m.size);
+      first[o] = a;
+      count[o] = b - a;
+      weights.push(new Float64Array(b - a).fill(1 / (b - a)));
+      continue;
+    }
+    const lo = m.start + o * m.step;
+    const hi = lo + m.step;
+    const a = Math.max(0, Math.floor(lo + 0.5));
+    const b = Math.min(m.n - 1, Math.ceil(hi + 0.5) - 1);
+    const w: number[] = [];
+    for (let x = a; x <= b; x++) w.push(Math.max(0, Math.min(hi, x + 0.5) - Math.max(lo, x - 0.5)) / m.step);
+    first[o] = a;
+    count[o] = w.length;
+    weights.push(Float64Array.from(w));
+  }
+  return { first, count, weights };
+}
+
+/** Separable weighted resampling of one [h][w] slice to [rows.size][columns.size]. */
+function resampleSlice(
+  src: Float32Array,
+  h: number,
+  w: number,
+  ys: AxisWeights,
+  xs: AxisWeights,
+  dst: Float32Array,
+): void {
+  const outW = xs.first.length;
+  const outH = ys.first.length;
+  const rows = new Float64Array(h * outW);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let ox = 0; ox < outW; ox++) {
+      const a = xs.first[ox] as number;
+      const wt = xs.weights[ox] as Float64Array;
+      let s = 0;
+      for (let t = 0; t < wt.length; t++) s += (src[row + a + t] as number) * (wt[t] as number);
+      rows[y * outW + ox] = s;
+    }
+  }
+  for (let oy = 0; oy < outH; oy++) {
+    const a = ys.first[oy] as number;
+    const wt = ys.weights[oy] as Float64Array;
+    for (let ox = 0; ox < outW; ox++) {
+      let s = 0;
+      for (let t = 0; t < wt.length; t++) s += (rows[(a + t) * outW + ox] as number) * (wt[t] as number);
+      dst[oy * outW + ox] = s;
+    }
+  }
 }
 
 /** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */
@@ -52,26 +152,14 @@ export function areaResize(
   out?: Float32Array,
 ): Float32Array {
   const dst = out ?? new Float32Array(outH * outW);
-  const rows = new Float64Array(h * outW);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let ox = 0; ox < outW; ox++) {
-      const a = Math.floor((ox * w) / outW);
-      const b = Math.ceil(((ox + 1) * w) / outW);
-      let s = 0;
-      for (let x = a; x < b; x++) s += src[row + x] as number;
-      rows[y * outW + ox] = s / (b - a);
-    }
-  }
-  for (let oy = 0; oy < outH; oy++) {
-    const a = Math.floor((oy * h) / outH);
-    const b = Math.ceil(((oy + 1) * h) / outH);
-    for (let ox = 0; ox < outW; ox++) {
-      let s = 0;
-      for (let y = a; y < b; y++) s += rows[y * outW + ox] as number;
-      dst[oy * outW + ox] = s / (b - a);
-    }
-  }
+  resampleSlice(
+    src,
+    h,
+    w,
+    axisWeights(axisMap(h, 1, outH, null)),
+    axisWeights(axisMap(w, 1, outW, null)),
+    dst,
+  );
   return dst;
 }
 
@@ -104,6 +192,10 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const range = huMax - huMin;
   const mask = p.lungMasking.enabled ? lungMask : null;
   const [height, width] = p.inPlane.size;
+  const columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
+  const rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
+  const xWeights = axisWeights(columns);
+  const yWeights = axisWeights(rows);
   const positions = zPositions(nz, view.spacing[2], p.zResampling.spacingMm);
   const depth = positions.length;
   const plane = height * width;
@@ -144,10 +236,10 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
         blended[i] = (a[i] as number) + ((b[i] as number) - (a[i] as number)) * frac;
       src = blended;
     }
-    areaResize(src, ny, nx, height, width, image.subarray(j * plane, (j + 1) * plane));
+    resampleSlice(src, ny, nx, yWeights, xWeights, image.subarray(j * plane, (j + 1) * plane));
   }
   const dzModel =
     depth > 1 ? ((positions[1] as number) - (positions[0] as number)) * view.spacing[2] : view.spacing[2];
-  const voxelMl = (dzModel * ((view.spacing[1] * ny) / height) * ((view.spacing[0] * nx) / width)) / 1000;
-  return { image, depth, height, width, zPositions: positions, view, voxelMl };
+  const voxelMl = (dzModel * (view.spacing[1] * rows.step) * (view.spacing[0] * columns.step)) / 1000;
+  return { image, depth, height, width, zPositions: positions, view, voxelMl, columns, rows };
 }

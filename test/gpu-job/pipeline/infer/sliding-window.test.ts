@@ -45,6 +45,8 @@ function grid(depth: number, value: (z: number, i: number) => number): ModelGrid
       direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
     }),
     voxelMl: 0.5,
+    columns: { n: S, size: S, start: -0.5, step: 1 },
+    rows: { n: S, size: S, start: -0.5, step: 1 },
   };
 }
 

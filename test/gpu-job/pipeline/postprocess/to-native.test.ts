@@ -52,6 +52,8 @@ describe("toNative", () => {
         direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
       }),
       voxelMl: 1,
+      columns: { n: 4, size: 2, start: -0.5, step: 2 },
+      rows: { n: 1, size: 2, start: -0.5, step: 0.5 },
     };
     const evidence = Float32Array.from([0, 1, 0, 1]);
     const maps = toNative(grid, Float32Array.from([-1, 1, -1, 1]), evidence, opts);
@@ -60,6 +62,26 @@ describe("toNative", () => {
     expect(Array.from(maps.lesions.subarray(0, 4))).toEqual([0, 0, 1, 1]);
     // A single model slice covers every native slice.
     expect(Array.from(maps.evidence.subarray(8, 12))).toEqual([0, 64, 191, 255]);
+  });
+
+  it("with a fixed model pixel size, maps back through the same centred grid (any field of view)", () => {
+    // 10 native pixels of 1 mm, model pixels of 2 mm, 4 of them: the model grid covers native x 0.5 .. 8.5
+    // (centred on 4.5); native pixels beyond it read the edge model pixel.
+    const vol = volume([10, 10, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (i) => (i < 5 ? -1400 : 200));
+    const p = { ...testPreprocessing({ size: [4, 4], mask: false, stack: 2, tile: 2, overlap: 0 }) };
+    p.inPlane = { ...p.inPlane, spacingMm: 2 };
+    const grid = buildModelGrid(vol, null, p);
+    expect(grid.columns).toEqual({ n: 10, size: 4, start: 0.5, step: 2 });
+    // Model pixel 1 covers native [2.5, 4.5): pixels 3 and 4, both -1400 -> 0; model pixel 2 covers
+    // [4.5, 6.5): native 5 and 6, both 200 -> 1.
+    expect(Array.from(grid.image.subarray(0, 4))).toEqual([0, 0, 1, 1]);
+    const maps = toNative(
+      grid,
+      grid.image.map((v) => v - 0.5),
+      grid.image,
+      opts,
+    );
+    expect(Array.from(maps.lesions.subarray(0, 10))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
   });
 
   it("keeps lesions inside the lung mask", () => {

@@ -39,6 +39,35 @@ describe("areaResize", () => {
   });
 });
 
+describe("a fixed model pixel size", () => {
+  it("averages by exact overlap, centred on the field of view, with zero beyond it", () => {
+    // 6 native pixels of 1 mm -> 2 model pixels of 4 mm: centred on native 2.5, covering [-1.5, 6.5).
+    const vol = volume([6, 1, 1], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => 200);
+    const p = testPreprocessing({ size: [1, 2], mask: false, spacing: null });
+    p.inPlane = { ...p.inPlane, spacingMm: 4 };
+    const grid = buildModelGrid(vol, null, p);
+    // Along x each model pixel holds 3 of its 4 mm inside the scan; along y the single 1 mm row fills 1 of
+    // 4 mm. Everything inside is at the top of the window (1.0): 0.75 x 0.25.
+    expect(grid.image[0]).toBeCloseTo(0.1875, 6);
+    expect(grid.image[1]).toBeCloseTo(0.1875, 6);
+    expect(grid.voxelMl).toBeCloseTo((2.5 * 4 * 4) / 1000, 9);
+  });
+
+  it("is exactly the whole-field resize when the field of view is size x spacing", () => {
+    const vol = volume(
+      [8, 8, 3],
+      [0.5, 0.5, 2.5],
+      [1, 0, 0, 0, 1, 0, 0, 0, 1],
+      (i, j, k) => -1000 + 37 * i + 11 * j + 5 * k,
+    );
+    const a = buildModelGrid(vol, null, testPreprocessing({ mask: false }));
+    const p = testPreprocessing({ mask: false });
+    p.inPlane = { ...p.inPlane, spacingMm: 1 };
+    const b = buildModelGrid(vol, null, p);
+    for (let i = 0; i < a.image.length; i++) expect(b.image[i]).toBeCloseTo(a.image[i] as number, 6);
+  });
+});
+
 describe("stackIndices", () => {
   it("spreads evenly and includes both ends", () => {
     expect(Array.from(stackIndices(10, 4))).toEqual([0, 3, 6, 9]);
