@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""PyTorch's side of bench/tile-speed.ts: time DeepSC-COVID's exported graph on one tile, on the CPU.
+
+    /usr/bin/python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --threads 1 \
+        --batches 1,2 --runs 20 --warmup 3
+    /usr/bin/python3 bench/torch_tile.py --config full --random-init --seed 0 --threads 2 --batches 1 --runs 3
+
+The graph is `InferenceGraph` (what model/export.py exports), so PyTorch and onnxruntime run the same
+model. Inputs come from the parity fixture's formula (export.hash_input: stack seed S, tile seed S + 1),
+which the TypeScript side computes bit for bit; a batch of 2 repeats the same stack and tile. The process
+re-executes itself once with deepsc/runtime.py's OpenMP and malloc settings for --threads, as the model's
+own scripts do. Prints one JSON object on stdout: per batch size, every timed call in ms and the median
+per tile (call / batch), and the batch-1 class logits (to check the two runtimes ran the same thing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+sys.path.insert(0, str(MODEL_DIR))
+
+from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="a train.py checkpoint")
+    ap.add_argument("--config", choices=["light", "full"], help="with --random-init")
+    ap.add_argument("--random-init", action="store_true", help="untrained weights, torch.manual_seed(--seed) as export.py")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batches", default="1,2")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--input-seed", type=int, default=12345, help="the parity fixture's seed")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from deepsc.config import config_from_dict, get_config
+    from deepsc.network import DeepSCCovid, InferenceGraph
+    from export import hash_input
+
+    torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        ckpt = torch.load(args.checkpoint, map_location="cpu")
+        cfg = config_from_dict(ckpt["config"])
+        net = DeepSCCovid(cfg)
+        net.load_state_dict(ckpt["state_dict"])
+    elif args.random_init and args.config:
+        torch.manual_seed(args.seed)
+        cfg = get_config(args.config)
+        net = DeepSCCovid(cfg)
+    else:
+        raise SystemExit("give --checkpoint, or --config with --random-init")
+    graph = InferenceGraph(net.eval()).eval()
+    stack1 = torch.from_numpy(hash_input(cfg.stack_shape, args.input_seed))
+    tile1 = torch.from_numpy(hash_input(cfg.tile_shape, args.input_seed + 1))
+
+    result: dict = {
+        "config": cfg.name,
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "torchThreads": torch.get_num_threads(),
+        "stackShape": list(cfg.stack_shape),
+        "tileShape": list(cfg.tile_shape),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "batches": {},
+    }
+    with torch.no_grad():
+        for batch in [int(b) for b in args.batches.split(",")]:
+            stack = stack1.repeat(batch, 1, 1, 1, 1)
+            tile = tile1.repeat(batch, 1, 1, 1, 1)
+            for _ in range(args.warmup):
+                out = graph(stack, tile)
+            calls = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                out = graph(stack, tile)
+                calls.append((time.perf_counter() - t0) * 1000.0)
+            result["batches"][str(batch)] = {
+                "callMs": [round(c, 3) for c in calls],
+                "medianCallMs": statistics.median(calls),
+                "medianPerTileMs": statistics.median(calls) / batch,
+            }
+            if batch == 1:
+                result["classLogits"] = [float(v) for v in out[0].reshape(-1)]
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    configure_cpu_env(threads_from_argv(sys.argv[1:]))
+    raise SystemExit(main())
