@@ -23,6 +23,32 @@ import { openZip, type RandomAccess } from "./zip-source.js";
 
 /** A manifest is a few hundred bytes per file; anything bigger than this is not a manifest. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/** Refuse an upload manifest of `size` bytes before reading it (TOO_LARGE). */
+export function checkUploadManifestSize(size: number): void {
+  if (size > MAX_MANIFEST_BYTES)
+    reject("TOO_LARGE", `${UPLOAD_MANIFEST_NAME} is ${size} bytes; the limit is ${MAX_MANIFEST_BYTES}.`);
+}
+
+/**
+ * An upload manifest's bytes -> the validated manifest, or UNSUPPORTED_FORMAT. Shared by the ingest
+ * Lambda's validation (here) and the Batch job's stage-in, so both accept exactly the same manifests.
+ */
+export function parseUploadManifest(bytes: Uint8Array): UploadManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    reject("UNSUPPORTED_FORMAT", `${UPLOAD_MANIFEST_NAME} is not valid UTF-8 JSON.`);
+  }
+  const parsed = UploadManifestSchema.safeParse(json);
+  if (!parsed.success)
+    reject(
+      "UNSUPPORTED_FORMAT",
+      `${UPLOAD_MANIFEST_NAME} does not follow the upload manifest schema: ${summariseZodIssues(parsed.error)}.`,
+    );
+  return parsed.data;
+}
 /** How many offending file names a reason message lists before "and N more". */
 const NAMES_IN_MESSAGE = 5;
 
@@ -92,22 +118,8 @@ async function openSingleObject(
 
 async function readManifest(store: CountingObjectStore, key: string): Promise<UploadManifest> {
   const { size } = await store.head(key);
-  if (size > MAX_MANIFEST_BYTES)
-    reject("TOO_LARGE", `${UPLOAD_MANIFEST_NAME} is ${size} bytes; the limit is ${MAX_MANIFEST_BYTES}.`);
-  const bytes = await store.get(key);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    reject("UNSUPPORTED_FORMAT", `${UPLOAD_MANIFEST_NAME} is not valid UTF-8 JSON.`);
-  }
-  const parsed = UploadManifestSchema.safeParse(json);
-  if (!parsed.success)
-    reject(
-      "UNSUPPORTED_FORMAT",
-      `${UPLOAD_MANIFEST_NAME} does not follow the upload manifest schema: ${summariseZodIssues(parsed.error)}.`,
-    );
-  return parsed.data;
+  checkUploadManifestSize(size);
+  return parseUploadManifest(await store.get(key));
 }
 
 async function openManifest(

@@ -9,14 +9,10 @@
  * Everything streams (download.ts); memory stays bounded whatever the series size.
  */
 import path from "node:path";
-import {
-  summariseZodIssues,
-  UPLOAD_MANIFEST_NAME,
-  type UploadManifest,
-  UploadManifestSchema,
-} from "../../core/contracts/upload-manifest.js";
+import { UPLOAD_MANIFEST_NAME, type UploadManifest } from "../../core/contracts/upload-manifest.js";
 import { reject } from "../../core/errors.js";
 import { isIgnoredSegment } from "../../core/input/folder-source.js";
+import { checkUploadManifestSize, parseUploadManifest } from "../../core/input/object-store-source.js";
 import { DEFAULT_LIMITS, type InputLimits } from "../../core/input/source.js";
 import { ObjectNotFoundError } from "../../core/ports/object-store.js";
 import { mapLimit } from "../../core/util/map-limit.js";
@@ -39,9 +35,6 @@ export interface StageInOptions {
   concurrency?: number;
   limits?: Partial<InputLimits>;
 }
-
-/** A manifest is a few hundred bytes per file; the ingest Lambda applies the same ceiling. */
-const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export function inputShapeOf(key: string): InputShape | undefined {
   const base = path.posix.basename(key);
@@ -99,23 +92,15 @@ async function stageSingleObject(
 
 async function readUploadManifest(store: JobStore, key: string): Promise<UploadManifest> {
   const size = await headOrMissing(store, key, `The upload's ${UPLOAD_MANIFEST_NAME}`);
-  if (size > MAX_MANIFEST_BYTES)
-    reject("TOO_LARGE", `${UPLOAD_MANIFEST_NAME} is ${size} bytes; the limit is ${MAX_MANIFEST_BYTES}.`);
-  let json: unknown;
+  checkUploadManifestSize(size);
+  let bytes: Uint8Array;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.get(key)));
+    bytes = await store.get(key);
   } catch (e) {
     if (e instanceof ObjectNotFoundError) throw missing(`The upload's ${UPLOAD_MANIFEST_NAME}`, e);
-    if (!(e instanceof SyntaxError) && !(e instanceof TypeError)) throw e;
-    reject("UNSUPPORTED_FORMAT", `${UPLOAD_MANIFEST_NAME} is not valid UTF-8 JSON.`);
+    throw e;
   }
-  const parsed = UploadManifestSchema.safeParse(json);
-  if (!parsed.success)
-    reject(
-      "UNSUPPORTED_FORMAT",
-      `${UPLOAD_MANIFEST_NAME} does not follow the upload manifest schema: ${summariseZodIssues(parsed.error)}.`,
-    );
-  return parsed.data;
+  return parseUploadManifest(bytes);
 }
 
 async function stageDicomSeries(
