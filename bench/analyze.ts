@@ -13,10 +13,11 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runPhantom } from "../core/phantom/run.js";
+import { machineInfo } from "./machine.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "dist/cli/main.js");
@@ -202,14 +203,7 @@ async function main() {
   const first = r300[0]!;
   const results = {
     date: new Date().toISOString(),
-    machine: {
-      platform: `${process.platform} ${process.arch}`,
-      node: process.version,
-      cpu: cpus()[0]?.model ?? "unknown",
-      cores: cpus().length,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadAfter,
-    },
+    machine: machineInfo(loadBefore, loadAfter),
     command:
       `node dist/cli/main.js analyze <dicom folder> --out <dir> --device cpu --quiet ${extra.join(" ")}`.trim(),
     model: first.model,

@@ -27,7 +27,7 @@
  */
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Geometry } from "../core/contracts/volume.js";
@@ -39,6 +39,7 @@ import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { inferScan } from "../gpu-job/pipeline/infer/engine.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
+import { machineInfo } from "./machine.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -426,14 +427,7 @@ async function main() {
   const m = model.manifest;
   const results = {
     date: new Date().toISOString(),
-    machine: {
-      platform: `${process.platform} ${process.arch}`,
-      node: process.version,
-      cpu: cpus()[0]?.model ?? "unknown",
-      cores: cpus().length,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadAfter,
-    },
+    machine: machineInfo(loadBefore, loadAfter),
     model: {
       manifest: manifestPath,
       manifestSha256: manifestHash,

@@ -22,11 +22,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
+import { machineInfo } from "./machine.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -294,14 +295,7 @@ async function main() {
   });
   const results = {
     date: new Date().toISOString(),
-    machine: {
-      platform: `${process.platform} ${process.arch}`,
-      node: process.version,
-      cpu: cpus()[0]?.model ?? "unknown",
-      cores: cpus().length,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: loadAfter,
-    },
+    machine: machineInfo(loadBefore, loadAfter),
     input: {
       formula: "x[i] = ((i * 2654435761 + seed) mod 2^32) / 2^32 (float32), the parity fixture's",
       stackSeed: INPUT_SEED,
