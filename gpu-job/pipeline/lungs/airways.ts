@@ -269,8 +269,6 @@ function bigPieces(
   to: number,
   minSize: number,
 ): number {
-  const [nx, ny, nz] = dims;
-  const plane = nx * ny;
   for (let h = from; h < to; h++) state[layer.at(h)] = FRONT;
   const piece = new VoxelQueue(Math.max(16, to - from));
   let big = 0;
@@ -280,29 +278,7 @@ function bigPieces(
     piece.clear();
     state[s] = AIRWAY;
     piece.push(s);
-    for (let p = 0; p < piece.length; p++) {
-      const v = piece.at(p);
-      const k = (v / plane) | 0;
-      const rem = v - k * plane;
-      const j = (rem / nx) | 0;
-      const i = rem - j * nx;
-      for (let dk = -1; dk <= 1; dk++) {
-        const kk = k + dk;
-        if (kk < 0 || kk >= nz) continue;
-        for (let dj = -1; dj <= 1; dj++) {
-          const jj = j + dj;
-          if (jj < 0 || jj >= ny) continue;
-          for (let di = -1; di <= 1; di++) {
-            const ii = i + di;
-            if (ii < 0 || ii >= nx) continue;
-            const w = ii + nx * (jj + ny * kk);
-            if (state[w] !== FRONT) continue;
-            state[w] = AIRWAY;
-            piece.push(w);
-          }
-        }
-      }
-    }
+    for (let p = 0; p < piece.length; p++) relabelNeighbours(state, dims, piece.at(p), FRONT, AIRWAY, piece);
     if (piece.length >= Math.max(2, minSize)) big++;
   }
   return big;
@@ -310,32 +286,47 @@ function bigPieces(
 
 /** Take the air voxels 26-adjacent to the airway out too; returns how many. */
 function dilateInto(state: Uint8Array, dims: readonly [number, number, number], airway: VoxelQueue): number {
-  const [nx, ny, nz] = dims;
-  const plane = nx * ny;
   let added = 0;
   const n = airway.length;
-  for (let h = 0; h < n; h++) {
-    const v = airway.at(h);
-    const k = (v / plane) | 0;
-    const rem = v - k * plane;
-    const j = (rem / nx) | 0;
-    const i = rem - j * nx;
-    for (let dk = -1; dk <= 1; dk++) {
-      const kk = k + dk;
-      if (kk < 0 || kk >= nz) continue;
-      for (let dj = -1; dj <= 1; dj++) {
-        const jj = j + dj;
-        if (jj < 0 || jj >= ny) continue;
-        for (let di = -1; di <= 1; di++) {
-          const ii = i + di;
-          if (ii < 0 || ii >= nx) continue;
-          const w = ii + nx * (jj + ny * kk);
-          if (state[w] !== CANDIDATE) continue;
-          state[w] = AIRWAY;
-          added++;
-        }
+  for (let h = 0; h < n; h++) added += relabelNeighbours(state, dims, airway.at(h), CANDIDATE, AIRWAY);
+  return added;
+}
+
+/**
+ * Relabel `from` -> `to` among the 26 neighbours of voxel v inside the grid, pushing each onto `queue` when
+ * one is given (a flood's frontier); returns how many were relabelled.
+ */
+function relabelNeighbours(
+  state: Uint8Array,
+  dims: readonly [number, number, number],
+  v: number,
+  from: number,
+  to: number,
+  queue?: VoxelQueue,
+): number {
+  const [nx, ny, nz] = dims;
+  const plane = nx * ny;
+  const k = (v / plane) | 0;
+  const rem = v - k * plane;
+  const j = (rem / nx) | 0;
+  const i = rem - j * nx;
+  let changed = 0;
+  for (let dk = -1; dk <= 1; dk++) {
+    const kk = k + dk;
+    if (kk < 0 || kk >= nz) continue;
+    for (let dj = -1; dj <= 1; dj++) {
+      const jj = j + dj;
+      if (jj < 0 || jj >= ny) continue;
+      for (let di = -1; di <= 1; di++) {
+        const ii = i + di;
+        if (ii < 0 || ii >= nx) continue;
+        const w = ii + nx * (jj + ny * kk);
+        if (state[w] !== from) continue;
+        state[w] = to;
+        queue?.push(w);
+        changed++;
       }
     }
   }
-  return added;
+  return changed;
 }
