@@ -17,7 +17,7 @@ import { reject } from "../errors.js";
 import { CodecError, type DecodedFrame } from "./codecs/frame.js";
 import type { DicomHeader, FrameInfo } from "./header.js";
 import { inflateDeflatedFile } from "./parse-header.js";
-import { transferSyntaxInfo } from "./transfer-syntax.js";
+import { type TransferSyntaxInfo, transferSyntaxInfo } from "./transfer-syntax.js";
 
 /**
  * HU written for padding voxels (PixelPaddingValue / PixelPaddingRangeLimit): air. Padding marks pixels
@@ -262,13 +262,12 @@ async function encapsulatedSamples(
   return frame.samples;
 }
 
-async function frameSamples(
-  fileBytes: Uint8Array,
+/** What every decode checks first: the frame exists, the pixel format is one we read, and so is the syntax. */
+function decodableSyntax(
   header: DicomHeader,
   frameIndex: number,
-  warnings: Warning[],
-): Promise<Samples> {
-  const where = { file: header.file };
+  where: { file: string },
+): TransferSyntaxInfo {
   if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= header.numberOfFrames)
     throw new RangeError(`frame ${frameIndex} out of range 0..${header.numberOfFrames - 1}`);
   checkPixelFormat(header, where);
@@ -279,6 +278,17 @@ async function frameSamples(
       `Transfer syntax ${header.transferSyntax} is not one this pipeline decodes.`,
       where,
     );
+  return ts;
+}
+
+async function frameSamples(
+  fileBytes: Uint8Array,
+  header: DicomHeader,
+  frameIndex: number,
+  warnings: Warning[],
+): Promise<Samples> {
+  const where = { file: header.file };
+  const ts = decodableSyntax(header, frameIndex, where);
   let bytes = fileBytes;
   if (ts.deflated) {
     // Header offsets of a deflated file point into the inflated stream; inflate just far enough.
@@ -643,16 +653,7 @@ export function inPlaceFrameRange(
 ): { start: number; end: number } | undefined {
   checkOutputRange(header, out, outOffset);
   const where = { file: header.file };
-  if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= header.numberOfFrames)
-    throw new RangeError(`frame ${frameIndex} out of range 0..${header.numberOfFrames - 1}`);
-  checkPixelFormat(header, where);
-  const ts = transferSyntaxInfo(header.transferSyntax);
-  if (!ts)
-    reject(
-      "UNSUPPORTED_TRANSFER_SYNTAX",
-      `Transfer syntax ${header.transferSyntax} is not one this pipeline decodes.`,
-      where,
-    );
+  const ts = decodableSyntax(header, frameIndex, where);
   if (
     !(out instanceof Int16Array) ||
     ts.deflated ||
