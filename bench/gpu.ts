@@ -1,0 +1,213 @@
+/**
+ * The GPU path run for real (issue 5's measured job time and cost, issue 3's provider selection): `analyze()`
+ * on the GPU machine, on the 512x512x300 COVID-19 phantom of bench/analyze.ts (DICOM folder, 1.25 mm), with
+ *  - cuda-fp32: the CUDA provider and the fp32 model,
+ *  - cuda-fp16: the CUDA provider and model.json's fp16 variant,
+ *  - cpu: the same machine's CPU provider on all its cores (the peer, same run),
+ * each in a fresh process, as a Batch job runs one study per container (session creation, CUDA and cuDNN
+ * start-up included), then `auto` (the job's default, which must choose CUDA itself). For each: wall time, peak
+ * RSS, diagnosis.json's stage timings, the provider that really ran; and the providers' agreement — class
+ * probabilities and lesion-mask Dice of each run against the CPU run.
+ *
+ * The GPU machine has no Node and no registry: `npm run bench:gpu:bundle` builds .gpucheck/ (this script as
+ * one esbuild bundle; dcmjs bundled beside it; onnxruntime-node left out), and ../shared/gpu/ brings Node with
+ * onnxruntime-node's CUDA provider (bench/README.md, "GPU"). There:
+ *   node .gpucheck/gpu.mjs --out DIR     (writes DIR/gpu.json and the cuda-fp32 run's diagnosis.json)
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { Diagnosis } from "../core/contracts/diagnosis.js";
+import { readNiftiFile } from "../core/nifti/read.js";
+import { runPhantom } from "../core/phantom/run.js";
+import type { DeviceRequest } from "../gpu-job/pipeline/model/session.js";
+
+interface Config {
+  name: string;
+  device: DeviceRequest;
+  variant?: string;
+}
+
+const CONFIGS: Config[] = [
+  { name: "cuda-fp32", device: "cuda" },
+  { name: "cuda-fp16", device: "cuda", variant: "fp16" },
+  { name: "cpu", device: "cpu" },
+  // The Batch job's default: must pick CUDA by itself (and now runs warm: page cache, driver loaded).
+  { name: "auto", device: "auto" },
+];
+
+interface RunResult {
+  config: string;
+  ok: boolean;
+  error?: string;
+  wallSeconds: number;
+  peakRssMb: number;
+  timings?: Diagnosis["timings"];
+  provider?: string;
+  providerNote?: string | null;
+  variant?: string | null;
+  tiles?: number;
+  predictedClass?: string;
+  probabilities?: Record<string, number>;
+  lesionMl?: number;
+}
+
+/** Child: one analysis in this process; prints one JSON line. */
+async function runOne(config: Config, input: string, out: string, model: string): Promise<void> {
+  const { analyze } = await import("../gpu-job/pipeline/analyze.js");
+  const t0 = performance.now();
+  const result: RunResult = { config: config.name, ok: false, wallSeconds: 0, peakRssMb: 0 };
+  try {
+    const { diagnosis: d } = await analyze(input, out, {
+      model,
+      device: config.device,
+      ...(config.variant ? { variant: config.variant } : {}),
+    });
+    Object.assign(result, {
+      ok: true,
+      timings: d.timings,
+      provider: d.model.executionProvider,
+      providerNote: d.model.executionProviderNote,
+      variant: d.model.variant,
+      tiles: d.diagnosis.tiles,
+      predictedClass: d.diagnosis.predictedClass,
+      probabilities: d.diagnosis.probabilities,
+      lesionMl: d.findings.extent.lesionVolumeMl,
+    });
+  } catch (e) {
+    result.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+  result.wallSeconds = (performance.now() - t0) / 1000;
+  // maxRSS is in kilobytes.
+  result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function lesionMask(dir: string): Promise<Uint8Array | null> {
+  const path = join(dir, "lesions.nii.gz");
+  if (!existsSync(path)) return null;
+  const { volume } = await readNiftiFile(path);
+  const mask = new Uint8Array(volume.data.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = volume.data[i]! > 0 ? 1 : 0;
+  return mask;
+}
+
+function dice(a: Uint8Array, b: Uint8Array): number {
+  let both = 0;
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < a.length; i++) {
+    both += a[i]! & b[i]!;
+    sa += a[i]!;
+    sb += b[i]!;
+  }
+  return sa + sb === 0 ? 1 : (2 * both) / (sa + sb);
+}
+
+async function phantom(cache: string): Promise<string> {
+  const dir = join(cache, "dicom");
+  if (existsSync(dir) && readdirSync(dir).length === 300) return dir;
+  process.stderr.write("generating the 512x512x300 covid phantom ...\n");
+  await runPhantom({
+    class: "covid",
+    seed: 2026,
+    size: 512,
+    slices: 300,
+    sliceThickness: 1.25,
+    format: "dicom",
+    out: cache,
+  });
+  return dir;
+}
+
+function gpuName(): string | null {
+  const r = spawnSync(
+    "nvidia-smi",
+    ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+    {
+      encoding: "utf8",
+    },
+  );
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string" },
+      one: { type: "string" },
+      input: { type: "string" },
+      model: { type: "string", default: "gpu-job/models/model.json" },
+      cache: { type: "string", default: "/tmp/deepsc-bench/gpu" },
+    },
+  });
+  const model = resolve(values.model);
+  if (values.one) {
+    const config = CONFIGS.find((c) => c.name === values.one);
+    if (!config || !values.input || !values.out) throw new Error("--one NAME needs --input and --out");
+    await runOne(config, values.input, values.out, model);
+    return;
+  }
+  if (!values.out) throw new Error("usage: gpu.mjs --out DIR [--model model.json] [--cache DIR]");
+  const out = resolve(values.out);
+  mkdirSync(out, { recursive: true });
+  const input = await phantom(values.cache);
+  const runs: RunResult[] = [];
+  for (const config of CONFIGS) {
+    const dir = join(values.cache, `out-${config.name}`);
+    // A failed run must not leave an earlier run's masks to be compared.
+    rmSync(dir, { recursive: true, force: true });
+    const r = spawnSync(
+      process.execPath,
+      [process.argv[1]!, "--one", config.name, "--input", input, "--out", dir, "--model", model],
+      { encoding: "utf8", maxBuffer: 64 << 20, timeout: 240_000 },
+    );
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    let result: RunResult;
+    try {
+      result = JSON.parse(line) as RunResult;
+    } catch {
+      result = {
+        config: config.name,
+        ok: false,
+        error: `exit ${r.status} ${r.signal ?? ""}: ${r.stderr.slice(-1500)}`,
+        wallSeconds: 0,
+        peakRssMb: 0,
+      };
+    }
+    process.stderr.write(`${JSON.stringify(result)}\n`);
+    runs.push(result);
+  }
+  // Agreement with the CPU provider: the same model and input, so differences are the providers' arithmetic
+  // (TF32 convolutions on CUDA, fp16 in the variant).
+  const reference = await lesionMask(join(values.cache, "out-cpu"));
+  const agreement: Record<string, number | null> = {};
+  for (const config of CONFIGS) {
+    const mask = await lesionMask(join(values.cache, `out-${config.name}`));
+    agreement[config.name] = reference && mask ? dice(reference, mask) : null;
+  }
+  const diagnosis = join(values.cache, "out-cuda-fp32", "diagnosis.json");
+  if (existsSync(diagnosis)) writeFileSync(join(out, "diagnosis-cuda-fp32.json"), readFileSync(diagnosis));
+  const report = {
+    date: new Date().toISOString(),
+    machine: {
+      gpu: gpuName(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: totalmem() / 2 ** 30,
+    },
+    node: process.version,
+    scan: "covid phantom seed 2026, 512x512x300, 0.70 x 0.70 x 1.25 mm, DICOM folder (bench/analyze.ts's scan)",
+    runs,
+    lesionDiceVsCpu: agreement,
+  };
+  writeFileSync(join(out, "gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
