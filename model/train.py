@@ -2,6 +2,10 @@
 """Train DeepSC-COVID on a folder of NIfTI cases (see deepsc/data.py for the layout).
 
     /usr/bin/python3 model/train.py --config light --data DIR --epochs N --out DIR [--val DIR]
+    /usr/bin/python3 model/train.py --config light --pack cases.pack.xz --device cuda --minutes 4 --out DIR
+
+The second form trains on a GPU machine from a pack (model/pack.py) for a wall-clock budget: the learning
+rate follows the share of the budget spent instead of the share of the steps.
 
 Reproducible: the seed drives weight initialisation, tile sampling and batch order; the record
 (out/training.json, also inside the checkpoint) holds the seed, the cases and their classes, epochs,
@@ -37,15 +41,23 @@ from deepsc.data import CaseFiles, TileDataset, discover_cases, load_case, load_
 from deepsc.infer import evaluate_case, summarise  # noqa: E402
 from deepsc.losses import LossConfig, total_loss  # noqa: E402
 from deepsc.network import DeepSCCovid, count_parameters  # noqa: E402
+from deepsc.pack import read_pack  # noqa: E402
 from deepsc.preprocess import PreparedCase  # noqa: E402
+
+_TORCH_2 = int(torch.__version__.split(".")[0]) >= 2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="light", choices=["light", "full"])
-    ap.add_argument("--data", required=True, help="training cases folder")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="training cases folder")
+    src.add_argument("--pack", help="prepared cases from model/pack.py (no NIfTI reading)")
     ap.add_argument("--val", help="held-out cases folder, evaluated on the native grid after training")
-    ap.add_argument("--epochs", type=int, required=True)
+    ap.add_argument("--epochs", type=int, help="epochs (with --minutes: an upper bound)")
+    ap.add_argument("--minutes", type=float, help="train for this wall-clock budget; the lr schedule follows the time spent")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=2, help="tiles per step (>= 2 lets PyTorch use oneDNN on CPU)")
@@ -61,7 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cls-warmup", type=float, default=0.2, help="share of the steps over which the classification and task-aware weights ramp from 0 to 1")
     ap.add_argument("--synthetic", action="store_true", help="the data are phantoms (recorded in the model card)")
     ap.add_argument("--data-source", default="", help="free text recorded with the data, e.g. the generator command")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.epochs is None and args.minutes is None:
+        ap.error("give --epochs, --minutes or both")
+    return args
 
 
 def seed_everything(seed: int) -> None:
@@ -146,24 +161,48 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
-    files, cases = prepare_all(args.data, cfg, Path(args.cache) if args.cache else None)
+    if args.pack:
+        cases = read_pack(Path(args.pack), cfg.preprocess)
+        files = [CaseFiles(c.case_id, Path(), Path(), None, c.label) for c in cases]
+    else:
+        files, cases = prepare_all(args.data, cfg, Path(args.cache) if args.cache else None)
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
+    if device.type == "cuda":
+        # Fixed tile shapes: let cuDNN pick its fastest 3D convolution algorithms once.
+        torch.backends.cudnn.benchmark = True
     prep_s = time.time() - t0
     print(f"prepared {len(cases)} cases in {prep_s:.0f} s: {class_counts(c.label for c in cases)}", flush=True)
 
     net = DeepSCCovid(cfg)
     previous = None
     if args.init:
-        init = torch.load(args.init, map_location="cpu")
-        if init["config"]["name"] != cfg.name or init["config"]["preprocess"] != cfg.to_dict()["preprocess"]:
+        # weights_only=False: the checkpoint also holds the training record (PyTorch >= 2.6 refuses it otherwise).
+        init = torch.load(args.init, map_location="cpu", **({"weights_only": False} if _TORCH_2 else {}))
+        # A key the checkpoint lacks was added to the preprocessing later with a default that reproduces the old
+        # behaviour (field_of_view_mm: every training phantom had the 360 mm field of view), so it counts as equal.
+        current = cfg.to_dict()["preprocess"]
+        if init["config"]["name"] != cfg.name or {**current, **init["config"]["preprocess"]} != current:
             raise SystemExit(f"--init {args.init} was trained with another configuration or preprocessing")
         net.load_state_dict(init["state_dict"])
         previous = init.get("training")
     dataset = TileDataset(cases, cfg.preprocess, tiles_per_case=args.tiles_per_case, seed=args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(dataset, batch_size=args.batch, shuffle=True, generator=generator, drop_last=True)
+    loader = DataLoader(
+        dataset,
+        batch_size=args.batch,
+        shuffle=True,
+        generator=generator,
+        drop_last=True,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+    )
+    net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     loss_cfg = LossConfig()
-    total_steps = args.epochs * len(loader)
+    budget_s = args.minutes * 60 if args.minutes is not None else None
+    epochs = args.epochs if args.epochs is not None else 10**6
+    # With a time budget the schedule runs on "virtual steps": thousandths of the budget spent.
+    total_steps = 1000 if budget_s is not None else epochs * len(loader)
     warmup = min(100, max(1, total_steps // 20))
     # Classification and task-aware terms ramp up while the segmentation (dense supervision) learns the
     # lesions the classifier is fed with.
@@ -173,21 +212,26 @@ def main(argv: list[str] | None = None) -> int:
     step = 0
     train_start = time.time()
     epochs_done = 0
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         net.train()
         dataset.set_epoch(epoch)
         sums: Counter = Counter()
         correct = 0
         seen = 0
         for stack, tile, target, label in loader:
+            if budget_s is not None and time.time() - train_start > budget_s:
+                break  # the budget is spent mid-epoch: the schedule has reached its end anyway
+            stack, tile, target, label = (t.to(device, non_blocking=True) for t in (stack, tile, target, label))
+            now = step if budget_s is None else int(1000 * (time.time() - train_start) / budget_s)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, total_steps, args.lr, warmup)
-            ramp = min(1.0, (step + 1) / cls_warmup) if cls_warmup else 1.0
+                g["lr"] = lr_at(now, total_steps, args.lr, warmup)
+            ramp = min(1.0, (now + 1) / cls_warmup) if cls_warmup else 1.0
             step_cfg = replace(loss_cfg, classification_weight=ramp, task_aware_weight=ramp * loss_cfg.task_aware_weight)
             # A tile of a pneumonia scan that shows no lesion carries the scan's label only through the
             # whole-scan stack; --lesion-free-weight sets how much such tiles count (1: like any other).
             lesion_free = (target.flatten(1).amax(1) <= 0.5) & (label != NON_PNEUMONIA)
-            class_weight = torch.where(lesion_free, torch.tensor(args.lesion_free_weight), torch.tensor(1.0))
+            class_weight = torch.ones(len(label), device=device)
+            class_weight[lesion_free] = args.lesion_free_weight
             out_ = net(stack, tile)
             loss, parts = total_loss(out_, label, target, step_cfg, class_weight)
             opt.zero_grad(set_to_none=True)
@@ -201,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.log_every and step % args.log_every == 0:
                 running = {k: round(v / (seen // args.batch), 4) for k, v in sums.items()}
                 print(json.dumps({"step": step, "seconds": round(time.time() - train_start, 1), **running}), flush=True)
-        n = max(1, len(loader))
+        n = max(1, seen // args.batch)
         row = {k: round(v / n, 5) for k, v in sums.items()}
         row.update(epoch=epoch + 1, tile_accuracy=round(correct / max(1, seen), 4), seconds=round(time.time() - train_start, 1))
         history.append(row)
@@ -210,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_minutes is not None and time.time() - train_start > args.max_minutes * 60:
             print(f"stopping after epoch {epochs_done}: --max-minutes {args.max_minutes}", flush=True)
             break
+        if budget_s is not None and time.time() - train_start > budget_s:
+            print(f"stopping after epoch {epochs_done}: --minutes {args.minutes} spent", flush=True)
+            break
+    net.to("cpu")
     train_s = time.time() - train_start
 
     record = {
@@ -218,12 +266,15 @@ def main(argv: list[str] | None = None) -> int:
         "config": cfg.name,
         "seed": args.seed,
         "data": {
-            "folder": Path(args.data).name,
+            "folder": Path(args.pack or args.data).name,
             "cases": len(cases),
             "classes": class_counts(c.label for c in cases),
             "caseIds": [f.case_id for f in files],
         },
         "epochsRequested": args.epochs,
+        "minutesBudget": args.minutes,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "workers": args.workers,
         "epochs": epochs_done,
         "iterations": step,
         "batch": args.batch,

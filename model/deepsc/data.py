@@ -20,16 +20,25 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
-from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 from torch.utils.data import Dataset
 
 from .config import CLASS_ALIASES, CLASS_NAMES, PreprocessConfig
 from .preprocess import PreparedCase, extract_tile, prepare_case
 
-LPS = axcodes2ornt(("L", "P", "S"))
+if TYPE_CHECKING:
+    import nibabel as nib
+
+
+def _nibabel():
+    # Imported on first use: training from a prepared pack (deepsc/pack.py) needs no NIfTI reader, and the
+    # GPU machine that runs it has PyTorch and NumPy but not nibabel.
+    import nibabel
+
+    return nibabel
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ def discover_cases(root: str | Path) -> list[CaseFiles]:
 
 def load_lps(path: Path, reference: nib.Nifti1Image | None = None) -> tuple[np.ndarray, tuple[float, float, float], nib.Nifti1Image]:
     """Voxels as [z, y, x] in LPS orientation (float32), spacing (dz, dy, dx) mm, and the image."""
+    nib = _nibabel()
+    from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
+
     img = nib.load(str(path))
     if reference is not None:
         if img.shape[:3] != reference.shape[:3] or not np.allclose(img.affine, reference.affine, atol=1e-3):
@@ -111,7 +123,7 @@ def load_lps(path: Path, reference: nib.Nifti1Image | None = None) -> tuple[np.n
     if len(img.shape) > 3 and any(s != 1 for s in img.shape[3:]):
         raise ValueError(f"{path}: expected a 3D volume, got shape {img.shape}")
     data = np.asarray(img.dataobj, dtype=np.float32).reshape(img.shape[:3])
-    transform = ornt_transform(io_orientation(img.affine), LPS)
+    transform = ornt_transform(io_orientation(img.affine), axcodes2ornt(("L", "P", "S")))
     data = apply_orientation(data, transform)
     zooms = img.header.get_zooms()[:3]
     spacing = [0.0, 0.0, 0.0]
@@ -187,7 +199,7 @@ class TileDataset(Dataset):
 
 def load_native_masks(files: CaseFiles) -> tuple[np.ndarray, np.ndarray]:
     """(lesions, lungs) as LPS [z, y, x] arrays on the CT's native grid (lesions zero when absent)."""
-    ref = nib.load(str(files.ct))
+    ref = _nibabel().load(str(files.ct))
     lungs = load_lps(files.lungs, ref)[0]
     lesions = load_lps(files.lesions, ref)[0] if files.lesions is not None else np.zeros_like(lungs)
     return lesions, lungs
