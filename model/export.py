@@ -278,6 +278,8 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
             "batch": training["batch"],
             "trainingSeconds": training["trainingSeconds"],
             "threads": training["threads"],
+            # Earlier records predate the field: they all ran on the CPU.
+            "device": training.get("device", "cpu"),
             "loss": training["loss"],
             "finalEpoch": training["history"][-1] if training["history"] else None,
             "metrics": training.get("validation"),
@@ -295,6 +297,7 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
                 "iterations": t.get("iterations"),
                 "optimizer": t.get("optimizer"),
                 "trainingSeconds": t.get("trainingSeconds"),
+                "device": t.get("device", "cpu"),
                 "validationSummary": (t.get("validation") or {}).get("summary"),
             })
             prev = t.get("initialisedFrom")
