@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         correct = 0
         seen = 0
         for stack, tile, target, label in loader:
-            if budget_s is not None and time.time() - train_start > budget_s:
+            if budget_s is not None and step > 0 and time.time() - train_start > budget_s:
                 break  # the budget is spent mid-epoch: the schedule has reached its end anyway
             stack, tile, target, label = (t.to(device, non_blocking=True) for t in (stack, tile, target, label))
             now = step if budget_s is None else int(1000 * (time.time() - train_start) / budget_s)
