@@ -127,10 +127,15 @@ function runAnalyze(input: string, out: string, extra: string[]): AnalyzeRun | A
   const diagnosis = JSON.parse(readFileSync(join(out, "diagnosis.json"), "utf8"));
   const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as {
     files: { path: string }[];
+    timings?: { reportsMs: number; totalMs: number };
   };
+  // The reports are written after diagnosis.json (they show it); manifest.json, written last, times them.
+  const timings = manifest.timings
+    ? { ...diagnosis.timings, reportsMs: manifest.timings.reportsMs, totalMs: manifest.timings.totalMs }
+    : diagnosis.timings;
   return {
     ...measured,
-    timings: diagnosis.timings,
+    timings,
     predictedClass: diagnosis.diagnosis.predictedClass,
     executionProvider: diagnosis.model.executionProvider,
     model: { name: diagnosis.model.name, version: diagnosis.model.version, sha256: diagnosis.model.sha256 },
@@ -223,9 +228,8 @@ async function main() {
         met: post.ms <= TARGET_POST_INFERENCE_MS,
         outputsPresent: first.outputs,
         /**
-         * Process wall time not in timings.totalMs (median over runs): Node start-up and module loading,
-         * plus whatever the pipeline does after it takes its timings (today: diagnosis.json, the report,
-         * SEG and PNG writers and manifest.json). An upper bound on the writers the timings miss.
+         * Process wall time not in timings.totalMs (median over runs): Node start-up, module loading, the
+         * model's session, and manifest.json's own hashing. An upper bound on what the timings miss.
          */
         outsideTimingsMs: outside,
         upperBoundMs: post.ms + outside,
@@ -256,14 +260,14 @@ async function main() {
     `| analyze 512x512x300 (1.25 mm, DICOM), wall, median of ${runs} | ${wall.toFixed(1)} s | ≤ ${TARGET_SECONDS} s | ${verdict(results.scan300.met.wall)} |`,
     `| analyze 512x512x300, peak RSS (max of ${runs}) | ${rss.toFixed(0)} MB | ≤ ${TARGET_RSS_MB} MB | ${verdict(results.scan300.met.rss)} |`,
     `| lungs + findings + writers (${post.keys.join(" + ")}) | ${s(post.ms)} | ≤ 10 s | ${verdict(post.ms <= TARGET_POST_INFERENCE_MS)} |`,
-    `| the same + everything outside diagnosis.json.timings (start-up, writers after the timings, manifest) | ≤ ${s(post.ms + outside)} | ≤ 10 s | ${verdict(post.ms + outside <= TARGET_POST_INFERENCE_MS)} (upper bound) |`,
+    `| the same + everything outside the timings (start-up, model session, manifest) | ≤ ${s(post.ms + outside)} | ≤ 10 s | ${verdict(post.ms + outside <= TARGET_POST_INFERENCE_MS)} (upper bound) |`,
     r600
       ? failed(r600)
         ? `| analyze 512x512x600 (0.625 mm, DICOM), peak RSS, 1 run | **failed** after ${r600.wallSeconds.toFixed(1)} s at ${r600.peakRssMb.toFixed(0)} MB: ${r600.reason} | ≤ ${TARGET_RSS_MB} MB | **not met** |`
         : `| analyze 512x512x600 (0.625 mm, DICOM), peak RSS, 1 run | ${r600.peakRssMb.toFixed(0)} MB (wall ${r600.wallSeconds.toFixed(1)} s) | ≤ ${TARGET_RSS_MB} MB | ${verdict(r600.peakRssMb <= TARGET_RSS_MB)} |`
       : "| analyze 512x512x600 | skipped | | |",
     "",
-    `Stage timings, 512x512x300 (diagnosis.json.timings, median): ${stageOrder.map((k) => `${k.replace(/Ms$/, "")} ${s(timings[k]!)}`).join(", ")}; total in-process ${s(timings.totalMs ?? 0)}.`,
+    `Stage timings, 512x512x300 (diagnosis.json.timings + manifest.json's reportsMs, median): ${stageOrder.map((k) => `${k.replace(/Ms$/, "")} ${s(timings[k]!)}`).join(", ")}; total in-process ${s(timings.totalMs ?? 0)}.`,
     `Outputs present (manifest.json): ${first.outputs.join(", ")}.`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -49,12 +49,25 @@ export const ResultsModelRefSchema = z.object({
 });
 export type ResultsModelRef = z.infer<typeof ResultsModelRefSchema>;
 
+/**
+ * Stage times diagnosis.json cannot hold: the reports show diagnosis.json (its timings included), so they
+ * are written after it, and only the manifest, written last, can say what they cost.
+ */
+export const ResultsTimingsSchema = z.object({
+  /** Key images, report.html, report.pdf and lesions.seg.dcm, in milliseconds. */
+  reportsMs: z.number().nonnegative(),
+  /** The whole analysis up to this manifest (diagnosis.json's totalMs plus the reports). */
+  totalMs: z.number().nonnegative(),
+});
+export type ResultsTimings = z.infer<typeof ResultsTimingsSchema>;
+
 export const ResultsManifestSchema = z
   .object({
     schemaVersion: z.literal(RESULTS_MANIFEST_SCHEMA_VERSION),
     /** Every output except manifest.json itself, sorted by path (UTF-8 byte order). */
     files: z.array(ResultFileEntrySchema),
     model: ResultsModelRefSchema.optional(),
+    timings: ResultsTimingsSchema.optional(),
   })
   .superRefine((m, ctx) => {
     const seen = new Set<string>();

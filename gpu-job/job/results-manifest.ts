@@ -14,6 +14,7 @@ import {
   type ResultsManifest,
   ResultsManifestSchema,
   type ResultsModelRef,
+  type ResultsTimings,
 } from "../../core/contracts/results-manifest.js";
 import { relativeKeyProblem } from "../../core/contracts/upload-manifest.js";
 import { mapLimit } from "../../core/util/map-limit.js";
@@ -29,6 +30,8 @@ const HASH_CONCURRENCY = 4;
 export interface ResultsManifestExtra {
   /** Identity of the model that produced the results. */
   model?: ResultsModelRef;
+  /** What the reports cost (they are written after diagnosis.json and its timings). */
+  timings?: ResultsTimings;
 }
 
 export class ResultsManifestError extends Error {
@@ -87,6 +90,7 @@ export async function buildResultsManifest(
     schemaVersion: RESULTS_MANIFEST_SCHEMA_VERSION,
     files: entries,
     ...(extra.model !== undefined ? { model: extra.model } : {}),
+    ...(extra.timings !== undefined ? { timings: extra.timings } : {}),
   });
 }
 

@@ -190,6 +190,7 @@ export async function analyze(
     progress("write", 4, 4);
     // Key images, report.html/.pdf and (DICOM input) lesions.seg.dcm: before the manifest, which lists them.
     progress("report", 0, 1);
+    const tReports = performance.now();
     await writeReports(outDir, {
       diagnosis,
       volume,
@@ -201,6 +202,7 @@ export async function analyze(
 
     const manifest = await writeResultsManifest(outDir, {
       model: { name: m.name, version: m.version, sha256: model.sha256, executionProvider: session.provider },
+      timings: { reportsMs: round(performance.now() - tReports), totalMs: round(performance.now() - t0) },
     });
     return { outDir, files: [...manifest.files.map((f) => f.path), RESULTS_MANIFEST_FILE], diagnosis };
   } finally {

@@ -14,7 +14,7 @@ import { InputRejected } from "../../../core/errors.js";
 import { voxelToRas } from "../../../core/geometry/affine.js";
 import { readNiftiFile } from "../../../core/nifti/read.js";
 import { runPhantom } from "../../../core/phantom/run.js";
-import { verifyResultsManifest } from "../../../gpu-job/job/results-manifest.js";
+import { parseResultsManifest, verifyResultsManifest } from "../../../gpu-job/job/results-manifest.js";
 import { type AnalyzeResult, analyze, OUTPUT_FILES } from "../../../gpu-job/pipeline/analyze.js";
 import { run } from "../../helpers/tools.js";
 
@@ -118,6 +118,17 @@ describe("analyze", () => {
     const check = await verifyResultsManifest(ascending.outDir);
     expect(check.problems).toEqual([]);
     expect(check.ok).toBe(true);
+  });
+
+  it("times the reports in manifest.json, which is written after them", () => {
+    const manifest = parseResultsManifest(readFileSync(join(ascending.outDir, "manifest.json"), "utf8"));
+    const timings = manifest.timings;
+    if (!timings) throw new Error("manifest.json has no timings");
+    expect(timings.reportsMs).toBeGreaterThan(0);
+    // The whole run includes diagnosis.json's stages and the reports after them.
+    expect(timings.totalMs).toBeGreaterThanOrEqual(
+      ascending.diagnosis.timings.totalMs + timings.reportsMs - 1,
+    );
   });
 
   it("puts every NIfTI output on the DICOM series' own grid, as dcm2niix sees it", async () => {
