@@ -52,6 +52,15 @@ export const LungSegmentationOptionsSchema = z
     closingMaxHu: z.number().default(200),
     /** Cell size (mm) of the grid the closing is computed on (see closing.ts); smaller is slower. */
     closingCellMm: z.number().positive().max(10).default(2.5),
+    /**
+     * Envelope fill (envelope-fill.ts): non-lung soft tissue inside a lung's in-plane convex hull is lung
+     * when lung lies above and below it along the slice axis with at most this gap (mm): consolidation
+     * against the pleura or too large for the hole filling. The heart and the diaphragm domes, with no
+     * lung under them, stay out. 0 turns it off.
+     */
+    envelopeMaxGapMm: z.number().min(0).max(600).default(120),
+    /** A hull region is filled only when at least this share of its voxels has lung above and below. */
+    envelopeMinBracketed: z.number().min(0).max(1).default(0.5),
     /** In-plane holes of a lung up to this area (mm^2) are filled: vessels, bronchi, enclosed lesions. */
     maxHoleAreaMm2: z.number().min(0).default(1000),
     /** A component counts as both lungs when at least this share of it lies on each side of the midline. */

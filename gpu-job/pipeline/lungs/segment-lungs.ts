@@ -14,9 +14,11 @@
  *      split by erosion and a watershed on the distance map (split.ts); otherwise the two largest
  *      components on opposite sides of the midline are the lungs, the right one at lower LPS x. Further
  *      components join the lung whose mean x is nearer.
- *   5. Each lung's in-plane holes filled (fill-holes.ts: vessels, bronchi, enclosed lesions), then the
- *      lung closed in 3D with a ball of closingRadiusMm (closing.ts: consolidation against the pleura),
- *      then zones (zones.ts) and volumes.
+ *   5. Each lung's in-plane holes filled (fill-holes.ts: vessels, bronchi, enclosed lesions), then, on
+ *      axial stacks, the soft tissue within its in-plane convex hull that has lung above and below it
+ *      (envelope-fill.ts: consolidation against the pleura or too large for the hole filling; the heart
+ *      and the diaphragm domes stay out), then the lung closed in 3D with a ball of closingRadiusMm
+ *      (closing.ts: what is left of the outline's dents), then zones (zones.ts) and volumes.
  * Failure modes are values: an empty segmentation with warnings, never an exception for odd anatomy;
  * malformed input (data length not matching dims) and invalid options throw.
  * Memory: the volume plus one byte per voxel each for the working state, the labels and the zones, the
@@ -34,6 +36,7 @@ import {
   NO_ORDINAL,
   type StatsOptions,
 } from "./components.js";
+import { fillLungEnvelope } from "./envelope-fill.js";
 import { fillLungHoles } from "./fill-holes.js";
 import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
 import type { LabelBox } from "./label-boxes.js";
@@ -84,7 +87,17 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
 
   const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
   fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
-  // Hole filling and the closing stay inside each lung's box.
+  const order = sliceOrder(volume);
+  // Hole filling, the envelope fill and the closing stay inside each lung's box.
+  for (const lung of [RIGHT, LEFT]) {
+    const box = boxes[lung];
+    if (box && order.axial)
+      fillLungEnvelope(labels, state, volume, lung, boxes, {
+        maxGapMm: o.envelopeMaxGapMm,
+        minBracketed: o.envelopeMinBracketed,
+        maxHu: o.closingMaxHu,
+      });
+  }
   for (const lung of [RIGHT, LEFT]) {
     const box = boxes[lung];
     if (box)

@@ -131,7 +131,7 @@ describe("segmentLungs on phantoms", () => {
     expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBeGreaterThan(50);
   });
 
-  it("restores consolidation against the pleura by the closing", () => {
+  it("restores consolidation against the pleura by the closing, and by the envelope fill", () => {
     const r = renderSmall("cap", 5);
     const coverage = (labels: Uint8Array): number => {
       let all = 0;
@@ -143,10 +143,13 @@ describe("segmentLungs on phantoms", () => {
       }
       return inLung / all;
     };
-    const closed = coverage(segmentLungs(r.ct).labels);
-    const open = coverage(segmentLungs(r.ct, { closingRadiusMm: 0 }).labels);
-    // Measured: 1.000 with the 10 mm closing, 0.77 without (the consolidated core is +50 HU).
+    const closed = coverage(segmentLungs(r.ct, { envelopeMaxGapMm: 0 }).labels);
+    const enveloped = coverage(segmentLungs(r.ct, { closingRadiusMm: 0 }).labels);
+    const open = coverage(segmentLungs(r.ct, { closingRadiusMm: 0, envelopeMaxGapMm: 0 }).labels);
+    // Measured: 1.000 with either the 10 mm closing or the envelope fill alone (and with both), 0.77 with
+    // neither (the consolidated core is +50 HU).
     expect(closed).toBeGreaterThan(0.97);
+    expect(enveloped).toBeGreaterThan(0.97);
     expect(open).toBeLessThan(0.9);
   });
 
