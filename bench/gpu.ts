@@ -20,9 +20,9 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Diagnosis } from "../core/contracts/diagnosis.js";
-import { readNiftiFile } from "../core/nifti/read.js";
 import { runPhantom } from "../core/phantom/run.js";
 import type { DeviceRequest } from "../gpu-job/pipeline/model/session.js";
+import { compareMasks } from "./masks.js";
 
 interface Config {
   name: string;
@@ -83,27 +83,6 @@ async function runOne(config: Config, input: string, out: string, model: string)
   // maxRSS is in kilobytes.
   result.peakRssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-async function lesionMask(dir: string): Promise<Uint8Array | null> {
-  const path = join(dir, "lesions.nii.gz");
-  if (!existsSync(path)) return null;
-  const { volume } = await readNiftiFile(path);
-  const mask = new Uint8Array(volume.data.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = volume.data[i]! > 0 ? 1 : 0;
-  return mask;
-}
-
-function dice(a: Uint8Array, b: Uint8Array): number {
-  let both = 0;
-  let sa = 0;
-  let sb = 0;
-  for (let i = 0; i < a.length; i++) {
-    both += a[i]! & b[i]!;
-    sa += a[i]!;
-    sb += b[i]!;
-  }
-  return sa + sb === 0 ? 1 : (2 * both) / (sa + sb);
 }
 
 async function phantom(cache: string): Promise<string> {
@@ -182,11 +161,16 @@ async function main(): Promise<void> {
   }
   // Agreement with the CPU provider: the same model and input, so differences are the providers' arithmetic
   // (TF32 convolutions on CUDA, fp16 in the variant).
-  const reference = await lesionMask(join(values.cache, "out-cpu"));
+  const lesions = (name: string) => join(values.cache, `out-${name}`, "lesions.nii.gz");
   const agreement: Record<string, number | null> = {};
   for (const config of CONFIGS) {
-    const mask = await lesionMask(join(values.cache, `out-${config.name}`));
-    agreement[config.name] = reference && mask ? dice(reference, mask) : null;
+    if (!existsSync(lesions("cpu")) || !existsSync(lesions(config.name))) {
+      agreement[config.name] = null;
+      continue;
+    }
+    const r = await compareMasks(lesions(config.name), lesions("cpu"));
+    // compareMasks leaves Dice undefined when the reference is empty: two empty masks agree fully.
+    agreement[config.name] = r.dice ?? (r.predictedMl === 0 ? 1 : 0);
   }
   const diagnosis = join(values.cache, "out-cuda-fp32", "diagnosis.json");
   if (existsSync(diagnosis)) writeFileSync(join(out, "diagnosis-cuda-fp32.json"), readFileSync(diagnosis));
