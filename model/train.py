@@ -163,9 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if args.pack:
         cases = read_pack(Path(args.pack), cfg.preprocess)
-        files = [CaseFiles(c.case_id, Path(), Path(), None, c.label) for c in cases]
     else:
-        files, cases = prepare_all(args.data, cfg, Path(args.cache) if args.cache else None)
+        cases = prepare_all(args.data, cfg, Path(args.cache) if args.cache else None)[1]
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
     if device.type == "cuda":
         # Fixed tile shapes: let cuDNN pick its fastest 3D convolution algorithms once.
@@ -269,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             "folder": Path(args.pack or args.data).name,
             "cases": len(cases),
             "classes": class_counts(c.label for c in cases),
-            "caseIds": [f.case_id for f in files],
+            "caseIds": [c.case_id for c in cases],
         },
         "epochsRequested": args.epochs,
         "minutesBudget": args.minutes,

@@ -198,11 +198,12 @@ export async function analyze(
       lungs: lungs.labels,
       ...(dicomSource ? { dicomSource } : {}),
     });
+    const tEnd = performance.now();
     progress("report", 1, 1);
 
     const manifest = await writeResultsManifest(outDir, {
       model: { name: m.name, version: m.version, sha256: model.sha256, executionProvider: session.provider },
-      timings: { reportsMs: round(performance.now() - tReports), totalMs: round(performance.now() - t0) },
+      timings: { reportsMs: round(tEnd - tReports), totalMs: round(tEnd - t0) },
     });
     return { outDir, files: [...manifest.files.map((f) => f.path), RESULTS_MANIFEST_FILE], diagnosis };
   } finally {

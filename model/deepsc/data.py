@@ -19,7 +19,6 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np

@@ -11,13 +11,19 @@ from deepsc.config import get_config
 from deepsc.pack import read_pack, write_pack
 
 
-def test_a_pack_round_trips_the_prepared_cases_within_half_a_quantisation_step(tiny_data, tmp_path):
+def _packed(tiny_data, tmp_path):
+    """(config, prepared cases, pack path) for the tiny data folder."""
     import train
 
     cfg = get_config("light")
-    _, cases = train.prepare_all(str(tiny_data), cfg)
+    cases = train.prepare_all(str(tiny_data), cfg)[1]
     path = tmp_path / "cases.pack.xz"
     write_pack(cases, cfg.preprocess, path)
+    return cfg, cases, path
+
+
+def test_a_pack_round_trips_the_prepared_cases_within_half_a_quantisation_step(tiny_data, tmp_path):
+    cfg, cases, path = _packed(tiny_data, tmp_path)
     back = read_pack(path, cfg.preprocess)
     assert [c.case_id for c in back] == [c.case_id for c in cases]
     assert [c.label for c in back] == [c.label for c in cases]
@@ -30,12 +36,7 @@ def test_a_pack_round_trips_the_prepared_cases_within_half_a_quantisation_step(t
 
 
 def test_a_pack_made_with_other_preprocessing_is_refused(tiny_data, tmp_path):
-    import train
-
-    cfg = get_config("light")
-    _, cases = train.prepare_all(str(tiny_data), cfg)
-    path = tmp_path / "cases.pack.xz"
-    write_pack(cases, cfg.preprocess, path)
+    cfg, _, path = _packed(tiny_data, tmp_path)
     with pytest.raises(ValueError, match="another preprocessing"):
         read_pack(path, replace(cfg.preprocess, hu_min=-1000.0))
 
@@ -43,10 +44,7 @@ def test_a_pack_made_with_other_preprocessing_is_refused(tiny_data, tmp_path):
 def test_train_from_a_pack_on_a_time_budget(tiny_data, tmp_path):
     import train
 
-    cfg = get_config("light")
-    _, cases = train.prepare_all(str(tiny_data), cfg)
-    path = tmp_path / "cases.pack.xz"
-    write_pack(cases, cfg.preprocess, path)
+    _, _, path = _packed(tiny_data, tmp_path)
     out = tmp_path / "run"
     args = ["--config", "light", "--pack", str(path), "--minutes", "0.002", "--tiles-per-case", "1", "--seed", "3"]
     assert train.main([*args, "--device", "auto", "--out", str(out), "--synthetic"]) == 0
