@@ -261,33 +261,30 @@ class EnvelopeFill {
    * the heart and the domes); when it passes, fill its voxels that qualify.
    */
   private fillRegion(k: number, p0: number): void {
-    const { bw, bh, cand, labels, lung, region, nx } = this;
+    const { bw, cand, labels, lung, region, nx } = this;
     const base = k * this.plane + this.i0 + nx * this.j0;
     region.clear();
     region.push(p0);
     cand[p0] = FLOODED;
+    const voxel = (p: number): number => base + (p % bw) + nx * ((p / bw) | 0);
     let enclosed = true;
     for (let h = 0; h < region.length; h++) {
       const p = region.at(h);
-      const pj = (p / bw) | 0;
-      const pi = p - pj * bw;
       // The box's edge, or a neighbour that is neither lung nor candidate, opens the region.
-      for (let n = 0; n < 4; n++) {
-        const edge = n === 0 ? pi === 0 : n === 1 ? pi === bw - 1 : n === 2 ? pj === 0 : pj === bh - 1;
-        if (edge) {
+      for (let m = 0; m < 4; m++) {
+        const q = this.neighbour(p, m);
+        if (q < 0) {
           enclosed = false;
           continue;
         }
-        const q = n === 0 ? p - 1 : n === 1 ? p + 1 : n === 2 ? p - bw : p + bw;
         const c = cand[q]!;
         if (c === CANDIDATE) {
           cand[q] = FLOODED;
           region.push(q);
-        } else if (c === 0 && labels[base + (q % bw) + nx * ((q / bw) | 0)] !== lung) enclosed = false;
+        } else if (c === 0 && labels[voxel(q)] !== lung) enclosed = false;
       }
     }
     const n = region.length;
-    const voxel = (p: number): number => base + (p % bw) + nx * ((p / bw) | 0);
     const need = enclosed ? 1 : 2;
     const stride = Math.max(1, Math.floor(n / SAMPLES));
     let sampled = 0;
@@ -305,13 +302,9 @@ class EnvelopeFill {
       const end = region.length;
       for (let h = layer; h < end; h++) {
         const p = region.at(h);
-        const pj = (p / bw) | 0;
-        const pi = p - pj * bw;
         for (let m = 0; m < 4; m++) {
-          const edge = m === 0 ? pi === 0 : m === 1 ? pi === bw - 1 : m === 2 ? pj === 0 : pj === bh - 1;
-          if (edge) continue;
-          const q = m === 0 ? p - 1 : m === 1 ? p + 1 : m === 2 ? p - bw : p + bw;
-          if (cand[q] !== MARGIN) continue;
+          const q = this.neighbour(p, m);
+          if (q < 0 || cand[q] !== MARGIN) continue;
           cand[q] = MARGIN_SEEN;
           region.push(q);
           if (this.bracket(voxel(q), k, false) === 2) this.filled.push(voxel(q));
@@ -319,6 +312,17 @@ class EnvelopeFill {
       }
       layer = end;
     }
+  }
+
+  /** In-plane 4-neighbour m (0..3: -i, +i, -j, +j) of box pixel p, or -1 beyond the lung's box. */
+  private neighbour(p: number, m: number): number {
+    const { bw, bh } = this;
+    const pj = (p / bw) | 0;
+    const pi = p - pj * bw;
+    if (m === 0) return pi === 0 ? -1 : p - 1;
+    if (m === 1) return pi === bw - 1 ? -1 : p + 1;
+    if (m === 2) return pj === 0 ? -1 : p - bw;
+    return pj === bh - 1 ? -1 : p + bw;
   }
 
   /** Label the filled voxels (after every slice, so no fill counted as lung); returns how many. */
