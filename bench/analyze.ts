@@ -20,7 +20,7 @@ import { runPhantom } from "../core/phantom/run.js";
 import { machineInfo } from "./machine.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const BIN = join(ROOT, "dist/cli/main.js");
+const BIN = join(ROOT, "dist/bin/deepsc.mjs");
 const CACHE = "/tmp/deepsc-bench/analyze";
 const RESULTS = join(ROOT, "bench", "results");
 const TARGET_SECONDS = 60;
@@ -210,7 +210,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: machineInfo(loadBefore, loadAfter),
     command:
-      `node dist/cli/main.js analyze <dicom folder> --out <dir> --device cpu --quiet ${extra.join(" ")}`.trim(),
+      `node dist/bin/deepsc.mjs analyze <dicom folder> --out <dir> --device cpu --quiet ${extra.join(" ")}`.trim(),
     model: first.model,
     executionProvider: first.executionProvider,
     scan300: {

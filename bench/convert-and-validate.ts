@@ -70,7 +70,7 @@ function benchConvert(dir: string) {
     // Interleaved so machine noise hits both alike.
     ours.push(
       timed(process.execPath, [
-        join(ROOT, "dist/cli/main.js"),
+        join(ROOT, "dist/bin/deepsc.mjs"),
         "convert",
         dir,
         join(tmp, "ours.nii"),

@@ -3,7 +3,7 @@
  * (cdk.json) or as strings (`npx cdk deploy -c spot=false`), so every field accepts both and is parsed with zod
  * into one typed object; a bad value stops the synth with a message naming the context key.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MODEL_IN_IMAGE } from "./runtime-contract.js";
 
 /** A tenant (hospital) that gets its own IAM role: it may call the status API and upload under incoming/{id}/. */

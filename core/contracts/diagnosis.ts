@@ -3,7 +3,7 @@
  * Nothing identifying a patient: the input is described by its grid and format only (the series key is a
  * salted hash), and every file it names is relative to the results folder.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { FindingsSchema } from "./findings.js";
 import { Mat3Schema, Vec3Schema, WarningSchema } from "./validation-report.js";
 

@@ -13,7 +13,7 @@
  * The block carries its own `version` so diagnosis.json can embed it unchanged across its own versions;
  * a change to any field's meaning bumps FINDINGS_VERSION.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { Vec3Schema } from "./validation-report.js";
 
 export const FINDINGS_VERSION = 1;

@@ -3,7 +3,7 @@
  * the README table, the OpenAPI document and every ValidationReport take their codes from here.
  * Never rename a code; add new ones at the end.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const REASON_CODES = {
   NOT_DICOM: "A file is not a DICOM Part 10 file or raw DICOM dataset that can be parsed.",

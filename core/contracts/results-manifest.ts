@@ -13,7 +13,7 @@
  * core/contracts/study.ts keeps a deliberately loose reader of the manifest for the status API; every
  * manifest this schema accepts also passes that reader.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { relativeKeyProblem } from "./upload-manifest.js";
 
 export const RESULTS_MANIFEST_SCHEMA_VERSION = 1;

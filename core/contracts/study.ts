@@ -7,7 +7,7 @@
  * Because S3 and Batch events arrive at least once and out of order, every write is conditional on a
  * `progress` number that combines the Batch attempt and the status rank (core/studies/transitions.ts).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ReasonCodeSchema } from "./reason-codes.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
 

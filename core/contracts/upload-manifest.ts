@@ -4,7 +4,7 @@
  * Lambda validates exactly the files it lists. Keys are relative to the manifest's own folder, so a manifest
  * can never point at another upload or another tenant's objects.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const UPLOAD_MANIFEST_SCHEMA_VERSION = "1.0";
 /** The manifest's file name; an object with this base name is read as a manifest. */

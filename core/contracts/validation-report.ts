@@ -3,7 +3,7 @@
  * study, and what the job checks before inference. It never carries a patient identifier: series and
  * study UIDs appear only as salted hashes (see core/privacy.ts).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ReasonCodeSchema, WarningCodeSchema } from "./reason-codes.js";
 
 export const ReasonSchema = z.object({

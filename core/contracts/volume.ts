@@ -11,7 +11,7 @@
  * slice step, so a gantry-tilted stack keeps its shear rather than being silently squared up.
  * Voxels are stored with i fastest: index = i + nx * (j + ny * k).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { Mat3Schema, Vec3Schema } from "./validation-report.js";
 
 export type Vec3 = [number, number, number];

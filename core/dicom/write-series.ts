@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { Zip, ZipDeflate, ZipPassThrough } from "fflate";
-import { z } from "zod";
+import * as z from "zod";
 import type { Vec3, Volume } from "../contracts/volume.js";
 import { column, cross, dot, norm, voxelCentre } from "../geometry/affine.js";
 import { mapLimit } from "../util/map-limit.js";

@@ -2,7 +2,7 @@
  * Options of `deepsc phantom`, one zod schema with documented defaults. The CLI parses its flags into
  * PhantomOptions; runPhantom parses them again, so library callers get the same defaults and checks.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { TransferSyntaxNameSchema } from "../dicom/write-series.js";
 
 /** Bumped whenever the same seed would render different voxels; recorded in truth.json. */

@@ -4,7 +4,7 @@
  * distribution), and what generated it. Nothing patient-identifying is ever part of it: the DICOM
  * identity options do not reach this module.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { Mat3Schema, Vec3Schema } from "../contracts/validation-report.js";
 import type { Vec3 } from "../contracts/volume.js";
 import { voxelToLps } from "../geometry/affine.js";

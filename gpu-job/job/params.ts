@@ -6,7 +6,7 @@
  * was given.
  */
 import os from "node:os";
-import { z } from "zod";
+import * as z from "zod";
 import { JOB_PARAMETER_ENV, type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
 import { parseIncomingKey, resultsPrefix } from "../../core/studies/keys.js";
 import { JOB_ENV, MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";

@@ -1,5 +1,5 @@
 /** The ingest Lambda's configuration, read once from its environment (names: infra/runtime-contract.ts). */
-import { z } from "zod";
+import * as z from "zod";
 import type { IngestConfig } from "../../core/studies/ingest.js";
 import { INGEST_ENV, LAMBDA_ENV } from "../../infra/runtime-contract.js";
 

@@ -4,7 +4,7 @@
  * checked; EventBridge's envelope has more. EventBridge carries the object key as stored (not the
  * form-encoded key of classic S3 notifications); the upload layout's ids are [A-Za-z0-9_-] anyway.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const S3ObjectCreatedEventSchema = z.object({
   "detail-type": z.literal("Object Created"),

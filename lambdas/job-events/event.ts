@@ -3,7 +3,7 @@
  * study is found from the job itself: `parameters.studyId`, else the container environment
  * (DEEPSC_STUDY_ID), else the `studyId` tag; all three are set by the ingest Lambda's SubmitJob.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { JOB_PARAMETER_ENV } from "../../core/contracts/study.js";
 import { BATCH_JOB_STATES } from "../../core/studies/transitions.js";
 

@@ -7,7 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import type { ObjectStore } from "../../core/ports/object-store.js";
 import type { StudyRepository } from "../../core/ports/study-repository.js";
 import { applyJobStateChange, type JobEventOutcome } from "../../core/studies/job-events.js";

@@ -7,7 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
 import { LAMBDA_ENV, METRICS_NAMESPACE, STATUS_API_ENV } from "../../infra/runtime-contract.js";
 import { DynamoStudyRepository } from "../adapters/dynamo-study-repository.js";

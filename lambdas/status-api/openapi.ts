@@ -4,7 +4,7 @@
  * and fails on any difference, so the document cannot drift from the code.
  * Regenerate: npx tsx lambdas/status-api/openapi.ts > lambdas/status-api/openapi.json
  */
-import { z } from "zod";
+import * as z from "zod";
 import {
   CreateUploadResponseSchema,
   ProblemSchema,

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
-export const DEEPSC = resolve(import.meta.dirname, "../../dist/cli/main.js");
+export const DEEPSC = resolve(import.meta.dirname, "../../dist/bin/deepsc.mjs");
 
 export interface CliResult {
   code: number;

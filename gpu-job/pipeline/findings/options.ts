@@ -2,7 +2,7 @@
  * Options of computeFindings, with documented defaults. They are recorded in the output (`method`), so a
  * reader knows what "a lesion", "ground glass" or "bilateral" meant for this scan.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { type FindingsMethod, FindingsMethodSchema } from "../../../core/contracts/findings.js";
 import type { Vec3 } from "../../../core/contracts/volume.js";
 import { FindingsInputError } from "./errors.js";

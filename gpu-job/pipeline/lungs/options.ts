@@ -3,7 +3,7 @@
  * defaults. Every threshold is in HU, every size in mm, mm^2 or mL, so the same options mean the same
  * anatomy at any voxel size.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const hu = z.number().min(-1100).max(500);
 

@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { z } from "zod";
+import { dirname, join, resolve } from "node:path";
+import * as z from "zod";
 
 export const CLASS_NAMES = ["covid19", "cap", "non_pneumonia"] as const;
 export type ClassName = (typeof CLASS_NAMES)[number];
@@ -131,15 +131,18 @@ export class ModelManifestError extends Error {
   override readonly name = "ModelManifestError";
 }
 
-/** The model bundled with the package (gpu-job/models/model.json), from the sources or from dist/. */
+/**
+ * The model shipped with the package, <root>/gpu-job/models/model.json, found from wherever this code runs:
+ * the sources (gpu-job/pipeline/model), tsc's output (dist/gpu-job/pipeline/model), the CLI bundle (dist/bin)
+ * or the container (/app/dist/...). models/ is never copied into dist/.
+ */
 export function bundledModelPath(): string {
-  const here = import.meta.dirname;
-  // Sources: <root>/gpu-job/pipeline/model; build: <root>/dist/gpu-job/pipeline/model (models/ is not copied).
-  const candidates = [
-    resolve(here, "../../models/model.json"),
-    resolve(here, "../../../../gpu-job/models/model.json"),
-  ];
-  return candidates.find((c) => existsSync(c)) ?? (candidates[0] as string);
+  const relative = join("gpu-job", "models", "model.json");
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return resolve(import.meta.dirname, "../../models/model.json");
+  }
 }
 
 /**
