@@ -27,13 +27,15 @@ export type Warning = z.infer<typeof WarningSchema>;
 export const Vec3Schema = z.tuple([z.number(), z.number(), z.number()]);
 export const Mat3Schema = z.array(z.number()).length(9);
 
-/** One candidate series, as ranked by the selection rules (core/validation/series-rules.ts). */
+/**
+ * One candidate series, as ranked by the selection rules (core/validation/series-rules.ts). Its
+ * SeriesDescription is not here: it is free text that PS3.15's Basic Confidentiality Profile removes.
+ */
 export const SeriesCandidateSchema = z.object({
   /** Salted hash of SeriesInstanceUID (+ acquisition/orientation split), never the UID itself. */
   seriesKey: z.string(),
   modality: z.string().optional(),
   seriesNumber: z.number().optional(),
-  description: z.string().optional(),
   slices: z.number().int().nonnegative(),
   imageType: z.array(z.string()),
   orientation: z.enum(["axial", "coronal", "sagittal", "oblique", "unknown"]),

@@ -41,6 +41,8 @@ export interface DicomHeader {
   frameOfReferenceUid?: string;
   seriesNumber?: number;
   seriesDescription?: string;
+  /** ConvolutionKernel (0018,1210) as stored (values joined by backslash): tells a lung from a soft-tissue reconstruction. */
+  convolutionKernel?: string;
   acquisitionNumber?: number;
   instanceNumber?: number;
   /** Seconds since midnight of AcquisitionTime (else ContentTime); ordering only, never reported. */

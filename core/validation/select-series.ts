@@ -10,6 +10,7 @@ import { isCtSopClass, isLocalizer } from "../dicom/sop-classes.js";
 import { reject } from "../errors.js";
 import { hashUid } from "../privacy.js";
 import {
+  breakTie,
   compareRanked,
   isCtCandidate,
   orientationOfSlices,
@@ -67,16 +68,16 @@ function candidateOf(
   };
   if (h.modality !== undefined) c.modality = h.modality;
   if (h.seriesNumber !== undefined) c.seriesNumber = h.seriesNumber;
-  if (h.seriesDescription !== undefined) c.description = h.seriesDescription;
   return c;
 }
 
 /**
- * Rank every group with SERIES_RULES and return the winner, or reject:
- * no CT at all → NOT_CT; CT but only localizers / no image → NO_CT_SERIES; two different series tied at
- * the top → INCONSISTENT_SERIES (we will not guess which reconstruction the sender meant).
+ * Rank every group with SERIES_RULES (then SERIES_TIE_BREAKS) and return the winner, or reject:
+ * no CT at all → NOT_CT; CT but only localizers / no image → NO_CT_SERIES; qualifying CT series from more
+ * than one study (an export that mixes studies, possibly patients) → INCONSISTENT_SERIES; two series tied
+ * at the top that no tie-break tells apart → INCONSISTENT_SERIES (we will not guess which one was meant).
+ * `uidSalt`: salt of the hashed series keys (default: DEEPSC_UID_SALT or the local default, core/privacy.ts).
  */
-/** `uidSalt`: salt of the hashed series keys (default: DEEPSC_UID_SALT or the local default, core/privacy.ts). */
 export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection {
   if (groups.length === 0) reject("EMPTY_INPUT", "No DICOM image was found in the input.");
   const ranked = groups.map((g) => {
@@ -90,10 +91,20 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
         slices: g.slices,
         orientation: orientationOfSlices(g.slices),
         hasPixelData: g.headers.every((x) => x.pixelData !== undefined),
+        seriesNumber: h.seriesNumber,
+        seriesDescription: h.seriesDescription,
+        convolutionKernel: h.convolutionKernel,
+        sliceThickness: g.slices[0]?.info.sliceThickness,
       }),
     };
   });
-  ranked.sort((a, b) => compareRanked(a.ranked, b.ranked));
+  // Rules, then tie-breaks, then the group key: the same input always gives the same order.
+  ranked.sort(
+    (a, b) =>
+      compareRanked(a.ranked, b.ranked) ||
+      (breakTie(a.ranked.facts, b.ranked.facts)?.order ?? 0) ||
+      (a.group.key < b.group.key ? -1 : a.group.key > b.group.key ? 1 : 0),
+  );
   const best = ranked[0]!;
   if (!best.ranked.eligible) {
     const anyCt = ranked.some(
@@ -123,16 +134,31 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       `No CT series qualifies: ${best.ranked.failed.join(", ")}. Upload the axial CT series, not only scouts or derived objects.`,
     );
   }
+  const studies = new Set(
+    ranked
+      .filter((r) => r.ranked.eligible)
+      .flatMap((r) => r.group.headers.map((x) => x.studyInstanceUid))
+      .filter((uid) => uid !== undefined),
+  );
+  if (studies.size > 1)
+    reject(
+      "INCONSISTENT_SERIES",
+      `The input holds CT series of ${studies.size} different studies; upload the series of one study at a time.`,
+    );
   const second = ranked[1];
+  let tieBrokenBy: string | undefined;
   if (
     second?.ranked.eligible &&
     second.group.seriesUid !== best.group.seriesUid &&
     compareRanked(best.ranked, second.ranked) === 0
   ) {
-    reject(
-      "INCONSISTENT_SERIES",
-      `Two CT series qualify equally (${best.group.slices.length} slices each); upload one series per study.`,
-    );
+    const tie = breakTie(best.ranked.facts, second.ranked.facts);
+    if (!tie)
+      reject(
+        "INCONSISTENT_SERIES",
+        `Two CT series qualify equally (${best.group.slices.length} slices each) and neither kernel, slice thickness nor series number tells them apart; upload one series per study.`,
+      );
+    tieBrokenBy = `preferred to an equally ranked series (${second.group.slices.length} slices) as ${tie.rule.describe}`;
   }
   const warnings: Warning[] = [];
   if (ranked.length > 1) {
@@ -154,6 +180,7 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       ranked.length > 1
         ? `ranked first of ${ranked.length} series by these rules, then by slice count (${best.group.slices.length})`
         : `the only series (${best.group.slices.length} slices)`,
+      tieBrokenBy ?? [],
     ),
     runnersUp: ranked.slice(1, 6).map((r) => candidateOf(r.group, r.ranked, uidSalt)),
     warnings,

@@ -1,7 +1,9 @@
 /**
  * How the best CT series is chosen when an upload holds several, kept as data so the rules can be read,
  * tested and changed in one place. A candidate must pass every `required` rule; among those that do, the
- * highest score wins (the sum of matched rule weights, then more slices).
+ * highest score wins (the sum of matched rule weights, then more slices). Series still level after that
+ * (a CT study routinely holds the same axial stack reconstructed twice, with a lung and a soft-tissue
+ * kernel) are told apart by SERIES_TIE_BREAKS, in order.
  */
 import type { SeriesCandidate } from "../contracts/validation-report.js";
 import { isCtSopClass, isLocalizer } from "../dicom/sop-classes.js";
@@ -15,6 +17,10 @@ export interface CandidateFacts {
   slices: Slice[];
   orientation: SeriesCandidate["orientation"];
   hasPixelData: boolean;
+  seriesNumber?: number | undefined;
+  seriesDescription?: string | undefined;
+  convolutionKernel?: string | undefined;
+  sliceThickness?: number | undefined;
 }
 
 export interface SeriesRule {
@@ -61,6 +67,55 @@ export const SERIES_RULES: readonly SeriesRule[] = [
     test: (c) => isCtSopClass(c.sopClassUid),
   },
 ];
+
+export interface TieBreak {
+  id: string;
+  /** Why the winner was preferred, as the report says it ("a lung reconstruction", ...). */
+  describe: string;
+  /** Negative when `a` should be chosen over `b`, positive for `b`, 0 when this rule cannot tell them apart. */
+  compare(a: CandidateFacts, b: CandidateFacts): number;
+}
+
+/** Kernel or description naming a lung reconstruction (GE "LUNG", "Lung 1.25mm", Canon "FC51 LUNG", ...). */
+export const isLungReconstruction = (c: CandidateFacts): boolean =>
+  /lung/i.test(c.convolutionKernel ?? "") || /lung/i.test(c.seriesDescription ?? "");
+
+/** Missing values sort last, so a series that states a thickness or number wins over one that does not. */
+const ascending = (a: number | undefined, b: number | undefined): number =>
+  (a ?? Number.POSITIVE_INFINITY) - (b ?? Number.POSITIVE_INFINITY) || 0;
+
+export const SERIES_TIE_BREAKS: readonly TieBreak[] = [
+  {
+    // Ground glass and its margins are read on the lung kernel; the model's lesion maps follow them.
+    id: "lung-reconstruction",
+    describe: "a lung reconstruction (its kernel or description says LUNG)",
+    compare: (a, b) => Number(isLungReconstruction(b)) - Number(isLungReconstruction(a)),
+  },
+  {
+    id: "thinner-slices",
+    describe: "thinner slices",
+    compare: (a, b) => ascending(a.sliceThickness, b.sliceThickness),
+  },
+  {
+    // Scanners number the primary reconstruction first; later numbers are usually derived or repeated.
+    id: "lower-series-number",
+    describe: "the lower SeriesNumber",
+    compare: (a, b) => ascending(a.seriesNumber, b.seriesNumber),
+  },
+];
+
+/** The first tie-break that tells `a` from `b` (negative: `a` first), or undefined when none does. */
+export function breakTie(
+  a: CandidateFacts,
+  b: CandidateFacts,
+  rules: readonly TieBreak[] = SERIES_TIE_BREAKS,
+): { order: number; rule: TieBreak } | undefined {
+  for (const rule of rules) {
+    const order = rule.compare(a, b);
+    if (order !== 0) return { order, rule };
+  }
+  return undefined;
+}
 
 export interface RankedCandidate {
   facts: CandidateFacts;

@@ -19,6 +19,10 @@ export interface FakeSliceOptions {
   columns?: number;
   sopInstanceUid?: string;
   thickness?: number;
+  study?: string;
+  seriesNumber?: number;
+  seriesDescription?: string;
+  kernel?: string;
 }
 
 export function fakeHeader(o: FakeSliceOptions): DicomHeader {
@@ -58,6 +62,10 @@ export function fakeHeader(o: FakeSliceOptions): DicomHeader {
   if ("modality" in o) {
     if (o.modality !== undefined) h.modality = o.modality;
   } else h.modality = "CT";
+  if (o.study !== undefined) h.studyInstanceUid = o.study;
+  if (o.seriesNumber !== undefined) h.seriesNumber = o.seriesNumber;
+  if (o.seriesDescription !== undefined) h.seriesDescription = o.seriesDescription;
+  if (o.kernel !== undefined) h.convolutionKernel = o.kernel;
   if (o.acquisition !== undefined) h.acquisitionNumber = o.acquisition;
   if (o.acquisitionSeconds !== undefined) h.acquisitionSeconds = o.acquisitionSeconds;
   return h;

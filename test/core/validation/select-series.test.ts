@@ -52,10 +52,86 @@ describe("selectSeries", () => {
     expect(sel.warnings.map((w) => w.code)).toContain("MODALITY_INFERRED");
   });
 
-  it("rejects two equally good series mixed in one upload", () => {
+  it("rejects two equally good series that nothing in their headers tells apart", () => {
     const a = fakeStack(30, [0, 0, 0], [0, 0, 1], { series: "2.1" });
     const b = fakeStack(30, [0, 0, 0.5], [0, 0, 1], { series: "2.2" });
     expect(rejectCode(() => selectSeries(groupSeries([...a, ...b])))).toBe("INCONSISTENT_SERIES");
+    const numbered = (series: string) => fakeStack(30, [0, 0, 0], [0, 0, 1], { series, seriesNumber: 3 });
+    expect(rejectCode(() => selectSeries(groupSeries([...numbered("2.1"), ...numbered("2.2")])))).toBe(
+      "INCONSISTENT_SERIES",
+    );
+  });
+
+  // A CT study routinely holds the same axial stack twice: lung and soft-tissue (mediastinal) kernels.
+  const twin = (series: string, o: Parameters<typeof fakeStack>[3] = {}) =>
+    fakeStack(30, [0, 0, 0], [0, 0, 1], { series, study: "9.1", ...o });
+
+  it("breaks a tie between reconstructions: the lung kernel, then thinner slices, then the lower number", () => {
+    for (const [lung, other] of [
+      [{ kernel: "LUNG" }, { kernel: "STANDARD" }],
+      [
+        { kernel: "FC51", seriesDescription: "Lung 1.0" },
+        { kernel: "FC13", seriesDescription: "Mediastinum 1.0" },
+      ],
+    ] as const) {
+      for (const order of [0, 1]) {
+        const stacks = [
+          twin("3.1", { ...other, seriesNumber: 2 }),
+          twin("3.2", { ...lung, seriesNumber: 3 }),
+        ];
+        if (order) stacks.reverse();
+        const sel = selectSeries(groupSeries(stacks.flat()));
+        expect(sel.chosen.seriesUid).toBe("3.2");
+        expect(sel.chosenBecause.at(-1)).toMatch(
+          /equally ranked series \(30 slices\) as a lung reconstruction/,
+        );
+        expect(sel.runnersUp).toHaveLength(1);
+      }
+    }
+    const thin = selectSeries(
+      groupSeries([...twin("4.1", { thickness: 1.25, seriesNumber: 5 }), ...twin("4.2", { thickness: 1 })]),
+    );
+    expect(thin.chosen.seriesUid).toBe("4.2");
+    expect(thin.chosenBecause.at(-1)).toMatch(/thinner slices/);
+    const first = selectSeries(
+      groupSeries([...twin("5.1", { seriesNumber: 7 }), ...twin("5.2", { seriesNumber: 4 })]),
+    );
+    expect(first.chosen.seriesUid).toBe("5.2");
+    expect(first.chosenBecause.at(-1)).toMatch(/lower SeriesNumber/);
+  });
+
+  it("lets more slices win over a lung kernel: tie-breaks only order series the rules left level", () => {
+    const thinSoft = fakeStack(60, [0, 0, 0], [0, 0, 1], { series: "6.1", study: "9.1", kernel: "STANDARD" });
+    const thickLung = fakeStack(12, [0, 0, 0], [0, 0, 5], { series: "6.2", study: "9.1", kernel: "LUNG" });
+    const sel = selectSeries(groupSeries([...thickLung, ...thinSoft]));
+    expect(sel.chosen.seriesUid).toBe("6.1");
+    expect(sel.chosenBecause.join()).not.toMatch(/equally ranked/);
+  });
+
+  it("rejects CT series of different studies (an export that mixes studies) even when one ranks higher", () => {
+    const a = fakeStack(30, [0, 0, 0], [0, 0, 1], { series: "7.1", study: "9.1" });
+    const b = fakeStack(20, [0, 0, 0], [0, 0, 1], { series: "7.2", study: "9.2" });
+    expect(rejectCode(() => selectSeries(groupSeries([...a, ...b])))).toBe("INCONSISTENT_SERIES");
+    // A localizer of another study is not a candidate; it does not block the choice.
+    const scout = fakeStack(1, [0, 0, 0], [0, 0, 1], {
+      series: "7.3",
+      study: "9.2",
+      imageType: ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+    });
+    expect(selectSeries(groupSeries([...a, ...scout])).chosen.seriesUid).toBe("7.1");
+  });
+
+  it("never puts a SeriesDescription (free text) into what the report carries", () => {
+    const sel = selectSeries(
+      groupSeries([
+        ...twin("8.1", { seriesDescription: "CHEST for J DOE", kernel: "LUNG" }),
+        ...twin("8.2", { seriesDescription: "CHEST for J DOE" }),
+      ]),
+    );
+    // What the report carries of a selection (the chosen group's headers stay in memory).
+    const reported = JSON.stringify([sel.chosenBecause, sel.runnersUp, sel.warnings]);
+    expect(reported).toMatch(/lung reconstruction/);
+    expect(reported).not.toMatch(/DOE/);
   });
 
   it("splits one series UID by matrix size and reports a CT without pixel data", () => {
