@@ -17,7 +17,7 @@ import { reject } from "../errors.js";
 import { CodecError, type DecodedFrame } from "./codecs/frame.js";
 import type { DicomHeader, FrameInfo } from "./header.js";
 import { inflateDeflatedFile } from "./parse-header.js";
-import { type TransferSyntaxInfo, transferSyntaxInfo } from "./transfer-syntax.js";
+import { isSupportedTransferSyntax, type TransferSyntaxInfo, transferSyntaxInfo } from "./transfer-syntax.js";
 
 /**
  * HU written for padding voxels (PixelPaddingValue / PixelPaddingRangeLimit): air. Padding marks pixels
@@ -79,6 +79,13 @@ function frameFitsInt16(f: FrameInfo, lo: number, hi: number): boolean {
  * modes (so the ingest Lambda refuses what decoding would); decoding calls it again per frame.
  */
 export function checkPixelFormat(header: DicomHeader, where: { file: string } = { file: header.file }): void {
+  // Headers of unsupported syntaxes are parsed (so their series can be ignored); their pixels are not read.
+  if (!isSupportedTransferSyntax(header.transferSyntax))
+    reject(
+      "UNSUPPORTED_TRANSFER_SYNTAX",
+      `Transfer syntax ${header.transferSyntax} is not one this pipeline decodes.`,
+      where,
+    );
   const pd = header.pixelData;
   if (!pd || pd.length === 0) reject("MISSING_PIXEL_DATA", undefined, where);
   if (header.rows <= 0 || header.columns <= 0)

@@ -17,13 +17,14 @@
  */
 import dicomParser, { type ByteArrayParser, type DataSet, type Element } from "dicom-parser";
 import type { Vec3 } from "../contracts/volume.js";
-import { reject } from "../errors.js";
+import { isInputRejected, reject } from "../errors.js";
 import { InflateError, inflateRawBounded } from "./codecs/deflate.js";
 import type { DicomHeader, FrameInfo, PixelDataLocation } from "./header.js";
 import {
   EXPLICIT_VR_BIG_ENDIAN,
   EXPLICIT_VR_LITTLE_ENDIAN,
   IMPLICIT_VR_LITTLE_ENDIAN,
+  isSupportedTransferSyntax,
   type TransferSyntaxInfo,
   transferSyntaxInfo,
 } from "./transfer-syntax.js";
@@ -275,6 +276,20 @@ function encodingOf(bytes: Uint8Array, start: number, declared: boolean): boolea
   return declared;
 }
 
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+
+/**
+ * How to read the dataset of a syntax this pipeline does not decode (HTJ2K, JPEG XL, MPEG, a private one):
+ * as Explicit VR Little Endian, which every such standard syntax uses (encodingOf still checks the first
+ * element). Its header is then known, so a file of a series that is not chosen (a secondary capture, a
+ * video) no longer rejects the whole upload; its pixels are refused (UNSUPPORTED_TRANSFER_SYNTAX, by
+ * checkPixelFormat) only if its series is the one chosen. A dataset that does not parse this way is
+ * refused as UNSUPPORTED_TRANSFER_SYNTAX at once (parseDicomHeader).
+ */
+function unsupportedSyntax(uid: string): TransferSyntaxInfo {
+  return { ...transferSyntaxInfo(EXPLICIT_VR_LITTLE_ENDIAN)!, uid, name: `unsupported (${uid})` };
+}
+
 function locate(bytes: Uint8Array, fileSize: number, where: Where): Located {
   const whole = bytes.length >= fileSize;
   let metaStart: number | undefined;
@@ -311,13 +326,14 @@ function locate(bytes: Uint8Array, fileSize: number, where: Where): Located {
         where,
       );
   }
-  const ts = transferSyntaxInfo(tsUid);
-  if (!ts)
+  const known = transferSyntaxInfo(tsUid);
+  if (!known && !(metaStart !== undefined && tsUid !== undefined && UID.test(tsUid)))
     reject(
       "UNSUPPORTED_TRANSFER_SYNTAX",
       `Transfer syntax ${tsUid} is not one this pipeline decodes.`,
       where,
     );
+  const ts = known ?? unsupportedSyntax(tsUid!);
 
   const located: Located = {
     ts,
@@ -560,6 +576,7 @@ function buildHeader(loc: Located, parsed: Parsed, file: string, fileSize: numbe
     frameOfReferenceUid: r.text(els, "x00200052"),
     seriesNumber: r.integer(els, "x00200011"),
     seriesDescription: r.text(els, "x0008103e"),
+    convolutionKernel: r.text(els, "x00181210"),
     acquisitionNumber: r.integer(els, "x00200012"),
     instanceNumber: r.integer(els, "x00200013"),
     acquisitionSeconds: acquisitionSeconds(r, els),
@@ -614,6 +631,16 @@ export function parseDicomHeader(bytes: Uint8Array, file: string, fileSize: numb
   if (bytes.length > fileSize) bytes = bytes.subarray(0, fileSize);
   if (fileSize === 0) reject("NOT_DICOM", "The file is empty.", where);
   const loc = locate(bytes, fileSize, where);
-  const parsed = parseDataset(loc, fileSize, bytes.length, where);
-  return buildHeader(loc, parsed, file, fileSize);
+  try {
+    const parsed = parseDataset(loc, fileSize, bytes.length, where);
+    return buildHeader(loc, parsed, file, fileSize);
+  } catch (e) {
+    if (isSupportedTransferSyntax(loc.ts.uid) || !isInputRejected(e)) throw e;
+    reject(
+      "UNSUPPORTED_TRANSFER_SYNTAX",
+      `Transfer syntax ${loc.ts.uid} is not one this pipeline decodes, and its header cannot be read.`,
+      where,
+      e,
+    );
+  }
 }

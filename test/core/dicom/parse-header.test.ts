@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { checkPixelFormat } from "../../../core/dicom/decode-pixels.js";
 import type { DicomHeader } from "../../../core/dicom/header.js";
 import {
   NeedMoreBytes,
@@ -294,8 +295,24 @@ describe("parseDicomHeader: what is and is not DICOM", () => {
   it("rejects a meta group without TransferSyntaxUID as NOT_DICOM and unknown syntaxes as unsupported", () => {
     const noTs = buildFile({ ts: TS.explicitLE, elements: ctElements(), omitTransferSyntax: true });
     expect(rejectionCodes(() => parse(noTs))).toEqual(["NOT_DICOM"]);
+    // An unknown syntax's header is read (as explicit VR little endian) so its series can be ignored; its
+    // pixels are refused by the decoder's header check, which validation runs on the chosen series.
     const mpeg = buildFile({ ts: "1.2.840.10008.1.2.4.100", elements: ctElements() });
-    expect(rejectionCodes(() => parse(mpeg))).toEqual(["UNSUPPORTED_TRANSFER_SYNTAX"]);
+    const h = parse(mpeg);
+    expect([h.transferSyntax, h.modality, h.seriesInstanceUid]).toEqual([
+      "1.2.840.10008.1.2.4.100",
+      "CT",
+      "1.2.3.11",
+    ]);
+    expect(rejectionCodes(() => checkPixelFormat(h))).toEqual(["UNSUPPORTED_TRANSFER_SYNTAX"]);
+    // Unreadable that way, or declared as something that is not a UID: refused at once, as before.
+    const garbled = concat([
+      buildFile({ ts: "1.2.3.4.5", elements: [] }),
+      Uint8Array.of(8, 0, 0x18, 0, 0x55, 0x49, 0xff, 0x7f, 1),
+    ]);
+    expect(rejectionCodes(() => parse(garbled))).toEqual(["UNSUPPORTED_TRANSFER_SYNTAX"]);
+    const notUid = buildFile({ ts: "JPEG-XL", elements: ctElements() });
+    expect(rejectionCodes(() => parse(notUid))).toEqual(["UNSUPPORTED_TRANSFER_SYNTAX"]);
   });
 
   it("rejects Pixel Data declared longer than the file as TRUNCATED", () => {

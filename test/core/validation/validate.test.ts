@@ -1,0 +1,104 @@
+/**
+ * validateSource / validatePath over small built DICOM folders: which files may sink an upload and which are
+ * only ignored beside the series that is analysed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { ValidationMode } from "../../../core/validation/validate.js";
+import { validatePath } from "../../../core/validation/validate-path.js";
+import {
+  buildFile,
+  ctElements,
+  type Element,
+  encapsulate,
+  nativePixels,
+  TS,
+} from "../dicom/dicom-builder.js";
+
+const HTJ2K = "1.2.840.10008.1.2.4.201";
+const SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7";
+
+/** Replace (or add) elements of a built element list by tag. */
+function withElements(base: Element[], changes: Element[]): Element[] {
+  const byTag = new Map(base.map((e) => [e.tag, e]));
+  for (const c of changes) byTag.set(c.tag, c);
+  return [...byTag.values()].sort((a, b) => a.tag - b.tag);
+}
+
+/** One 2x3 CT slice of series 1.2.3.11 at z, in `ts` (native or, for other syntaxes, one fragment). */
+function ctSlice(z: number, ts: string = TS.explicitLE): Uint8Array {
+  const native = ts === TS.explicitLE;
+  const pixels: Element = native
+    ? { tag: 0x7fe00010, vr: "OW", bytes: nativePixels([1, 2, 3, 4, 5, 6], 16) }
+    : { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate([new Uint8Array(12)]) };
+  return buildFile({
+    ts,
+    elements: withElements(ctElements(), [
+      { tag: 0x00080018, vr: "UI", str: `1.2.3.4.5.${z + 10}` },
+      { tag: 0x00200013, vr: "IS", str: String(z + 1) },
+      { tag: 0x00200032, vr: "DS", str: `0\\0\\${z}` },
+      pixels,
+    ]),
+  });
+}
+
+/** A secondary capture (a screenshot of the same study) stored in a syntax this pipeline does not decode. */
+function secondaryCaptureHtj2k(): Uint8Array {
+  return buildFile({
+    ts: HTJ2K,
+    elements: withElements(ctElements(), [
+      { tag: 0x00080008, vr: "CS", str: "DERIVED\\SECONDARY" },
+      { tag: 0x00080016, vr: "UI", str: SECONDARY_CAPTURE },
+      { tag: 0x00080018, vr: "UI", str: "1.2.3.4.5.99" },
+      { tag: 0x00080060, vr: "CS", str: "OT" },
+      { tag: 0x0020000e, vr: "UI", str: "1.2.3.99" },
+      { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate([new Uint8Array(12)]) },
+    ]),
+  });
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function folder(files: Record<string, Uint8Array>): string {
+  const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
+  dirs.push(dir);
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return dir;
+}
+
+const MODES: ValidationMode[] = ["full", "header-only"];
+
+describe("validatePath: files of an unsupported transfer syntax", () => {
+  it.each(MODES)(
+    "are ignored beside the chosen series when they belong to another one (%s)",
+    async (mode) => {
+      const dir = folder({
+        "1.dcm": ctSlice(0),
+        "2.dcm": ctSlice(1),
+        "3.dcm": ctSlice(2),
+        "sc.dcm": secondaryCaptureHtj2k(),
+      });
+      const { report, volume } = await validatePath(dir, { mode, purpose: "convert" });
+      expect(report.reasons).toEqual([]);
+      expect(report.accepted).toBe(true);
+      expect(report.warnings.map((w) => w.code)).toContain("OTHER_SERIES_IGNORED");
+      expect(report.series?.dims).toEqual([3, 2, 3]);
+      expect(report.files).toEqual({ total: 4, used: 3 });
+      if (mode === "full")
+        expect([...volume!.data.subarray(0, 6)]).toEqual([-1023, -1022, -1021, -1020, -1019, -1018]);
+    },
+  );
+
+  it.each(MODES)("reject the upload when they are part of the chosen series (%s)", async (mode) => {
+    const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1, HTJ2K), "3.dcm": ctSlice(2) });
+    const { report } = await validatePath(dir, { mode, purpose: "convert" });
+    expect(report.accepted).toBe(false);
+    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "2.dcm"]]);
+    expect(report.reasons[0]!.message).toContain(HTJ2K);
+  });
+});
