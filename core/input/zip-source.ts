@@ -11,11 +11,10 @@
  * Cost model: yauzl parses the end-of-central-directory record and the central directory through a small
  * window cache (one read of the archive's tail usually covers both). Reading an entry costs its local header
  * plus the bytes the caller asks for: a stored entry is a direct range read, and a deflated entry is
- * inflated from its start in growing chunks until `end` is reached, so a 16 KiB header prefix of a 500 KB
- * DICOM slice costs a few compressed KiB.
+ * inflated from its start until `end` is reached, so a 16 KiB header prefix of a 500 KB DICOM slice costs a
+ * few compressed KiB; reads that walk forward continue from the previous one (zip-inflate.ts).
  */
-import { Readable, type Writable } from "node:stream";
-import zlib from "node:zlib";
+import { Readable } from "node:stream";
 import yauzl from "yauzl";
 import type { ReasonCode } from "../contracts/reason-codes.js";
 import { isInputRejected, reject } from "../errors.js";
@@ -28,6 +27,7 @@ import {
   type InputLimits,
   type InputSource,
 } from "./source.js";
+import { crc32, InflateCursor } from "./zip-inflate.js";
 
 /** Byte-range access to one stored blob (a local file, an S3 object). */
 export interface RandomAccess {
@@ -47,9 +47,13 @@ const DIRECTORY_READ_AHEAD = 64 * 1024;
 const LOCAL_HEADER_READ_AHEAD = 4 * 1024;
 /** A central directory larger than this is hostile (names of 64 KiB, millions of records). */
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
-/** Compressed chunk sizes while inflating: start near the estimate, double up to the cap. */
-const MIN_INFLATE_CHUNK = 4 * 1024;
+/** Read size when yauzl streams a range (it does not here: entries are read through ZipEntry). */
 const MAX_INFLATE_CHUNK = 1024 * 1024;
+/**
+ * Inflate cursors kept alive across entries (each holds a zlib state and the output inflated past its last
+ * read). A reader walking one entry needs one; header passes leave one per entry, so the oldest are closed.
+ */
+const LIVE_CURSORS = 4;
 const WINDOW_CACHE_SLOTS = 16;
 const LOCAL_HEADER_SIZE = 30;
 const NESTED_ARCHIVE_NAME = /\.(zip|zipx|gz|tgz|tar|7z|rar|bz2|tbz2?|xz|txz|zst|lz|lzma|cab|jar)$/i;
@@ -320,24 +324,6 @@ async function classifyOpenError(e: unknown, source: RandomAccess, archive: stri
   unsafe("ARCHIVE_UNSAFE", `${archive} has a corrupt central directory: ${message}.`);
 }
 
-const crc32: (data: Uint8Array) => number =
-  typeof zlib.crc32 === "function" ? (data) => zlib.crc32(data) : crc32Portable;
-
-let crcTable: Uint32Array | undefined;
-function crc32Portable(data: Uint8Array): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
 /** True when bytes start like an archive (zip, gzip, 7z, rar, bzip2, xz, zstd) or carry a tar header. */
 export function looksLikeArchive(bytes: Uint8Array): boolean {
   const at = (i: number, sig: number[]) => sig.every((b, k) => bytes[i + k] === b);
@@ -354,40 +340,19 @@ export function looksLikeArchive(bytes: Uint8Array): boolean {
   );
 }
 
-/** Write one chunk and wait until zlib consumed it; rejects (never hangs) if the stream errors or closes. */
-function writeChunk(stream: Writable, chunk: Uint8Array): Promise<void> {
-  return new Promise((resolve, rejectPromise) => {
-    const onError = (e: Error) => settle(e);
-    const onClose = () => settle(new Error("inflater closed"));
-    const settle = (e?: Error | null) => {
-      stream.off("error", onError);
-      stream.off("close", onClose);
-      if (e) rejectPromise(e);
-      else resolve();
-    };
-    stream.once("error", onError);
-    stream.once("close", onClose);
-    stream.write(chunk, (e) => settle(e));
-  });
-}
-
-function endStream(stream: zlib.InflateRaw): Promise<void> {
-  return new Promise((resolve, rejectPromise) => {
-    stream.once("end", () => resolve());
-    stream.once("error", (e) => rejectPromise(e));
-    stream.end();
-  });
-}
-
 class ZipEntry implements InputEntry {
   readonly path: string;
   readonly size: number;
   #dataStart: Promise<number> | undefined;
+  #cursor: InflateCursor | undefined;
+  /** Reads of a deflated entry run one at a time: they share the cursor. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly checked: CheckedEntry,
     private readonly zipfile: yauzl.ZipFile,
     private readonly cache: WindowCache,
+    private readonly liveCursors: InflateCursor[],
   ) {
     this.path = checked.path;
     this.size = checked.raw.uncompressedSize;
@@ -398,12 +363,14 @@ class ZipEntry implements InputEntry {
     if (e === s) return new Uint8Array(0);
     const dataStart = await this.#localData();
     const raw = this.checked.raw;
-    const bytes =
-      raw.compressionMethod === 0
-        ? await this.cache.read(dataStart + s, dataStart + e, false)
-        : await this.#inflateRange(dataStart, s, e);
+    const stored = raw.compressionMethod === 0;
+    const bytes = stored
+      ? await this.cache.read(dataStart + s, dataStart + e, false)
+      : await this.#inflated(dataStart, s, e);
     if (bytes.length !== e - s) this.#fail(`ends after ${s + bytes.length} of ${this.size} bytes`);
-    if (s === 0 && e === this.size && crc32(bytes) !== raw.crc32) this.#fail("fails its CRC-32 check");
+    // Deflated entries are checked by their cursor once inflated to the end, whatever the reads were.
+    if (stored && s === 0 && e === this.size && crc32(bytes) !== raw.crc32)
+      this.#fail("fails its CRC-32 check");
     if (s === 0 && looksLikeArchive(bytes))
       unsafe(
         "ARCHIVE_UNSAFE",
@@ -439,71 +406,45 @@ class ZipEntry implements InputEntry {
     return header.fileDataStart;
   }
 
-  /**
-   * Inflate from the start of the entry until `end` bytes exist (or, for a read to the end, until the
-   * compressed data is exhausted so the declared size and the end of the deflate stream are both checked).
-   */
-  async #inflateRange(dataStart: number, start: number, end: number): Promise<Uint8Array> {
-    const { compressedSize, uncompressedSize } = this.checked.raw;
-    const toTheEnd = end === uncompressedSize;
-    const inflater = zlib.createInflateRaw();
-    const parts: Buffer[] = [];
-    let produced = 0;
-    let overflow = false;
-    inflater.on("data", (chunk: Buffer) => {
-      const chunkStart = produced;
-      produced += chunk.length;
-      if (produced > uncompressedSize) {
-        // Stop zlib at once: a size lie may hide gigabytes behind a few compressed KiB.
-        overflow = true;
-        inflater.destroy();
-        return;
+  /** Uncompressed [start, end) of a deflated entry, continuing the entry's cursor when it can. */
+  #inflated(dataStart: number, start: number, end: number): Promise<Uint8Array> {
+    const run = this.#queue.then(async () => {
+      let cursor = this.#cursor;
+      if (!cursor?.canRead(start)) {
+        cursor?.close();
+        cursor = this.#cursor = this.#newCursor(dataStart);
       }
-      const from = Math.max(start, chunkStart);
-      const to = Math.min(end, produced);
-      if (to > from) parts.push(chunk.subarray(from - chunkStart, to - chunkStart));
+      const bytes = await cursor.read(start, end);
+      if (end === this.size) this.#retire(cursor);
+      return bytes;
     });
-    // Errors are observed through writeChunk/endStream; this listener keeps them from going unhandled.
-    inflater.on("error", () => {});
-    try {
-      let pos = 0;
-      // First chunk: about what the entry's average ratio says `end` needs, plus slack.
-      let chunk = Math.ceil((end * compressedSize) / Math.max(1, uncompressedSize)) + 1024;
-      chunk = Math.min(MAX_INFLATE_CHUNK, Math.max(MIN_INFLATE_CHUNK, chunk));
-      while (pos < compressedSize && !overflow && (toTheEnd || produced < end)) {
-        const n = Math.min(chunk, compressedSize - pos);
-        const compressed = await this.cache.read(dataStart + pos, dataStart + pos + n, false);
-        if (compressed.length !== n) this.#fail("is cut short in the archive");
-        pos += n;
-        await writeChunk(inflater, compressed);
-        chunk = Math.min(MAX_INFLATE_CHUNK, chunk * 2);
-      }
-      if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
-      if (pos >= compressedSize) {
-        await endStream(inflater);
-        if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
-        if (produced !== uncompressedSize)
-          this.#fail(`inflates to ${produced} bytes but declares ${uncompressedSize}`);
-      }
-    } catch (e) {
-      if (isInputRejected(e)) throw e;
-      if (overflow) this.#fail(`inflates to more than its declared ${uncompressedSize} bytes`);
-      if (e instanceof StorageError) throw e.cause ?? e;
-      const cause = e instanceof Error ? e.message : String(e);
-      if (e instanceof Error && "code" in e && String((e as { code?: unknown }).code).startsWith("Z_"))
-        this.#fail(`holds corrupt deflate data (${cause})`);
-      throw e;
-    } finally {
-      inflater.destroy();
-    }
-    // A fresh Uint8Array, not a (possibly pooled) Buffer: callers may build DataViews over `.buffer`.
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    // The chain must not hold on to what the read returned (a whole slice per entry otherwise).
+    this.#queue = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  #newCursor(dataStart: number): InflateCursor {
+    const { compressedSize, uncompressedSize, crc32: crc } = this.checked.raw;
+    const cursor = new InflateCursor({
+      compressedSize,
+      uncompressedSize,
+      crc32: crc,
+      readCompressed: (from, to) => this.cache.read(dataStart + from, dataStart + to, false),
+      fail: (problem) => this.#fail(problem),
+    });
+    this.liveCursors.push(cursor);
+    if (this.liveCursors.length > LIVE_CURSORS) this.liveCursors.shift()?.close();
+    return cursor;
+  }
+
+  #retire(cursor: InflateCursor): void {
+    cursor.close();
+    const i = this.liveCursors.indexOf(cursor);
+    if (i >= 0) this.liveCursors.splice(i, 1);
+    if (this.#cursor === cursor) this.#cursor = undefined;
   }
 }
 
@@ -537,9 +478,10 @@ export async function openZip(
     cache.readAhead = LOCAL_HEADER_READ_AHEAD;
 
     const openZipfile = zipfile;
+    const liveCursors: InflateCursor[] = [];
     const entries = check.files
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-      .map((f) => new ZipEntry(f, openZipfile, cache));
+      .map((f) => new ZipEntry(f, openZipfile, cache, liveCursors));
     let closed = false;
     return {
       container,
@@ -550,6 +492,7 @@ export async function openZip(
       close: async () => {
         if (closed) return;
         closed = true;
+        for (const cursor of liveCursors.splice(0)) cursor.close();
         openZipfile.close();
         await reader.close();
       },

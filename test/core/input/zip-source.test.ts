@@ -29,6 +29,37 @@ afterAll(async () => {
 });
 
 describe("openZip: well-formed archives", () => {
+  it("reads many deflated entries at once, prefixes then wholes, with only a few inflaters kept alive", async () => {
+    const contents = Array.from({ length: 12 }, (_, i) => ctLikeBytes(60_000 + i * 1000, i + 1));
+    const src = await open(
+      zipSync(Object.fromEntries(contents.map((c, i) => [`s/${String(i).padStart(2, "0")}.dcm`, c]))),
+    );
+    const prefixes = await Promise.all(src.entries.map((e) => e.read(0, 4096)));
+    const wholes = await Promise.all(src.entries.map((e) => e.read()));
+    contents.forEach((c, i) => {
+      expect(sha(prefixes[i]!)).toBe(sha(c.subarray(0, 4096)));
+      expect(sha(wholes[i]!)).toBe(sha(c));
+    });
+  });
+
+  it("reads a deflated entry front to back without inflating it again for every step", async () => {
+    const content = ctLikeBytes(2_000_000, 3);
+    const zip = zipSync({ "ct.nii": content }, { level: 6 });
+    const reader = new MemoryRandomAccess(zip);
+    const src = await openZip(reader, "n.zip", "zip");
+    const step = 64 * 1024;
+    const parts: Uint8Array[] = [];
+    for (let pos = 0; pos < content.length; pos += step)
+      parts.push(await src.entries[0]!.read(pos, pos + step));
+    expect(Buffer.concat(parts).equals(Buffer.from(content))).toBe(true);
+    // Quadratic re-inflation would fetch the compressed data ~16 times over; one pass fetches it once.
+    expect(reader.bytesRead()).toBeLessThan(1.2 * zip.length);
+    // A step back starts over from the entry's start and still gives the right bytes.
+    expect(
+      Buffer.from(await src.entries[0]!.read(10, 20)).equals(Buffer.from(content.subarray(10, 20))),
+    ).toBe(true);
+  });
+
   it("lists only files, sorted, skipping directories, __MACOSX and hidden entries", async () => {
     const zip = craftZip([
       { name: "series/", method: 0 },
@@ -230,10 +261,20 @@ describe("openZip: unsafe or broken archives are rejected before anything is inf
     await expectRejected(open(zip), "ARCHIVE_UNSAFE", /size mismatch/);
   });
 
-  it("a CRC mismatch is ARCHIVE_UNSAFE on a full read", async () => {
-    const src = await open(craftZip([{ name: "c.dcm", content: ctLikeBytes(4000, 9), crc: 0x12345678 }]));
-    expect((await src.entries[0]!.read(0, 100)).length).toBe(100);
-    await expectRejected(src.entries[0]!.read(), "ARCHIVE_UNSAFE", /CRC-32/);
+  it("a CRC mismatch is ARCHIVE_UNSAFE once the entry is inflated to its end, by any reads", async () => {
+    const big = await open(craftZip([{ name: "c.dcm", content: ctLikeBytes(400_000, 9), crc: 0x12345678 }]));
+    expect((await big.entries[0]!.read(0, 100)).length).toBe(100);
+    await expectRejected(big.entries[0]!.read(), "ARCHIVE_UNSAFE", /CRC-32/);
+    // Walking it forward in steps reaches the same verdict at the last step.
+    const stepped = await open(
+      craftZip([{ name: "c.dcm", content: ctLikeBytes(400_000, 9), crc: 0x12345678 }]),
+    );
+    for (let pos = 0; pos < 300_000; pos += 100_000)
+      expect((await stepped.entries[0]!.read(pos, pos + 100_000)).length).toBe(100_000);
+    await expectRejected(stepped.entries[0]!.read(300_000, 400_000), "ARCHIVE_UNSAFE", /CRC-32/);
+    // A small entry's first read already inflates all of it, so it is refused at once.
+    const small = await open(craftZip([{ name: "c.dcm", content: ctLikeBytes(4000, 9), crc: 0x12345678 }]));
+    await expectRejected(small.entries[0]!.read(0, 100), "ARCHIVE_UNSAFE", /CRC-32/);
   });
 
   it("corrupt deflate data is ARCHIVE_UNSAFE on read", async () => {
