@@ -18,6 +18,22 @@ import zlib from "node:zlib";
 const MIN_STEP = 4 * 1024;
 const MAX_STEP = 256 * 1024;
 
+/**
+ * Compressed bytes to feed next, having produced `produced` of the `end` bytes wanted: the remainder at the
+ * entry's average ratio plus slack, within [MIN_STEP, MAX_STEP] and what is left of the compressed data.
+ * zip-source prefetches exactly a first step's bytes with an entry's local header.
+ */
+export function nextStep(
+  sizes: { compressedSize: number; uncompressedSize: number },
+  consumed: number,
+  produced: number,
+  end: number,
+): number {
+  const ratio = sizes.compressedSize / Math.max(1, sizes.uncompressedSize);
+  const want = Math.ceil((end - produced) * ratio) + 1024;
+  return Math.min(sizes.compressedSize - consumed, Math.min(MAX_STEP, Math.max(MIN_STEP, want)));
+}
+
 export interface DeflatedEntry {
   compressedSize: number;
   uncompressedSize: number;
@@ -94,14 +110,12 @@ export class InflateCursor {
 
   async #inflateUntil(end: number): Promise<void> {
     const { compressedSize, uncompressedSize } = this.#entry;
-    const ratio = compressedSize / Math.max(1, uncompressedSize);
     // A read to the end also drains the compressed data, so the stream's end, size and CRC get checked.
     const toTheEnd = end === uncompressedSize;
     const overflowed = () => this.#entry.fail(`inflates to more than its declared ${uncompressedSize} bytes`);
     try {
       while (this.#pos < compressedSize && !this.#overflow && (toTheEnd || this.#produced < end)) {
-        const want = Math.ceil((end - this.#produced) * ratio) + 1024;
-        const n = Math.min(compressedSize - this.#pos, Math.min(MAX_STEP, Math.max(MIN_STEP, want)));
+        const n = nextStep(this.#entry, this.#pos, this.#produced, end);
         const compressed = await this.#entry.readCompressed(this.#pos, this.#pos + n);
         if (compressed.length !== n) this.#entry.fail("is cut short in the archive");
         this.#pos += n;

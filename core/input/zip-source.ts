@@ -27,7 +27,7 @@ import {
   type InputLimits,
   type InputSource,
 } from "./source.js";
-import { crc32, InflateCursor } from "./zip-inflate.js";
+import { crc32, InflateCursor, nextStep } from "./zip-inflate.js";
 
 /** Byte-range access to one stored blob (a local file, an S3 object). */
 export interface RandomAccess {
@@ -45,6 +45,13 @@ const RATIO_CHECK_MIN_BYTES = 1024 * 1024;
 const DIRECTORY_READ_AHEAD = 64 * 1024;
 /** Read-ahead for local headers: the window also covers the first KiB of the entry's data. */
 const LOCAL_HEADER_READ_AHEAD = 4 * 1024;
+/**
+ * A first read from an entry's start fetches its local header and the data that read needs in one request
+ * (a header prefix of a deflated slice is ~10 KiB compressed: two requests per file otherwise), up to this.
+ */
+const MAX_FIRST_WINDOW = 64 * 1024;
+/** Local extra fields may be longer than the central directory's copy; a little room for that. */
+const LOCAL_EXTRA_SLACK = 64;
 /** A central directory larger than this is hostile (names of 64 KiB, millions of records). */
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** Read size when yauzl streams a range (it does not here: entries are read through ZipEntry). */
@@ -54,7 +61,8 @@ const MAX_INFLATE_CHUNK = 1024 * 1024;
  * read). A reader walking one entry needs one; header passes leave one per entry, so the oldest are closed.
  */
 const LIVE_CURSORS = 4;
-const WINDOW_CACHE_SLOTS = 16;
+/** Windows kept: more than the header reads in flight (16), so a fetched window is still there when used. */
+const WINDOW_CACHE_SLOTS = 32;
 const LOCAL_HEADER_SIZE = 30;
 const NESTED_ARCHIVE_NAME = /\.(zip|zipx|gz|tgz|tar|7z|rar|bz2|tbz2?|xz|txz|zst|lz|lzma|cab|jar)$/i;
 
@@ -83,6 +91,15 @@ class WindowCache {
     out.set(head, 0);
     out.set(tail, head.length);
     return out;
+  }
+
+  /** Fetch [start, end) as one remembered window, unless a window already holds its start. */
+  async prefetch(start: number, end: number): Promise<void> {
+    const to = Math.min(end, this.source.size);
+    if (to <= start || this.#windows.some((w) => w.start <= start && start < w.start + w.bytes.length))
+      return;
+    this.#windows.push({ start, bytes: await this.source.read(start, to) });
+    if (this.#windows.length > WINDOW_CACHE_SLOTS) this.#windows.shift();
   }
 
   async #fetch(start: number, end: number, remember: boolean): Promise<Uint8Array> {
@@ -361,9 +378,10 @@ class ZipEntry implements InputEntry {
   async read(start?: number, end?: number): Promise<Uint8Array> {
     const [s, e] = clampRange(start, end, this.size);
     if (e === s) return new Uint8Array(0);
-    const dataStart = await this.#localData();
     const raw = this.checked.raw;
     const stored = raw.compressionMethod === 0;
+    if (s === 0 && this.#dataStart === undefined) await this.#prefetchFirstWindow(stored, e);
+    const dataStart = await this.#localData();
     const bytes = stored
       ? await this.cache.read(dataStart + s, dataStart + e, false)
       : await this.#inflated(dataStart, s, e);
@@ -382,6 +400,15 @@ class ZipEntry implements InputEntry {
 
   #fail(problem: string): never {
     unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(this.path)} ${problem}.`, this.path);
+  }
+
+  /** Local header plus the data bytes a first read of [0, end) needs (compressed: the cursor's first step). */
+  async #prefetchFirstWindow(stored: boolean, end: number): Promise<void> {
+    const raw = this.checked.raw;
+    const data = stored ? end : nextStep(raw, 0, 0, end);
+    const header = LOCAL_HEADER_SIZE + raw.fileNameLength + raw.extraFieldLength + LOCAL_EXTRA_SLACK;
+    const start = raw.relativeOffsetOfLocalHeader;
+    await this.cache.prefetch(start, start + header + Math.min(data, MAX_FIRST_WINDOW));
   }
 
   /** Offset of the entry's data, from its local header (read once, checked against the directory). */

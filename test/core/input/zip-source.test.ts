@@ -29,6 +29,22 @@ afterAll(async () => {
 });
 
 describe("openZip: well-formed archives", () => {
+  it("reads a header prefix of each entry with one request per entry, deflated or stored", async () => {
+    for (const level of [6, 0] as const) {
+      const files = Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [`s/${i}.dcm`, ctLikeBytes(200_000, i + 1)]),
+      );
+      const access = new MemoryRandomAccess(zipSync(files, { level }));
+      const src = await openZip(access, "s.zip", "zip");
+      const opened = access.fetches.length;
+      const prefixes = await Promise.all(src.entries.map((e) => e.read(0, 16 * 1024)));
+      expect(access.fetches.length - opened).toBe(20);
+      src.entries.forEach((e, i) =>
+        expect(sha(prefixes[i]!)).toBe(sha(files[e.path]!.subarray(0, 16 * 1024))),
+      );
+    }
+  });
+
   it("reads many deflated entries at once, prefixes then wholes, with only a few inflaters kept alive", async () => {
     const contents = Array.from({ length: 12 }, (_, i) => ctLikeBytes(60_000 + i * 1000, i + 1));
     const src = await open(
