@@ -13,3 +13,21 @@ export function hashUid(
   if (!uid) return "none";
   return createHash("sha256").update(salt).update("\0").update(uid).digest("hex").slice(0, 16);
 }
+
+/** Standard UIDs (transfer syntaxes, SOP classes) are not about anyone; they stay readable in messages. */
+const DICOM_STANDARD_ROOT = "1.2.840.10008.";
+/** A UID-looking token: dotted numeric components (kept below: fewer than four and shorter than 12 chars). */
+const UID_TOKEN = /(?<![\d.])\d+(?:\.\d+){2,}(?![\d.]*\d)/g;
+/** "2.25.<UUID as integer>" has three components but is long; "1.25.3" is neither. */
+const isUidLike = (token: string) => token.length >= 12 || token.split(".").length >= 4;
+
+/**
+ * Text that may carry instance UIDs (file names such as `<SOPInstanceUID>.dcm`, entry paths in messages)
+ * with each such UID replaced by `uid-<salted hash>`; standard UIDs are kept. Everything a report says
+ * about the input's files passes through here before it is stored, logged or returned.
+ */
+export function redactUids(text: string, salt?: string): string {
+  return text.replace(UID_TOKEN, (uid) =>
+    !isUidLike(uid) || uid.startsWith(DICOM_STANDARD_ROOT) ? uid : `uid-${hashUid(uid, salt).slice(0, 12)}`,
+  );
+}

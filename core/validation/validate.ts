@@ -14,7 +14,7 @@ import { InputRejected, isInputRejected, reason } from "../errors.js";
 import { column, cross, planeOf, shearAngleDeg } from "../geometry/affine.js";
 import { DEFAULT_LIMITS, type InputEntry, type InputLimits, type InputSource } from "../input/source.js";
 import { inspectNifti, readNifti } from "../nifti/read.js";
-import { hashUid } from "../privacy.js";
+import { hashUid, redactUids } from "../privacy.js";
 import { checkHuPlausible } from "../volume/hu-check.js";
 import { assembleVolume } from "./assemble-volume.js";
 import { type DicomSource, readDicomSource } from "./dicom-source.js";
@@ -96,7 +96,7 @@ export function rejectionReport(
     schemaVersion: "1.0",
     accepted: false,
     mode,
-    reasons,
+    reasons: redactReasons(reasons, undefined),
     warnings: [],
     series: null,
     files: { total: 0, used: 0 },
@@ -115,13 +115,28 @@ function finish(
     schemaVersion: "1.0",
     accepted,
     mode: w.opts.mode,
-    reasons,
-    warnings: dedupeWarnings(w.warnings),
+    reasons: redactReasons(reasons, w.opts.uidSalt),
+    warnings: dedupeWarnings(w.warnings).map((x) => ({
+      ...x,
+      message: redactUids(x.message, w.opts.uidSalt),
+    })),
     series,
     files: { total: w.source.entries.length, used: w.filesUsed },
     bytesRead: w.source.bytesRead(),
     bytesTotal: w.source.bytesTotal,
   });
+}
+
+/**
+ * Reasons name the input's files, and files are often named by their SOPInstanceUID: such UIDs become
+ * salted hashes here, in `file` and in the message, like every UID a report carries (core/privacy.ts).
+ */
+function redactReasons(reasons: Reason[], salt: string | undefined): Reason[] {
+  return reasons.map((r) => ({
+    ...r,
+    message: redactUids(r.message, salt),
+    ...(r.file !== undefined ? { file: redactUids(r.file, salt) } : {}),
+  }));
 }
 
 function dedupeWarnings(ws: Warning[]): Warning[] {

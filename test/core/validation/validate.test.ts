@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { hashUid } from "../../../core/privacy.js";
 import type { ValidationMode } from "../../../core/validation/validate.js";
 import { validatePath } from "../../../core/validation/validate-path.js";
 import {
@@ -100,5 +101,21 @@ describe("validatePath: files of an unsupported transfer syntax", () => {
     expect(report.accepted).toBe(false);
     expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "2.dcm"]]);
     expect(report.reasons[0]!.message).toContain(HTJ2K);
+  });
+});
+
+describe("validatePath: what a report says about the input's files", () => {
+  it("names a file called by its SOPInstanceUID by a salted hash, in `file` and in the message", async () => {
+    const uid = "1.2.826.0.1.3680043.8.498.77777777777777";
+    const cut = ctSlice(1);
+    const dir = folder({
+      "1.dcm": ctSlice(0),
+      [`${uid}.dcm`]: cut.subarray(0, cut.length - 5),
+      "3.dcm": ctSlice(2),
+    });
+    const { report } = await validatePath(dir, { mode: "full", purpose: "convert", uidSalt: "s" });
+    expect(report.reasons.map((r) => r.code)).toEqual(["TRUNCATED"]);
+    expect(report.reasons[0]!.file).toBe(`uid-${hashUid(uid, "s").slice(0, 12)}.dcm`);
+    expect(JSON.stringify(report)).not.toContain(uid);
   });
 });

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { hashUid, redactUids } from "../../core/privacy.js";
+
+describe("hashUid", () => {
+  it("is a salted, stable 16-hex-digit hash, and 'none' for a missing UID", () => {
+    const uid = "1.2.826.0.1.3680043.8.498.1";
+    expect(hashUid(uid, "a")).toMatch(/^[0-9a-f]{16}$/);
+    expect(hashUid(uid, "a")).toBe(hashUid(uid, "a"));
+    expect(hashUid(uid, "a")).not.toBe(hashUid(uid, "b"));
+    expect(hashUid(undefined, "a")).toBe("none");
+  });
+});
+
+describe("redactUids", () => {
+  const salt = "test-salt";
+  const instance = "1.2.826.0.1.3680043.8.498.12345678901234";
+
+  it("replaces instance UIDs in file names and messages by their salted hash", () => {
+    const hashed = `uid-${hashUid(instance, salt).slice(0, 12)}`;
+    expect(redactUids(`series/${instance}.dcm`, salt)).toBe(`series/${hashed}.dcm`);
+    expect(redactUids(`Zip entry "${instance}/IM1" is cut short.`, salt)).toBe(
+      `Zip entry "${hashed}/IM1" is cut short.`,
+    );
+    // UUID-derived UIDs have three components but are long.
+    const uuidUid = "2.25.329800735698586629295641978511506172918";
+    expect(redactUids(uuidUid, salt)).toMatch(/^uid-[0-9a-f]{12}$/);
+    expect(redactUids(`${instance} and ${instance}`, salt)).toBe(`${hashed} and ${hashed}`);
+  });
+
+  it("keeps standard UIDs, plain numbers and ordinary names readable", () => {
+    for (const text of [
+      "Transfer syntax 1.2.840.10008.1.2.4.201 is not one this pipeline decodes.",
+      "IM0001.dcm",
+      "DICOM/PA000000/ST000000/SE000000/IM000012",
+      "spacing 1.25 mm, version 1.2.3, 0.5.2",
+    ])
+      expect(redactUids(text, salt)).toBe(text);
+  });
+});
