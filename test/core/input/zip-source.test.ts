@@ -39,9 +39,9 @@ describe("openZip: well-formed archives", () => {
       const opened = access.fetches.length;
       const prefixes = await Promise.all(src.entries.map((e) => e.read(0, 16 * 1024)));
       expect(access.fetches.length - opened).toBe(20);
-      src.entries.forEach((e, i) =>
-        expect(sha(prefixes[i]!)).toBe(sha(files[e.path]!.subarray(0, 16 * 1024))),
-      );
+      src.entries.forEach((e, i) => {
+        expect(sha(prefixes[i]!)).toBe(sha(files[e.path]!.subarray(0, 16 * 1024)));
+      });
     }
   });
 
