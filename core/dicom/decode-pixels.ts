@@ -288,6 +288,24 @@ function decodableSyntax(
   return ts;
 }
 
+/**
+ * Inflated datasets of deflated files, by the file's bytes: the frames of one multi-frame file share one
+ * inflation (inflating the whole dataset again for every frame was quadratic in the frame count). Entries
+ * go when the file's bytes do.
+ */
+const inflatedFiles = new WeakMap<Uint8Array, Uint8Array>();
+
+function inflatedOnce(fileBytes: Uint8Array, header: DicomHeader): Uint8Array {
+  let bytes = inflatedFiles.get(fileBytes);
+  if (bytes === undefined) {
+    // Header offsets of a deflated file point into the inflated stream; inflate just far enough.
+    const pd = header.pixelData!;
+    bytes = inflateDeflatedFile(fileBytes, pd.offset + Math.max(pd.length, 0), header.file);
+    inflatedFiles.set(fileBytes, bytes);
+  }
+  return bytes;
+}
+
 async function frameSamples(
   fileBytes: Uint8Array,
   header: DicomHeader,
@@ -296,12 +314,7 @@ async function frameSamples(
 ): Promise<Samples> {
   const where = { file: header.file };
   const ts = decodableSyntax(header, frameIndex, where);
-  let bytes = fileBytes;
-  if (ts.deflated) {
-    // Header offsets of a deflated file point into the inflated stream; inflate just far enough.
-    const pd = header.pixelData!;
-    bytes = inflateDeflatedFile(fileBytes, pd.offset + Math.max(pd.length, 0), header.file);
-  }
+  const bytes = ts.deflated ? inflatedOnce(fileBytes, header) : fileBytes;
   return header.pixelData!.encapsulated
     ? encapsulatedSamples(bytes, header, frameIndex, where, warnings)
     : nativeSamples(bytes, header, frameIndex, where);

@@ -114,6 +114,22 @@ describe("stored values: BitsStored, HighBit and PixelRepresentation", () => {
     );
   });
 
+  it("decodes every frame of a deflated multi-frame file, each the same as uncompressed", async () => {
+    const samples = Array.from({ length: 4 * 6 }, (_, i) => (i * 37) % 4096);
+    const plain = ct({ rows: 2, columns: 3, samples, frames: 4, bitsStored: 12, pixelRepresentation: 0 });
+    const deflated = ct({
+      ts: TS.deflated,
+      rows: 2,
+      columns: 3,
+      samples,
+      frames: 4,
+      bitsStored: 12,
+      pixelRepresentation: 0,
+    });
+    for (let frame = 0; frame < 4; frame++)
+      expect(await stored(deflated, frame), `frame ${frame}`).toEqual(await stored(plain, frame));
+  });
+
   it("unswaps 8-bit big endian pixels stored as OW, but not as OB", async () => {
     const eight = [1, 2, 3, 4, 250, 6];
     const asOb = ctFile({
