@@ -6,7 +6,12 @@ import type { Volume } from "../../../core/contracts/volume.js";
 import type { ClassName, LoadedModel } from "../model/model-manifest.js";
 import type { ModelSession } from "../model/session.js";
 import { type NativeMaps, toNative } from "../postprocess/to-native.js";
-import { ALIGNED_TOLERANCE_DEG, alignToLps, obliquityDeg } from "../preprocess/axis-align.js";
+import {
+  ALIGNED_TOLERANCE_DEG,
+  type AlignedScan,
+  alignToLps,
+  obliquityDeg,
+} from "../preprocess/axis-align.js";
 import { buildModelGrid } from "../preprocess/model-grid.js";
 import { slidingWindow } from "./sliding-window.js";
 
@@ -43,12 +48,24 @@ export async function inferScan(
   const t1 = performance.now();
   const sw = await slidingWindow(grid, m, (feeds, shapes) => session.run(feeds, shapes), opts);
   const t2 = performance.now();
+  const alignedLogits = aligned ? new Float32Array(aligned.volume.data.length) : undefined;
   const onGrid = toNative(grid, sw.lesionLogits, sw.evidence, {
     threshold: m.segmentation.threshold,
     evidenceRange: m.evidenceMap.range,
     lungMask: aligned ? aligned.lungMask : lungMask,
+    ...(alignedLogits ? { logitsInto: alignedLogits } : {}),
   });
-  const maps = aligned ? backToOriginal(onGrid, aligned.toOriginal, lungMask) : onGrid;
+  const maps =
+    aligned && alignedLogits
+      ? backToOriginal(
+          volume.data.length,
+          onGrid.evidence,
+          alignedLogits,
+          aligned,
+          lungMask,
+          m.segmentation.threshold,
+        )
+      : onGrid;
   const t3 = performance.now();
   const named = (p: ArrayLike<number>) =>
     Object.fromEntries(m.classes.map((c, i) => [c, p[i] as number])) as Record<ClassName, number>;
@@ -71,16 +88,29 @@ export async function inferScan(
   };
 }
 
+/**
+ * The aligned grid's lesion logits and evidence, sampled trilinearly at the scan's own voxels; lesions are
+ * thresholded there and kept inside the scan's own lung mask.
+ */
 function backToOriginal(
-  maps: NativeMaps,
-  toOriginal: (m: Uint8Array) => Uint8Array,
+  voxels: number,
+  alignedEvidence: Uint8Array,
+  alignedLogits: Float32Array,
+  aligned: AlignedScan,
   lungMask: Uint8Array | null,
+  threshold: number,
 ): NativeMaps {
-  const lesions = toOriginal(maps.lesions);
+  const lesions = new Uint8Array(voxels);
   let lesionVoxels = 0;
-  for (let i = 0; i < lesions.length; i++) {
-    if (lesions[i] !== 0 && lungMask && lungMask[i] === 0) lesions[i] = 0;
-    if (lesions[i] !== 0) lesionVoxels++;
-  }
-  return { lesions, evidence: toOriginal(maps.evidence), lesionVoxels };
+  aligned.sampleToOriginal(alignedLogits, (i, logit) => {
+    if (logit > threshold && (lungMask === null || lungMask[i] !== 0)) {
+      lesions[i] = 1;
+      lesionVoxels++;
+    }
+  });
+  const evidence = new Uint8Array(voxels);
+  aligned.sampleToOriginal(alignedEvidence, (i, q) => {
+    evidence[i] = Math.round(q);
+  });
+  return { lesions, evidence, lesionVoxels };
 }

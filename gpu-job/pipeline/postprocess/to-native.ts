@@ -68,7 +68,13 @@ export function toNative(
   grid: ModelGrid,
   lesionLogits: Float32Array,
   evidence: Float32Array,
-  opts: { threshold: number; evidenceRange: [number, number]; lungMask: Uint8Array | null },
+  opts: {
+    threshold: number;
+    evidenceRange: [number, number];
+    lungMask: Uint8Array | null;
+    /** Also receives the interpolated lesion logit of every voxel (for grids that are sampled again). */
+    logitsInto?: Float32Array;
+  },
 ): NativeMaps {
   const { view } = grid;
   const [nx, ny, nz] = view.dims;
@@ -84,6 +90,8 @@ export function toNative(
   const [evMin, evMax] = opts.evidenceRange;
   const evScale = 255 / (evMax - evMin);
   const mask = opts.lungMask;
+  const logitsOut = opts.logitsInto;
+  if (logitsOut && logitsOut.length !== total) throw new Error("logitsInto is not on the native grid");
   let lesionVoxels = 0;
 
   for (let z = 0; z < nz; z++) {
@@ -113,6 +121,7 @@ export function toNative(
         const top = l00 + (l01 - l00) * fx;
         const bottom = l10 + (l11 - l10) * fx;
         const logit = top + (bottom - top) * fy;
+        if (logitsOut) logitsOut[idx] = logit;
         if (logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
           lesions[idx] = 1;
           lesionVoxels++;

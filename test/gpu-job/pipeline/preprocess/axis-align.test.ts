@@ -99,25 +99,34 @@ describe("alignToLps", () => {
     expect(outside).toBeGreaterThan(0);
   });
 
-  it("maps a map of the aligned grid back onto the scan's own voxels, each from the nearest aligned voxel", () => {
+  it("samples a continuous map of the aligned grid back at the scan's own voxel centres, trilinearly", () => {
     const [mx, my, mz] = a.dims;
-    const code = (x: number, y: number, z: number) => ((x * 7 + y * 13 + z * 29) % 251) + 1;
-    const map = new Uint8Array(mx * my * mz);
+    // Trilinear interpolation reproduces a linear function exactly: every sample can be checked.
+    const f = (x: number, y: number, z: number) => 3 + 0.5 * x - 0.25 * y + 2 * z;
+    const map = new Float32Array(mx * my * mz);
     for (let z = 0; z < mz; z++)
-      for (let y = 0; y < my; y++) for (let x = 0; x < mx; x++) map[x + mx * (y + my * z)] = code(x, y, z);
-    const back = aligned.toOriginal(map);
+      for (let y = 0; y < my; y++) for (let x = 0; x < mx; x++) map[x + mx * (y + my * z)] = f(x, y, z);
     const [nx, ny, nz] = g.dims;
+    const got = new Map<number, number>();
+    aligned.sampleToOriginal(map, (n, v) => got.set(n, v));
+    let checked = 0;
     for (let k = 0; k < nz; k++)
       for (let j = 0; j < ny; j++)
         for (let i = 0; i < nx; i++) {
           const p = voxelCentre(g, i, j, k);
-          const idx = [0, 1, 2].map((r) =>
-            Math.round(((p[r] as number) - (a.origin[r] as number)) / (a.spacing[r] as number)),
+          const idx = [0, 1, 2].map(
+            (r) => ((p[r] as number) - (a.origin[r] as number)) / (a.spacing[r] as number),
           );
-          expect(back[i + nx * (j + ny * k)]).toBe(
-            code(idx[0] as number, idx[1] as number, idx[2] as number),
-          );
+          const inGrid = idx.every((c, r) => c >= -0.5 && c <= (a.dims[r] as number) - 0.5);
+          const n = i + nx * (j + ny * k);
+          expect(got.has(n), `voxel ${i},${j},${k}`).toBe(inGrid);
+          // Away from the clamped border the value is the function itself.
+          if (idx.every((c, r) => c >= 0 && c <= (a.dims[r] as number) - 1)) {
+            expect(got.get(n)!).toBeCloseTo(f(idx[0]!, idx[1]!, idx[2]!), 3);
+            checked++;
+          }
         }
-    expect(() => aligned.toOriginal(new Uint8Array(3))).toThrow(/aligned grid/);
+    expect(checked).toBeGreaterThan(nx * ny * nz * 0.9);
+    expect(() => aligned.sampleToOriginal(new Uint8Array(3), () => {})).toThrow(/aligned grid/);
   });
 });
