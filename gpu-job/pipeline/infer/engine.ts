@@ -5,7 +5,7 @@
 import type { Volume } from "../../../core/contracts/volume.js";
 import type { ClassName, LoadedModel } from "../model/model-manifest.js";
 import type { ModelSession } from "../model/session.js";
-import { type NativeMaps, toNative } from "../postprocess/to-native.js";
+import { LOGIT_STEPS, type NativeMaps, toNative } from "../postprocess/to-native.js";
 import {
   ALIGNED_TOLERANCE_DEG,
   type AlignedScan,
@@ -48,7 +48,7 @@ export async function inferScan(
   const t1 = performance.now();
   const sw = await slidingWindow(grid, m, (feeds, shapes) => session.run(feeds, shapes), opts);
   const t2 = performance.now();
-  const alignedLogits = aligned ? new Float32Array(aligned.volume.data.length) : undefined;
+  const alignedLogits = aligned ? new Int16Array(aligned.volume.data.length) : undefined;
   const onGrid = toNative(grid, sw.lesionLogits, sw.evidence, {
     threshold: m.segmentation.threshold,
     evidenceRange: m.evidenceMap.range,
@@ -95,15 +95,16 @@ export async function inferScan(
 function backToOriginal(
   voxels: number,
   alignedEvidence: Uint8Array,
-  alignedLogits: Float32Array,
+  alignedLogits: Int16Array,
   aligned: AlignedScan,
   lungMask: Uint8Array | null,
   threshold: number,
 ): NativeMaps {
   const lesions = new Uint8Array(voxels);
   let lesionVoxels = 0;
-  aligned.sampleToOriginal(alignedLogits, (i, logit) => {
-    if (logit > threshold && (lungMask === null || lungMask[i] !== 0)) {
+  const stepsThreshold = threshold * LOGIT_STEPS;
+  aligned.sampleToOriginal(alignedLogits, (i, steps) => {
+    if (steps > stepsThreshold && (lungMask === null || lungMask[i] !== 0)) {
       lesions[i] = 1;
       lesionVoxels++;
     }

@@ -64,6 +64,9 @@ function zTable(nz: number, positions: Float64Array): AxisTable {
   return { lo, hi, frac };
 }
 
+/** Fixed-point scale of `logitsInto`: stored = round(logit * LOGIT_STEPS), saturating at ±128. */
+export const LOGIT_STEPS = 256;
+
 export function toNative(
   grid: ModelGrid,
   lesionLogits: Float32Array,
@@ -72,8 +75,11 @@ export function toNative(
     threshold: number;
     evidenceRange: [number, number];
     lungMask: Uint8Array | null;
-    /** Also receives the interpolated lesion logit of every voxel (for grids that are sampled again). */
-    logitsInto?: Float32Array;
+    /**
+     * Also receives the interpolated lesion logit of every voxel, in 1/LOGIT_STEPS units (int16: half the
+     * memory of float32 on a large aligned grid; 1/256 is far finer than any threshold needs).
+     */
+    logitsInto?: Int16Array;
   },
 ): NativeMaps {
   const { view } = grid;
@@ -121,7 +127,10 @@ export function toNative(
         const top = l00 + (l01 - l00) * fx;
         const bottom = l10 + (l11 - l10) * fx;
         const logit = top + (bottom - top) * fy;
-        if (logitsOut) logitsOut[idx] = logit;
+        if (logitsOut) {
+          const q = Math.round(logit * LOGIT_STEPS);
+          logitsOut[idx] = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+        }
         if (logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
           lesions[idx] = 1;
           lesionVoxels++;
