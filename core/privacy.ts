@@ -16,8 +16,11 @@ export function hashUid(
 
 /** Standard UIDs (transfer syntaxes, SOP classes) are not about anyone; they stay readable in messages. */
 const DICOM_STANDARD_ROOT = "1.2.840.10008.";
-/** A UID-looking token: dotted numeric components (kept below: fewer than four and shorter than 12 chars). */
-const UID_TOKEN = /(?<![\d.])\d+(?:\.\d+){2,}(?![\d.]*\d)/g;
+/**
+ * A UID-looking token: dotted numeric components, not continuing a number ("CT.<UID>", as DCMTK's storescp
+ * names files, is matched after the dot); kept below if fewer than four components and under 12 chars.
+ */
+const UID_TOKEN = /(?<!\d)(?<!\d\.)\d+(?:\.\d+){2,}(?![\d.]*\d)/g;
 /** "2.25.<UUID as integer>" has three components but is long; "1.25.3" is neither. */
 const isUidLike = (token: string) => token.length >= 12 || token.split(".").length >= 4;
 

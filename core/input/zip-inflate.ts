@@ -28,9 +28,12 @@ export function nextStep(
   consumed: number,
   produced: number,
   end: number,
+  previous = 0,
 ): number {
   const ratio = sizes.compressedSize / Math.max(1, sizes.uncompressedSize);
-  const want = Math.ceil((end - produced) * ratio) + 1024;
+  // A step that fell short (this part compresses worse than the average) is doubled, so a read never
+  // takes many small storage requests.
+  const want = Math.max(Math.ceil((end - produced) * ratio) + 1024, previous * 2);
   return Math.min(sizes.compressedSize - consumed, Math.min(MAX_STEP, Math.max(MIN_STEP, want)));
 }
 
@@ -59,6 +62,8 @@ export class InflateCursor {
   #ended = false;
   #broken = false;
   #busy = false;
+  /** Start of the read in progress: output before it is dropped as it is produced. */
+  #keepFrom = 0;
 
   constructor(entry: DeflatedEntry) {
     this.#entry = entry;
@@ -72,6 +77,8 @@ export class InflateCursor {
       }
       this.#crc = crc32(chunk, this.#crc);
       this.#queue.push(chunk);
+      // Output before the read in progress is never needed: a read far ahead must not hold what it skips.
+      this.#dropBefore(this.#keepFrom);
     });
     // Errors are observed through writeChunk/endStream; this listener keeps them from going unhandled.
     this.#inflater.on("error", () => {});
@@ -85,6 +92,8 @@ export class InflateCursor {
   /** Uncompressed bytes [start, end), end <= uncompressedSize; only after canRead(start). */
   async read(start: number, end: number): Promise<Uint8Array> {
     this.#busy = true;
+    this.#keepFrom = start;
+    this.#dropBefore(start);
     try {
       await this.#inflateUntil(end);
       return this.#take(start, end);
@@ -103,6 +112,23 @@ export class InflateCursor {
     if (!this.#busy) this.#release();
   }
 
+  /** Drop queued output before `offset`; the queue stays the contiguous output from #queueStart on. */
+  #dropBefore(offset: number): void {
+    while (this.#queue.length > 0 && this.#queueStart < offset) {
+      const head = this.#queue[0]!;
+      const headEnd = this.#queueStart + head.length;
+      if (headEnd <= offset) {
+        this.#queue.shift();
+        this.#queueStart = headEnd;
+      } else {
+        this.#queue[0] = head.subarray(offset - this.#queueStart);
+        this.#queueStart = offset;
+      }
+    }
+    if (this.#queue.length === 0)
+      this.#queueStart = Math.max(this.#queueStart, Math.min(offset, this.#produced));
+  }
+
   #release(): void {
     this.#queue = [];
     this.#inflater.destroy();
@@ -114,8 +140,9 @@ export class InflateCursor {
     const toTheEnd = end === uncompressedSize;
     const overflowed = () => this.#entry.fail(`inflates to more than its declared ${uncompressedSize} bytes`);
     try {
+      let n = 0;
       while (this.#pos < compressedSize && !this.#overflow && (toTheEnd || this.#produced < end)) {
-        const n = nextStep(this.#entry, this.#pos, this.#produced, end);
+        n = nextStep(this.#entry, this.#pos, this.#produced, end, n);
         const compressed = await this.#entry.readCompressed(this.#pos, this.#pos + n);
         if (compressed.length !== n) this.#entry.fail("is cut short in the archive");
         this.#pos += n;

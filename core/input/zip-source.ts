@@ -438,7 +438,7 @@ class ZipEntry implements InputEntry {
     const run = this.#queue.then(async () => {
       let cursor = this.#cursor;
       if (!cursor?.canRead(start)) {
-        cursor?.close();
+        if (cursor) this.#retire(cursor);
         cursor = this.#cursor = this.#newCursor(dataStart);
       }
       const bytes = await cursor.read(start, end);

@@ -91,12 +91,13 @@ export function rejectionReport(
   mode: ValidationMode,
   bytesRead = 0,
   bytesTotal = 0,
+  uidSalt?: string,
 ): ValidationReport {
   return ValidationReportSchema.parse({
     schemaVersion: "1.0",
     accepted: false,
     mode,
-    reasons: redactReasons(reasons, undefined),
+    reasons: redactReasons(reasons, uidSalt),
     warnings: [],
     series: null,
     files: { total: 0, used: 0 },
@@ -116,10 +117,7 @@ function finish(
     accepted,
     mode: w.opts.mode,
     reasons: redactReasons(reasons, w.opts.uidSalt),
-    warnings: dedupeWarnings(w.warnings).map((x) => ({
-      ...x,
-      message: redactUids(x.message, w.opts.uidSalt),
-    })),
+    warnings: redactWarnings(dedupeWarnings(w.warnings), w.opts.uidSalt),
     series,
     files: { total: w.source.entries.length, used: w.filesUsed },
     bytesRead: w.source.bytesRead(),
@@ -136,6 +134,14 @@ function redactReasons(reasons: Reason[], salt: string | undefined): Reason[] {
     ...r,
     message: redactUids(r.message, salt),
     ...(r.file !== undefined ? { file: redactUids(r.file, salt) } : {}),
+  }));
+}
+
+function redactWarnings(warnings: Warning[], salt: string | undefined): Warning[] {
+  return warnings.map((x) => ({
+    ...x,
+    message: redactUids(x.message, salt),
+    ...(x.file !== undefined ? { file: redactUids(x.file, salt) } : {}),
   }));
 }
 

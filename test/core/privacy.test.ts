@@ -25,6 +25,8 @@ describe("redactUids", () => {
     const uuidUid = "2.25.329800735698586629295641978511506172918";
     expect(redactUids(uuidUid, salt)).toMatch(/^uid-[0-9a-f]{12}$/);
     expect(redactUids(`${instance} and ${instance}`, salt)).toBe(`${hashed} and ${hashed}`);
+    // DCMTK's storescp names files <modality>.<SOPInstanceUID>.
+    expect(redactUids(`in/CT.${instance}`, salt)).toBe(`in/CT.${hashed}`);
   });
 
   it("keeps standard UIDs, plain numbers and ordinary names readable", () => {

@@ -129,7 +129,7 @@ export function toNative(
         const logit = top + (bottom - top) * fy;
         if (logitsOut) {
           const q = Math.round(logit * LOGIT_STEPS);
-          logitsOut[idx] = q < -32768 ? -32768 : q > 32767 ? 32767 : q;
+          logitsOut[idx] = Math.max(-32768, Math.min(32767, q));
         }
         if (logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
           lesions[idx] = 1;
