@@ -1,7 +1,7 @@
 /**
  * Ingestion benchmarks (issue 2), each against its named peer in the same run:
  *  1. `deepsc convert` vs `dcm2niix -z n` on a 300-slice 512x512 series, uncompressed and JPEG-lossless:
- *     median of 5 interleaved runs, wall time and peak RSS (GNU time).
+ *     median of 6 interleaved runs in alternating order, wall time and peak RSS (GNU time).
  *  2. Header-only validation of the same series through S3 range reads against s3rver on 127.0.0.1:
  *     bytes read as a share of the series, and wall time, for a manifest-listed folder and a series.zip.
  *     s3rver runs in its own process, as S3 would be remote.
@@ -24,6 +24,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 const DATA = join(ROOT, "bench", ".data");
 const RESULTS = join(ROOT, "bench", "results");
 const RUNS = 5;
+/** Convert runs per tool: even, so each goes first equally often (see benchConvert). */
+const CONVERT_RUNS = 6;
 const SLICES = 300;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -64,10 +66,7 @@ function benchConvert(dir: string) {
   const tmp = join(DATA, "out");
   const ours: Timed[] = [];
   const peer: Timed[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    // Interleaved so machine noise hits both alike.
+  const runOurs = () =>
     ours.push(
       timed(process.execPath, [
         join(ROOT, "dist/bin/deepsc.mjs"),
@@ -77,7 +76,20 @@ function benchConvert(dir: string) {
         "--quiet",
       ]),
     );
-    peer.push(timed("dcm2niix", ["-z", "n", "-b", "n", "-f", "ref", "-o", tmp, dir]));
+  const runPeer = () => peer.push(timed("dcm2niix", ["-z", "n", "-b", "n", "-f", "ref", "-o", tmp, dir]));
+  for (let i = 0; i < CONVERT_RUNS; i++) {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    // Interleaved so machine noise hits both alike, and in alternating order: the first of a pair runs
+    // right after the previous pair's two 157 MB outputs were deleted (and the second right after the
+    // first's write), so a fixed order would always charge those to the same tool.
+    if (i % 2 === 0) {
+      runOurs();
+      runPeer();
+    } else {
+      runPeer();
+      runOurs();
+    }
   }
   const volumeMb = (512 * 512 * SLICES * 2) / 2 ** 20;
   return {
