@@ -33,6 +33,8 @@ export const LAMBDA_ENV = {
 export const INGEST_ENV = {
   jobQueueArn: "JOB_QUEUE_ARN",
   jobDefinitionArn: "JOB_DEFINITION_ARN",
+  /** The UidSalt secret (the job's DEEPSC_UID_SALT), read once per execution environment. */
+  uidSaltSecretArn: "UID_SALT_SECRET_ARN",
 } as const;
 
 /** Extra environment of the status API Lambda. */

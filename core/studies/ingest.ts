@@ -48,6 +48,11 @@ export interface IngestConfig {
   /** How long a claim is exclusive; must exceed the ingest function's timeout. */
   leaseMs: number;
   limits?: Partial<InputLimits>;
+  /**
+   * The deployment's salt for hashed UIDs (series keys, UIDs in file names of rejection reasons), the same
+   * one the job uses, so both name a series alike and the hashes cannot be checked against guessed UIDs.
+   */
+  uidSalt?: string;
 }
 
 export interface IngestDeps {
@@ -124,7 +129,7 @@ export async function ingestUpload(
     tookOver = true;
   }
 
-  const report = await validateUpload(deps.store, obj.key, cfg.limits);
+  const report = await validateUpload(deps.store, obj.key, cfg.limits, cfg.uidSalt);
   if (!report.accepted) {
     const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
     await deps.studies.reject(
@@ -218,17 +223,21 @@ async function validateUpload(
   store: ObjectStore,
   key: string,
   limits: Partial<InputLimits> | undefined,
+  uidSalt: string | undefined,
 ): Promise<ValidationReport> {
   let source: Awaited<ReturnType<typeof openObjectStoreInput>>;
   try {
     source = await openObjectStoreInput(store, key, limits);
   } catch (e) {
-    if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only");
+    if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only", 0, 0, uidSalt);
     // The event is stale: the object was deleted after it fired. Retrying cannot help.
     if (e instanceof ObjectNotFoundError)
       return rejectionReport(
         [reason("EMPTY_INPUT", `${posix.basename(key)} no longer exists in the upload.`)],
         "header-only",
+        0,
+        0,
+        uidSalt,
       );
     throw e;
   }
@@ -238,6 +247,7 @@ async function validateUpload(
         mode: "header-only",
         purpose: "analysis",
         ...(limits ? { limits } : {}),
+        ...(uidSalt !== undefined ? { uidSalt } : {}),
       })
     ).report;
   } finally {

@@ -190,6 +190,7 @@ export class PipelineStack extends Stack {
         ...dataEnv,
         [INGEST_ENV.jobQueueArn]: this.gpuBatch.jobQueue.jobQueueArn,
         [INGEST_ENV.jobDefinitionArn]: this.gpuBatch.jobDefinition.jobDefinitionArn,
+        [INGEST_ENV.uidSaltSecretArn]: uidSalt.secretArn,
       },
       wildcardAllowances: [
         allow.batchListJobs,
@@ -215,6 +216,8 @@ export class PipelineStack extends Stack {
     props.studiesTable.grantReadWriteData(ingestFn);
     this.gpuBatch.grantSubmitJob(ingestFn);
     this.gpuBatch.grantListJobs(ingestFn);
+    // Validation hashes UIDs with the deployment's salt, like the job (lambdas/adapters/uid-salt.ts).
+    uidSalt.grantRead(ingestFn);
 
     this.jobEvents = new EventProcessor(this, "JobEvents", {
       ...shared,

@@ -13,6 +13,7 @@ const EnvSchema = z.object({
   [LAMBDA_ENV.modelUri]: z.string().min(1),
   [INGEST_ENV.jobQueueArn]: z.string().min(1),
   [INGEST_ENV.jobDefinitionArn]: z.string().min(1),
+  [INGEST_ENV.uidSaltSecretArn]: z.string().startsWith("arn:"),
   [INGEST_LEASE_ENV]: z.coerce.number().int().min(30).max(86_400).default(900),
 });
 
@@ -20,6 +21,7 @@ export interface IngestLambdaConfig extends IngestConfig {
   studiesTable: string;
   jobQueue: string;
   jobDefinition: string;
+  uidSaltSecretArn: string;
 }
 
 export function ingestConfigFromEnv(
@@ -33,6 +35,7 @@ export function ingestConfigFromEnv(
     modelUri: e[LAMBDA_ENV.modelUri],
     jobQueue: e[INGEST_ENV.jobQueueArn],
     jobDefinition: e[INGEST_ENV.jobDefinitionArn],
+    uidSaltSecretArn: e[INGEST_ENV.uidSaltSecretArn],
     leaseMs: e[INGEST_LEASE_ENV] * 1000,
   };
 }

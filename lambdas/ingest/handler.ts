@@ -8,6 +8,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { BatchClient } from "@aws-sdk/client-batch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import type { JobSubmitter } from "../../core/ports/job-submitter.js";
 import type { ObjectStore } from "../../core/ports/object-store.js";
@@ -17,6 +18,7 @@ import { METRICS_NAMESPACE } from "../../infra/runtime-contract.js";
 import { BatchJobSubmitter } from "../adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../adapters/dynamo-study-repository.js";
 import { createS3Client, S3ObjectStore } from "../adapters/s3-object-store.js";
+import { loadUidSalt } from "../adapters/uid-salt.js";
 import { ingestConfigFromEnv } from "./config.js";
 import { S3ObjectCreatedEventSchema } from "./event.js";
 
@@ -114,11 +116,12 @@ function report(o: IngestOutcome, logger: Logger, metrics: Metrics): void {
   }
 }
 
-/** The production wiring: configuration and clients built once per execution environment. */
-function fromEnvironment(): IngestHandler {
+/** The production wiring: configuration, salt and clients built once per execution environment. */
+async function fromEnvironment(): Promise<IngestHandler> {
   const config = ingestConfigFromEnv();
+  const uidSalt = await loadUidSalt(new SecretsManagerClient({}), config.uidSaltSecretArn);
   return createIngestHandler({
-    config,
+    config: { ...config, uidSalt },
     store: new S3ObjectStore(createS3Client(), config.ingestBucket),
     studies: new DynamoStudyRepository(new DynamoDBClient({}), config.studiesTable),
     jobs: new BatchJobSubmitter(new BatchClient({}), {
@@ -130,9 +133,13 @@ function fromEnvironment(): IngestHandler {
   });
 }
 
-let instance: IngestHandler | undefined;
+let instance: Promise<IngestHandler> | undefined;
 
 export async function handler(event: unknown, context: Context): Promise<IngestOutcome> {
-  instance ??= fromEnvironment();
-  return instance(event, context);
+  // A failed start (the secret unreadable) is not cached: the next event tries again.
+  instance ??= fromEnvironment().catch((e: unknown) => {
+    instance = undefined;
+    throw e;
+  });
+  return (await instance)(event, context);
 }

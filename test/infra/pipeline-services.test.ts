@@ -157,6 +157,27 @@ describe("pipeline stack services", () => {
       expect(submit?.Resource).toHaveLength(2);
     });
 
+    it("lets the ingest Lambda read the UID salt secret the job gets, and names it in its environment", () => {
+      const [, fn] = functionByService(s, "deepsc-ingest");
+      const env = (fn.Environment as { Variables: Props }).Variables;
+      expect(JSON.stringify(env.UID_SALT_SECRET_ARN)).toMatch(/UidSalt/);
+      const roleId = (fn.Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0]!;
+      const read = statementsOfRole(s, roleId).find((st) =>
+        ([] as unknown[]).concat(st.Action).includes("secretsmanager:GetSecretValue"),
+      );
+      expect(read?.Resource).toEqual(env.UID_SALT_SECRET_ARN);
+      // Only the ingest Lambda among the Lambdas: job-events and the status API hash nothing.
+      for (const service of ["deepsc-job-events", "deepsc-status-api"]) {
+        const [, other] = functionByService(s, service);
+        const otherRole = (other.Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0]!;
+        expect(
+          statementsOfRole(s, otherRole).some((st) =>
+            ([] as unknown[]).concat(st.Action).includes("secretsmanager:GetSecretValue"),
+          ),
+        ).toBe(false);
+      }
+    });
+
     it("deploys no helper Lambdas besides CDK's default-security-group restriction", () => {
       const functions = Object.entries(resourcesOf(s.pipeline, "AWS::Lambda::Function"));
       const helpers = functions.filter(

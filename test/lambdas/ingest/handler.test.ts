@@ -11,6 +11,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
+import { hashUid } from "../../../core/privacy.js";
 import { BatchJobSubmitter } from "../../../lambdas/adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
@@ -41,6 +42,8 @@ let repo: DynamoStudyRepository;
 let ingest: IngestHandler;
 const batch = mockClient(BatchClient);
 let jobCounter = 0;
+/** The deployment's UID salt, as the Lambda reads it from Secrets Manager (lambdas/adapters/uid-salt.ts). */
+const SALT = "ingest-test-salt-0123456789abcdef";
 
 beforeAll(async () => {
   [s3, db] = await Promise.all([startS3rver({ buckets: [INGEST, RESULTS] }), startDynalite()]);
@@ -52,6 +55,7 @@ beforeAll(async () => {
       resultsBucket: RESULTS,
       modelUri: "s3://models/deepsc/v1/model.json",
       leaseMs: 900_000,
+      uidSalt: SALT,
     },
     store: new S3ObjectStore(s3.client, INGEST),
     studies: repo,
@@ -180,6 +184,27 @@ describe("ingest handler", () => {
     expect(submits()).toHaveLength(0);
   });
 
+  it("names a rejected file called by its UID with the deployment's salted hash, never in clear", async () => {
+    const { slices } = await phantomFiles();
+    const uid = "1.2.826.0.1.3680043.8.498.424242424242";
+    const renamed = slices.map((x, i) =>
+      i === 5 ? { name: `${uid}.dcm`, bytes: x.bytes.subarray(0, x.bytes.length - 100) } : x,
+    );
+    const { manifestKey, etag } = await uploadDicomWithManifest(
+      s3.client,
+      INGEST,
+      "incoming/acme/u-uid/",
+      renamed,
+    );
+    const outcome = await ingest(objectCreatedEvent(INGEST, manifestKey, etag));
+    expect(outcome.kind).toBe("rejected");
+    if (outcome.kind !== "rejected") return;
+    const rec = await study(outcome.studyId);
+    const named = rec.reasons.find((r) => r.file !== undefined);
+    expect(named?.file).toBe(`uid-${hashUid(uid, SALT).slice(0, 12)}.dcm`);
+    expect(JSON.stringify(rec)).not.toContain(uid);
+  });
+
   it("accepts a complete DICOM upload only when its manifest arrives; slices alone start nothing", async () => {
     const { slices } = await phantomFiles();
     const folder = "incoming/beta/u-dicom/";
@@ -263,12 +288,15 @@ describe("ingest configuration", () => {
       DEEPSC_MODEL_URI: "image",
       JOB_QUEUE_ARN: QUEUE,
       JOB_DEFINITION_ARN: DEFINITION,
+      UID_SALT_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:111122223333:secret:UidSalt-AbCdEf",
     };
     expect(ingestConfigFromEnv(env)).toMatchObject({
       studiesTable: "t",
       ingestBucket: "i",
       leaseMs: 900_000,
+      uidSaltSecretArn: env.UID_SALT_SECRET_ARN,
     });
     expect(() => ingestConfigFromEnv({ ...env, JOB_QUEUE_ARN: undefined })).toThrow();
+    expect(() => ingestConfigFromEnv({ ...env, UID_SALT_SECRET_ARN: undefined })).toThrow();
   });
 });

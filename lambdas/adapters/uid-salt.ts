@@ -1,0 +1,14 @@
+/**
+ * The deployment's UID salt from Secrets Manager (the UidSalt secret of the storage stack, the same value the
+ * Batch job gets as DEEPSC_UID_SALT), for Lambdas that hash UIDs. Read once per execution environment.
+ */
+import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import * as z from "zod";
+
+/** As the job requires (gpu-job/job/params.ts): a short salt makes UID hashes guessable. */
+const SaltSchema = z.string().min(16, "the UID salt must be at least 16 characters");
+
+export async function loadUidSalt(client: SecretsManagerClient, secretArn: string): Promise<string> {
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  return SaltSchema.parse(out.SecretString);
+}
