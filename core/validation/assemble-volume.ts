@@ -48,6 +48,25 @@ function copyIfInt16(src: Float32Array, dst: Int16Array, offset: number): boolea
   return true;
 }
 
+/**
+ * The volume's buffer, or TOO_LARGE when this machine cannot allocate it: below maxVoxels, memory is the
+ * limit, and an upload that needs more than there is gets a reason, not an internal error.
+ */
+function allocate<T>(voxels: number, bytesPerVoxel: number, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const gib = (voxels * bytesPerVoxel) / 2 ** 30;
+    reject(
+      "TOO_LARGE",
+      `The volume's ${voxels} voxels need ${gib.toFixed(1)} GiB, more than this machine can allocate; send a smaller series or run the analysis with more memory.`,
+      undefined,
+      e,
+    );
+  }
+}
+
 export async function assembleVolume(
   stack: Stack,
   entries: ReadonlyMap<string, InputEntry>,
@@ -61,7 +80,9 @@ export async function assembleVolume(
   const sliceSize = nx * ny;
   const exactInt16 = headers.every(huFitsInt16);
   let data: Int16Array | Float32Array =
-    exactInt16 || headers.every(integralRescale) ? new Int16Array(voxels) : new Float32Array(voxels);
+    exactInt16 || headers.every(integralRescale)
+      ? allocate(voxels, 2, () => new Int16Array(voxels))
+      : allocate(voxels, 4, () => new Float32Array(voxels));
   const scratch = exactInt16 || data instanceof Float32Array ? undefined : new Float32Array(sliceSize);
 
   // Slices of one file (multi-frame) are decoded from a single read.
@@ -164,7 +185,8 @@ export async function assembleVolume(
       if (scratch && data instanceof Int16Array) {
         result = await decodeFrameHu(bytes, header, frame, scratch, 0);
         if (!copyIfInt16(scratch, data, offset)) {
-          data = Float32Array.from(data);
+          const int16 = data;
+          data = allocate(voxels, 4, () => Float32Array.from(int16));
           data.set(scratch, offset);
         }
       } else {

@@ -144,6 +144,17 @@ describe("assembleVolume", () => {
     expect(whole).toEqual(direct);
   });
 
+  it("answers TOO_LARGE, not an internal error, when the volume cannot be allocated below maxVoxels", async () => {
+    const { stack, entries } = await prepare(series);
+    // 2^41 voxels: more than any machine here can allocate, with no voxel limit to stop it first.
+    const huge = { ...stack, geometry: { ...stack.geometry, dims: [2 ** 14, 2 ** 14, 2 ** 13] as const } };
+    const reasons = await rejectionOf(
+      assembleVolume(huge as typeof stack, byPath(entries), { maxVoxels: Number.POSITIVE_INFINITY }),
+    );
+    expect(reasons.map((r) => r.code)).toEqual(["TOO_LARGE"]);
+    expect(reasons[0]!.message).toMatch(/more than this machine can allocate/);
+  });
+
   it("rejects a file that lost its pixels after the header pass as TRUNCATED, on both paths", async () => {
     const copy = path.join(work, "shrunk");
     await runPhantom({
