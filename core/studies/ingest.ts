@@ -229,14 +229,12 @@ async function validateUpload(
   try {
     source = await openObjectStoreInput(store, key, limits);
   } catch (e) {
-    if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only", 0, 0, uidSalt);
+    if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only", uidSalt);
     // The event is stale: the object was deleted after it fired. Retrying cannot help.
     if (e instanceof ObjectNotFoundError)
       return rejectionReport(
         [reason("EMPTY_INPUT", `${posix.basename(key)} no longer exists in the upload.`)],
         "header-only",
-        0,
-        0,
         uidSalt,
       );
     throw e;

@@ -9,7 +9,7 @@ export async function validatePath(path: string, opts: ValidateOptions): Promise
   try {
     source = await openLocalInput(resolve(path), opts.limits);
   } catch (e) {
-    if (isInputRejected(e)) return { report: rejectionReport(e.reasons, opts.mode, 0, 0, opts.uidSalt) };
+    if (isInputRejected(e)) return { report: rejectionReport(e.reasons, opts.mode, opts.uidSalt) };
     throw e;
   }
   try {

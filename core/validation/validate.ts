@@ -85,24 +85,18 @@ export async function validateSource(source: InputSource, opts: ValidateOptions)
   }
 }
 
-/** A rejection raised before a source exists (limits while opening a zip, say) as a report. */
-export function rejectionReport(
-  reasons: Reason[],
-  mode: ValidationMode,
-  bytesRead = 0,
-  bytesTotal = 0,
-  uidSalt?: string,
-): ValidationReport {
+/** A rejection raised before a source exists (limits while opening a zip, say) as a report; nothing was read. */
+export function rejectionReport(reasons: Reason[], mode: ValidationMode, uidSalt?: string): ValidationReport {
   return ValidationReportSchema.parse({
     schemaVersion: "1.0",
     accepted: false,
     mode,
-    reasons: redactReasons(reasons, uidSalt),
+    reasons: redactFileMentions(reasons, uidSalt),
     warnings: [],
     series: null,
     files: { total: 0, used: 0 },
-    bytesRead,
-    bytesTotal,
+    bytesRead: 0,
+    bytesTotal: 0,
   });
 }
 
@@ -116,8 +110,8 @@ function finish(
     schemaVersion: "1.0",
     accepted,
     mode: w.opts.mode,
-    reasons: redactReasons(reasons, w.opts.uidSalt),
-    warnings: redactWarnings(dedupeWarnings(w.warnings), w.opts.uidSalt),
+    reasons: redactFileMentions(reasons, w.opts.uidSalt),
+    warnings: redactFileMentions(dedupeWarnings(w.warnings), w.opts.uidSalt),
     series,
     files: { total: w.source.entries.length, used: w.filesUsed },
     bytesRead: w.source.bytesRead(),
@@ -126,19 +120,11 @@ function finish(
 }
 
 /**
- * Reasons name the input's files, and files are often named by their SOPInstanceUID: such UIDs become
- * salted hashes here, in `file` and in the message, like every UID a report carries (core/privacy.ts).
+ * Reasons and warnings name the input's files, and files are often named by their SOPInstanceUID: such UIDs
+ * become salted hashes here, in `file` and in the message, like every UID a report carries (core/privacy.ts).
  */
-function redactReasons(reasons: Reason[], salt: string | undefined): Reason[] {
-  return reasons.map((r) => ({
-    ...r,
-    message: redactUids(r.message, salt),
-    ...(r.file !== undefined ? { file: redactUids(r.file, salt) } : {}),
-  }));
-}
-
-function redactWarnings(warnings: Warning[], salt: string | undefined): Warning[] {
-  return warnings.map((x) => ({
+function redactFileMentions<T extends Reason | Warning>(items: T[], salt: string | undefined): T[] {
+  return items.map((x) => ({
     ...x,
     message: redactUids(x.message, salt),
     ...(x.file !== undefined ? { file: redactUids(x.file, salt) } : {}),
