@@ -277,15 +277,8 @@ function decodableSyntax(
 ): TransferSyntaxInfo {
   if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= header.numberOfFrames)
     throw new RangeError(`frame ${frameIndex} out of range 0..${header.numberOfFrames - 1}`);
-  checkPixelFormat(header, where);
-  const ts = transferSyntaxInfo(header.transferSyntax);
-  if (!ts)
-    reject(
-      "UNSUPPORTED_TRANSFER_SYNTAX",
-      `Transfer syntax ${header.transferSyntax} is not one this pipeline decodes.`,
-      where,
-    );
-  return ts;
+  checkPixelFormat(header, where); // refuses syntaxes we do not decode, so the lookup below always succeeds
+  return transferSyntaxInfo(header.transferSyntax)!;
 }
 
 /**
