@@ -5,6 +5,8 @@
 import { createHash } from "node:crypto";
 
 const DEFAULT_SALT = "deepsc-local";
+/** Shortest deployment salt accepted (the job's and the ingest Lambda's): a short one makes hashes guessable. */
+export const MIN_UID_SALT_CHARS = 16;
 
 export function hashUid(
   uid: string | undefined,

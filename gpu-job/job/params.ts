@@ -8,6 +8,7 @@
 import os from "node:os";
 import * as z from "zod";
 import { JOB_PARAMETER_ENV, type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
+import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { parseIncomingKey, resultsPrefix } from "../../core/studies/keys.js";
 import { JOB_ENV, MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
 
@@ -16,9 +17,6 @@ import { JOB_ENV, MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
  * regional endpoint (through the VPC gateway endpoint) is right.
  */
 export const S3_ENDPOINT_ENV = "DEEPSC_S3_ENDPOINT";
-
-/** Shortest salt accepted: the deployment's secret is 64 characters; a short one makes UID hashes guessable. */
-const MIN_SALT_CHARS = 16;
 
 export type ModelLocation = { kind: "image" } | { kind: "s3"; bucket: string; key: string };
 
@@ -54,7 +52,7 @@ const DeploymentEnvSchema = z.object({
       message: `must be "${MODEL_IN_IMAGE}" or s3://bucket/key/model.json`,
     }),
   [JOB_ENV.executionProvider]: z.enum(["cpu", "cuda"]).default("cuda"),
-  [JOB_ENV.uidSalt]: z.string().min(MIN_SALT_CHARS, `must be at least ${MIN_SALT_CHARS} characters`),
+  [JOB_ENV.uidSalt]: z.string().min(MIN_UID_SALT_CHARS, `must be at least ${MIN_UID_SALT_CHARS} characters`),
   [JOB_ENV.scratchDir]: z.string().startsWith("/", "must be an absolute path").optional(),
   [JOB_ENV.ingestBucket]: z.string().min(1).optional(),
   [JOB_ENV.resultsBucket]: z.string().min(1).optional(),

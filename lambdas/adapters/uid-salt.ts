@@ -4,9 +4,11 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod";
+import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 
-/** As the job requires (gpu-job/job/params.ts): a short salt makes UID hashes guessable. */
-const SaltSchema = z.string().min(16, "the UID salt must be at least 16 characters");
+const SaltSchema = z
+  .string()
+  .min(MIN_UID_SALT_CHARS, `the UID salt must be at least ${MIN_UID_SALT_CHARS} characters`);
 
 export async function loadUidSalt(client: SecretsManagerClient, secretArn: string): Promise<string> {
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
