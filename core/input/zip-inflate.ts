@@ -167,23 +167,20 @@ export class InflateCursor {
     }
   }
 
-  /** Copy [start, end) out of the queue (short if the stream ended early) and drop what lies before `end`. */
+  /** Copy [start, end) out of the queue (short if the stream ended early), then drop what lies before `end`. */
   #take(start: number, end: number): Uint8Array {
     const to = Math.min(end, this.#produced);
     // A fresh Uint8Array, not a (possibly pooled) Buffer: callers may build DataViews over `.buffer`.
     const out = new Uint8Array(Math.max(0, to - start));
     let at = this.#queueStart;
-    const kept: Buffer[] = [];
     for (const chunk of this.#queue) {
-      const chunkEnd = at + chunk.length;
+      if (at >= to) break;
       const from = Math.max(start, at);
-      const upTo = Math.min(to, chunkEnd);
+      const upTo = Math.min(to, at + chunk.length);
       if (upTo > from) out.set(chunk.subarray(from - at, upTo - at), from - start);
-      if (chunkEnd > to) kept.push(to > at ? chunk.subarray(to - at) : chunk);
-      at = chunkEnd;
+      at += chunk.length;
     }
-    this.#queue = kept;
-    this.#queueStart = Math.max(this.#queueStart, to);
+    this.#dropBefore(to);
     return out;
   }
 }
