@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import SLOW, tiny_config
 from deepsc.config import CLASS_NAMES, get_config
-from deepsc.network import DeepSCCovid, count_parameters
+from deepsc.network import DeepSCCovid, count_parameters, repeat_nearest
 
 PAPER_PARAMETERS = 8.24e6
 
@@ -24,6 +25,19 @@ def test_light_is_small_enough_for_a_10_mb_onnx_file():
 
 def test_classes_are_in_the_documented_order():
     assert CLASS_NAMES == ("covid19", "cap", "non_pneumonia")
+
+
+@pytest.mark.parametrize("scale", [(2, 2, 2), (1, 2, 2), (2, 1, 1), (3, 1, 2), (1, 1, 1)])
+def test_repeat_nearest_is_nearest_interpolation_in_values_and_gradients(scale):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 5, 6, requires_grad=True)
+    ref = F.interpolate(x, scale_factor=tuple(float(s) for s in scale), mode="nearest")
+    got = repeat_nearest(x, scale)
+    assert torch.equal(got, ref)
+    w = torch.randn_like(ref)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), x)
+    (g_got,) = torch.autograd.grad((got * w).sum(), x)
+    assert torch.allclose(g_got, g_ref, atol=1e-6)
 
 
 def _check_shapes(cfg, batch=1):
