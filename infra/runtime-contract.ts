@@ -35,7 +35,33 @@ export const INGEST_ENV = {
   jobDefinitionArn: "JOB_DEFINITION_ARN",
   /** The UidSalt secret (the job's DEEPSC_UID_SALT), read once per execution environment. */
   uidSaltSecretArn: "UID_SALT_SECRET_ARN",
+  /** Seconds a study's claim stays exclusive (ingestLeaseSeconds). */
+  leaseSeconds: "INGEST_LEASE_SECONDS",
 } as const;
+
+/**
+ * Lambda retries a failed asynchronous invocation twice, about 1 and then 2 minutes apart
+ * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html), so the last retry
+ * comes at least 180 s after the failed attempt began.
+ */
+export const LAMBDA_ASYNC_LAST_RETRY_AFTER_S = 180;
+/** What a claim's lease adds to the ingest function's timeout, so a live holder never loses its claim. */
+export const INGEST_LEASE_MARGIN_S = 30;
+
+/**
+ * The ingest claim's lease for a function timeout. It must outlast the timeout (a live holder keeps its
+ * claim) and end before Lambda's last retry of an invocation that crashed or timed out while holding it
+ * (that retry takes the claim over and finishes the study; with a longer lease the study would stay
+ * VALIDATING for good). Hence the timeout may be at most 150 s.
+ */
+export function ingestLeaseSeconds(timeoutSeconds: number): number {
+  const lease = timeoutSeconds + INGEST_LEASE_MARGIN_S;
+  if (lease > LAMBDA_ASYNC_LAST_RETRY_AFTER_S)
+    throw new RangeError(
+      `ingest timeout ${timeoutSeconds} s is too long: its claim lease (${lease} s) would outlast Lambda's last retry (${LAMBDA_ASYNC_LAST_RETRY_AFTER_S} s after a failure) and a crashed invocation would leave its study VALIDATING; keep the timeout at or below ${LAMBDA_ASYNC_LAST_RETRY_AFTER_S - INGEST_LEASE_MARGIN_S} s`,
+    );
+  return lease;
+}
 
 /** Extra environment of the status API Lambda. */
 export const STATUS_API_ENV = {

@@ -19,6 +19,13 @@
  * takeover looks the job up by its deterministic name, which covers a holder that died between SubmitJob
  * and recording it.
  *
+ * An event that finds the claim unfinished and its lease still running cannot tell a live holder from one
+ * that crashed or timed out, so it throws ClaimBusyError instead of calling itself a duplicate: Lambda
+ * retries it, and a retry after the lease has ended takes the claim over. Answering "duplicate" there (as
+ * this did once) consumed the crashed holder's own retries and left its study VALIDATING for good. The
+ * lease is therefore short: the function's timeout plus a margin, ending before Lambda's last retry
+ * (infra/runtime-contract.ts ingestLeaseSeconds).
+ *
  * The study is created directly as VALIDATING: the claim and the start of validation are one write, and
  * RECEIVED is never observable through this path.
  */
@@ -71,6 +78,22 @@ export interface CreatedObject {
   etag: string;
 }
 
+/**
+ * The study's claim is held by another invocation whose lease has not ended: retryable. Thrown rather than
+ * returned so that the event is retried (Lambda's asynchronous retries) until the claim is finished or free.
+ */
+export class ClaimBusyError extends Error {
+  override readonly name = "ClaimBusyError";
+  constructor(
+    readonly studyId: string,
+    readonly leaseUntil: number,
+  ) {
+    super(
+      `study ${studyId} is being validated by another invocation (claim leased until ${new Date(leaseUntil).toISOString()}); retry after that`,
+    );
+  }
+}
+
 export type IngestOutcome =
   | { kind: "ignored"; why: "outside-upload-layout" | "not-series-complete" }
   | { kind: "duplicate"; studyId: string; tenant: string; status: string }
@@ -116,16 +139,20 @@ export async function ingestUpload(
   const jobName = jobNameFor(tenant, studyId);
   let tookOver = false;
   if (!claim.claimed) {
-    if (!mayTakeOver(claim.existing, deps.now().getTime()))
-      return { kind: "duplicate", studyId, tenant, status: claim.existing.status };
+    const { existing } = claim;
+    if (!unfinished(existing)) return { kind: "duplicate", studyId, tenant, status: existing.status };
+    const leaseUntil = existing.leaseUntil ?? 0;
+    if (leaseUntil > deps.now().getTime()) throw new ClaimBusyError(studyId, leaseUntil);
+    const newLease = lease();
     const won = await deps.studies.takeOver(
       studyId,
-      claim.existing.claimToken ?? "",
+      existing.claimToken ?? "",
       claimToken,
-      lease(),
+      newLease,
       deps.now().toISOString(),
     );
-    if (!won) return { kind: "duplicate", studyId, tenant, status: claim.existing.status };
+    // Another retry took it over a moment ago and now holds a running lease.
+    if (!won) throw new ClaimBusyError(studyId, newLease);
     tookOver = true;
   }
 
@@ -186,9 +213,9 @@ export async function ingestUpload(
   };
 }
 
-/** An unfinished claim whose holder failed (released the lease) or vanished (lease ran out). */
-function mayTakeOver(existing: StudyRecord, nowMs: number): boolean {
-  return existing.status === "VALIDATING" && !existing.submitted && (existing.leaseUntil ?? 0) <= nowMs;
+/** A claim whose study is neither rejected nor submitted: its holder is at work, failed or vanished. */
+function unfinished(existing: StudyRecord): boolean {
+  return existing.status === "VALIDATING" && !existing.submitted;
 }
 
 /**

@@ -30,12 +30,19 @@ import { acknowledge, acknowledgeGrantPolicies, allowWildcards } from "../nag.js
 import {
   INCOMING_PREFIX,
   INGEST_ENV,
+  ingestLeaseSeconds,
   JOB_ENV,
   LAMBDA_ENV,
   MODEL_IN_IMAGE,
   RESULTS_PREFIX,
   STATUS_API_ENV,
 } from "../runtime-contract.js";
+
+/**
+ * The ingest function's timeout: header-only validation of a large upload plus SubmitJob. It also sets
+ * the study claim's lease (ingestLeaseSeconds), which is why it may not exceed 150 s.
+ */
+const INGEST_TIMEOUT_S = 120;
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
@@ -183,7 +190,7 @@ export class PipelineStack extends Stack {
       description: "Validates an uploaded study from byte ranges and submits its Batch GPU job",
       serviceName: "deepsc-ingest",
       memorySize: 1024,
-      timeout: Duration.seconds(120),
+      timeout: Duration.seconds(INGEST_TIMEOUT_S),
       // Bounds SubmitJob and S3 range-read pressure during upload bursts; excess events wait in Lambda's queue.
       reservedConcurrentExecutions: 20,
       environment: {
@@ -191,6 +198,7 @@ export class PipelineStack extends Stack {
         [INGEST_ENV.jobQueueArn]: this.gpuBatch.jobQueue.jobQueueArn,
         [INGEST_ENV.jobDefinitionArn]: this.gpuBatch.jobDefinition.jobDefinitionArn,
         [INGEST_ENV.uidSaltSecretArn]: uidSalt.secretArn,
+        [INGEST_ENV.leaseSeconds]: String(ingestLeaseSeconds(INGEST_TIMEOUT_S)),
       },
       wildcardAllowances: [
         allow.batchListJobs,
@@ -329,6 +337,8 @@ export class PipelineStack extends Stack {
   /**
    * Services that write encrypted data with the ops key on our behalf: CloudWatch Logs (log groups),
    * EventBridge (dead-letter messages), CloudWatch alarms (the SNS topic). Each is confined to this account.
+   * `resources: ["*"]` is what AWS requires in a key policy: there it means "this key" and nothing else
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html).
    */
   private allowServicesToUseOpsKey(): void {
     const account = { StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID } };

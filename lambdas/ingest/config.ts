@@ -1,10 +1,15 @@
 /** The ingest Lambda's configuration, read once from its environment (names: infra/runtime-contract.ts). */
 import * as z from "zod";
 import type { IngestConfig } from "../../core/studies/ingest.js";
-import { INGEST_ENV, LAMBDA_ENV } from "../../infra/runtime-contract.js";
+import {
+  INGEST_ENV,
+  ingestLeaseSeconds,
+  LAMBDA_ASYNC_LAST_RETRY_AFTER_S,
+  LAMBDA_ENV,
+} from "../../infra/runtime-contract.js";
 
-/** Lease of a claim; must exceed the function's timeout (120 s in the pipeline stack). */
-export const INGEST_LEASE_ENV = "INGEST_LEASE_SECONDS";
+/** The pipeline stack's ingest timeout; the stack sets the lease from its own (ingestLeaseSeconds). */
+const DEFAULT_TIMEOUT_S = 120;
 
 const EnvSchema = z.object({
   [LAMBDA_ENV.studiesTable]: z.string().min(1),
@@ -14,7 +19,12 @@ const EnvSchema = z.object({
   [INGEST_ENV.jobQueueArn]: z.string().min(1),
   [INGEST_ENV.jobDefinitionArn]: z.string().min(1),
   [INGEST_ENV.uidSaltSecretArn]: z.string().startsWith("arn:"),
-  [INGEST_LEASE_ENV]: z.coerce.number().int().min(30).max(86_400).default(900),
+  [INGEST_ENV.leaseSeconds]: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(LAMBDA_ASYNC_LAST_RETRY_AFTER_S)
+    .default(ingestLeaseSeconds(DEFAULT_TIMEOUT_S)),
 });
 
 export interface IngestLambdaConfig extends IngestConfig {
@@ -36,6 +46,6 @@ export function ingestConfigFromEnv(
     jobQueue: e[INGEST_ENV.jobQueueArn],
     jobDefinition: e[INGEST_ENV.jobDefinitionArn],
     uidSaltSecretArn: e[INGEST_ENV.uidSaltSecretArn],
-    leaseMs: e[INGEST_LEASE_ENV] * 1000,
+    leaseMs: e[INGEST_ENV.leaseSeconds] * 1000,
   };
 }

@@ -13,7 +13,12 @@ import type { Context } from "aws-lambda";
 import type { JobSubmitter } from "../../core/ports/job-submitter.js";
 import type { ObjectStore } from "../../core/ports/object-store.js";
 import type { StudyRepository } from "../../core/ports/study-repository.js";
-import { type IngestConfig, type IngestOutcome, ingestUpload } from "../../core/studies/ingest.js";
+import {
+  ClaimBusyError,
+  type IngestConfig,
+  type IngestOutcome,
+  ingestUpload,
+} from "../../core/studies/ingest.js";
 import { METRICS_NAMESPACE } from "../../infra/runtime-contract.js";
 import { BatchJobSubmitter } from "../adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../adapters/dynamo-study-repository.js";
@@ -66,7 +71,15 @@ export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
       report(outcome, logger, metrics);
       return outcome;
     } catch (e) {
-      if (!(e instanceof InvalidEventError)) {
+      if (e instanceof ClaimBusyError) {
+        // Expected when an event is delivered twice at once, or is retried after a crash before the
+        // claim's lease ends: Lambda's retry finishes or takes over the study (core/studies/ingest.ts).
+        metrics.addMetric("ClaimBusy", MetricUnit.Count, 1);
+        logger.info("study claimed by another invocation; the event will be retried", {
+          studyId: e.studyId,
+          leaseUntil: new Date(e.leaseUntil).toISOString(),
+        });
+      } else if (!(e instanceof InvalidEventError)) {
         metrics.addMetric("IngestErrors", MetricUnit.Count, 1);
         // The error's name and message only: SDK errors can echo request parameters (object keys).
         logger.error("ingest failed; the event will be retried", { errorName: (e as Error).name });

@@ -178,6 +178,18 @@ describe("pipeline stack services", () => {
       }
     });
 
+    it("leases an ingest claim past the timeout but not past Lambda's last retry (no study left VALIDATING)", () => {
+      const [id, fn] = functionByService(s, "deepsc-ingest");
+      const lease = Number((fn.Environment as { Variables: Props }).Variables.INGEST_LEASE_SECONDS);
+      expect(lease).toBeGreaterThan(fn.Timeout as number);
+      expect(lease).toBeLessThanOrEqual(180);
+      // The guarantee needs both of Lambda's asynchronous retries.
+      const invokeConfig = Object.values(resourcesOf(s.pipeline, "AWS::Lambda::EventInvokeConfig")).find(
+        (c) => JSON.stringify(c.Properties?.FunctionName).includes(`"${id}"`),
+      );
+      expect(invokeConfig?.Properties?.MaximumRetryAttempts).toBe(2);
+    });
+
     it("deploys no helper Lambdas besides CDK's default-security-group restriction", () => {
       const functions = Object.entries(resourcesOf(s.pipeline, "AWS::Lambda::Function"));
       const helpers = functions.filter(

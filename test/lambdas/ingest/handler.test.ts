@@ -12,6 +12,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
 import { hashUid } from "../../../core/privacy.js";
+import { ClaimBusyError } from "../../../core/studies/ingest.js";
+import { ingestLeaseSeconds } from "../../../infra/runtime-contract.js";
 import { BatchJobSubmitter } from "../../../lambdas/adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
@@ -54,7 +56,7 @@ beforeAll(async () => {
       ingestBucket: INGEST,
       resultsBucket: RESULTS,
       modelUri: "s3://models/deepsc/v1/model.json",
-      leaseMs: 900_000,
+      leaseMs: 150_000,
       uidSalt: SALT,
     },
     store: new S3ObjectStore(s3.client, INGEST),
@@ -83,6 +85,18 @@ beforeEach(() => {
 });
 
 const submits = () => batch.commandCalls(SubmitJobCommand);
+
+const fulfilled = <T>(settled: PromiseSettledResult<T>[]) =>
+  settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+/** The rejections of `settled`, each of which must be a `type`. */
+function rejectedWith<E extends Error>(
+  settled: PromiseSettledResult<unknown>[],
+  type: new (...args: never[]) => E,
+): E[] {
+  const errors = settled.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  for (const e of errors) expect(e).toBeInstanceOf(type);
+  return errors as E[];
+}
 
 async function uploadZip(tenant: string, uploadId: string) {
   const { zip } = await phantomFiles();
@@ -151,13 +165,65 @@ describe("ingest handler", () => {
     expect(again.map((o) => o.kind)).toEqual(["duplicate", "duplicate"]);
     expect(submits()).toHaveLength(1);
 
+    // Concurrent deliveries: one claims and submits; the others find the claim busy and throw, so Lambda
+    // retries them, and the retries see the study submitted.
     const conc = await uploadZip("acme", "u-concurrent");
-    const outcomes = await Promise.all([ingest(conc.event), ingest(conc.event), ingest(conc.event)]);
-    expect(outcomes.filter((o) => o.kind === "queued")).toHaveLength(1);
-    expect(outcomes.filter((o) => o.kind === "duplicate")).toHaveLength(2);
+    const settled = await Promise.allSettled([ingest(conc.event), ingest(conc.event), ingest(conc.event)]);
+    const queued = fulfilled(settled).filter((o) => o.kind === "queued");
+    expect(queued).toHaveLength(1);
+    const busy = rejectedWith(settled, ClaimBusyError);
+    expect(busy).toHaveLength(2);
     expect(submits()).toHaveLength(2);
-    const ids = new Set(outcomes.map((o) => ("studyId" in o ? o.studyId : "")));
-    expect(ids.size).toBe(1);
+    const studyId = queued[0]!.studyId;
+    expect(busy.every((e) => e.studyId === studyId)).toBe(true);
+    const retried = [await ingest(conc.event), await ingest(conc.event)];
+    expect(retried).toEqual([
+      { kind: "duplicate", studyId, tenant: "acme", status: "QUEUED" },
+      { kind: "duplicate", studyId, tenant: "acme", status: "QUEUED" },
+    ]);
+    expect(submits()).toHaveLength(2);
+  });
+
+  it("finishes a study whose holder crashed: a retry during the lease is busy, one after it takes over", async () => {
+    let clock = Date.parse("2026-11-27T12:00:00Z");
+    const leaseMs = 150_000;
+    let crash = true;
+    const s3store = new S3ObjectStore(s3.client, INGEST);
+    // The first invocation dies in validation (a timeout or an out-of-memory kill gives it no chance to
+    // release its claim): its store throws on the first range read.
+    const store = Object.create(s3store) as S3ObjectStore;
+    store.getRange = async (key, start, end) => {
+      if (crash)
+        throw Object.assign(new Error("Task timed out after 120.00 seconds"), { name: "TimeoutError" });
+      return s3store.getRange(key, start, end);
+    };
+    const handler = createIngestHandler({
+      config: { ingestBucket: INGEST, resultsBucket: RESULTS, modelUri: "image", leaseMs, uidSalt: SALT },
+      store,
+      studies: repo,
+      jobs: new BatchJobSubmitter(new BatchClient({ region: "us-east-1" }), {
+        jobQueue: QUEUE,
+        jobDefinition: DEFINITION,
+      }),
+      now: () => new Date(clock),
+      ...quietPowertools("ingest-crash-test"),
+    });
+    const { event } = await uploadZip("acme", "u-holder-crashed");
+    await expect(handler(event)).rejects.toThrow("Task timed out");
+    crash = false;
+    // Lambda's first retry, a minute later: the lease still runs, so it must not call itself a duplicate.
+    clock += 60_000;
+    const busy = await handler(event).catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(ClaimBusyError);
+    expect(submits()).toHaveLength(0);
+    const rec = await study((busy as ClaimBusyError).studyId);
+    expect(rec).toMatchObject({ status: "VALIDATING", submitted: false });
+    // The second retry, two minutes after that: the lease has ended, it takes over and submits once.
+    clock += 120_000;
+    const outcome = await handler(event);
+    expect(outcome).toMatchObject({ kind: "queued", resubmitted: true });
+    expect(submits()).toHaveLength(1);
+    expect(await study(rec.studyId)).toMatchObject({ status: "QUEUED", submitted: true });
   });
 
   it("rejects a DICOM upload with a missing slice (SLICE_GAP) and submits nothing", async () => {
@@ -236,10 +302,12 @@ describe("ingest handler", () => {
     const failedCalls = submits().length;
     expect(failedCalls).toBe(1);
 
-    // EventBridge retries the event (three deliveries at once, to be hard on it).
-    const retries = await Promise.all([ingest(event), ingest(event), ingest(event)]);
-    const queued = retries.filter((o) => o.kind === "queued");
+    // EventBridge retries the event (three deliveries at once, to be hard on it): one takes the released
+    // claim over, the others find it busy and are retried later.
+    const retries = await Promise.allSettled([ingest(event), ingest(event), ingest(event)]);
+    const queued = fulfilled(retries).filter((o) => o.kind === "queued");
     expect(queued).toHaveLength(1);
+    expect(rejectedWith(retries, ClaimBusyError)).toHaveLength(2);
     expect(submits()).toHaveLength(2); // the failed call and exactly one successful one
     const q = queued[0]!;
     if (q.kind !== "queued") return;
@@ -293,10 +361,18 @@ describe("ingest configuration", () => {
     expect(ingestConfigFromEnv(env)).toMatchObject({
       studiesTable: "t",
       ingestBucket: "i",
-      leaseMs: 900_000,
+      leaseMs: 150_000, // the 120 s timeout + 30 s: ends before Lambda's last retry (180 s)
       uidSaltSecretArn: env.UID_SALT_SECRET_ARN,
     });
     expect(() => ingestConfigFromEnv({ ...env, JOB_QUEUE_ARN: undefined })).toThrow();
     expect(() => ingestConfigFromEnv({ ...env, UID_SALT_SECRET_ARN: undefined })).toThrow();
+    // A lease beyond Lambda's last retry would let a crashed invocation strand its study.
+    expect(() => ingestConfigFromEnv({ ...env, INGEST_LEASE_SECONDS: "900" })).toThrow();
+  });
+
+  it("derives the lease from the timeout, and refuses a timeout whose lease would outlast the retries", () => {
+    expect(ingestLeaseSeconds(120)).toBe(150);
+    expect(ingestLeaseSeconds(150)).toBe(180);
+    expect(() => ingestLeaseSeconds(151)).toThrow(/VALIDATING/);
   });
 });
