@@ -66,6 +66,15 @@ export class HttpProblem extends Error {
 const notFound = (detail: string) => new HttpProblem(404, "not-found", "Not Found", detail);
 const badRequest = (detail: string) => new HttpProblem(400, "bad-request", "Bad Request", detail);
 
+/** A path segment, percent-decoded; a broken escape (`%E0%A4%A`) is the caller's error, not ours. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest("The path is not valid percent-encoding (RFC 3986).");
+  }
+}
+
 export function problemResponse(p: HttpProblem, instance?: string): APIGatewayProxyResult {
   const body: Problem = {
     type: `${PROBLEM_BASE}${p.kind}`,
@@ -120,7 +129,7 @@ export async function routeRequest(
     const study = STUDY_PATH.exec(path);
     if (study !== null) {
       requireMethod(method, "GET");
-      const id = decodeURIComponent(study[1] ?? "");
+      const id = decodePathSegment(study[1] ?? "");
       log.studyId = id;
       response = json(200, await getStudy(tenant, id, cfg, deps));
     } else if (STUDIES_PATH.test(path)) {

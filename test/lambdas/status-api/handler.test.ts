@@ -208,6 +208,7 @@ describe("status API", () => {
       [request("acme", "GET", "/v1/nothing"), 404],
       [request("acme", "DELETE", `/v1/studies/${"a".repeat(32)}`), 405],
       [request("acme", "GET", "/v1/studies/not-an-id"), 400],
+      [request("acme", "GET", "/v1/studies/%E0%A4%A"), 400],
       [request("acme", "GET", "/v1/studies", { limit: "0" }), 400],
       [request("acme", "GET", "/v1/studies", { status: "DONE" }), 400],
       [request("acme", "GET", "/v1/studies", { nextToken: "%%%" }), 400],
