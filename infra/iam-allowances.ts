@@ -1,7 +1,7 @@
 /**
  * The IAM wildcards this app accepts, each with the reason a reviewer needs (used with `allowWildcards`).
  * Anything not listed here stays a cdk-nag error. Resource `*` is accepted only for actions AWS does not
- * scope to resources (checked again by test/infra/iam-wildcards.test.ts).
+ * scope to resources (checked again by test/infra/compliance.test.ts).
  */
 import type { WildcardAllowance } from "./nag.js";
 

@@ -75,7 +75,7 @@ export async function openModelSession(model: LoadedModel, opts: SessionOptions 
       const why = (e as Error).message.split("\n")[0] ?? String(e);
       if (device === "cuda")
         throw new ExecutionProviderError(
-          `the CUDA execution provider is unavailable (${why}). Install onnxruntime-node with --onnxruntime-node-install=cuda12 on a machine with an NVIDIA GPU and CUDA 12 + cuDNN 9, or run with --device cpu.`,
+          `the CUDA execution provider is unavailable (${why}). Install onnxruntime-node with --onnxruntime-node-install=cuda12 on a machine with an NVIDIA GPU, driver >= 580 and CUDA 13 + cuDNN 9, or run with --device cpu.`,
           { cause: e },
         );
       const session = await ort().InferenceSession.create(model.onnxPath, {
