@@ -124,6 +124,45 @@ describe("compliance of the synthesized app", () => {
     expect([...used].sort()).toEqual(Object.keys(STAR_RESOURCE_ACTIONS).sort());
   });
 
+  it("grants nothing on * in bucket, queue and topic policies; in key policies * is the key, and services are conditioned", () => {
+    type ResourceStatement = Statement & { Principal?: unknown; Condition?: unknown };
+    const offending: string[] = [];
+    let keyStatements = 0;
+    for (const [stackName, template] of [
+      ["storage", s.storage],
+      ["pipeline", s.pipeline],
+    ] as const) {
+      for (const [type, path] of [
+        ["AWS::S3::BucketPolicy", "Properties.PolicyDocument"],
+        ["AWS::SQS::QueuePolicy", "Properties.PolicyDocument"],
+        ["AWS::SNS::TopicPolicy", "Properties.PolicyDocument"],
+        ["AWS::KMS::Key", "Properties.KeyPolicy"],
+      ] as const) {
+        for (const [id, r] of Object.entries(resourcesOf(template, type))) {
+          for (const st of at<{ Statement: ResourceStatement[] }>(r, path).Statement) {
+            if (st.Effect !== "Allow") continue;
+            const where = `${stackName}/${id} ${JSON.stringify(st.Action)}`;
+            if (type !== "AWS::KMS::Key") {
+              if (asArray(st.Resource).includes("*")) offending.push(`${where} on *`);
+              continue;
+            }
+            keyStatements++;
+            // A key policy's Resource must be "*" (it means this key). Who may use the key is what matters:
+            // the account's own root (IAM policies decide from there), or an AWS service held to a condition.
+            const principal = JSON.stringify(st.Principal);
+            const service = principal.includes('"Service"');
+            const accountRoot = /:root"|"AWS":\{"Fn::Join".*:root/.test(principal);
+            if (service && st.Condition === undefined)
+              offending.push(`${where}: service without a condition`);
+            if (!service && !accountRoot) offending.push(`${where}: principal ${principal}`);
+          }
+        }
+      }
+    }
+    expect(keyStatements).toBeGreaterThanOrEqual(4);
+    expect(offending).toEqual([]);
+  });
+
   it("grants no wildcard actions of the form service:*", () => {
     const broad = identityStatements(s)
       .filter(({ statement }) => statement.Effect === "Allow")
