@@ -199,6 +199,20 @@ export const ListStudiesQuerySchema = z.object({
 });
 export type ListStudiesQuery = z.infer<typeof ListStudiesQuerySchema>;
 
+/**
+ * The objects POST /v1/uploads presigns: each is a whole study by itself (DESIGN.md §3). A DICOM upload is
+ * many files and its manifest.json, put with the tenant role's own credentials under the same folder.
+ */
+export const UPLOAD_FILE_NAMES = ["series.zip", "scan.nii", "scan.nii.gz"] as const;
+export const CreateUploadRequestSchema = z.strictObject({
+  /** The object the presigned URL writes: a zipped DICOM series or a NIfTI volume. Default series.zip. */
+  file: z
+    .enum(UPLOAD_FILE_NAMES)
+    .optional()
+    .describe("The object to upload: a zipped DICOM series or a NIfTI volume (default series.zip)"),
+});
+export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
+
 export const CreateUploadResponseSchema = z.object({
   uploadId: UploadIdSchema,
   /** The object key the URL writes; the upload protocol's other shapes go under the same folder. */

@@ -3,12 +3,15 @@
  *   GET  /v1/studies/{id}                          one study of the caller's tenant (+ result URLs when SUCCEEDED)
  *   GET  /v1/studies?status=&limit=&nextToken=     the tenant's studies, newest first
  *   POST /v1/uploads                               a new upload id and a presigned PUT for its series.zip
+ *                                                  (or, with {"file": "scan.nii.gz"}, its NIfTI volume)
  * Another tenant's study answers exactly like a missing one (404), so ids cannot be probed across tenants.
  * Every error is application/problem+json.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
+  type CreateUploadRequest,
+  CreateUploadRequestSchema,
   type CreateUploadResponse,
   ListStudiesQuerySchema,
   MAX_PRESIGN_SECONDS,
@@ -18,6 +21,7 @@ import {
   type StudyList,
   type StudyRecord,
   type StudyView,
+  UPLOAD_FILE_NAMES,
 } from "../../core/contracts/study.js";
 import { summariseZodIssues } from "../../core/contracts/upload-manifest.js";
 import { ObjectNotFoundError, type ObjectStore } from "../../core/ports/object-store.js";
@@ -137,7 +141,7 @@ export async function routeRequest(
       response = json(200, await listStudies(tenant, event.queryStringParameters ?? {}, deps));
     } else if (UPLOADS_PATH.test(path)) {
       requireMethod(method, "POST");
-      response = json(201, await createUpload(tenant, cfg, deps));
+      response = json(201, await createUpload(tenant, uploadRequest(event.body), cfg, deps));
     } else {
       throw notFound(`No route for ${method} ${path}.`);
     }
@@ -282,13 +286,30 @@ function openToken(token: string, status: string | undefined): string {
   return t.c;
 }
 
+/** POST /v1/uploads's optional JSON body; no body (or an empty one) asks for a series.zip. */
+function uploadRequest(raw: string | null): CreateUploadRequest {
+  let value: unknown = {};
+  if (raw !== null && raw.trim() !== "") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw badRequest('The body must be JSON, e.g. {"file": "scan.nii.gz"}, or empty.');
+    }
+  }
+  const parsed = CreateUploadRequestSchema.safeParse(value);
+  if (!parsed.success)
+    throw badRequest(`"file" must be one of ${UPLOAD_FILE_NAMES.join(", ")}, and nothing else may be given.`);
+  return parsed.data;
+}
+
 async function createUpload(
   tenant: string,
+  request: CreateUploadRequest,
   cfg: StatusApiConfig,
   deps: StatusApiDeps,
 ): Promise<CreateUploadResponse> {
   const uploadId = randomUUID();
-  const key = uploadKey(tenant, uploadId);
+  const key = uploadKey(tenant, uploadId, request.file); // series.zip when none is asked for
   const expiresIn = Math.min(cfg.urlExpiresIn, MAX_PRESIGN_SECONDS);
   return {
     uploadId,

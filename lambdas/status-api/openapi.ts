@@ -6,6 +6,7 @@
  */
 import * as z from "zod";
 import {
+  CreateUploadRequestSchema,
   CreateUploadResponseSchema,
   ProblemSchema,
   ResultFileSchema,
@@ -23,6 +24,7 @@ function components(): Record<string, unknown> {
   registry.add(ResultFileSchema, { id: "ResultFile" });
   registry.add(StudySchema, { id: "Study" });
   registry.add(StudyListSchema, { id: "StudyList" });
+  registry.add(CreateUploadRequestSchema, { id: "CreateUploadRequest" });
   registry.add(CreateUploadResponseSchema, { id: "CreateUploadResponse" });
   registry.add(ProblemSchema, { id: "Problem" });
   const out = z.toJSONSchema(registry, {
@@ -112,7 +114,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       "/v1/uploads": {
         post: {
           operationId: "createUpload",
-          summary: "A new upload id and a presigned PUT URL for its series.zip",
+          summary: "A new upload id and a presigned PUT URL for its series.zip or NIfTI volume",
+          requestBody: {
+            required: false,
+            description: 'Which object to upload; no body means {"file": "series.zip"}',
+            content: { "application/json": { schema: ref("CreateUploadRequest") } },
+          },
           responses: {
             "201": {
               description: "Upload created",

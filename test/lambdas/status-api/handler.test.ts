@@ -4,6 +4,7 @@ import path from "node:path";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProblemSchema, StudyListSchema, StudySchema } from "../../../core/contracts/study.js";
+import { parseIncomingKey } from "../../../core/studies/keys.js";
 import { deriveStudyId } from "../../../core/studies/study-id.js";
 import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
@@ -49,6 +50,7 @@ function request(
   method: string,
   p: string,
   query: Record<string, string> | null = null,
+  requestBody: string | null = null,
 ) {
   const userArn =
     tenant === null ? null : `arn:aws:sts::${ACCOUNT}:assumed-role/deepsc-tenant-${tenant}/session-1`;
@@ -59,7 +61,7 @@ function request(
     queryStringParameters: query,
     pathParameters: null,
     headers: {},
-    body: null,
+    body: requestBody,
     requestContext: { accountId: ACCOUNT, identity: { userArn } },
   } as unknown as APIGatewayProxyEvent;
 }
@@ -201,6 +203,30 @@ describe("status API", () => {
     expect(put.status).toBe(200);
     const stored = await new S3ObjectStore(s3.client, INGEST).get(up.key);
     expect(new TextDecoder().decode(stored)).toBe("zip bytes");
+  });
+
+  it("presigns a NIfTI volume's PUT when the body asks for one, under a key the ingest Lambda starts on", async () => {
+    const res = await api(request("acme", "POST", "/v1/uploads", null, '{"file": "scan.nii.gz"}'));
+    expect(res.statusCode).toBe(201);
+    const up = body(res) as { uploadId: string; key: string; url: string };
+    expect(up.key).toBe(`incoming/acme/${up.uploadId}/scan.nii.gz`);
+    expect(parseIncomingKey(up.key)).toMatchObject({
+      tenant: "acme",
+      uploadId: up.uploadId,
+      trigger: "nifti",
+    });
+    expect((await fetch(up.url, { method: "PUT", body: "nifti bytes" })).status).toBe(200);
+    // Anything else in the body is a 400 problem, not a guess.
+    for (const bad of [
+      '{"file": "../../etc/passwd"}',
+      '{"file": "scan.nii", "extra": 1}',
+      "not json",
+      "[]",
+    ]) {
+      const r = await api(request("acme", "POST", "/v1/uploads", null, bad));
+      expect(r.statusCode, bad).toBe(400);
+      expect(ProblemSchema.parse(body(r)).detail).toMatch(/file|JSON/);
+    }
   });
 
   it("answers bad routes, methods, ids, queries and callers with problem+json", async () => {
