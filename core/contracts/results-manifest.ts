@@ -90,7 +90,7 @@ export type ResultsManifest = z.infer<typeof ResultsManifestSchema>;
 
 /**
  * Codes of the job's own permanent failures (input rejections use core/contracts/reason-codes.ts). Stable:
- * never rename, add at the end. job-events shows them as JOB_FAILED with the code in the message.
+ * never rename, add at the end. job-events puts them on the study as they are (StudyReasonSchema).
  */
 export const JOB_FAILURE_REASONS = {
   INVALID_JOB_PARAMETERS:
@@ -102,6 +102,9 @@ export const JOB_FAILURE_REASONS = {
   INTERNAL_ERROR: "The analysis failed unexpectedly; the job log has the details.",
 } as const;
 export type JobFailureReason = keyof typeof JOB_FAILURE_REASONS;
+export const JobFailureReasonSchema = z.enum(
+  Object.keys(JOB_FAILURE_REASONS) as [JobFailureReason, ...JobFailureReason[]],
+);
 
 /** Why the job stopped, in the exit-code classes of gpu-job/job/exit-codes.ts. */
 export const FAILURE_KINDS = ["INPUT_REJECTED", "CONFIGURATION", "INTERNAL"] as const;

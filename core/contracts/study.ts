@@ -9,6 +9,7 @@
  */
 import * as z from "zod";
 import { ReasonCodeSchema } from "./reason-codes.js";
+import { JobFailureReasonSchema } from "./results-manifest.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -59,9 +60,13 @@ export const STATUS_RANK: Readonly<Record<StudyStatus, number>> = {
 };
 export const TERMINAL_STATUSES: readonly StudyStatus[] = ["REJECTED", "SUCCEEDED", "FAILED"];
 
-/** Codes of failures after validation (the job's side); input rejections use ReasonCode. */
+/**
+ * Codes the pipeline gives a failure after validation when the job left no code of its own (its codes,
+ * JOB_FAILURE_REASONS in results-manifest.ts, and input rejections, ReasonCode, are shown as they are).
+ */
 export const JOB_FAILURE_CODES = {
-  JOB_FAILED: "The analysis job failed; the message carries Batch's status reason.",
+  JOB_FAILED:
+    "The analysis job failed; the message carries Batch's status reason (or an unknown code of the job's).",
   RESULTS_MISSING: "Batch reported success but the results manifest (manifest.json) is missing.",
 } as const;
 export type JobFailureCode = keyof typeof JOB_FAILURE_CODES;
@@ -71,7 +76,7 @@ export const JobFailureCodeSchema = z.enum(
 
 /** Why a study is REJECTED or FAILED: a stable code and a human message (never patient data). */
 export const StudyReasonSchema = z.object({
-  code: z.union([ReasonCodeSchema, JobFailureCodeSchema]),
+  code: z.union([ReasonCodeSchema, JobFailureReasonSchema, JobFailureCodeSchema]),
   message: z.string(),
   file: z.string().optional(),
   slice: z.number().int().nonnegative().optional(),

@@ -8,12 +8,12 @@
  * read-after-write consistency means a manifest written before the job exited is visible now.
  *
  * FAILED carries the job's own reasons when it left `failure.json` (core/contracts/results-manifest.ts):
- * input reason codes as they are, the job's other codes as JOB_FAILED with the code in the message.
+ * input reason codes and the job's own codes (JOB_FAILURE_REASONS) as they are, an unknown code as JOB_FAILED
+ * with the code in the message.
  */
-import { ReasonCodeSchema } from "../contracts/reason-codes.js";
 import { FAILURE_REPORT_NAME, FailureReportSchema } from "../contracts/results-manifest.js";
 import type { StudyReason, StudyStatus } from "../contracts/study.js";
-import { StudyIdSchema } from "../contracts/study.js";
+import { StudyIdSchema, StudyReasonSchema } from "../contracts/study.js";
 import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
 import type { StudyRepository } from "../ports/study-repository.js";
 import { RESULTS_MANIFEST_NAME, resultsPrefix } from "./keys.js";
@@ -111,7 +111,7 @@ async function jobFailureReasons(
     return undefined;
   }
   return report.reasons.map((r): StudyReason => {
-    const code = ReasonCodeSchema.safeParse(r.code);
+    const code = StudyReasonSchema.shape.code.safeParse(r.code);
     if (!code.success) return { code: "JOB_FAILED", message: `${r.code}: ${r.message}` };
     return {
       code: code.data,

@@ -91,10 +91,25 @@ describe("failure.json -> study reasons", () => {
     });
   });
 
-  it("shows the job's own codes as JOB_FAILED with the code in the message", async () => {
+  it("carries the job's own codes to the study as they are", async () => {
     const got = await failWith(new JobFailure("CONFIGURATION", "MODEL_CHECKSUM_MISMATCH", "weights differ."));
-    expect(got?.reasons).toEqual([
-      { code: "JOB_FAILED", message: "MODEL_CHECKSUM_MISMATCH: weights differ." },
+    expect(got?.reasons).toEqual([{ code: "MODEL_CHECKSUM_MISMATCH", message: "weights differ." }]);
+  });
+
+  it("shows a code it does not know (a newer job's) as JOB_FAILED with the code in the message", async () => {
+    await writeFailureReport(store as unknown as JobStore, PREFIX, {
+      schemaVersion: 1,
+      kind: "INTERNAL",
+      exitCode: 1,
+      reasons: [{ code: "GPU_ON_FIRE", message: "the card melted." }],
+    });
+    const studies = fakeStudies();
+    await applyJobStateChange(
+      { jobId: "j1", status: "FAILED", statusReason: "exit 1", attempts: 1, studyId: STUDY },
+      { studies, results: store, now: () => new Date() },
+    );
+    expect(studies.advanced.at(-1)?.reasons).toEqual([
+      { code: "JOB_FAILED", message: "GPU_ON_FIRE: the card melted." },
     ]);
   });
 
