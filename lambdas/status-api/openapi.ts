@@ -8,9 +8,9 @@ import * as z from "zod";
 import {
   CreateUploadRequestSchema,
   CreateUploadResponseSchema,
+  ListStudiesQuerySchema,
   ProblemSchema,
   ResultFileSchema,
-  STUDY_STATUSES,
   StudyIdSchema,
   StudyListSchema,
   StudyReasonSchema,
@@ -40,6 +40,24 @@ function components(): Record<string, unknown> {
   return schemas;
 }
 
+/** One OpenAPI query parameter per field of a zod object, with the field's JSON Schema as a client sends it. */
+function queryParameters(
+  schema: z.ZodObject,
+  descriptions: Record<string, string> = {},
+): Record<string, unknown>[] {
+  const json = z.toJSONSchema(schema, { target: "draft-2020-12", io: "input" }) as {
+    properties: Record<string, Record<string, unknown>>;
+    required?: string[];
+  };
+  return Object.entries(json.properties).map(([name, fieldSchema]) => ({
+    name,
+    in: "query",
+    required: json.required?.includes(name) ?? false,
+    ...(descriptions[name] !== undefined ? { description: descriptions[name] } : {}),
+    schema: fieldSchema,
+  }));
+}
+
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const problem = (description: string) => ({
   description,
@@ -48,6 +66,7 @@ const problem = (description: string) => ({
 const common = {
   "400": problem("Invalid parameter"),
   "403": problem("The caller is not a tenant of this API"),
+  "405": problem("The path exists but not with this method"),
   "500": problem("Internal error"),
 };
 
@@ -81,27 +100,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           operationId: "listStudies",
           summary: "The tenant's studies, newest first",
-          parameters: [
-            {
-              name: "status",
-              in: "query",
-              required: false,
-              schema: { type: "string", enum: [...STUDY_STATUSES] },
-            },
-            {
-              name: "limit",
-              in: "query",
-              required: false,
-              schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
-            },
-            {
-              name: "nextToken",
-              in: "query",
-              required: false,
-              description: "Opaque token from the previous page",
-              schema: { type: "string", maxLength: 2048 },
-            },
-          ],
+          parameters: queryParameters(ListStudiesQuerySchema, {
+            nextToken: "Opaque token from the previous page",
+          }),
           responses: {
             "200": {
               description: "One page of studies",
