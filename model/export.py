@@ -197,13 +197,13 @@ def parity_fixture(net: DeepSCCovid, cfg: ModelConfig, onnx_file: str, onnx_sha:
             "formula": "x[i] = ((i * 2654435761 + seed) mod 2^32) / 2^32, as float32; i = flat C-order index",
             "inputs": {"stack": {"seed": seed, "shape": list(cfg.stack_shape)}, "tile": {"seed": seed + 1, "shape": list(cfg.tile_shape)}},
         },
-        # |ort - torch| <= abs + rel * |torch|. The class logits get the 1e-4 outright; the voxel
-        # outputs (|logit| up to ~20 on these noise inputs, float32 sums over thousands of terms) also get
-        # a relative term: measured with onnxruntime-node 1.30 CPU, 8e-5 absolute at |logit| 17.
+        # |ort - torch| <= abs + rel * |torch|: the 1e-4 outright on every output. Measured with
+        # onnxruntime-node 1.30 CPU and the light model: class logits 2.4e-7, lesion logits 1.5e-5 (|logit|
+        # up to 46) on these noise inputs; before network.GroupNorm's export form, 3.1e-5 and 1.8e-4.
         "tolerance": {
             "class_logits": {"abs": PARITY_TOLERANCE, "rel": 0.0},
-            "lesion_logits": {"abs": PARITY_TOLERANCE, "rel": 1e-5},
-            "evidence": {"abs": PARITY_TOLERANCE, "rel": 1e-5},
+            "lesion_logits": {"abs": PARITY_TOLERANCE, "rel": 0.0},
+            "evidence": {"abs": PARITY_TOLERANCE, "rel": 0.0},
         },
         "outputs": {
             "class_logits": {"shape": list(cl.shape), "values": [float(v) for v in cl.numpy().ravel()]},

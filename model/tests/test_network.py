@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from conftest import SLOW, tiny_config
 from deepsc.config import CLASS_NAMES, get_config
-from deepsc.network import DeepSCCovid, count_parameters, repeat_nearest
+from deepsc.network import DeepSCCovid, GroupNorm, count_parameters, repeat_nearest
 
 PAPER_PARAMETERS = 8.24e6
 
@@ -38,6 +38,19 @@ def test_repeat_nearest_is_nearest_interpolation_in_values_and_gradients(scale):
     (g_ref,) = torch.autograd.grad((ref * w).sum(), x)
     (g_got,) = torch.autograd.grad((got * w).sum(), x)
     assert torch.allclose(g_got, g_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("groups,channels", [(1, 2), (2, 8), (4, 16)])
+def test_group_norm_export_form_is_group_norm(groups, channels):
+    torch.manual_seed(1)
+    norm = GroupNorm(groups, channels).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0)
+        norm.bias.uniform_(-1.0, 1.0)
+    # Mostly one constant (lung-masked background) with a textured region, as the stem sees a tile.
+    x = torch.full((2, channels, 6, 8, 10), 0.7, dtype=torch.float64)
+    x[:, :, 2:4, 3:6, 4:9] += torch.randn(2, channels, 2, 3, 5, dtype=torch.float64)
+    assert torch.allclose(norm.two_pass(x), norm(x), atol=1e-10)
 
 
 def _check_shapes(cfg, batch=1):
