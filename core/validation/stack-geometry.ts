@@ -111,6 +111,29 @@ export function judgeSliceCount(n: number, policy: ValidationPolicy, problems: R
     );
 }
 
+/** Dropped slices are named one warning each up to this many; one more warning counts the rest. */
+export const MAX_DROPPED_NAMED = 20;
+
+/** One DUPLICATES_DROPPED warning per dropped file (the report names what it left out), bounded. */
+function reportDropped(dropped: Slice[], depth: (s: Slice) => number, warnings: Warning[]): void {
+  for (const s of dropped.slice(0, MAX_DROPPED_NAMED)) {
+    const acquisition =
+      s.header.acquisitionNumber !== undefined ? ` (acquisition ${s.header.acquisitionNumber})` : "";
+    const frame = s.frame > 0 ? ` (frame ${s.frame + 1})` : "";
+    warnings.push({
+      code: "DUPLICATES_DROPPED",
+      message: `Dropped a slice${frame}${acquisition} at ${depth(s).toFixed(2)} mm along the slice normal, a position repeated in the series; the latest acquisition there was kept.`,
+      ...where(s),
+    });
+  }
+  const more = dropped.length - MAX_DROPPED_NAMED;
+  if (more > 0)
+    warnings.push({
+      code: "DUPLICATES_DROPPED",
+      message: `${more} more slice(s) at repeated positions were dropped (${dropped.length} in all); the latest acquisition was kept at each.`,
+    });
+}
+
 export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
   if (input.length === 0) reject("EMPTY_INPUT", "The series has no slices.");
   requireGeometry(input);
@@ -158,11 +181,7 @@ export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
     }
     kept.push(s);
   }
-  if (dropped.length > 0)
-    warnings.push({
-      code: "DUPLICATES_DROPPED",
-      message: `${dropped.length} slice(s) at repeated positions were dropped; the latest acquisition was kept.`,
-    });
+  reportDropped(dropped, depth, warnings);
 
   const n = kept.length;
   const first = kept[0]!;

@@ -5,7 +5,7 @@ import { isInputRejected } from "../../../core/errors.js";
 import { column, cross, normalize, voxelCentre } from "../../../core/geometry/affine.js";
 import { ANALYSIS_POLICY, CONVERT_POLICY } from "../../../core/validation/policy.js";
 import { slicesOf } from "../../../core/validation/slices.js";
-import { buildStack } from "../../../core/validation/stack-geometry.js";
+import { buildStack, MAX_DROPPED_NAMED } from "../../../core/validation/stack-geometry.js";
 import { fakeHeader, fakeStack } from "../../helpers/fake-headers.js";
 
 const slices = (headers: ReturnType<typeof fakeStack>) => headers.flatMap(slicesOf);
@@ -105,7 +105,30 @@ describe("buildStack", () => {
     expect(stack.dropped).toHaveLength(1);
     expect(stack.dropped[0]!.header.acquisitionNumber).toBe(1);
     expect(stack.slices[10]!.header.instanceNumber).toBe(99);
-    expect(stack.warnings.map((w) => w.code)).toContain("DUPLICATES_DROPPED");
+    const named = stack.warnings.filter((w) => w.code === "DUPLICATES_DROPPED");
+    expect(named).toHaveLength(1);
+    expect(named[0]!.file).toBe(stack.dropped[0]!.header.file);
+    expect(named[0]!.message).toMatch(/acquisition 1\b.*20\.00 mm/);
+  });
+
+  it("names every dropped file up to MAX_DROPPED_NAMED, then counts the rest in one warning", () => {
+    const first = fakeStack(40, [0, 0, 0], [0, 0, 2], { acquisition: 1 });
+    const second = fakeStack(40, [0, 0, 0], [0, 0, 2], { acquisition: 2 });
+    second.forEach((h, k) => {
+      h.file = `repeat-${k}.dcm`;
+    });
+    const stack = buildStack(slices([...first, ...second]), ANALYSIS_POLICY);
+    expect(stack.dropped).toHaveLength(40);
+    const warnings = stack.warnings.filter((w) => w.code === "DUPLICATES_DROPPED");
+    expect(warnings).toHaveLength(MAX_DROPPED_NAMED + 1);
+    const files = warnings.slice(0, MAX_DROPPED_NAMED).map((w) => w.file);
+    expect(new Set(files).size).toBe(MAX_DROPPED_NAMED);
+    // The latest acquisition was kept, so the named files are the first acquisition's.
+    expect(files.every((f) => f !== undefined && !f.startsWith("repeat-"))).toBe(true);
+    expect(warnings.at(-1)).toMatchObject({
+      message: expect.stringMatching(/^20 more slice\(s\).*40 in all/),
+    });
+    expect(warnings.at(-1)?.file).toBeUndefined();
   });
 
   it("keeps the later acquisition even when its position rounds slightly below the earlier one", () => {
