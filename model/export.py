@@ -22,6 +22,7 @@ import datetime as _dt
 import hashlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
 from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, config_from_dict, get_config  # noqa: E402
-from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters  # noqa: E402
+from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, fused_export  # noqa: E402
 
 OPSET = 17
 MODEL_NAME = "deepsc-covid"
@@ -383,8 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     export_onnx(net, cfg, onnx_path)
     fp16_path = None
     if args.fp16:
+        # From a graph with PyTorch's own GroupNorm export: the float32 graph's explicit squares overflow
+        # float16 (network.GroupNorm).
         fp16_path = out / f"deepsc-{cfg.name}-fp16.onnx"
-        convert_to_fp16(onnx_path, fp16_path)
+        with tempfile.TemporaryDirectory() as tmp, fused_export():
+            fused = Path(tmp) / "fused.onnx"
+            export_onnx(net, cfg, fused)
+            convert_to_fp16(fused, fp16_path)
     parity_name = f"parity-{cfg.name}.json"
     parity = parity_fixture(net, cfg, onnx_path.name, sha256(onnx_path), args.parity_seed)
     (out / parity_name).write_text(json.dumps(parity) + "\n")

@@ -39,6 +39,10 @@ The task-aware loss (losses.py) ties E_k to the segmentation at the same scale, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,10 +60,19 @@ class GroupNorm(nn.GroupNorm):
     float64 result; bench/README.md, parity). The export instead averages along W, then H, then the rest
     (each sum at most a few hundred terms) and normalises with the deviations from that mean (two passes).
     The same mathematics: training and PyTorch inference keep the fused kernel; the state dict is unchanged.
+
+    A float16 graph keeps PyTorch's own export (`fused_export`): there the explicit squares would overflow
+    float16 (deviations of the deep blocks reach 10^3), while the CUDA provider's InstanceNormalization keeps
+    its statistics in float32.
     """
 
+    #: "two_pass" (float32 graphs) or "fused" (InstanceNormalization, for float16 graphs); see fused_export.
+    export_form: ClassVar[str] = "two_pass"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.two_pass(x) if torch.onnx.is_in_onnx_export() else super().forward(x)
+        if torch.onnx.is_in_onnx_export() and GroupNorm.export_form == "two_pass":
+            return self.two_pass(x)
+        return super().forward(x)
 
     def two_pass(self, x: torch.Tensor) -> torch.Tensor:
         """The export form: nested means, then the deviations' mean square; x is [B, C, D, H, W]."""
@@ -76,6 +89,16 @@ class GroupNorm(nn.GroupNorm):
         per_channel = inv_sd.reshape(b, g, 1).expand(b, g, c // g).reshape(b, c, 1, 1, 1)
         scale = per_channel * self.weight.view(1, c, 1, 1, 1)
         return dev.reshape(b, c, d, h, w) * scale + self.bias.view(1, c, 1, 1, 1)
+
+
+@contextmanager
+def fused_export() -> Iterator[None]:
+    """Export GroupNorm as PyTorch does (InstanceNormalization) inside this block: for float16 graphs."""
+    GroupNorm.export_form = "fused"
+    try:
+        yield
+    finally:
+        GroupNorm.export_form = "two_pass"
 
 
 def group_norm(channels: int, max_groups: int) -> GroupNorm:
