@@ -77,7 +77,7 @@ describe("gpu-job/Dockerfile", () => {
     const runtimeBase = froms.at(-1) ?? "";
     expect(runtimeBase).toMatch(new RegExp(`^nvidia/cuda:${cuda}\\.[\\d.]+-cudnn-runtime-`));
     expect(DOCKERFILE).toContain("--onnxruntime-node-install=cuda12");
-    expect(DOCKERFILE).toMatch(/ldd "\$provider"/);
-    expect(DOCKERFILE).toContain("libonnxruntime_providers_cuda.so");
+    expect(DOCKERFILE).toMatch(/LD_LIBRARY_PATH="\$dir" ldd "\$dir\/libonnxruntime_providers_cuda\.so"/);
+    expect(DOCKERFILE).toMatch(/ldconfig -p \| grep -q 'libcudnn\\\.so\\\.9'/);
   });
 });
