@@ -45,20 +45,27 @@ export const INGEST_ENV = {
  * comes at least 180 s after the failed attempt began.
  */
 export const LAMBDA_ASYNC_LAST_RETRY_AFTER_S = 180;
-/** What a claim's lease adds to the ingest function's timeout, so a live holder never loses its claim. */
+/**
+ * The margin on both sides of a claim's lease: it outlasts the ingest function's timeout by this much (a
+ * live holder never loses its claim) and ends at least this long before Lambda's last retry.
+ */
 export const INGEST_LEASE_MARGIN_S = 30;
+/** The ingest function's timeout (header-only validation of a large upload plus SubmitJob). */
+export const INGEST_TIMEOUT_S = 120;
+/** The longest lease that still ends a margin before Lambda's last retry. */
+export const MAX_INGEST_LEASE_S = LAMBDA_ASYNC_LAST_RETRY_AFTER_S - INGEST_LEASE_MARGIN_S;
 
 /**
  * The ingest claim's lease for a function timeout. It must outlast the timeout (a live holder keeps its
  * claim) and end before Lambda's last retry of an invocation that crashed or timed out while holding it
  * (that retry takes the claim over and finishes the study; with a longer lease the study would stay
- * VALIDATING for good). Hence the timeout may be at most 150 s.
+ * VALIDATING for good), with a margin each side. Hence the timeout may be at most 120 s.
  */
 export function ingestLeaseSeconds(timeoutSeconds: number): number {
   const lease = timeoutSeconds + INGEST_LEASE_MARGIN_S;
-  if (lease > LAMBDA_ASYNC_LAST_RETRY_AFTER_S)
+  if (lease > MAX_INGEST_LEASE_S)
     throw new RangeError(
-      `ingest timeout ${timeoutSeconds} s is too long: its claim lease (${lease} s) would outlast Lambda's last retry (${LAMBDA_ASYNC_LAST_RETRY_AFTER_S} s after a failure) and a crashed invocation would leave its study VALIDATING; keep the timeout at or below ${LAMBDA_ASYNC_LAST_RETRY_AFTER_S - INGEST_LEASE_MARGIN_S} s`,
+      `ingest timeout ${timeoutSeconds} s is too long: its claim lease (${lease} s) would end less than ${INGEST_LEASE_MARGIN_S} s before Lambda's last retry (${LAMBDA_ASYNC_LAST_RETRY_AFTER_S} s after a failure), and a crashed invocation could leave its study VALIDATING; keep the timeout at or below ${MAX_INGEST_LEASE_S - INGEST_LEASE_MARGIN_S} s`,
     );
   return lease;
 }

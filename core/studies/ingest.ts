@@ -10,7 +10,7 @@
  *   5. SubmitJob, then record `submitted = true` + jobId and QUEUED.
  *
  * Why a lease and not just "the claim exists": if SubmitJob throws (throttling, Batch outage), the event
- * must be retried by EventBridge and the retry must be able to submit, although the claim item already
+ * must be retried (Lambda's asynchronous retries) and the retry must be able to submit, although the claim item already
  * exists. So the claim carries `submitted = false`, a random claim token and `leaseUntil`. A later event for
  * the same study may take over when the item is still VALIDATING, not submitted, and its lease has ended
  * (the failing holder releases it at once; a holder that crashed lets it run out). The takeover is itself
@@ -191,8 +191,8 @@ export async function ingestUpload(
     try {
       ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
     } catch (e) {
-      // Leave the study VALIDATING and unsubmitted, and end the lease now: EventBridge's retry of this
-      // event takes over at once instead of waiting for the lease to run out.
+      // Leave the study VALIDATING and unsubmitted, and end the lease now: Lambda's retry of this event
+      // (about a minute later) takes over instead of waiting for the lease to run out.
       await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
       throw e;
     }

@@ -30,6 +30,7 @@ import { acknowledge, acknowledgeGrantPolicies, allowWildcards } from "../nag.js
 import {
   INCOMING_PREFIX,
   INGEST_ENV,
+  INGEST_TIMEOUT_S,
   ingestLeaseSeconds,
   JOB_ENV,
   LAMBDA_ENV,
@@ -37,12 +38,6 @@ import {
   RESULTS_PREFIX,
   STATUS_API_ENV,
 } from "../runtime-contract.js";
-
-/**
- * The ingest function's timeout: header-only validation of a large upload plus SubmitJob. It also sets
- * the study claim's lease (ingestLeaseSeconds), which is why it may not exceed 150 s.
- */
-const INGEST_TIMEOUT_S = 120;
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;

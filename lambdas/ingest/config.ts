@@ -3,13 +3,11 @@ import * as z from "zod";
 import type { IngestConfig } from "../../core/studies/ingest.js";
 import {
   INGEST_ENV,
+  INGEST_TIMEOUT_S,
   ingestLeaseSeconds,
-  LAMBDA_ASYNC_LAST_RETRY_AFTER_S,
   LAMBDA_ENV,
+  MAX_INGEST_LEASE_S,
 } from "../../infra/runtime-contract.js";
-
-/** The pipeline stack's ingest timeout; the stack sets the lease from its own (ingestLeaseSeconds). */
-const DEFAULT_TIMEOUT_S = 120;
 
 const EnvSchema = z.object({
   [LAMBDA_ENV.studiesTable]: z.string().min(1),
@@ -23,8 +21,8 @@ const EnvSchema = z.object({
     .number()
     .int()
     .min(30)
-    .max(LAMBDA_ASYNC_LAST_RETRY_AFTER_S)
-    .default(ingestLeaseSeconds(DEFAULT_TIMEOUT_S)),
+    .max(MAX_INGEST_LEASE_S)
+    .default(ingestLeaseSeconds(INGEST_TIMEOUT_S)),
 });
 
 export interface IngestLambdaConfig extends IngestConfig {

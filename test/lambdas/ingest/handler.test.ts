@@ -13,7 +13,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
 import { hashUid } from "../../../core/privacy.js";
 import { ClaimBusyError } from "../../../core/studies/ingest.js";
-import { ingestLeaseSeconds } from "../../../infra/runtime-contract.js";
+import {
+  INGEST_TIMEOUT_S,
+  ingestLeaseSeconds,
+  LAMBDA_ASYNC_LAST_RETRY_AFTER_S,
+} from "../../../infra/runtime-contract.js";
 import { BatchJobSubmitter } from "../../../lambdas/adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
@@ -185,8 +189,9 @@ describe("ingest handler", () => {
   });
 
   it("finishes a study whose holder crashed: a retry during the lease is busy, one after it takes over", async () => {
-    let clock = Date.parse("2026-11-27T12:00:00Z");
-    const leaseMs = 150_000;
+    const start = Date.parse("2026-11-27T12:00:00Z");
+    let clock = start;
+    const leaseMs = ingestLeaseSeconds(INGEST_TIMEOUT_S) * 1000;
     let crash = true;
     const s3store = new S3ObjectStore(s3.client, INGEST);
     // The first invocation dies in validation (a timeout or an out-of-memory kill gives it no chance to
@@ -212,14 +217,14 @@ describe("ingest handler", () => {
     await expect(handler(event)).rejects.toThrow("Task timed out");
     crash = false;
     // Lambda's first retry, a minute later: the lease still runs, so it must not call itself a duplicate.
-    clock += 60_000;
+    clock = start + 60_000;
     const busy = await handler(event).catch((e: unknown) => e);
     expect(busy).toBeInstanceOf(ClaimBusyError);
     expect(submits()).toHaveLength(0);
     const rec = await study((busy as ClaimBusyError).studyId);
     expect(rec).toMatchObject({ status: "VALIDATING", submitted: false });
-    // The second retry, two minutes after that: the lease has ended, it takes over and submits once.
-    clock += 120_000;
+    // The last retry, two minutes after that: the lease has ended, it takes over and submits once.
+    clock = start + LAMBDA_ASYNC_LAST_RETRY_AFTER_S * 1000;
     const outcome = await handler(event);
     expect(outcome).toMatchObject({ kind: "queued", resubmitted: true });
     expect(submits()).toHaveLength(1);
@@ -366,13 +371,15 @@ describe("ingest configuration", () => {
     });
     expect(() => ingestConfigFromEnv({ ...env, JOB_QUEUE_ARN: undefined })).toThrow();
     expect(() => ingestConfigFromEnv({ ...env, UID_SALT_SECRET_ARN: undefined })).toThrow();
-    // A lease beyond Lambda's last retry would let a crashed invocation strand its study.
+    // A lease reaching Lambda's last retry would let a crashed invocation strand its study.
     expect(() => ingestConfigFromEnv({ ...env, INGEST_LEASE_SECONDS: "900" })).toThrow();
+    expect(() => ingestConfigFromEnv({ ...env, INGEST_LEASE_SECONDS: "151" })).toThrow();
   });
 
-  it("derives the lease from the timeout, and refuses a timeout whose lease would outlast the retries", () => {
-    expect(ingestLeaseSeconds(120)).toBe(150);
-    expect(ingestLeaseSeconds(150)).toBe(180);
-    expect(() => ingestLeaseSeconds(151)).toThrow(/VALIDATING/);
+  it("derives the lease from the timeout, and refuses a timeout whose lease would reach the last retry", () => {
+    expect(ingestLeaseSeconds(INGEST_TIMEOUT_S)).toBe(150);
+    // The lease ends a margin before Lambda's last retry (180 s after a failed attempt began).
+    expect(ingestLeaseSeconds(120) + 30).toBeLessThanOrEqual(LAMBDA_ASYNC_LAST_RETRY_AFTER_S);
+    expect(() => ingestLeaseSeconds(121)).toThrow(/VALIDATING/);
   });
 });
