@@ -134,7 +134,8 @@ function redactFileMentions<T extends Reason | Warning>(items: T[], salt: string
 function dedupeWarnings(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((x) => {
-    const k = `${x.code}|${x.message}`;
+    // The file is part of it: two dropped copies at one position say the same but name different files.
+    const k = `${x.code}|${x.message}|${x.file ?? ""}|${x.slice ?? ""}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

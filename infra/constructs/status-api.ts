@@ -117,8 +117,8 @@ export class StatusApi extends Construct {
     }
 
     // One validator for every method: required query/path parameters are checked here. Bodies are only
-    // validated against a model and no method has one (POST /v1/uploads takes no body); the handler's zod
-    // schemas stay the single source of truth for payloads.
+    // validated against a model and no method has one (POST /v1/uploads's optional body is checked by the
+    // handler); the handler's zod schemas stay the single source of truth for payloads.
     const validator = this.api.addRequestValidator("RequestValidator", {
       validateRequestParameters: true,
       validateRequestBody: true,

@@ -66,7 +66,6 @@ const problem = (description: string) => ({
 const common = {
   "400": problem("Invalid parameter"),
   "403": problem("The caller is not a tenant of this API"),
-  "405": problem("The path exists but not with this method"),
   "500": problem("Internal error"),
 };
 

@@ -317,8 +317,24 @@ function modelBlocks(d: Diagnosis): Block[] {
   ];
 }
 
+/** Warnings of one code shown in a report before the rest are counted (diagnosis.json lists them all). */
+const MAX_WARNINGS_PER_CODE = 3;
+
 function warningBlocks(d: Diagnosis): Block[] {
-  const lines = [...d.warnings.map((w) => `${w.code}: ${w.message}`), ...d.findings.warnings];
+  const perCode = new Map<string, number>();
+  for (const w of d.warnings) perCode.set(w.code, (perCode.get(w.code) ?? 0) + 1);
+  const shown = new Map<string, number>();
+  const lines: string[] = [];
+  for (const w of d.warnings) {
+    const n = (shown.get(w.code) ?? 0) + 1;
+    shown.set(w.code, n);
+    if (n <= MAX_WARNINGS_PER_CODE) lines.push(`${w.code}: ${w.message}`);
+    else if (n === MAX_WARNINGS_PER_CODE + 1)
+      lines.push(
+        `${w.code}: ${(perCode.get(w.code) ?? n) - MAX_WARNINGS_PER_CODE} more of these; diagnosis.json lists every one.`,
+      );
+  }
+  lines.push(...d.findings.warnings);
   if (lines.length === 0) return [];
   return [
     { kind: "heading", text: "Warnings" },

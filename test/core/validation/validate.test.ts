@@ -105,6 +105,27 @@ describe("validatePath: files of an unsupported transfer syntax", () => {
 });
 
 describe("validatePath: what a report says about the input's files", () => {
+  it.each(MODES)(
+    "names every dropped copy of a repeated slice, even when their messages match (%s)",
+    async (mode) => {
+      const dir = folder({
+        "1.dcm": ctSlice(0),
+        "2.dcm": ctSlice(1),
+        "3.dcm": ctSlice(2),
+        "2-copy-a.dcm": ctSlice(1),
+        "2-copy-b.dcm": ctSlice(1),
+      });
+      const { report } = await validatePath(dir, { mode, purpose: "convert" });
+      expect(report.accepted).toBe(true);
+      const dropped = report.warnings.filter((w) => w.code === "DUPLICATES_DROPPED");
+      // The same SOP instance three times: two copies dropped, each named, though they read alike.
+      expect(dropped).toHaveLength(2);
+      expect(new Set(dropped.map((w) => w.file)).size).toBe(2);
+      expect(dropped[0]!.message).toBe(dropped[1]!.message);
+      expect(report.series?.dims).toEqual([3, 2, 3]);
+    },
+  );
+
   it("names a file called by its SOPInstanceUID by a salted hash, in `file` and in the message", async () => {
     const uid = "1.2.826.0.1.3680043.8.498.77777777777777";
     const cut = ctSlice(1);

@@ -17,7 +17,11 @@ import { runPhantom } from "../../../../core/phantom/run.js";
 import { validatePath } from "../../../../core/validation/validate-path.js";
 import { verifyResultsManifest } from "../../../../gpu-job/job/results-manifest.js";
 import { type AnalyzeResult, analyze } from "../../../../gpu-job/pipeline/analyze.js";
-import { CLASS_LABELS, pct } from "../../../../gpu-job/pipeline/report/report-content.js";
+import {
+  buildReportDocument,
+  CLASS_LABELS,
+  pct,
+} from "../../../../gpu-job/pipeline/report/report-content.js";
 import { REPORT_FILES, writeReports } from "../../../../gpu-job/pipeline/report/write-reports.js";
 import {
   dciodvfy,
@@ -167,6 +171,18 @@ describe("report files in other cases", () => {
     expect(Number(readDicom(join(dir, "lesions.seg.dcm")).NumberOfFrames)).toBe(1);
     expect(existsSync(join(dir, "images/axial-2.png"))).toBe(false);
     expect(readFileSync(join(dir, "report.html"), "utf8")).toContain("no lesion found");
+  });
+
+  it("shows at most three warnings of one code and counts the rest (diagnosis.json keeps them all)", () => {
+    const many = Array.from({ length: 7 }, (_, i) => ({
+      code: "DUPLICATES_DROPPED" as const,
+      message: `Dropped a slice at ${i}.00 mm along the slice normal.`,
+      file: `copy-${i}.dcm`,
+    }));
+    const doc = buildReportDocument({ ...d, warnings: [...d.warnings, ...many] }, { axial: [] });
+    const text = doc.blocks.flatMap((b) => ("text" in b ? [b.text] : []));
+    expect(text.filter((t) => t.includes("DUPLICATES_DROPPED: Dropped a slice"))).toHaveLength(3);
+    expect(text).toContain("- DUPLICATES_DROPPED: 4 more of these; diagnosis.json lists every one.");
   });
 
   it("refuses masks that do not match the volume", async () => {
