@@ -142,6 +142,11 @@ describe("compliance of the synthesized app", () => {
           for (const st of at<{ Statement: ResourceStatement[] }>(r, path).Statement) {
             if (st.Effect !== "Allow") continue;
             const where = `${stackName}/${id} ${JSON.stringify(st.Action)}`;
+            // Anyone at all: a public Allow. Only with a condition that confines it (e.g. TLS-only denies
+            // are Deny, so they never get here).
+            const principal = JSON.stringify(st.Principal);
+            const anyone = principal === '"*"' || /"AWS":"\*"|"AWS":\[[^\]]*"\*"/.test(principal);
+            if (anyone && st.Condition === undefined) offending.push(`${where}: Allow to anyone`);
             if (type !== "AWS::KMS::Key") {
               if (asArray(st.Resource).includes("*")) offending.push(`${where} on *`);
               continue;
@@ -149,9 +154,9 @@ describe("compliance of the synthesized app", () => {
             keyStatements++;
             // A key policy's Resource must be "*" (it means this key). Who may use the key is what matters:
             // the account's own root (IAM policies decide from there), or an AWS service held to a condition.
-            const principal = JSON.stringify(st.Principal);
             const service = principal.includes('"Service"');
-            const accountRoot = /:root"|"AWS":\{"Fn::Join".*:root/.test(principal);
+            // This account's root, as CDK writes it: arn:${Partition}:iam::${AccountId}:root.
+            const accountRoot = /"Ref":"AWS::AccountId"\},":root"/.test(principal);
             if (service && st.Condition === undefined)
               offending.push(`${where}: service without a condition`);
             if (!service && !accountRoot) offending.push(`${where}: principal ${principal}`);
