@@ -97,3 +97,7 @@ export const MODEL_IN_IMAGE = "image";
 
 /** CloudWatch namespace of the Powertools metrics the handlers emit (POWERTOOLS_METRICS_NAMESPACE). */
 export const METRICS_NAMESPACE = "DeepSC";
+/** The ingest Lambda's Powertools service name (the `service` dimension of its metrics). */
+export const INGEST_SERVICE_NAME = "deepsc-ingest";
+/** Its count of events thrown back to be retried because another invocation holds the study's claim. */
+export const INGEST_CLAIM_BUSY_METRIC = "ClaimBusy";

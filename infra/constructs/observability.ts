@@ -45,6 +45,12 @@ export interface ObservabilityProps {
   readonly jobQueueArn: string;
   readonly deadLetterQueues: Record<string, sqs.IQueue>;
   readonly functions: Record<string, lambda.IFunction>;
+  /**
+   * Per function (same keys as `functions`): a count of the errors it throws on purpose to be retried
+   * (the ingest Lambda's ClaimBusy). Its Errors alarm then fires on errors minus these.
+   * @default - every error alarms
+   */
+  readonly retriedByDesign?: Record<string, cloudwatch.IMetric>;
   readonly api: apigw.RestApi;
   /** @default - no subscription; subscribe endpoints to `topic` out of band */
   readonly alarmEmail?: string;
@@ -143,7 +149,22 @@ export class Observability extends Construct {
       "A Batch job was cancelled after waiting RUNNABLE (GPU capacity or quota)",
     );
     for (const [name, fn] of Object.entries(props.functions)) {
-      alarm(`${name}Errors`, fn.metricErrors({ period: fiveMin, statistic: "Sum" }), `${name} Lambda errors`);
+      const errors = fn.metricErrors({ period: fiveMin, statistic: "Sum" });
+      const retried = props.retriedByDesign?.[name];
+      alarm(
+        `${name}Errors`,
+        retried
+          ? new cloudwatch.MathExpression({
+              expression: "errors - FILL(retried, 0)",
+              usingMetrics: { errors, retried },
+              period: fiveMin,
+              label: `${name} errors, less those thrown to be retried`,
+            })
+          : errors,
+        retried
+          ? `${name} Lambda errors other than those it throws on purpose to be retried`
+          : `${name} Lambda errors`,
+      );
       alarm(
         `${name}Throttles`,
         fn.metricThrottles({ period: fiveMin, statistic: "Sum" }),

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { Aws, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as batch from "aws-cdk-lib/aws-batch";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecrAssets from "aws-cdk-lib/aws-ecr-assets";
@@ -29,11 +30,14 @@ import { allow } from "../iam-allowances.js";
 import { acknowledge, acknowledgeGrantPolicies, allowWildcards } from "../nag.js";
 import {
   INCOMING_PREFIX,
+  INGEST_CLAIM_BUSY_METRIC,
   INGEST_ENV,
+  INGEST_SERVICE_NAME,
   INGEST_TIMEOUT_S,
   ingestLeaseSeconds,
   JOB_ENV,
   LAMBDA_ENV,
+  METRICS_NAMESPACE,
   MODEL_IN_IMAGE,
   RESULTS_PREFIX,
   STATUS_API_ENV,
@@ -183,7 +187,7 @@ export class PipelineStack extends Stack {
       ...shared,
       entry: path.join(root, "lambdas/ingest/handler.ts"),
       description: "Validates an uploaded study from byte ranges and submits its Batch GPU job",
-      serviceName: "deepsc-ingest",
+      serviceName: INGEST_SERVICE_NAME,
       memorySize: 1024,
       timeout: Duration.seconds(INGEST_TIMEOUT_S),
       // Bounds SubmitJob and S3 range-read pressure during upload bursts; excess events wait in Lambda's queue.
@@ -303,6 +307,16 @@ export class PipelineStack extends Stack {
       jobQueueArn: this.gpuBatch.jobQueue.jobQueueArn,
       deadLetterQueues: { Ingest: this.ingest.deadLetterQueue, JobEvents: this.jobEvents.deadLetterQueue },
       functions: { Ingest: ingestFn, JobEvents: jobEventsFn, StatusApi: statusFn },
+      // core/studies/ingest.ts: a claim still leased to another invocation is thrown to be retried.
+      retriedByDesign: {
+        Ingest: new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: INGEST_CLAIM_BUSY_METRIC,
+          dimensionsMap: { service: INGEST_SERVICE_NAME },
+          statistic: "Sum",
+          period: Duration.minutes(5),
+        }),
+      },
       api: this.statusApi.api,
       alarmEmail: config.alarmEmail,
     });

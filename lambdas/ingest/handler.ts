@@ -19,7 +19,11 @@ import {
   type IngestOutcome,
   ingestUpload,
 } from "../../core/studies/ingest.js";
-import { METRICS_NAMESPACE } from "../../infra/runtime-contract.js";
+import {
+  INGEST_CLAIM_BUSY_METRIC,
+  INGEST_SERVICE_NAME,
+  METRICS_NAMESPACE,
+} from "../../infra/runtime-contract.js";
 import { BatchJobSubmitter } from "../adapters/batch-job-submitter.js";
 import { DynamoStudyRepository } from "../adapters/dynamo-study-repository.js";
 import { createS3Client, S3ObjectStore } from "../adapters/s3-object-store.js";
@@ -74,7 +78,7 @@ export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
       if (e instanceof ClaimBusyError) {
         // Expected when an event is delivered twice at once, or is retried after a crash before the
         // claim's lease ends: Lambda's retry finishes or takes over the study (core/studies/ingest.ts).
-        metrics.addMetric("ClaimBusy", MetricUnit.Count, 1);
+        metrics.addMetric(INGEST_CLAIM_BUSY_METRIC, MetricUnit.Count, 1);
         logger.info("study claimed by another invocation; the event will be retried", {
           studyId: e.studyId,
           leaseUntil: new Date(e.leaseUntil).toISOString(),
@@ -141,8 +145,8 @@ async function fromEnvironment(): Promise<IngestHandler> {
       jobQueue: config.jobQueue,
       jobDefinition: config.jobDefinition,
     }),
-    logger: new Logger({ serviceName: "deepsc-ingest" }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: "deepsc-ingest" }),
+    logger: new Logger({ serviceName: INGEST_SERVICE_NAME }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: INGEST_SERVICE_NAME }),
   });
 }
 

@@ -323,7 +323,21 @@ describe("pipeline stack services", () => {
       const metrics = alarms.map((a) => `${a.Properties?.Namespace}/${a.Properties?.MetricName}`);
       expect(metrics.filter((m) => m === "AWS/SQS/ApproximateNumberOfMessagesVisible")).toHaveLength(2);
       expect(metrics.filter((m) => m === "AWS/Events/TriggeredRules")).toHaveLength(2);
-      expect(metrics.filter((m) => m === "AWS/Lambda/Errors")).toHaveLength(3);
+      expect(metrics.filter((m) => m === "AWS/Lambda/Errors")).toHaveLength(2);
+      // The ingest Lambda's errors alarm leaves out the ClaimBusy throws it makes on purpose to be retried.
+      const math = alarms.filter((a) => a.Properties?.Metrics !== undefined);
+      expect(math).toHaveLength(1);
+      const parts = math[0]!.Properties!.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: unknown;
+      }[];
+      expect(parts.find((p) => p.Expression)?.Expression).toBe("errors - FILL(retried, 0)");
+      const stat = (id: string) => JSON.stringify(parts.find((p) => p.Id === id)?.MetricStat);
+      expect(stat("errors")).toContain('"MetricName":"Errors"');
+      expect(stat("retried")).toContain('"MetricName":"ClaimBusy"');
+      expect(stat("retried")).toContain('"Namespace":"DeepSC"');
+      expect(stat("retried")).toContain('{"Name":"service","Value":"deepsc-ingest"}');
       expect(metrics.filter((m) => m === "AWS/Lambda/Throttles")).toHaveLength(3);
       expect(metrics.filter((m) => m === "AWS/ApiGateway/5XXError")).toHaveLength(1);
       const [topicId] = Object.keys(resourcesOf(s.pipeline, "AWS::SNS::Topic"));
