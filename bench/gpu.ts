@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import type { Diagnosis } from "../core/contracts/diagnosis.js";
 import { runPhantom } from "../core/phantom/run.js";
 import type { DeviceRequest } from "../gpu-job/pipeline/model/session.js";
+import { type TileModel, tileCheck } from "./gpu-tiles.js";
 import { compareMasks } from "./masks.js";
 
 interface Config {
@@ -120,9 +121,21 @@ async function main(): Promise<void> {
       input: { type: "string" },
       model: { type: "string", default: "gpu-job/models/model.json" },
       cache: { type: "string", default: "/tmp/deepsc-bench/gpu" },
+      tiles: { type: "boolean", default: false },
+      full: { type: "string" },
+      "tile-device": { type: "string", default: "cuda" },
+      python: { type: "string", default: "python3" },
+      runs: { type: "string", default: "50" },
+      warmup: { type: "string", default: "10" },
     },
   });
   const model = resolve(values.model);
+  if (values.tiles) {
+    if (!values.out)
+      throw new Error("usage: gpu.mjs --tiles --out DIR [--full full/model.json] [--tile-device cpu]");
+    await tiles(values, model);
+    return;
+  }
   if (values.one) {
     const config = CONFIGS.find((c) => c.name === values.one);
     if (!config || !values.input || !values.out) throw new Error("--one NAME needs --input and --out");
@@ -188,6 +201,43 @@ async function main(): Promise<void> {
     lesionDiceVsCpu: agreement,
   };
   writeFileSync(join(out, "gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** `--tiles`: issue 3's per-tile check against PyTorch on the same card (bench/gpu-tiles.ts). */
+async function tiles(
+  values: {
+    out?: string;
+    full?: string;
+    "tile-device"?: string;
+    python?: string;
+    runs?: string;
+    warmup?: string;
+  },
+  model: string,
+): Promise<void> {
+  const device = values["tile-device"] === "cpu" ? "cpu" : "cuda";
+  const models: TileModel[] = [
+    { label: "light", manifest: model, torchArgs: ["--checkpoint", "model/weights/deepsc-light.pt"] },
+  ];
+  if (values.full)
+    models.push({
+      label: "full",
+      manifest: resolve(values.full),
+      torchArgs: ["--config", "full", "--random-init", "--seed", "0"],
+    });
+  const results = await tileCheck({
+    root: process.cwd(),
+    models,
+    device,
+    python: values.python ?? "python3",
+    runs: Number(values.runs ?? 50),
+    warmup: Number(values.warmup ?? 10),
+  });
+  const out = resolve(values.out ?? ".");
+  mkdirSync(out, { recursive: true });
+  const report = { date: new Date().toISOString(), gpu: gpuName(), node: process.version, device, results };
+  writeFileSync(join(out, "gpu-tiles.json"), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

@@ -4,6 +4,7 @@
     /usr/bin/python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --threads 1 \
         --batches 1,2 --runs 20 --warmup 3
     /usr/bin/python3 bench/torch_tile.py --config full --random-init --seed 0 --threads 2 --batches 1 --runs 3
+    python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --device cuda --half --batches 1   (GPU check)
 
 The graph is `InferenceGraph` (what model/export.py exports), so PyTorch and onnxruntime run the same
 model. Inputs come from the parity fixture's formula (export.hash_input: stack seed S, tile seed S + 1),
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--input-seed", type=int, default=12345, help="the parity fixture's seed")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: the GPU check (bench/gpu.ts --tiles)")
+    ap.add_argument("--half", action="store_true", help="float16 weights and inputs (eager fp16, with --device cuda)")
     args = ap.parse_args(argv)
 
     import torch
@@ -59,14 +62,23 @@ def main(argv: list[str] | None = None) -> int:
         net = DeepSCCovid(cfg)
     else:
         raise SystemExit("give --checkpoint, or --config with --random-init")
-    graph = InferenceGraph(net.eval()).eval()
-    stack1 = torch.from_numpy(hash_input(cfg.stack_shape, args.input_seed))
-    tile1 = torch.from_numpy(hash_input(cfg.tile_shape, args.input_seed + 1))
+    device = torch.device(args.device)
+    dtype = torch.float16 if args.half else torch.float32
+    graph = InferenceGraph(net.eval()).eval().to(device=device, dtype=dtype)
+    stack1 = torch.from_numpy(hash_input(cfg.stack_shape, args.input_seed)).to(device=device, dtype=dtype)
+    tile1 = torch.from_numpy(hash_input(cfg.tile_shape, args.input_seed + 1)).to(device=device, dtype=dtype)
+
+    def sync() -> None:
+        # CUDA runs asynchronously: a call's time is only known once the card has finished it.
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     result: dict = {
         "config": cfg.name,
         "torch": torch.__version__,
         "threads": args.threads,
+        "device": args.device,
+        "dtype": "float16" if args.half else "float32",
         "torchThreads": torch.get_num_threads(),
         "stackShape": list(cfg.stack_shape),
         "tileShape": list(cfg.tile_shape),
@@ -80,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
             tile = tile1.repeat(batch, 1, 1, 1, 1)
             for _ in range(args.warmup):
                 out = graph(stack, tile)
+            sync()
             calls = []
             for _ in range(args.runs):
                 t0 = time.perf_counter()
                 out = graph(stack, tile)
+                sync()
                 calls.append((time.perf_counter() - t0) * 1000.0)
             result["batches"][str(batch)] = {
                 "callMs": [round(c, 3) for c in calls],
@@ -91,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "medianPerTileMs": statistics.median(calls) / batch,
             }
             if batch == 1:
-                result["classLogits"] = [float(v) for v in out[0].reshape(-1)]
+                result["classLogits"] = [float(v) for v in out[0].float().reshape(-1).cpu()]
     print(json.dumps(result))
     return 0
 
