@@ -136,7 +136,7 @@ export async function analyze(
     if (inference.resampled)
       warnings.push({
         code: "OBLIQUE_RESAMPLED",
-        message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid and on its own grid, and the two results averaged on its own voxels.`,
+        message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid and its own, the two averaged on its own voxels.`,
       });
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.
     if (session.fellBack && session.providerNote)

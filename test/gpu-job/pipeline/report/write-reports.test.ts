@@ -182,7 +182,7 @@ describe("report files in other cases", () => {
     const doc = buildReportDocument({ ...d, warnings: [...d.warnings, ...many] }, { axial: [] });
     const text = doc.blocks.flatMap((b) => ("text" in b ? [b.text] : []));
     expect(text.filter((t) => t.includes("DUPLICATES_DROPPED: Dropped a slice"))).toHaveLength(3);
-    expect(text).toContain("- DUPLICATES_DROPPED: 4 more of these; diagnosis.json lists every one.");
+    expect(text).toContain("- DUPLICATES_DROPPED: 4 more warning(s) of this kind, in diagnosis.json.");
   });
 
   it("refuses masks that do not match the volume", async () => {
