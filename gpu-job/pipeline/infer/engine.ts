@@ -74,12 +74,14 @@ export async function inferScan(
       ...toNativeOpts,
       lungMask: aligned.lungMask,
       logitsInto: alignedLogits,
+      lesions: false,
     });
     const ownLogits = new Int16Array(volume.data.length);
     const onOwn = toNative(ownGrid, own.lesionLogits, own.evidence, {
       ...toNativeOpts,
       lungMask,
       logitsInto: ownLogits,
+      lesions: false,
     });
     maps = averageViews(
       onAligned.evidence,

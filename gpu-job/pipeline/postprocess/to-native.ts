@@ -80,12 +80,18 @@ export function toNative(
      * memory of float32 on a large aligned grid; 1/256 is far finer than any threshold needs).
      */
     logitsInto?: Int16Array;
+    /**
+     * Build the lesion mask (default). Off when only `logitsInto` and the evidence are wanted (an oblique
+     * scan's two views are thresholded after averaging): the mask is then empty and costs no memory.
+     */
+    lesions?: boolean;
   },
 ): NativeMaps {
   const { view } = grid;
   const [nx, ny, nz] = view.dims;
   const total = nx * ny * nz;
-  const lesions = new Uint8Array(total);
+  const wantLesions = opts.lesions ?? true;
+  const lesions = new Uint8Array(wantLesions ? total : 0);
   const ev = new Uint8Array(total);
   const plane = grid.height * grid.width;
   const xs = inPlaneTable(grid.columns);
@@ -131,7 +137,7 @@ export function toNative(
           const q = Math.round(logit * LOGIT_STEPS);
           logitsOut[idx] = Math.max(-32768, Math.min(32767, q));
         }
-        if (logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
+        if (wantLesions && logit > opts.threshold && (mask === null || mask[idx] !== 0)) {
           lesions[idx] = 1;
           lesionVoxels++;
         }
