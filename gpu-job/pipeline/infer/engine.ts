@@ -2,7 +2,7 @@
  * The DeepSC-COVID inference engine: a scan (HU, own geometry) and its lung mask in; class probabilities,
  * a lesion mask and an evidence map on the scan's own grid out. Every constant comes from model.json.
  */
-import type { Volume } from "../../../core/contracts/volume.js";
+import type { Vec3, Volume } from "../../../core/contracts/volume.js";
 import type { ClassName, LoadedModel } from "../model/model-manifest.js";
 import type { ModelSession } from "../model/session.js";
 import { LOGIT_STEPS, type NativeMaps, toNative } from "../postprocess/to-native.js";
@@ -42,7 +42,8 @@ export async function inferScan(
   const m = model.manifest;
   const t0 = performance.now();
   const angle = obliquityDeg(volume);
-  const aligned = angle > ALIGNED_TOLERANCE_DEG && lungMask ? alignToLps(volume, lungMask) : null;
+  const aligned =
+    angle > ALIGNED_TOLERANCE_DEG && lungMask ? alignToLps(volume, lungMask, halfModelSpacing(m)) : null;
   const grid = aligned
     ? buildModelGrid(aligned.volume, aligned.lungMask, m.preprocessing)
     : buildModelGrid(volume, lungMask, m.preprocessing);
@@ -115,6 +116,14 @@ export async function inferScan(
     timingsMs: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 },
     resampled: aligned ? { obliquityDeg: angle, alignedDims: aligned.volume.dims } : null,
   };
+}
+
+/** Half the model's voxel size per LPS axis (x, y in plane, z), where the manifest fixes it. */
+function halfModelSpacing(m: LoadedModel["manifest"]): Vec3 | undefined {
+  const inPlane = m.preprocessing.inPlane.spacingMm;
+  const z = m.preprocessing.zResampling.spacingMm;
+  if (inPlane === null || inPlane === undefined) return undefined;
+  return [inPlane / 2, inPlane / 2, z === null ? 0 : z / 2];
 }
 
 /**

@@ -129,4 +129,30 @@ describe("alignToLps", () => {
     expect(checked).toBeGreaterThan(nx * ny * nz * 0.9);
     expect(() => aligned.sampleToOriginal(new Uint8Array(3), () => {})).toThrow(/aligned grid/);
   });
+
+  it("coarsens the grid to minSpacing where the scan is finer, still exact and still covering the scan", () => {
+    const coarse = alignToLps(vol, lungs, [3, 1, 2]).volume;
+    // x: 1.5 mm -> 3 mm; y stays 1.5 (already coarser than 1); z stays 3 (already coarser than 2).
+    expect(coarse.spacing).toEqual([3, 1.5, 3]);
+    expect(coarse.dims[0]).toBeLessThan(a.dims[0] / 1.8);
+    expect(coarse.dims.slice(1)).toEqual(a.dims.slice(1));
+    const [mx, my, mz] = coarse.dims;
+    let checked = 0;
+    for (let z = 0; z < mz; z++)
+      for (let y = 0; y < my; y++)
+        for (let x = 0; x < mx; x++) {
+          const v = coarse.data[x + mx * (y + my * z)] as number;
+          if (v === -1024) continue;
+          const p: Vec3 = [
+            coarse.origin[0] + x * coarse.spacing[0],
+            coarse.origin[1] + y * coarse.spacing[1],
+            coarse.origin[2] + z * coarse.spacing[2],
+          ];
+          expect(Math.abs(v - f(p))).toBeLessThanOrEqual(1.01);
+          checked++;
+        }
+    // At least the scan's own volume in coarse voxels is inside it (and was checked).
+    const scanMm3 = g.dims[0] * g.dims[1] * g.dims[2] * g.spacing[0] * g.spacing[1] * g.spacing[2];
+    expect(checked).toBeGreaterThan((0.8 * scanMm3) / (3 * 1.5 * 3));
+  });
 });
