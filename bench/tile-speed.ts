@@ -28,27 +28,15 @@ import { parseArgs } from "node:util";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
+import { maxAbsDiff, median, PARITY_INPUT_SEED, parityInput, timeCalls } from "./tile-timing.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
 const PYTHON = "/usr/bin/python3";
 const FULL_DIR = "/tmp/deepsc-bench/full";
-const INPUT_SEED = 12345;
 const TARGET_RATIO = 1.0;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const loadAverage = () => loadavg().map((x) => Number(x.toFixed(2)));
-
-/** The parity fixture's input generator (model/export.py hash_input), as float32. */
-function hashInput(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = ((Math.imul(i, 2654435761) + seed) >>> 0) / 4294967296;
-  return out;
-}
 
 interface Timing {
   /** Every timed call, ms, per batch size. */
@@ -74,8 +62,8 @@ async function timeOrt(
     const stackShape = shapeOf("stack");
     const tileShape = shapeOf("tile");
     const size = (s: readonly number[]) => s.slice(1).reduce((a, b) => a * b, 1);
-    const stack1 = hashInput(size(stackShape), INPUT_SEED);
-    const tile1 = hashInput(size(tileShape), INPUT_SEED + 1);
+    const stack1 = parityInput(size(stackShape), PARITY_INPUT_SEED);
+    const tile1 = parityInput(size(tileShape), PARITY_INPUT_SEED + 1);
     const result: Timing = { callMs: {}, classLogits: [] };
     for (const batch of batches) {
       const repeat = (x: Float32Array) => {
@@ -85,16 +73,9 @@ async function timeOrt(
       };
       const feeds = { stack: repeat(stack1), tile: repeat(tile1) };
       const shapes = { stack: [batch, ...stackShape.slice(1)], tile: [batch, ...tileShape.slice(1)] };
-      let out: Record<string, Float32Array> = {};
-      for (let i = 0; i < warmup; i++) out = await session.run(feeds, shapes);
-      const calls: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t0 = performance.now();
-        out = await session.run(feeds, shapes);
-        calls.push(performance.now() - t0);
-      }
-      result.callMs[String(batch)] = calls;
-      if (batch === 1) result.classLogits = Array.from(out.class_logits ?? []);
+      const { callMs, last } = await timeCalls(() => session.run(feeds, shapes), runs, warmup);
+      result.callMs[String(batch)] = callMs;
+      if (batch === 1) result.classLogits = Array.from(last?.class_logits ?? []);
     }
     return result;
   } finally {
@@ -121,7 +102,7 @@ function timeTorch(
     "--warmup",
     String(warmup),
     "--input-seed",
-    String(INPUT_SEED),
+    String(PARITY_INPUT_SEED),
   ];
   const r = spawnSync(PYTHON, args, { encoding: "utf8", maxBuffer: 16 << 20 });
   if (r.status !== 0) throw new Error(`torch_tile.py failed (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
@@ -143,9 +124,6 @@ function merge(into: Record<string, number[]>, from: Record<string, number[]>) {
 
 const perTile = (calls: Record<string, number[]>) =>
   Object.fromEntries(Object.entries(calls).map(([b, xs]) => [b, median(xs) / Number(b)]));
-
-const maxAbsDiff = (a: number[], b: number[]) =>
-  a.length === b.length && a.length > 0 ? Math.max(...a.map((x, i) => Math.abs(x - b[i]!))) : Number.NaN;
 
 /** The untrained full-size export, made once (model/export.py's own --random-init path). */
 function fullExport(): string {
@@ -298,8 +276,8 @@ async function main() {
     machine: machineInfo(loadBefore, loadAfter),
     input: {
       formula: "x[i] = ((i * 2654435761 + seed) mod 2^32) / 2^32 (float32), the parity fixture's",
-      stackSeed: INPUT_SEED,
-      tileSeed: INPUT_SEED + 1,
+      stackSeed: PARITY_INPUT_SEED,
+      tileSeed: PARITY_INPUT_SEED + 1,
     },
     onnxruntimeNode: (await import("onnxruntime-node/package.json", { with: { type: "json" } })).default
       .version,
