@@ -54,8 +54,8 @@ export async function inferScan(
     session.run(feeds, shapes);
   const tilesOf = (g: typeof grid) =>
     tileStarts(g.depth, m.preprocessing.tile.slices, m.preprocessing.tile.overlap).length;
-  const total = tilesOf(grid) + (ownGrid ? tilesOf(ownGrid) : 0);
   const first = tilesOf(grid);
+  const total = first + (ownGrid ? tilesOf(ownGrid) : 0);
   const sw = await slidingWindow(grid, m, run, { ...opts, onTile: (d) => opts.onTile?.(d, total) });
   const own = ownGrid
     ? await slidingWindow(ownGrid, m, run, { ...opts, onTile: (d) => opts.onTile?.(first + d, total) })
@@ -66,9 +66,6 @@ export async function inferScan(
     evidenceRange: m.evidenceMap.range,
   };
   let maps: NativeMaps;
-  // The class comes from the aligned view alone: tilted anatomy costs the own grid's classification much
-  // more than its segmentation (seed 9100's oblique phantom: covid19 0.94 aligned, 0.66 on its own grid).
-  const probabilities = sw.probabilities;
   if (aligned && ownGrid && own) {
     const alignedLogits = new Int16Array(aligned.volume.data.length);
     const onAligned = toNative(grid, sw.lesionLogits, sw.evidence, {
@@ -99,12 +96,15 @@ export async function inferScan(
   const t3 = performance.now();
   const named = (p: ArrayLike<number>) =>
     Object.fromEntries(m.classes.map((c, i) => [c, p[i] as number])) as Record<ClassName, number>;
+  // The class comes from the aligned view alone: tilted anatomy costs the own grid's classification much
+  // more than its segmentation (seed 9100's oblique phantom: covid19 0.94 aligned, 0.66 on its own grid).
+  const probabilities = named(sw.probabilities);
   let best = 0;
   for (let i = 1; i < m.classes.length; i++)
-    if ((probabilities[i] as number) > (probabilities[best] as number)) best = i;
+    if ((sw.probabilities[i] as number) > (sw.probabilities[best] as number)) best = i;
   return {
     ...maps,
-    probabilities: named(probabilities),
+    probabilities,
     predictedClass: m.classes[best] as ClassName,
     // For an oblique scan, the model grid and tiles recorded are the aligned view's.
     modelGrid: { depth: grid.depth, height: grid.height, width: grid.width, voxelMl: grid.voxelMl },
@@ -148,12 +148,15 @@ function averageViews(
 ): NativeMaps {
   const stepsThreshold = threshold * LOGIT_STEPS;
   const lesions = new Uint8Array(ownLogits.length);
+  let lesionVoxels = 0;
+  // Each of the scan's voxels is visited once, so it is counted where it is set.
   aligned.sampleToOriginal(alignedLogits, (i, steps) => {
     const mean = (steps + (ownLogits[i] as number)) / 2;
-    if (mean > stepsThreshold && (lungMask === null || lungMask[i] !== 0)) lesions[i] = 1;
+    if (mean > stepsThreshold && (lungMask === null || lungMask[i] !== 0)) {
+      lesions[i] = 1;
+      lesionVoxels++;
+    }
   });
-  let lesionVoxels = 0;
-  for (let i = 0; i < lesions.length; i++) lesionVoxels += lesions[i] as number;
   const evidence = own.evidence;
   aligned.sampleToOriginal(alignedEvidence, (i, q) => {
     evidence[i] = Math.round((q + (evidence[i] as number)) / 2);

@@ -331,7 +331,7 @@ function warningBlocks(d: Diagnosis): Block[] {
     if (n <= MAX_WARNINGS_PER_CODE) lines.push(`${w.code}: ${w.message}`);
     else if (n === MAX_WARNINGS_PER_CODE + 1)
       lines.push(
-        `${w.code}: ${(perCode.get(w.code) ?? n) - MAX_WARNINGS_PER_CODE} more warning(s) of this kind, in diagnosis.json.`,
+        `${w.code}: ${(perCode.get(w.code) as number) - MAX_WARNINGS_PER_CODE} more warning(s) of this kind, in diagnosis.json.`,
       );
   }
   lines.push(...d.findings.warnings);
