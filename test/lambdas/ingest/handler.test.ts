@@ -42,6 +42,13 @@ const RESULTS = "results";
 const QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/deepsc";
 const DEFINITION = "arn:aws:batch:us-east-1:123456789012:job-definition/deepsc:1";
 
+/** The Batch adapter over the mocked client (aws-sdk-client-mock intercepts every BatchClient). */
+const batchJobs = () =>
+  new BatchJobSubmitter(new BatchClient({ region: "us-east-1" }), {
+    jobQueue: QUEUE,
+    jobDefinition: DEFINITION,
+  });
+
 let s3: S3rverHandle;
 let db: DynaliteHandle;
 let repo: DynamoStudyRepository;
@@ -60,15 +67,12 @@ beforeAll(async () => {
       ingestBucket: INGEST,
       resultsBucket: RESULTS,
       modelUri: "s3://models/deepsc/v1/model.json",
-      leaseMs: 150_000,
+      leaseMs: ingestLeaseSeconds(INGEST_TIMEOUT_S) * 1000,
       uidSalt: SALT,
     },
     store: new S3ObjectStore(s3.client, INGEST),
     studies: repo,
-    jobs: new BatchJobSubmitter(new BatchClient({ region: "us-east-1" }), {
-      jobQueue: QUEUE,
-      jobDefinition: DEFINITION,
-    }),
+    jobs: batchJobs(),
     ...quietPowertools("ingest-test"),
   });
 });
@@ -206,10 +210,7 @@ describe("ingest handler", () => {
       config: { ingestBucket: INGEST, resultsBucket: RESULTS, modelUri: "image", leaseMs, uidSalt: SALT },
       store,
       studies: repo,
-      jobs: new BatchJobSubmitter(new BatchClient({ region: "us-east-1" }), {
-        jobQueue: QUEUE,
-        jobDefinition: DEFINITION,
-      }),
+      jobs: batchJobs(),
       now: () => new Date(clock),
       ...quietPowertools("ingest-crash-test"),
     });
