@@ -46,16 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from deepsc.config import config_from_dict, get_config
-    from deepsc.network import DeepSCCovid, InferenceGraph
+    from deepsc.config import get_config
+    from deepsc.network import DeepSCCovid, InferenceGraph, load_checkpoint
     from export import hash_input
 
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        ckpt = torch.load(args.checkpoint, map_location="cpu")
-        cfg = config_from_dict(ckpt["config"])
-        net = DeepSCCovid(cfg)
-        net.load_state_dict(ckpt["state_dict"])
+        net, cfg, _ = load_checkpoint(args.checkpoint)
     elif args.random_init and args.config:
         torch.manual_seed(args.seed)
         cfg = get_config(args.config)

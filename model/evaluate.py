@@ -22,10 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
-from deepsc.config import config_from_dict  # noqa: E402
 from deepsc.data import discover_cases, load_case, load_native_masks  # noqa: E402
 from deepsc.infer import evaluate_case, summarise  # noqa: E402
-from deepsc.network import DeepSCCovid  # noqa: E402
+from deepsc.network import load_checkpoint  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,11 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    ckpt = torch.load(args.checkpoint, map_location="cpu")
-    cfg = config_from_dict(ckpt["config"])
-    net = DeepSCCovid(cfg)
-    net.load_state_dict(ckpt["state_dict"])
-    net.eval()
+    net, cfg, _ = load_checkpoint(args.checkpoint)
     t0 = time.time()
     results = []
     for f in discover_cases(args.data):

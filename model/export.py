@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
-from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, config_from_dict, get_config  # noqa: E402
-from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, fused_export  # noqa: E402
+from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, get_config  # noqa: E402
+from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, fused_export, load_checkpoint  # noqa: E402
 
 OPSET = 17
 MODEL_NAME = "deepsc-covid"
@@ -57,11 +57,8 @@ def sha256(path: Path) -> str:
 
 def load_network(args) -> tuple[DeepSCCovid, ModelConfig, dict | None]:
     if args.checkpoint:
-        ckpt = torch.load(args.checkpoint, map_location="cpu")
-        cfg = config_from_dict(ckpt["config"])
-        net = DeepSCCovid(cfg)
-        net.load_state_dict(ckpt["state_dict"])
-        return net.eval(), cfg, ckpt.get("training")
+        net, cfg, ckpt = load_checkpoint(args.checkpoint)
+        return net, cfg, ckpt.get("training")
     if not args.random_init:
         raise SystemExit("give --checkpoint, or --config with --random-init for an untrained model")
     torch.manual_seed(args.seed)

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, LESION_CLASSES, ModelConfig
+from .config import EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, LESION_CLASSES, ModelConfig, config_from_dict
 
 
 class GroupNorm(nn.GroupNorm):
@@ -446,3 +446,13 @@ class InferenceGraph(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def load_checkpoint(path) -> tuple[DeepSCCovid, ModelConfig, dict]:
+    """A train.py checkpoint as a network in evaluation mode, its configuration, and the checkpoint itself
+    (its `training` record, for the scripts that carry it on)."""
+    ckpt = torch.load(path, map_location="cpu")
+    cfg = config_from_dict(ckpt["config"])
+    net = DeepSCCovid(cfg)
+    net.load_state_dict(ckpt["state_dict"])
+    return net.eval(), cfg, ckpt

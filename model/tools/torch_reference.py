@@ -14,6 +14,7 @@ lesion_logits and evidence, and prints the torch version.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -35,16 +36,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from deepsc.config import config_from_dict
-    from deepsc.network import DeepSCCovid, InferenceGraph
+    from deepsc.network import InferenceGraph, load_checkpoint
 
     torch.set_num_threads(1)
-    ckpt = torch.load(args.checkpoint, map_location="cpu")
-    graphs = {}
-    for tag, dtype in (("f32", torch.float32), ("f64", torch.float64)):
-        net = DeepSCCovid(config_from_dict(ckpt["config"]))
-        net.load_state_dict(ckpt["state_dict"])
-        graphs[tag] = (InferenceGraph(net.to(dtype).eval()).eval(), dtype)
+    net, _, _ = load_checkpoint(args.checkpoint)
+    graphs = {
+        "f32": (InferenceGraph(net).eval(), torch.float32),
+        "f64": (InferenceGraph(copy.deepcopy(net).double()).eval(), torch.float64),
+    }
 
     folder = Path(args.dir)
     cases = json.loads((folder / "cases.json").read_text())
