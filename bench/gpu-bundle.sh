@@ -11,5 +11,7 @@ npx esbuild bench/gpu.ts --bundle --platform=node --format=esm --target=node20 -
 npx esbuild node_modules/dcmjs/build/dcmjs.js --bundle --platform=node --format=cjs --target=node20 \
   --outfile=.gpucheck/node_modules/dcmjs/index.js --log-level=warning
 echo '{"name":"dcmjs","main":"index.js"}' > .gpucheck/node_modules/dcmjs/package.json
+# ../shared does not travel: bench/gpu-run.sh sources this copy.
+cp ../shared/gpu/unpack.sh .gpucheck/
 grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >> .git/info/exclude
 du -sh .gpucheck

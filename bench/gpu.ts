@@ -127,6 +127,8 @@ async function main(): Promise<void> {
       python: { type: "string", default: "python3" },
       runs: { type: "string", default: "50" },
       warmup: { type: "string", default: "10" },
+      // Per-scan: a subset of CONFIGS, in order (the full-size model's CPU run is minutes on 16 cores).
+      configs: { type: "string" },
     },
   });
   const model = resolve(values.model);
@@ -142,12 +144,20 @@ async function main(): Promise<void> {
     await runOne(config, values.input, values.out, model);
     return;
   }
-  if (!values.out) throw new Error("usage: gpu.mjs --out DIR [--model model.json] [--cache DIR]");
+  if (!values.out)
+    throw new Error("usage: gpu.mjs --out DIR [--model model.json] [--cache DIR] [--configs cuda-fp32,cpu]");
   const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
+  const configs = values.configs
+    ? values.configs.split(",").map((name) => {
+        const c = CONFIGS.find((k) => k.name === name);
+        if (!c) throw new Error(`--configs: unknown ${name} (${CONFIGS.map((k) => k.name).join(", ")})`);
+        return c;
+      })
+    : CONFIGS;
   const input = await phantom(values.cache);
   const runs: RunResult[] = [];
-  for (const config of CONFIGS) {
+  for (const config of configs) {
     const dir = join(values.cache, `out-${config.name}`);
     // A failed run must not leave an earlier run's masks to be compared.
     rmSync(dir, { recursive: true, force: true });
@@ -176,7 +186,7 @@ async function main(): Promise<void> {
   // (TF32 convolutions on CUDA, fp16 in the variant).
   const lesions = (name: string) => join(values.cache, `out-${name}`, "lesions.nii.gz");
   const agreement: Record<string, number | null> = {};
-  for (const config of CONFIGS) {
+  for (const config of configs) {
     if (!existsSync(lesions("cpu")) || !existsSync(lesions(config.name))) {
       agreement[config.name] = null;
       continue;
@@ -196,6 +206,7 @@ async function main(): Promise<void> {
       memoryGb: totalmem() / 2 ** 30,
     },
     node: process.version,
+    model: JSON.parse(readFileSync(model, "utf8")).version as string,
     scan: "covid phantom seed 2026, 512x512x300, 0.70 x 0.70 x 1.25 mm, DICOM folder (bench/analyze.ts's scan)",
     runs,
     lesionDiceVsCpu: agreement,

@@ -7,7 +7,7 @@
     python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --device cuda --half --batches 1   (GPU check)
 
 The graph is `InferenceGraph` (what model/export.py exports), so PyTorch and onnxruntime run the same
-model. Inputs come from the parity fixture's formula (export.hash_input: stack seed S, tile seed S + 1),
+model. Inputs come from the parity fixture's formula (deepsc/fixture.py: stack seed S, tile seed S + 1),
 which the TypeScript side computes bit for bit; a batch of 2 repeats the same stack and tile. The process
 re-executes itself once with deepsc/runtime.py's OpenMP and malloc settings for --threads, as the model's
 own scripts do. Prints one JSON object on stdout: per batch size, every timed call in ms and the median
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from deepsc.config import get_config
+    from deepsc.fixture import hash_tensor
     from deepsc.network import DeepSCCovid, InferenceGraph, load_checkpoint
-    from export import hash_input
 
     torch.set_num_threads(args.threads)
     if args.checkpoint:
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     dtype = torch.float16 if args.half else torch.float32
     graph = InferenceGraph(net.eval()).eval().to(device=device, dtype=dtype)
-    stack1 = torch.from_numpy(hash_input(cfg.stack_shape, args.input_seed)).to(device=device, dtype=dtype)
-    tile1 = torch.from_numpy(hash_input(cfg.tile_shape, args.input_seed + 1)).to(device=device, dtype=dtype)
+    stack1 = hash_tensor(cfg.stack_shape, args.input_seed).to(device=device, dtype=dtype)
+    tile1 = hash_tensor(cfg.tile_shape, args.input_seed + 1).to(device=device, dtype=dtype)
 
     def sync() -> None:
         # CUDA runs asynchronously: a call's time is only known once the card has finished it.
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "config": cfg.name,
         "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": args.threads,
         "device": args.device,
         "dtype": "float16" if args.half else "float32",

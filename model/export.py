@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
 from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, get_config  # noqa: E402
+from deepsc.fixture import hash_tensor  # noqa: E402
 from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, fused_export, load_checkpoint  # noqa: E402
 
 OPSET = 17
@@ -43,8 +44,6 @@ LICENSE = "Apache-2.0"
 REFERENCE = "Wang et al., Joint learning of 3D lesion segmentation and classification for explainable COVID-19 diagnosis, IEEE TMI 40(9) 2021, doi:10.1109/TMI.2021.3079709"
 PARITY_STRIDE = 61
 PARITY_TOLERANCE = 1e-4
-#: Knuth's multiplicative hash constant: input value i = ((i * HASH_MUL + seed) mod 2^32) / 2^32.
-HASH_MUL = 2654435761
 
 
 def sha256(path: Path) -> str:
@@ -67,11 +66,8 @@ def load_network(args) -> tuple[DeepSCCovid, ModelConfig, dict | None]:
 
 
 def hash_input(shape: tuple[int, ...], seed: int) -> np.ndarray:
-    """Deterministic inputs in [0, 1) that TypeScript reproduces exactly (see parity json 'generator')."""
-    n = int(np.prod(shape))
-    i = np.arange(n, dtype=np.uint64)
-    u = (i * np.uint64(HASH_MUL) + np.uint64(seed)) & np.uint64(0xFFFFFFFF)
-    return (u.astype(np.float64) / 2.0**32).astype(np.float32).reshape(shape)
+    """Deterministic inputs in [0, 1) that TypeScript reproduces exactly (deepsc/fixture.py)."""
+    return hash_tensor(shape, seed).numpy()
 
 
 def export_onnx(net: DeepSCCovid, cfg: ModelConfig, path: Path) -> None:

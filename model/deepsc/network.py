@@ -451,7 +451,9 @@ def count_parameters(model: nn.Module) -> int:
 def load_checkpoint(path) -> tuple[DeepSCCovid, ModelConfig, dict]:
     """A train.py checkpoint as a network in evaluation mode, its configuration, and the checkpoint itself
     (its `training` record, for the scripts that carry it on)."""
-    ckpt = torch.load(path, map_location="cpu")
+    # Our own checkpoints carry their config and training record as plain Python objects, which PyTorch >= 2.6's
+    # default weights_only=True loader refuses (the GPU machine's PyTorch is newer than Debian's 1.13).
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
     cfg = config_from_dict(ckpt["config"])
     net = DeepSCCovid(cfg)
     net.load_state_dict(ckpt["state_dict"])
