@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Issue 3's GPU check in one go, on the GPU machine (bench/README.md, "The GPU path"). Before it: the parts of
-# ../shared/gpu/'s bundle and the full-size export were carried by earlier calls into /root/stash and
-# /root/gpufull; this call carries .gpucheck/ (npm run bench:gpu:bundle) and the last part. Results go to $OUT:
+# ../shared/gpu/'s bundle, the full-size export (.gpufull) and any float16 candidates (.gpuvar) were carried by
+# earlier calls into /root/stash, /root/gpufull and /root/gpuvar; this call carries .gpucheck/ (npm run
+# bench:gpu:bundle) and the last part. Results go to $OUT:
 #   env.txt          GPU, driver, PyTorch and CUDA versions
-#   gpu-tiles.json   per tile, light and full, fp32 and fp16: onnxruntime-node CUDA vs PyTorch eager, same card
-#   scan-light/      per scan, the committed light model: cuda-fp32, cuda-fp16, cpu (16 cores), auto
-#   scan-full/       per scan, the full-size (untrained) model: cuda-fp32, cuda-fp16, then cpu
+#   gpu-tiles.json   per tile, light and full: onnxruntime-node CUDA fp32, fp16 and each candidate float16 graph
+#                    vs PyTorch eager on the same card (fp32, .half(), autocast)
+#   scan-*/          per scan (analyze() in a fresh process per configuration): SCANS lists them as
+#                    name:manifest:configs, e.g. "light:gpu-job/models/model.json:cuda-fp32,cuda-fp16,cpu,auto"
 # Each step has its own time limit so that a slow one cannot take the others' results with it.
 set -uo pipefail
 out=${OUT:?set OUT}
 full=${FULL_MODEL:-/root/gpufull/model.json}
+candidates=${FP16_CANDIDATES:-/root/gpuvar}
+scans=${SCANS:-light:gpu-job/models/model.json:cuda-fp32,cuda-fp16,cpu,auto full:$full:cuda-fp32,cuda-fp16,cpu}
 . .gpucheck/unpack.sh
 export NODE_PATH=$ORT_MODULES
 {
@@ -19,6 +23,9 @@ export NODE_PATH=$ORT_MODULES
 } > "$out/env.txt" 2>&1
 cat "$out/env.txt"
 step() { local limit=$1; shift; echo "== $*"; timeout "$limit" "$ORT_NODE" .gpucheck/gpu.mjs "$@" > /dev/null || echo "== exit $? ($*)"; }
-step 240 --tiles --out "$out" --full "$full"
-step 150 --out "$out/scan-light"
-step 170 --out "$out/scan-full" --model "$full" --configs cuda-fp32,cuda-fp16,cpu
+cand=(); [ -d "$candidates" ] && cand=(--fp16-candidates "$candidates")
+step "${TILES_LIMIT:-240}" --tiles --out "$out" --full "$full" "${cand[@]}"
+for s in $scans; do
+  IFS=: read -r name manifest configs <<< "$s"
+  step "${SCAN_LIMIT:-150}" --out "$out/scan-$name" --model "$manifest" --configs "$configs"
+done

@@ -20,18 +20,34 @@ export interface TileModel {
   manifest: string;
   /** How torch_tile.py builds the same weights. */
   torchArgs: string[];
+  /** Other float16 graphs of the same weights to time through the same session (export.py --fp16-forms). */
+  fp16Candidates?: string[];
 }
+
+/** PyTorch's modes: float32; every operation in float16 (`.half()`); torch.autocast float16 (mixed). */
+type TorchMode = "fp32" | "half" | "autocast";
 
 export interface TileResult {
   model: string;
-  precision: "fp32" | "fp16";
+  /** "fp32", "fp16" (the manifest's variant) or a candidate float16 file's name. */
+  ortGraph: string;
   provider: string;
+  torchMode: TorchMode | null;
   ortMsPerTile: number | null;
   torchMsPerTile: number | null;
   ratio: number | null;
+  /** Class logits that are not finite (float16 overflow), per runtime. */
+  ortNonFinite: number | null;
+  torchNonFinite: number | null;
   classLogitsMaxDiffFromCpu: number | null;
   classLogitsMaxDiffFromTorch: number | null;
   error?: string;
+}
+
+interface Run {
+  ms: number;
+  classLogits: (number | null)[];
+  nonFinite: number;
 }
 
 function feedsOf(model: LoadedModel) {
@@ -49,21 +65,30 @@ function feedsOf(model: LoadedModel) {
   };
 }
 
+const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
+
 async function ortTile(
   manifest: string,
-  precision: "fp32" | "fp16",
+  graph: { precision: "fp32" | "fp16"; file?: string },
   device: DeviceRequest,
   runs: number,
   warmup: number,
-): Promise<{ ms: number; classLogits: number[]; provider: string }> {
-  const model = await loadModel(manifest, precision === "fp16" ? { variant: "fp16" } : {});
+): Promise<Run & { provider: string }> {
+  const loaded = await loadModel(manifest, graph.precision === "fp16" ? { variant: "fp16" } : {});
+  // A candidate graph runs in place of the variant, through the same session code (no manifest sha for it).
+  const model = graph.file ? { ...loaded, onnxPath: graph.file } : loaded;
   const session = await openModelSession(model, { device });
   try {
     const { feeds, shapes } = feedsOf(model);
     // At least one untimed call: the first of a CUDA session also builds its kernels.
     const { callMs, last } = await timeCalls(() => session.run(feeds, shapes), runs, Math.max(1, warmup));
-    const logits = last?.[model.manifest.classification.output] ?? new Float32Array();
-    return { ms: median(callMs), classLogits: [...logits], provider: session.provider };
+    const logits = [...(last?.[model.manifest.classification.output] ?? [])];
+    return {
+      ms: median(callMs),
+      classLogits: logits.map(finiteOrNull),
+      nonFinite: logits.filter((v) => !Number.isFinite(v)).length,
+      provider: session.provider,
+    };
   } finally {
     await session.release();
   }
@@ -73,11 +98,11 @@ function torchTile(
   python: string,
   root: string,
   m: TileModel,
-  precision: "fp32" | "fp16",
+  mode: TorchMode,
   device: string,
   runs: number,
   warmup: number,
-): { ms: number; classLogits: number[] } {
+): Run {
   const r = spawnSync(
     python,
     [
@@ -85,7 +110,7 @@ function torchTile(
       ...m.torchArgs,
       "--device",
       device,
-      ...(precision === "fp16" ? ["--half"] : []),
+      ...(mode === "half" ? ["--half"] : mode === "autocast" ? ["--autocast"] : []),
       "--batches",
       "1",
       "--runs",
@@ -100,9 +125,20 @@ function torchTile(
   if (r.status !== 0) throw new Error(`torch_tile.py failed: ${r.stderr.slice(-800)}`);
   const j = JSON.parse(r.stdout) as {
     batches: Record<string, { medianPerTileMs: number }>;
-    classLogits: number[];
+    classLogits: (number | null)[];
+    nonFiniteClassLogits: number;
   };
-  return { ms: j.batches["1"]?.medianPerTileMs ?? Number.NaN, classLogits: j.classLogits };
+  return {
+    ms: j.batches["1"]?.medianPerTileMs ?? Number.NaN,
+    classLogits: j.classLogits,
+    nonFinite: j.nonFiniteClassLogits,
+  };
+}
+
+/** Largest difference over the logits both runtimes got finite; null when either has a non-finite one. */
+function logitDiff(a: (number | null)[], b: (number | null)[]): number | null {
+  if (a.some((v) => v === null) || b.some((v) => v === null)) return null;
+  return finiteOrNull(maxAbsDiff(a as number[], b as number[]));
 }
 
 export async function tileCheck(opts: {
@@ -114,37 +150,91 @@ export async function tileCheck(opts: {
   warmup: number;
 }): Promise<TileResult[]> {
   const results: TileResult[] = [];
+  const record = (r: TileResult) => {
+    process.stderr.write(`${JSON.stringify(r)}\n`);
+    results.push(r);
+  };
   for (const m of opts.models) {
+    const manifest = resolve(m.manifest);
     // The CPU provider's output, the reference for "max difference from the CPU".
-    const cpu = await ortTile(resolve(m.manifest), "fp32", "cpu", 1, 1);
-    for (const precision of ["fp32", "fp16"] as const) {
-      const r: TileResult = {
-        model: m.label,
-        precision,
-        provider: opts.device,
-        ortMsPerTile: null,
-        torchMsPerTile: null,
-        ratio: null,
-        classLogitsMaxDiffFromCpu: null,
-        classLogitsMaxDiffFromTorch: null,
-      };
+    const cpu = await ortTile(manifest, { precision: "fp32" }, "cpu", 1, 1);
+    // PyTorch's float16 modes need CUDA; on the CPU only the fp32 peer is run.
+    const torchModes: TorchMode[] = opts.device === "cuda" ? ["fp32", "half", "autocast"] : ["fp32"];
+    const torch = new Map<TorchMode, Run | Error>();
+    for (const mode of torchModes) {
       try {
-        const ort = await ortTile(resolve(m.manifest), precision, opts.device, opts.runs, opts.warmup);
-        r.provider = ort.provider;
-        r.ortMsPerTile = ort.ms;
-        r.classLogitsMaxDiffFromCpu = maxAbsDiff(ort.classLogits, cpu.classLogits);
-        // PyTorch eager fp16 needs CUDA; on the CPU only the fp32 peer is run.
-        if (precision === "fp32" || opts.device === "cuda") {
-          const torch = torchTile(opts.python, opts.root, m, precision, opts.device, opts.runs, opts.warmup);
-          r.torchMsPerTile = torch.ms;
-          r.ratio = ort.ms / torch.ms;
-          r.classLogitsMaxDiffFromTorch = maxAbsDiff(ort.classLogits, torch.classLogits);
-        }
+        torch.set(mode, torchTile(opts.python, opts.root, m, mode, opts.device, opts.runs, opts.warmup));
       } catch (e) {
-        r.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+        torch.set(mode, e instanceof Error ? e : new Error(String(e)));
       }
-      process.stderr.write(`${JSON.stringify(r)}\n`);
-      results.push(r);
+    }
+    const graphs: { name: string; precision: "fp32" | "fp16"; file?: string; peers: TorchMode[] }[] = [
+      { name: "fp32", precision: "fp32", peers: ["fp32"] },
+      { name: "fp16", precision: "fp16", peers: ["half", "autocast"] },
+      ...(m.fp16Candidates ?? []).map((file) => ({
+        name: file.split("/").pop() ?? file,
+        precision: "fp16" as const,
+        file,
+        peers: ["half", "autocast"] as TorchMode[],
+      })),
+    ];
+    for (const g of graphs) {
+      let ort: (Run & { provider: string }) | Error;
+      try {
+        ort = await ortTile(manifest, g, opts.device, opts.runs, opts.warmup);
+      } catch (e) {
+        ort = e instanceof Error ? e : new Error(String(e));
+      }
+      for (const mode of g.peers.filter((p) => torchModes.includes(p))) {
+        const t = torch.get(mode);
+        const r: TileResult = {
+          model: m.label,
+          ortGraph: g.name,
+          provider: opts.device,
+          torchMode: mode,
+          ortMsPerTile: null,
+          torchMsPerTile: null,
+          ratio: null,
+          ortNonFinite: null,
+          torchNonFinite: null,
+          classLogitsMaxDiffFromCpu: null,
+          classLogitsMaxDiffFromTorch: null,
+        };
+        if (ort instanceof Error) r.error = `onnxruntime: ${ort.message}`;
+        else {
+          Object.assign(r, {
+            provider: ort.provider,
+            ortMsPerTile: ort.ms,
+            ortNonFinite: ort.nonFinite,
+            classLogitsMaxDiffFromCpu: logitDiff(ort.classLogits, cpu.classLogits),
+          });
+        }
+        if (t instanceof Error) r.error = `${r.error ? `${r.error}; ` : ""}PyTorch: ${t.message}`;
+        else if (t) {
+          r.torchMsPerTile = t.ms;
+          r.torchNonFinite = t.nonFinite;
+          if (!(ort instanceof Error)) {
+            r.ratio = ort.ms / t.ms;
+            r.classLogitsMaxDiffFromTorch = logitDiff(ort.classLogits, t.classLogits);
+          }
+        }
+        record(r);
+      }
+      // On the CPU the float16 graph has no PyTorch peer: still report its time and difference.
+      if (g.peers.every((p) => !torchModes.includes(p)) && !(ort instanceof Error))
+        record({
+          model: m.label,
+          ortGraph: g.name,
+          provider: ort.provider,
+          torchMode: null,
+          ortMsPerTile: ort.ms,
+          torchMsPerTile: null,
+          ratio: null,
+          ortNonFinite: ort.nonFinite,
+          torchNonFinite: null,
+          classLogitsMaxDiffFromCpu: logitDiff(ort.classLogits, cpu.classLogits),
+          classLogitsMaxDiffFromTorch: null,
+        });
     }
   }
   return results;

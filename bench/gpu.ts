@@ -124,6 +124,8 @@ async function main(): Promise<void> {
       tiles: { type: "boolean", default: false },
       full: { type: "string" },
       "tile-device": { type: "string", default: "cuda" },
+      // Other float16 graphs to time per tile: light-*.onnx and full-*.onnx (export.py --fp16-forms).
+      "fp16-candidates": { type: "string" },
       python: { type: "string", default: "python3" },
       runs: { type: "string", default: "50" },
       warmup: { type: "string", default: "10" },
@@ -134,7 +136,9 @@ async function main(): Promise<void> {
   const model = resolve(values.model);
   if (values.tiles) {
     if (!values.out)
-      throw new Error("usage: gpu.mjs --tiles --out DIR [--full full/model.json] [--tile-device cpu]");
+      throw new Error(
+        "usage: gpu.mjs --tiles --out DIR [--full full/model.json] [--fp16-candidates DIR] [--tile-device cpu]",
+      );
     await tiles(values, model);
     return;
   }
@@ -221,6 +225,7 @@ async function tiles(
     out?: string;
     full?: string;
     "tile-device"?: string;
+    "fp16-candidates"?: string;
     python?: string;
     runs?: string;
     warmup?: string;
@@ -228,14 +233,28 @@ async function tiles(
   model: string,
 ): Promise<void> {
   const device = values["tile-device"] === "cpu" ? "cpu" : "cuda";
+  const dir = values["fp16-candidates"] ? resolve(values["fp16-candidates"]) : null;
+  const candidates = (label: string) =>
+    dir
+      ? readdirSync(dir)
+          .filter((f) => f.startsWith(`${label}-`) && f.endsWith(".onnx"))
+          .sort()
+          .map((f) => join(dir, f))
+      : [];
   const models: TileModel[] = [
-    { label: "light", manifest: model, torchArgs: ["--checkpoint", "model/weights/deepsc-light.pt"] },
+    {
+      label: "light",
+      manifest: model,
+      torchArgs: ["--checkpoint", "model/weights/deepsc-light.pt"],
+      fp16Candidates: candidates("light"),
+    },
   ];
   if (values.full)
     models.push({
       label: "full",
       manifest: resolve(values.full),
       torchArgs: ["--config", "full", "--random-init", "--seed", "0"],
+      fp16Candidates: candidates("full"),
     });
   const results = await tileCheck({
     root: process.cwd(),

@@ -5,6 +5,11 @@
         --batches 1,2 --runs 20 --warmup 3
     /usr/bin/python3 bench/torch_tile.py --config full --random-init --seed 0 --threads 2 --batches 1 --runs 3
     python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --device cuda --half --batches 1   (GPU check)
+    python3 bench/torch_tile.py --checkpoint model/weights/deepsc-light.pt --device cuda --autocast --batches 1
+
+--half casts weights and inputs to float16 (every operation in float16); --autocast keeps them float32 and runs
+under torch.autocast(float16), PyTorch's usual mixed precision (convolutions in float16, normalisation and
+reductions in float32). Class logits that are not finite (float16 overflow) are printed as null and counted.
 
 The graph is `InferenceGraph` (what model/export.py exports), so PyTorch and onnxruntime run the same
 model. Inputs come from the parity fixture's formula (deepsc/fixture.py: stack seed S, tile seed S + 1),
@@ -17,7 +22,9 @@ per tile (call / batch), and the batch-1 class logits (to check the two runtimes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import statistics
 import sys
 import time
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input-seed", type=int, default=12345, help="the parity fixture's seed")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: the GPU check (bench/gpu.ts --tiles)")
     ap.add_argument("--half", action="store_true", help="float16 weights and inputs (eager fp16, with --device cuda)")
+    ap.add_argument("--autocast", action="store_true", help="torch.autocast float16 (mixed precision, with --device cuda)")
     args = ap.parse_args(argv)
 
     import torch
@@ -70,13 +78,20 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    if args.half and args.autocast:
+        raise SystemExit("--half and --autocast are two different float16 modes: give one")
+    if args.autocast and device.type != "cuda":
+        raise SystemExit("--autocast is the GPU check's float16 mode: give --device cuda")
+    autocast = torch.autocast(device_type="cuda", dtype=torch.float16) if args.autocast else contextlib.nullcontext()
     result: dict = {
         "config": cfg.name,
         "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": args.threads,
         "device": args.device,
-        "dtype": "float16" if args.half else "float32",
+        "dtype": "float16" if args.half else "autocast-float16" if args.autocast else "float32",
+        "cudnnAllowTf32": torch.backends.cudnn.allow_tf32,
+        "matmulAllowTf32": torch.backends.cuda.matmul.allow_tf32,
         "torchThreads": torch.get_num_threads(),
         "stackShape": list(cfg.stack_shape),
         "tileShape": list(cfg.tile_shape),
@@ -84,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": args.warmup,
         "batches": {},
     }
-    with torch.no_grad():
+    with torch.no_grad(), autocast:
         for batch in [int(b) for b in args.batches.split(",")]:
             stack = stack1.repeat(batch, 1, 1, 1, 1)
             tile = tile1.repeat(batch, 1, 1, 1, 1)
@@ -103,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                 "medianPerTileMs": statistics.median(calls) / batch,
             }
             if batch == 1:
-                result["classLogits"] = [float(v) for v in out[0].float().reshape(-1).cpu()]
+                logits = [float(v) for v in out[0].float().reshape(-1).cpu()]
+                result["classLogits"] = [v if math.isfinite(v) else None for v in logits]
+                result["nonFiniteClassLogits"] = sum(not math.isfinite(v) for v in logits)
     print(json.dumps(result))
     return 0
 

@@ -36,7 +36,7 @@ from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
 from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, get_config  # noqa: E402
 from deepsc.fixture import hash_tensor  # noqa: E402
-from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, fused_export, load_checkpoint  # noqa: E402
+from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, half_export, load_checkpoint  # noqa: E402
 
 OPSET = 17
 MODEL_NAME = "deepsc-covid"
@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--fp16", action="store_true", help="also write the float16 variant (GPU)")
+    ap.add_argument("--fp16-forms", default="scaled,mean", help="GroupNorm form,pooling form of the float16 graph (network.half_export)")
     ap.add_argument("--parity-seed", type=int, default=12345)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -380,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         # From a graph with PyTorch's own GroupNorm export: the float32 graph's explicit squares overflow
         # float16 (network.GroupNorm).
         fp16_path = out / f"deepsc-{cfg.name}-fp16.onnx"
-        with tempfile.TemporaryDirectory() as tmp, fused_export():
+        with tempfile.TemporaryDirectory() as tmp, half_export(*args.fp16_forms.split(",")):
             fused = Path(tmp) / "fused.onnx"
             export_onnx(net, cfg, fused)
             convert_to_fp16(fused, fp16_path)

@@ -66,16 +66,23 @@ class GroupNorm(nn.GroupNorm):
     its statistics in float32.
     """
 
-    #: "two_pass" (float32 graphs) or "fused" (InstanceNormalization, for float16 graphs); see fused_export.
+    #: "two_pass" (float32 graphs), "fused" (InstanceNormalization) or "scaled" (float16 graphs); see half_export.
     export_form: ClassVar[str] = "two_pass"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.onnx.is_in_onnx_export() and GroupNorm.export_form == "two_pass":
             return self.two_pass(x)
+        if torch.onnx.is_in_onnx_export() and GroupNorm.export_form == "scaled":
+            return self.two_pass(x, scaled=True)
         return super().forward(x)
 
-    def two_pass(self, x: torch.Tensor) -> torch.Tensor:
-        """The export form: nested means, then the deviations' mean square; x is [B, C, D, H, W]."""
+    def two_pass(self, x: torch.Tensor, scaled: bool = False) -> torch.Tensor:
+        """The export form: nested means, then the deviations' mean square; x is [B, C, D, H, W].
+
+        scaled (float16 graphs): the squares are of the deviations divided by their largest magnitude in the
+        group (at least sqrt(eps)), so that they stay within [0, 1] whatever the activations' range, and
+        sqrt(var + eps) = s * sqrt(mean((dev / s)^2) + eps / s^2) never forms a square beyond float16's 65504.
+        """
         b, c, d, h, w = x.shape
         g = self.num_groups
         xg = x.reshape(b, g, (c // g) * d, h, w)
@@ -84,7 +91,14 @@ class GroupNorm(nn.GroupNorm):
             return t.mean(dim=4, keepdim=True).mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
 
         dev = xg - mean(xg)
-        inv_sd = 1.0 / torch.sqrt(mean(dev * dev) + self.eps)  # [b, g, 1, 1, 1]
+        if scaled:
+            a = dev.abs()
+            peak = a.amax(dim=4, keepdim=True).amax(dim=3, keepdim=True).amax(dim=2, keepdim=True)
+            s = torch.clamp(peak, min=self.eps**0.5)
+            u = dev / s
+            inv_sd = 1.0 / (s * torch.sqrt(mean(u * u) + self.eps / (s * s)))
+        else:
+            inv_sd = 1.0 / torch.sqrt(mean(dev * dev) + self.eps)  # [b, g, 1, 1, 1]
         # One multiply and one add over the volume: the affine weight folded into the per-group 1/sd.
         per_channel = inv_sd.reshape(b, g, 1).expand(b, g, c // g).reshape(b, c, 1, 1, 1)
         scale = per_channel * self.weight.view(1, c, 1, 1, 1)
@@ -92,13 +106,17 @@ class GroupNorm(nn.GroupNorm):
 
 
 @contextmanager
-def fused_export() -> Iterator[None]:
-    """Export GroupNorm as PyTorch does (InstanceNormalization) inside this block: for float16 graphs."""
-    GroupNorm.export_form = "fused"
+def half_export(norm: str = "scaled", pooling: str = "mean") -> Iterator[None]:
+    """Export forms for float16 graphs inside this block: GroupNorm as `norm` ("scaled" two-pass, "fused"
+    InstanceNormalization, or "two_pass") and the classifier's lung-weighted pooling as `pooling` ("mean":
+    means, whose values stay in range; "sum": sums, which pass 65504 on a full-size tile)."""
+    GroupNorm.export_form = norm
+    ClassificationSubnet.pooling_form = pooling
     try:
         yield
     finally:
         GroupNorm.export_form = "two_pass"
+        ClassificationSubnet.pooling_form = "sum"
 
 
 def group_norm(channels: int, max_groups: int) -> GroupNorm:
@@ -316,6 +334,9 @@ class ClassificationSubnet(nn.Module):
     one carries no evidence.
     """
 
+    #: "sum" (float32 graphs, training) or "mean" (float16 exports); see half_export.
+    pooling_form: ClassVar[str] = "sum"
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         g = cfg.max_groups
@@ -385,7 +406,12 @@ class ClassificationSubnet(nn.Module):
             inv_sd = torch.rsqrt(self.feature_var[start : start + c] + self.feature_eps).view(1, c, 1, 1, 1)
             cam = m * F.conv3d((f - mu) * inv_sd, w.reshape(w.shape[0], c, 1, 1, 1))
             cams.append(cam)
-            logits = logits + cam.sum(dim=(2, 3, 4)) / (m.sum(dim=(2, 3, 4)) + 1.0)
+            if ClassificationSubnet.pooling_form == "mean":
+                # sum(cam) / (sum(m) + 1) written with means: the same value, no sum beyond float16's range.
+                n = cam.shape[2] * cam.shape[3] * cam.shape[4]
+                logits = logits + cam.mean(dim=(2, 3, 4)) / (m.mean(dim=(2, 3, 4)) + 1.0 / n)
+            else:
+                logits = logits + cam.sum(dim=(2, 3, 4)) / (m.sum(dim=(2, 3, 4)) + 1.0)
             start += c
         return logits, cams
 
