@@ -11,9 +11,10 @@
 # Each step has its own time limit so that a slow one cannot take the others' results with it.
 set -uo pipefail
 out=${OUT:?set OUT}
+light=${LIGHT_MODEL:-gpu-job/models/model.json}
 full=${FULL_MODEL:-/root/gpufull/model.json}
 candidates=${FP16_CANDIDATES:-/root/gpuvar}
-scans=${SCANS:-light:gpu-job/models/model.json:cuda-fp32,cuda-fp16,cpu,auto full:$full:cuda-fp32,cuda-fp16,cpu}
+scans=${SCANS:-light:$light:cuda-fp32,cuda-fp16,cpu,auto full:$full:cuda-fp32,cuda-fp16,cpu}
 . .gpucheck/unpack.sh
 export NODE_PATH=$ORT_MODULES
 {
@@ -24,7 +25,7 @@ export NODE_PATH=$ORT_MODULES
 cat "$out/env.txt"
 step() { local limit=$1; shift; echo "== $*"; timeout "$limit" "$ORT_NODE" .gpucheck/gpu.mjs "$@" > /dev/null || echo "== exit $? ($*)"; }
 cand=(); [ -d "$candidates" ] && cand=(--fp16-candidates "$candidates")
-step "${TILES_LIMIT:-240}" --tiles --out "$out" --full "$full" "${cand[@]}"
+step "${TILES_LIMIT:-240}" --tiles --out "$out" --model "$light" --full "$full" "${cand[@]}"
 for s in $scans; do
   IFS=: read -r name manifest configs <<< "$s"
   step "${SCAN_LIMIT:-150}" --out "$out/scan-$name" --model "$manifest" --configs "$configs"

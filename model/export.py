@@ -8,8 +8,9 @@ Writes, under --out:
   deepsc-<config>.onnx        opset 17, inputs stack [N,1,S,H,W] and tile [N,1,T,H,W] float32 (N dynamic,
                               the same for both), outputs class_logits [N,3], lesion_logits [N,1,T,H,W],
                               evidence [N,1,T,H,W]
-  deepsc-<config>-fp16.onnx   with --fp16: weights and arithmetic in float16 for GPUs; inputs and outputs
-                              stay float32 (Cast nodes at the graph's edges), so the engine code is the same
+  deepsc-<config>-fp16.onnx   with --fp16: mixed precision for GPUs (float16 convolutions and activations,
+                              float32 statistics: deepsc/mixed_precision.py); inputs and outputs stay float32
+                              (Cast nodes at the graph's edges), so the engine code is the same
   model.json                  the manifest the inference engine reads (no hidden constants)
   parity-<config>.json        fixed inputs (generated from a formula, no binary blobs) and PyTorch's outputs,
                               for the onnxruntime-node parity test (<= 1e-4 on the logits)
@@ -22,13 +23,11 @@ import datetime as _dt
 import hashlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +35,8 @@ from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 
 from deepsc.config import CLASS_NAMES, EVIDENCE_WEIGHTS, HEAD_FUSION_WEIGHTS, ModelConfig, get_config  # noqa: E402
 from deepsc.fixture import hash_tensor  # noqa: E402
-from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, half_export, load_checkpoint  # noqa: E402
+from deepsc.mixed_precision import convert as convert_to_mixed_precision  # noqa: E402
+from deepsc.network import DeepSCCovid, InferenceGraph, count_parameters, load_checkpoint  # noqa: E402
 
 OPSET = 17
 MODEL_NAME = "deepsc-covid"
@@ -105,62 +105,6 @@ def export_onnx(net: DeepSCCovid, cfg: ModelConfig, path: Path) -> None:
     model.doc_string = "DeepSC-COVID (synthetic-phantom weights unless model.json says otherwise); not for clinical use"
     onnx.save(model, str(path))
     onnx.checker.check_model(str(path), full_check=True)
-
-
-# Inputs that must stay float32 whatever the model's precision (ONNX type constraints).
-_FLOAT32_INPUTS = {"Resize": {1, 2}, "Upsample": {1}}
-
-
-def convert_to_fp16(src: Path, dst: Path) -> None:
-    """fp32 ONNX -> fp16 weights and activations; graph inputs/outputs stay float32 via Cast nodes."""
-    model = onnx.load(str(src))
-    g = model.graph
-    keep32 = set()
-    for node in g.node:
-        for idx in _FLOAT32_INPUTS.get(node.op_type, ()):
-            if idx < len(node.input) and node.input[idx]:
-                keep32.add(node.input[idx])
-    for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT and init.name not in keep32:
-            arr = numpy_helper.to_array(init).astype(np.float16)
-            init.CopyFrom(numpy_helper.from_array(arr, init.name))
-    for node in g.node:
-        if node.op_type == "Constant" and node.output[0] not in keep32:
-            for attr in node.attribute:
-                if attr.name == "value" and attr.t.data_type == TensorProto.FLOAT:
-                    arr = numpy_helper.to_array(attr.t).astype(np.float16)
-                    attr.t.CopyFrom(numpy_helper.from_array(arr, attr.t.name))
-        if node.op_type == "Cast":
-            for attr in node.attribute:
-                if attr.name == "to" and attr.i == TensorProto.FLOAT and node.output[0] not in keep32:
-                    attr.i = TensorProto.FLOAT16
-    casts_in = []
-    for inp in g.input:
-        new = f"{inp.name}_fp16"
-        for node in g.node:
-            for k, name in enumerate(node.input):
-                if name == inp.name:
-                    node.input[k] = new
-        casts_in.append(helper.make_node("Cast", [inp.name], [new], to=TensorProto.FLOAT16, name=f"cast_{new}"))
-    casts_out = []
-    for out in g.output:
-        # The producer and every internal consumer move to the fp16 name; only the Cast yields the output.
-        new = f"{out.name}_fp16"
-        for node in g.node:
-            for k, name in enumerate(node.output):
-                if name == out.name:
-                    node.output[k] = new
-            for k, name in enumerate(node.input):
-                if name == out.name:
-                    node.input[k] = new
-        casts_out.append(helper.make_node("Cast", [new], [out.name], to=TensorProto.FLOAT, name=f"cast_{out.name}"))
-    nodes = casts_in + list(g.node) + casts_out
-    del g.node[:]
-    g.node.extend(nodes)
-    del g.value_info[:]
-    model.doc_string += " (float16 arithmetic; float32 inputs/outputs)"
-    onnx.save(model, str(dst))
-    onnx.checker.check_model(str(dst), full_check=True)
 
 
 def parity_fixture(net: DeepSCCovid, cfg: ModelConfig, onnx_file: str, onnx_sha: str, seed: int) -> dict:
@@ -351,6 +295,7 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
                 "bytes": fp16.stat().st_size,
                 "precision": "fp16",
                 "io": "float32 inputs and outputs (Cast nodes inside the graph)",
+                "arithmetic": "mixed: float16 convolutions and activations, float32 reductions and normalisation statistics",
                 "intendedProvider": "cuda",
             }
         }
@@ -366,7 +311,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--fp16", action="store_true", help="also write the float16 variant (GPU)")
-    ap.add_argument("--fp16-forms", default="scaled,mean", help="GroupNorm form,pooling form of the float16 graph (network.half_export)")
     ap.add_argument("--parity-seed", type=int, default=12345)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -378,13 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     export_onnx(net, cfg, onnx_path)
     fp16_path = None
     if args.fp16:
-        # From a graph with PyTorch's own GroupNorm export: the float32 graph's explicit squares overflow
-        # float16 (network.GroupNorm).
         fp16_path = out / f"deepsc-{cfg.name}-fp16.onnx"
-        with tempfile.TemporaryDirectory() as tmp, half_export(*args.fp16_forms.split(",")):
-            fused = Path(tmp) / "fused.onnx"
-            export_onnx(net, cfg, fused)
-            convert_to_fp16(fused, fp16_path)
+        convert_to_mixed_precision(onnx_path, fp16_path)
     parity_name = f"parity-{cfg.name}.json"
     parity = parity_fixture(net, cfg, onnx_path.name, sha256(onnx_path), args.parity_seed)
     (out / parity_name).write_text(json.dumps(parity) + "\n")

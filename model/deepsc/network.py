@@ -39,9 +39,6 @@ The task-aware loss (losses.py) ties E_k to the segmentation at the same scale, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -60,29 +57,17 @@ class GroupNorm(nn.GroupNorm):
     float64 result; bench/README.md, parity). The export instead averages along W, then H, then the rest
     (each sum at most a few hundred terms) and normalises with the deviations from that mean (two passes).
     The same mathematics: training and PyTorch inference keep the fused kernel; the state dict is unchanged.
-
-    A float16 graph keeps PyTorch's own export (`fused_export`): there the explicit squares would overflow
-    float16 (deviations of the deep blocks reach 10^3), while the CUDA provider's InstanceNormalization keeps
-    its statistics in float32.
+    It is also the faster form on the GPU (onnxruntime's CUDA InstanceNormalization: 34 ms against 15 ms per
+    full-size tile), and the float16 variant keeps its statistics in float32 (deepsc/mixed_precision.py).
     """
 
-    #: "two_pass" (float32 graphs), "fused" (InstanceNormalization) or "scaled" (float16 graphs); see half_export.
-    export_form: ClassVar[str] = "two_pass"
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.onnx.is_in_onnx_export() and GroupNorm.export_form == "two_pass":
+        if torch.onnx.is_in_onnx_export():
             return self.two_pass(x)
-        if torch.onnx.is_in_onnx_export() and GroupNorm.export_form == "scaled":
-            return self.two_pass(x, scaled=True)
         return super().forward(x)
 
-    def two_pass(self, x: torch.Tensor, scaled: bool = False) -> torch.Tensor:
-        """The export form: nested means, then the deviations' mean square; x is [B, C, D, H, W].
-
-        scaled (float16 graphs): the squares are of the deviations divided by their largest magnitude in the
-        group (at least sqrt(eps)), so that they stay within [0, 1] whatever the activations' range, and
-        sqrt(var + eps) = s * sqrt(mean((dev / s)^2) + eps / s^2) never forms a square beyond float16's 65504.
-        """
+    def two_pass(self, x: torch.Tensor) -> torch.Tensor:
+        """The export form: nested means, then the deviations' mean square; x is [B, C, D, H, W]."""
         b, c, d, h, w = x.shape
         g = self.num_groups
         xg = x.reshape(b, g, (c // g) * d, h, w)
@@ -91,32 +76,11 @@ class GroupNorm(nn.GroupNorm):
             return t.mean(dim=4, keepdim=True).mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
 
         dev = xg - mean(xg)
-        if scaled:
-            a = dev.abs()
-            peak = a.amax(dim=4, keepdim=True).amax(dim=3, keepdim=True).amax(dim=2, keepdim=True)
-            s = torch.clamp(peak, min=self.eps**0.5)
-            u = dev / s
-            inv_sd = 1.0 / (s * torch.sqrt(mean(u * u) + self.eps / (s * s)))
-        else:
-            inv_sd = 1.0 / torch.sqrt(mean(dev * dev) + self.eps)  # [b, g, 1, 1, 1]
+        inv_sd = 1.0 / torch.sqrt(mean(dev * dev) + self.eps)  # [b, g, 1, 1, 1]
         # One multiply and one add over the volume: the affine weight folded into the per-group 1/sd.
         per_channel = inv_sd.reshape(b, g, 1).expand(b, g, c // g).reshape(b, c, 1, 1, 1)
         scale = per_channel * self.weight.view(1, c, 1, 1, 1)
         return dev.reshape(b, c, d, h, w) * scale + self.bias.view(1, c, 1, 1, 1)
-
-
-@contextmanager
-def half_export(norm: str = "scaled", pooling: str = "mean") -> Iterator[None]:
-    """Export forms for float16 graphs inside this block: GroupNorm as `norm` ("scaled" two-pass, "fused"
-    InstanceNormalization, or "two_pass") and the classifier's lung-weighted pooling as `pooling` ("mean":
-    means, whose values stay in range; "sum": sums, which pass 65504 on a full-size tile)."""
-    GroupNorm.export_form = norm
-    ClassificationSubnet.pooling_form = pooling
-    try:
-        yield
-    finally:
-        GroupNorm.export_form = "two_pass"
-        ClassificationSubnet.pooling_form = "sum"
 
 
 def group_norm(channels: int, max_groups: int) -> GroupNorm:
@@ -334,9 +298,6 @@ class ClassificationSubnet(nn.Module):
     one carries no evidence.
     """
 
-    #: "sum" (float32 graphs, training) or "mean" (float16 exports); see half_export.
-    pooling_form: ClassVar[str] = "sum"
-
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         g = cfg.max_groups
@@ -406,12 +367,7 @@ class ClassificationSubnet(nn.Module):
             inv_sd = torch.rsqrt(self.feature_var[start : start + c] + self.feature_eps).view(1, c, 1, 1, 1)
             cam = m * F.conv3d((f - mu) * inv_sd, w.reshape(w.shape[0], c, 1, 1, 1))
             cams.append(cam)
-            if ClassificationSubnet.pooling_form == "mean":
-                # sum(cam) / (sum(m) + 1) written with means: the same value, no sum beyond float16's range.
-                n = cam.shape[2] * cam.shape[3] * cam.shape[4]
-                logits = logits + cam.mean(dim=(2, 3, 4)) / (m.mean(dim=(2, 3, 4)) + 1.0 / n)
-            else:
-                logits = logits + cam.sum(dim=(2, 3, 4)) / (m.sum(dim=(2, 3, 4)) + 1.0)
+            logits = logits + cam.sum(dim=(2, 3, 4)) / (m.sum(dim=(2, 3, 4)) + 1.0)
             start += c
         return logits, cams
 

@@ -64,13 +64,12 @@ def test_fp16_variant_keeps_float32_io_and_passes_the_checker(light_export):
     assert sum(i.data_type == onnx.TensorProto.FLOAT16 for i in floats) > 0.9 * len(floats)
 
 
-def test_group_norm_is_explicit_in_float32_and_fused_in_float16(light_export):
-    """float32: nested means (onnxruntime's InstanceNormalization loses 1e-2 there); float16: the fused op,
-    whose statistics the CUDA provider keeps in float32 (explicit squares would overflow float16)."""
-    ops32 = {n.op_type for n in onnx.load(str(light_export / "deepsc-light.onnx")).graph.node}
-    ops16 = {n.op_type for n in onnx.load(str(light_export / "deepsc-light-fp16.onnx")).graph.node}
-    assert "InstanceNormalization" not in ops32 and "ReduceMean" in ops32
-    assert "InstanceNormalization" in ops16
+def test_group_norm_is_explicit_in_both_graphs(light_export):
+    """Nested means, not InstanceNormalization: onnxruntime's CPU kernel loses 1e-2 there in float32, and its
+    CUDA kernel took 34 ms per full-size tile against 15 ms (bench/README.md, GPU)."""
+    for name in ("deepsc-light.onnx", "deepsc-light-fp16.onnx"):
+        ops = {n.op_type for n in onnx.load(str(light_export / name)).graph.node}
+        assert "InstanceNormalization" not in ops and "ReduceMean" in ops, name
 
 
 def test_parity_fixture_reproduces_pytorch_from_its_formula(light_export):
