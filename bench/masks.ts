@@ -1,6 +1,6 @@
 /**
  * Comparing two lesion or lung masks voxel by voxel (benchmarks only): bench/model-quality.ts against a
- * phantom's truth, bench/gpu.ts between execution providers. The masks may be on the same voxels with axes
+ * phantom's truth, bench/gpu/check.ts between execution providers. The masks may be on the same voxels with axes
  * permuted or flipped; anything else is an error, not a number.
  */
 import type { Geometry } from "../core/contracts/volume.js";

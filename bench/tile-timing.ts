@@ -1,5 +1,5 @@
 /**
- * What the per-tile benchmarks (tile-speed.ts on the CPU, gpu-tiles.ts on the GPU machine) share: the parity
+ * What the per-tile benchmarks (tile-speed.ts on the CPU, gpu/tiles.ts on the GPU machine) share: the parity
  * fixture's input formula, the warm-up-then-time loop and the statistics they report.
  */
 

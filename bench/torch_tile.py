@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--input-seed", type=int, default=12345, help="the parity fixture's seed")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: the GPU check (bench/gpu.ts --tiles)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: the GPU check (bench/gpu/check.ts --tiles)")
     ap.add_argument("--half", action="store_true", help="float16 weights and inputs (eager fp16, with --device cuda)")
     ap.add_argument("--autocast", action="store_true", help="torch.autocast float16 (mixed precision, with --device cuda)")
     args = ap.parse_args(argv)

@@ -11,19 +11,21 @@
  *
  * The GPU machine has no Node and no registry: `npm run bench:gpu:bundle` builds .gpucheck/ (this script as
  * one esbuild bundle; dcmjs bundled beside it; onnxruntime-node left out), and ../shared/gpu/ brings Node with
- * onnxruntime-node's CUDA provider (bench/README.md, "GPU"). There:
- *   node .gpucheck/gpu.mjs --out DIR     (writes DIR/gpu.json and the cuda-fp32 run's diagnosis.json)
+ * onnxruntime-node's CUDA provider. bench/gpu/run.sh runs the whole check there in one go (bench/README.md,
+ * "The GPU path"); by hand:
+ *   node .gpucheck/gpu.mjs --out DIR [--model M] [--configs cuda-fp32,cpu]   per scan: DIR/gpu.json
+ *   node .gpucheck/gpu.mjs --tiles --out DIR [--full F] [--fp16-candidates D] per tile: DIR/gpu-tiles.json
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Diagnosis } from "../core/contracts/diagnosis.js";
-import { runPhantom } from "../core/phantom/run.js";
-import type { DeviceRequest } from "../gpu-job/pipeline/model/session.js";
-import { type TileModel, tileCheck } from "./gpu-tiles.js";
-import { compareMasks } from "./masks.js";
+import type { Diagnosis } from "../../core/contracts/diagnosis.js";
+import { runPhantom } from "../../core/phantom/run.js";
+import type { DeviceRequest } from "../../gpu-job/pipeline/model/session.js";
+import { compareMasks } from "../masks.js";
+import { type TileModel, tileCheck } from "./tiles.js";
 
 interface Config {
   name: string;
@@ -57,7 +59,7 @@ interface RunResult {
 
 /** Child: one analysis in this process; prints one JSON line. */
 async function runOne(config: Config, input: string, out: string, model: string): Promise<void> {
-  const { analyze } = await import("../gpu-job/pipeline/analyze.js");
+  const { analyze } = await import("../../gpu-job/pipeline/analyze.js");
   const t0 = performance.now();
   const result: RunResult = { config: config.name, ok: false, wallSeconds: 0, peakRssMb: 0 };
   try {
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
-/** `--tiles`: issue 3's per-tile check against PyTorch on the same card (bench/gpu-tiles.ts). */
+/** `--tiles`: issue 3's per-tile check against PyTorch on the same card (bench/gpu/tiles.ts). */
 async function tiles(
   values: {
     out?: string;
