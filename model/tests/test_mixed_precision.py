@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import export
@@ -65,3 +66,20 @@ def test_casts_at_the_boundaries_only(tmp_path):
     assert node["xm"].input[0] == "x"
     assert types[node["y"].input[0]] == F16 and node["y"].op_type == "Cast"
     assert {i.name: i.data_type for i in model.graph.initializer} == {"w__fp16": F16}
+
+
+def test_control_flow_is_refused_not_half_converted(tmp_path):
+    body = helper.make_graph([helper.make_node("Identity", ["x"], ["b"])], "body", [], [helper.make_tensor_value_info("b", F32, [1])])
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["y"], then_branch=body, else_branch=body)],
+        "g",
+        [helper.make_tensor_value_info("x", F32, [1])],
+        [helper.make_tensor_value_info("y", F32, [1])],
+        [cond],
+    )
+    src = tmp_path / "if.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    with pytest.raises(ValueError, match="control flow \\(If\\)"):
+        convert(src, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
