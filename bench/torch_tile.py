@@ -22,7 +22,6 @@ per tile (call / batch), and the batch-1 class logits (to check the two runtimes
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import statistics
@@ -34,62 +33,38 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 sys.path.insert(0, str(MODEL_DIR))
 
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
+from torch_net import add_network_args, build_network, synchronize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", help="a train.py checkpoint")
-    ap.add_argument("--config", choices=["light", "full"], help="with --random-init")
-    ap.add_argument("--random-init", action="store_true", help="untrained weights, torch.manual_seed(--seed) as export.py")
-    ap.add_argument("--seed", type=int, default=0)
+    add_network_args(ap)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batches", default="1,2")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--input-seed", type=int, default=12345, help="the parity fixture's seed")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: the GPU check (bench/gpu/check.ts --tiles)")
-    ap.add_argument("--half", action="store_true", help="float16 weights and inputs (eager fp16, with --device cuda)")
-    ap.add_argument("--autocast", action="store_true", help="torch.autocast float16 (mixed precision, with --device cuda)")
     args = ap.parse_args(argv)
 
     import torch
 
-    from deepsc.config import get_config
     from deepsc.fixture import hash_tensor
-    from deepsc.network import DeepSCCovid, InferenceGraph, load_checkpoint
+    from deepsc.network import InferenceGraph
 
     torch.set_num_threads(args.threads)
-    if args.checkpoint:
-        net, cfg, _ = load_checkpoint(args.checkpoint)
-    elif args.random_init and args.config:
-        torch.manual_seed(args.seed)
-        cfg = get_config(args.config)
-        net = DeepSCCovid(cfg)
-    else:
-        raise SystemExit("give --checkpoint, or --config with --random-init")
-    device = torch.device(args.device)
-    dtype = torch.float16 if args.half else torch.float32
-    graph = InferenceGraph(net.eval()).eval().to(device=device, dtype=dtype)
+    built = build_network(args)
+    cfg, device, dtype = built.cfg, built.device, built.dtype
+    graph = InferenceGraph(built.net).eval().to(device=device, dtype=dtype)
     stack1 = hash_tensor(cfg.stack_shape, args.input_seed).to(device=device, dtype=dtype)
     tile1 = hash_tensor(cfg.tile_shape, args.input_seed + 1).to(device=device, dtype=dtype)
 
-    def sync() -> None:
-        # CUDA runs asynchronously: a call's time is only known once the card has finished it.
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    if args.half and args.autocast:
-        raise SystemExit("--half and --autocast are two different float16 modes: give one")
-    if args.autocast and device.type != "cuda":
-        raise SystemExit("--autocast is the GPU check's float16 mode: give --device cuda")
-    autocast = torch.autocast(device_type="cuda", dtype=torch.float16) if args.autocast else contextlib.nullcontext()
     result: dict = {
         "config": cfg.name,
         "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": args.threads,
         "device": args.device,
-        "dtype": "float16" if args.half else "autocast-float16" if args.autocast else "float32",
+        "dtype": built.mode,
         "cudnnAllowTf32": torch.backends.cudnn.allow_tf32,
         "matmulAllowTf32": torch.backends.cuda.matmul.allow_tf32,
         "torchThreads": torch.get_num_threads(),
@@ -99,18 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         "warmup": args.warmup,
         "batches": {},
     }
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), built.autocast:
         for batch in [int(b) for b in args.batches.split(",")]:
             stack = stack1.repeat(batch, 1, 1, 1, 1)
             tile = tile1.repeat(batch, 1, 1, 1, 1)
             for _ in range(args.warmup):
                 out = graph(stack, tile)
-            sync()
+            synchronize(device)
             calls = []
             for _ in range(args.runs):
                 t0 = time.perf_counter()
                 out = graph(stack, tile)
-                sync()
+                synchronize(device)
                 calls.append((time.perf_counter() - t0) * 1000.0)
             result["batches"][str(batch)] = {
                 "callMs": [round(c, 3) for c in calls],

@@ -8,6 +8,8 @@
 #                    vs PyTorch eager on the same card (fp32, .half(), autocast)
 #   scan-*/          per scan (analyze() in a fresh process per configuration): SCANS lists them as
 #                    name:manifest:configs, e.g. "light:gpu-job/models/model.json:cuda-fp32,cuda-fp16,cpu,auto"
+#   torch-scan.jsonl PyTorch's whole-scan inference on the same scan (bench/gpu/torch_scan.py), light and full,
+#                    fp32, .half() and autocast: the peer of the scans' `inference` stage
 # Each step has its own time limit so that a slow one cannot take the others' results with it.
 set -uo pipefail
 out=${OUT:?set OUT}
@@ -29,4 +31,12 @@ step "${TILES_LIMIT:-240}" --tiles --out "$out" --model "$light" --full "$full" 
 for s in $scans; do
   IFS=: read -r name manifest configs <<< "$s"
   step "${SCAN_LIMIT:-150}" --out "$out/scan-$name" --model "$manifest" --configs "$configs"
+done
+for mode in "" --half --autocast; do
+  for net in "light --checkpoint model/weights/deepsc-light.pt" "full --config full --random-init --seed 0"; do
+    set -- $net
+    echo "== torch_scan $1 ${mode:-fp32}"
+    timeout "${TORCH_SCAN_LIMIT:-120}" python3 bench/gpu/torch_scan.py --pack ".gpucheck/packs/$1.pack.xz" "${@:2}" \
+      --device cuda $mode >> "$out/torch-scan.jsonl" || echo "== exit $? (torch_scan $net $mode)"
+  done
 done

@@ -42,13 +42,16 @@ def predict_case(net: DeepSCCovid, case: PreparedCase, cfg: ModelConfig, batch: 
     acc = torch.zeros(depth, p.size, p.size)
     ev = torch.zeros_like(acc)
     norm = torch.zeros(depth, 1, 1)
-    stack = torch.from_numpy(case.stack)[None, None]
+    # The network's device and dtype (the GPU check runs it on CUDA, in float16 too); blending stays on the CPU.
+    param = next(net.parameters())
+    stack = torch.from_numpy(case.stack)[None, None].to(param.device, param.dtype)
     probs = []
     lesion_ml = []
     for i in range(0, len(starts), batch):
         chunk = starts[i : i + batch]
         tiles = torch.stack([torch.from_numpy(extract_tile(case.image, s, t))[None] for s in chunk])
-        out = net(stack.expand(len(chunk), -1, -1, -1, -1), tiles)
+        raw = net(stack.expand(len(chunk), -1, -1, -1, -1), tiles.to(param.device, param.dtype))
+        out = {k: raw[k].float().cpu() for k in ("class_logits", "lesion_logits", "evidence")}
         probs.append(torch.softmax(out["class_logits"], 1))
         for j, s in enumerate(chunk):
             real = min(t, nz - s)  # padding slices excluded
