@@ -66,7 +66,7 @@ def load_network(args) -> tuple[DeepSCCovid, ModelConfig, dict | None]:
 
 
 def hash_input(shape: tuple[int, ...], seed: int) -> np.ndarray:
-    """Deterministic inputs in [0, 1) that TypeScript reproduces exactly (deepsc/fixture.py)."""
+    """Deterministic inputs in [0, 1] that TypeScript reproduces exactly (deepsc/fixture.py)."""
     return hash_tensor(shape, seed).numpy()
 
 

@@ -39,7 +39,6 @@ The task-aware loss (losses.py) ties E_k to the segmentation at the same scale, 
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

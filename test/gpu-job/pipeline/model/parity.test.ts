@@ -115,13 +115,16 @@ describe("onnxruntime-node vs PyTorch on the parity fixture", () => {
 
 /**
  * The fp16 variant (mixed precision, model/deepsc/mixed_precision.py) on the same fixture, on the CPU
- * provider: every output finite and within float16's reach of PyTorch's float32 values. The bounds are
- * float16's ~1e-3 relative precision on the fixture's magnitudes (class logits up to 77, lesion logits up
- * to 47); measured 2.8e-3 and 2.8e-2 (bench/README.md, GPU). What it guards: a mis-wired Cast or a
- * statistic left in float16 gives Inf/NaN or errors of order 1, not 1e-2.
+ * provider: every output finite and close to PyTorch's float32 values. Measured 2.83e-3 on the class logits
+ * (|logit| up to 77) and 2.8e-2 on the lesion logits (up to 47) (model/MODEL_CARD.md). The class bound, 4e-3,
+ * separates this graph from an all-float16 one (6.7e-3: statistics rounded to float16) and from mis-wired
+ * Casts (errors of order 1); the lesion bound only catches gross errors (all-float16 gives 2.5e-2 there too).
+ * The CPU provider computes many float16 operators in float32, so a float16 overflow (what made the old
+ * variant give Inf on the GPU) does not show here: bench/gpu/ checks that on a card. The fixture's evidence
+ * is ~1e-35 (noise inputs give none): that bound only says the output stays at zero.
  */
 describe("the fp16 variant on the parity fixture", () => {
-  const bounds: Record<string, number> = { class_logits: 1e-2, lesion_logits: 1e-1, evidence: 1e-3 };
+  const bounds: Record<string, number> = { class_logits: 4e-3, lesion_logits: 5e-2, evidence: 1e-6 };
 
   it("is finite and within float16's precision of PyTorch float32", async () => {
     const fp16 = await loadModel(bundledModelPath(), { variant: "fp16" });
