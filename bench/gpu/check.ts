@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       tiles: { type: "boolean", default: false },
       full: { type: "string" },
       "tile-device": { type: "string", default: "cuda" },
-      // Other float16 graphs to time per tile: light-*.onnx and full-*.onnx (export.py --fp16-forms).
+      // Other float16 graphs of the same weights to time per tile: light-*.onnx and full-*.onnx in a folder.
       "fp16-candidates": { type: "string" },
       python: { type: "string", default: "python3" },
       runs: { type: "string", default: "50" },
@@ -190,10 +190,12 @@ async function main(): Promise<void> {
   }
   // Agreement with the CPU provider: the same model and input, so differences are the providers' arithmetic
   // (TF32 convolutions on CUDA, fp16 in the variant).
+  // Only what this invocation produced: the cache may hold an earlier run's outputs, of another model too.
+  const ranHere = new Set(runs.filter((r) => r.ok).map((r) => r.config));
   const lesions = (name: string) => join(values.cache, `out-${name}`, "lesions.nii.gz");
   const agreement: Record<string, number | null> = {};
   for (const config of configs) {
-    if (!existsSync(lesions("cpu")) || !existsSync(lesions(config.name))) {
+    if (!ranHere.has("cpu") || !ranHere.has(config.name)) {
       agreement[config.name] = null;
       continue;
     }
@@ -202,7 +204,8 @@ async function main(): Promise<void> {
     agreement[config.name] = r.dice ?? (r.predictedMl === 0 ? 1 : 0);
   }
   const diagnosis = join(values.cache, "out-cuda-fp32", "diagnosis.json");
-  if (existsSync(diagnosis)) writeFileSync(join(out, "diagnosis-cuda-fp32.json"), readFileSync(diagnosis));
+  if (ranHere.has("cuda-fp32") && existsSync(diagnosis))
+    writeFileSync(join(out, "diagnosis-cuda-fp32.json"), readFileSync(diagnosis));
   const report = {
     date: new Date().toISOString(),
     machine: {
@@ -268,7 +271,34 @@ async function tiles(
   });
   const out = resolve(values.out ?? ".");
   mkdirSync(out, { recursive: true });
-  const report = { date: new Date().toISOString(), gpu: gpuName(), node: process.version, device, results };
+  // What ran, so the figures can be traced to the exact graphs: each manifest's version and files' sha256.
+  const modelInfo = models.map((m) => {
+    if (!existsSync(m.manifest)) return { label: m.label, manifest: m.manifest, missing: true };
+    const j = JSON.parse(readFileSync(m.manifest, "utf8")) as {
+      version: string;
+      sha256: string;
+      variants?: Record<string, { sha256: string }>;
+    };
+    return {
+      label: m.label,
+      version: j.version,
+      sha256: j.sha256,
+      fp16Sha256: j.variants?.fp16?.sha256 ?? null,
+      fp16Candidates: m.fp16Candidates ?? [],
+    };
+  });
+  const torch = spawnSync(values.python ?? "python3", ["-c", "import torch; print(torch.__version__)"], {
+    encoding: "utf8",
+  });
+  const report = {
+    date: new Date().toISOString(),
+    gpu: gpuName(),
+    node: process.version,
+    torch: torch.status === 0 ? torch.stdout.trim() : null,
+    device,
+    models: modelInfo,
+    results,
+  };
   writeFileSync(join(out, "gpu-tiles.json"), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }

@@ -20,7 +20,7 @@ export interface TileModel {
   manifest: string;
   /** How torch_tile.py builds the same weights. */
   torchArgs: string[];
-  /** Other float16 graphs of the same weights to time through the same session (export.py --fp16-forms). */
+  /** Other float16 graphs of the same weights to time through the same session (another converter's, say). */
   fp16Candidates?: string[];
 }
 
@@ -156,8 +156,28 @@ export async function tileCheck(opts: {
   };
   for (const m of opts.models) {
     const manifest = resolve(m.manifest);
-    // The CPU provider's output, the reference for "max difference from the CPU".
-    const cpu = await ortTile(manifest, { precision: "fp32" }, "cpu", 1, 1);
+    // The CPU provider's output, the reference for "max difference from the CPU". A model that cannot be
+    // loaded (say, the full-size export was not carried) is reported and the next one still measured.
+    let cpu: Run;
+    try {
+      cpu = await ortTile(manifest, { precision: "fp32" }, "cpu", 1, 1);
+    } catch (e) {
+      record({
+        model: m.label,
+        ortGraph: "fp32",
+        provider: "cpu",
+        torchMode: null,
+        ortMsPerTile: null,
+        torchMsPerTile: null,
+        ratio: null,
+        ortNonFinite: null,
+        torchNonFinite: null,
+        classLogitsMaxDiffFromCpu: null,
+        classLogitsMaxDiffFromTorch: null,
+        error: `onnxruntime (CPU reference): ${e instanceof Error ? e.message : String(e)}`,
+      });
+      continue;
+    }
     // PyTorch's float16 modes need CUDA; on the CPU only the fp32 peer is run.
     const torchModes: TorchMode[] = opts.device === "cuda" ? ["fp32", "half", "autocast"] : ["fp32"];
     const torch = new Map<TorchMode, Run | Error>();
