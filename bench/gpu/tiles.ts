@@ -24,8 +24,12 @@ export interface TileModel {
   fp16Candidates?: string[];
 }
 
-/** PyTorch's modes: float32; every operation in float16 (`.half()`); torch.autocast float16 (mixed). */
-type TorchMode = "fp32" | "half" | "autocast";
+/**
+ * PyTorch's modes: float32; every operation in float16 (`.half()`); torch.autocast float16 (mixed); and the
+ * "-host" ones, which also time copying the inputs to the card and the outputs back, as onnxruntime-node's
+ * session does (bench/torch_tile.py --host-io): the like-for-like peer for a small tile.
+ */
+type TorchMode = "fp32" | "half" | "autocast" | "fp32-host" | "autocast-host";
 
 export interface TileResult {
   model: string;
@@ -110,7 +114,8 @@ function torchTile(
       ...m.torchArgs,
       "--device",
       device,
-      ...(mode === "half" ? ["--half"] : mode === "autocast" ? ["--autocast"] : []),
+      ...(mode === "half" ? ["--half"] : mode.startsWith("autocast") ? ["--autocast"] : []),
+      ...(mode.endsWith("-host") ? ["--host-io"] : []),
       "--batches",
       "1",
       "--runs",
@@ -179,7 +184,8 @@ export async function tileCheck(opts: {
       continue;
     }
     // PyTorch's float16 modes need CUDA; on the CPU only the fp32 peer is run.
-    const torchModes: TorchMode[] = opts.device === "cuda" ? ["fp32", "half", "autocast"] : ["fp32"];
+    const torchModes: TorchMode[] =
+      opts.device === "cuda" ? ["fp32", "fp32-host", "half", "autocast", "autocast-host"] : ["fp32"];
     const torch = new Map<TorchMode, Run | Error>();
     for (const mode of torchModes) {
       try {
@@ -189,13 +195,13 @@ export async function tileCheck(opts: {
       }
     }
     const graphs: { name: string; precision: "fp32" | "fp16"; file?: string; peers: TorchMode[] }[] = [
-      { name: "fp32", precision: "fp32", peers: ["fp32"] },
-      { name: "fp16", precision: "fp16", peers: ["half", "autocast"] },
+      { name: "fp32", precision: "fp32", peers: ["fp32", "fp32-host"] },
+      { name: "fp16", precision: "fp16", peers: ["half", "autocast", "autocast-host"] },
       ...(m.fp16Candidates ?? []).map((file) => ({
         name: file.split("/").pop() ?? file,
         precision: "fp16" as const,
         file,
-        peers: ["half", "autocast"] as TorchMode[],
+        peers: ["half", "autocast", "autocast-host"] as TorchMode[],
       })),
     ];
     for (const g of graphs) {
