@@ -69,6 +69,28 @@ function feedsOf(model: LoadedModel) {
   };
 }
 
+/** A result row with nothing measured yet. */
+function emptyRow(
+  model: string,
+  ortGraph: string,
+  provider: string,
+  torchMode: TorchMode | null,
+): TileResult {
+  return {
+    model,
+    ortGraph,
+    provider,
+    torchMode,
+    ortMsPerTile: null,
+    torchMsPerTile: null,
+    ratio: null,
+    ortNonFinite: null,
+    torchNonFinite: null,
+    classLogitsMaxDiffFromCpu: null,
+    classLogitsMaxDiffFromTorch: null,
+  };
+}
+
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
 async function ortTile(
@@ -168,17 +190,7 @@ export async function tileCheck(opts: {
       cpu = await ortTile(manifest, { precision: "fp32" }, "cpu", 1, 1);
     } catch (e) {
       record({
-        model: m.label,
-        ortGraph: "fp32",
-        provider: "cpu",
-        torchMode: null,
-        ortMsPerTile: null,
-        torchMsPerTile: null,
-        ratio: null,
-        ortNonFinite: null,
-        torchNonFinite: null,
-        classLogitsMaxDiffFromCpu: null,
-        classLogitsMaxDiffFromTorch: null,
+        ...emptyRow(m.label, "fp32", "cpu", null),
         error: `onnxruntime (CPU reference): ${e instanceof Error ? e.message : String(e)}`,
       });
       continue;
@@ -213,19 +225,7 @@ export async function tileCheck(opts: {
       }
       for (const mode of g.peers.filter((p) => torchModes.includes(p))) {
         const t = torch.get(mode);
-        const r: TileResult = {
-          model: m.label,
-          ortGraph: g.name,
-          provider: opts.device,
-          torchMode: mode,
-          ortMsPerTile: null,
-          torchMsPerTile: null,
-          ratio: null,
-          ortNonFinite: null,
-          torchNonFinite: null,
-          classLogitsMaxDiffFromCpu: null,
-          classLogitsMaxDiffFromTorch: null,
-        };
+        const r = emptyRow(m.label, g.name, opts.device, mode);
         if (ort instanceof Error) r.error = `onnxruntime: ${ort.message}`;
         else {
           Object.assign(r, {
@@ -249,17 +249,10 @@ export async function tileCheck(opts: {
       // On the CPU the float16 graph has no PyTorch peer: still report its time and difference.
       if (g.peers.every((p) => !torchModes.includes(p)) && !(ort instanceof Error))
         record({
-          model: m.label,
-          ortGraph: g.name,
-          provider: ort.provider,
-          torchMode: null,
+          ...emptyRow(m.label, g.name, ort.provider, null),
           ortMsPerTile: ort.ms,
-          torchMsPerTile: null,
-          ratio: null,
           ortNonFinite: ort.nonFinite,
-          torchNonFinite: null,
           classLogitsMaxDiffFromCpu: logitDiff(ort.classLogits, cpu.classLogits),
-          classLogitsMaxDiffFromTorch: null,
         });
     }
   }

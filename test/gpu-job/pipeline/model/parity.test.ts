@@ -41,6 +41,20 @@ function u32hash(count: number, seed: number): Float32Array {
   return out;
 }
 
+/** The fixture's inputs, from its formula. */
+function fixtureInputs(): { feeds: Record<string, Float32Array>; shapes: Record<string, number[]> } {
+  const feeds: Record<string, Float32Array> = {};
+  const shapes: Record<string, number[]> = {};
+  for (const [name, spec] of Object.entries(fixture.generator.inputs)) {
+    feeds[name] = u32hash(
+      spec.shape.reduce((a, b) => a * b, 1),
+      spec.seed,
+    );
+    shapes[name] = spec.shape;
+  }
+  return { feeds, shapes };
+}
+
 let model: LoadedModel;
 let session: ModelSession;
 let fixture: z.infer<typeof ParityFixture>;
@@ -60,15 +74,7 @@ describe("onnxruntime-node vs PyTorch on the parity fixture", () => {
   });
 
   it("reproduces class logits, lesion logits and evidence within the stated tolerance", async () => {
-    const feeds: Record<string, Float32Array> = {};
-    const shapes: Record<string, number[]> = {};
-    for (const [name, spec] of Object.entries(fixture.generator.inputs)) {
-      feeds[name] = u32hash(
-        spec.shape.reduce((a, b) => a * b, 1),
-        spec.seed,
-      );
-      shapes[name] = spec.shape;
-    }
+    const { feeds, shapes } = fixtureInputs();
     const out = await session.run(feeds, shapes);
     for (const [name, ref] of Object.entries(fixture.outputs)) {
       const got = out[name];
@@ -130,15 +136,7 @@ describe("the fp16 variant on the parity fixture", () => {
     const fp16 = await loadModel(bundledModelPath(), { variant: "fp16" });
     const s = await openModelSession(fp16, { device: "cpu" });
     try {
-      const feeds: Record<string, Float32Array> = {};
-      const shapes: Record<string, number[]> = {};
-      for (const [name, spec] of Object.entries(fixture.generator.inputs)) {
-        feeds[name] = u32hash(
-          spec.shape.reduce((a, b) => a * b, 1),
-          spec.seed,
-        );
-        shapes[name] = spec.shape;
-      }
+      const { feeds, shapes } = fixtureInputs();
       const out = await s.run(feeds, shapes);
       expect(Object.keys(fixture.outputs).sort()).toEqual(Object.keys(bounds).sort());
       for (const [name, ref] of Object.entries(fixture.outputs)) {
