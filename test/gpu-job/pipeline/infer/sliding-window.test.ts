@@ -94,6 +94,36 @@ describe("slidingWindow", () => {
     expect(r.tileLesionMl).toEqual([2 * S * S * 0.5]);
   });
 
+  it("feeds every tile its own slices and padding, though the input buffers are reused between calls", async () => {
+    // 9 slices: tiles at 0, 2, 4, 5 (the last tile ends at the scan's end); 2 slices: one tile, half padding.
+    const m = manifest({ method: "mean", baseMl: 0 });
+    m.preprocessing.tile.padValue = -7;
+    for (const [depth, batch] of [
+      [9, 1],
+      [9, 3],
+      [2, 1],
+    ] as const) {
+      const g = grid(depth, (z, i) => z * 10 + i + 1);
+      const seen: number[][] = [];
+      const copy: TileRunner = (feeds, s) => {
+        const tiles = feeds.tile as Float32Array;
+        const n = (s.tile as number[])[0] as number;
+        for (let t = 0; t < n; t++)
+          seen.push([...tiles.subarray((t * tiles.length) / n, ((t + 1) * tiles.length) / n)]);
+        return echo(feeds, s);
+      };
+      const r = await slidingWindow(g, m, copy, { batch });
+      expect(seen.length).toBe(r.tileStarts.length);
+      r.tileStarts.forEach((start, t) => {
+        const expected: number[] = [];
+        for (let z = start; z < start + T; z++)
+          for (let i = 0; i < S * S; i++)
+            expected.push(z < g.depth ? (g.image[z * S * S + i] as number) : -7);
+        expect(seen[t], `tile ${t} (depth ${depth}, batch ${batch})`).toEqual(expected);
+      });
+    }
+  });
+
   it("weights the scan vote by each tile's lesion volume", async () => {
     // Lesion only in slices 9-11: tile 6 (slices 6-9) holds 2 mL, tile 8 holds 6 mL and both vote covid19;
     // the three lesion-free tiles vote non_pneumonia with the base weight 5 each.
