@@ -55,6 +55,8 @@ interface RunResult {
   predictedClass?: string;
   probabilities?: Record<string, number>;
   lesionMl?: number;
+  /** ms per tile in order (the first, with CUDA's warm-up, measured from the end of preprocessing). */
+  tileMs?: number[];
 }
 
 /** Child: one analysis in this process; prints one JSON line. */
@@ -62,11 +64,18 @@ async function runOne(config: Config, input: string, out: string, model: string)
   const { analyze } = await import("../../gpu-job/pipeline/analyze.js");
   const t0 = performance.now();
   const result: RunResult = { config: config.name, ok: false, wallSeconds: 0, peakRssMb: 0 };
+  // When the lungs were done and each tile ended: the first tile's time holds CUDA's and cuDNN's warm-up.
+  let lungsDone: number | null = null;
+  const tileEnds: number[] = [];
   try {
     const { diagnosis: d } = await analyze(input, out, {
       model,
       device: config.device,
       ...(config.variant ? { variant: config.variant } : {}),
+      onProgress: (stage, done) => {
+        if (stage === "lungs" && done === 1) lungsDone = performance.now();
+        if (stage === "inference") tileEnds.push(performance.now());
+      },
     });
     Object.assign(result, {
       ok: true,
@@ -78,6 +87,10 @@ async function runOne(config: Config, input: string, out: string, model: string)
       predictedClass: d.diagnosis.predictedClass,
       probabilities: d.diagnosis.probabilities,
       lesionMl: d.findings.extent.lesionVolumeMl,
+      // Between the lungs' end and the first tile's end lies the preprocessing too: taken out.
+      tileMs: tileEnds.map((t, i) =>
+        Math.round(i === 0 ? t - (lungsDone ?? t) - d.timings.preprocessMs : t - (tileEnds[i - 1] as number)),
+      ),
     });
   } catch (e) {
     result.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
