@@ -5,7 +5,8 @@
 # bench:gpu:bundle) and the last part. Results go to $OUT:
 #   env.txt          GPU, driver, PyTorch and CUDA versions
 #   gpu-tiles.json   per tile, light and full: onnxruntime-node CUDA fp32, fp16 and each candidate float16 graph
-#                    vs PyTorch eager on the same card (fp32, .half(), autocast)
+#                    vs PyTorch eager on the same card (fp32, .half(), autocast; fp32 and autocast also with
+#                    host arrays in and out, as onnxruntime-node's session takes them)
 #   scan-*/          per scan (analyze() in a fresh process per configuration): SCANS lists them as
 #                    name:manifest:configs, e.g. "light:gpu-job/models/model.json:cuda-fp32,cuda-fp16,cpu,auto"
 #   torch-scan.jsonl PyTorch's whole-scan inference on the same scan (bench/gpu/torch_scan.py), light and full,
