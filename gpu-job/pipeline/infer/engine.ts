@@ -149,16 +149,14 @@ function averageViews(
   const stepsThreshold = threshold * LOGIT_STEPS;
   const lesions = new Uint8Array(ownLogits.length);
   let lesionVoxels = 0;
+  const evidence = own.evidence;
   // Each of the scan's voxels is visited once, so it is counted where it is set.
-  aligned.sampleToOriginal(alignedLogits, (i, steps) => {
+  aligned.sampleToOriginal(alignedLogits, alignedEvidence, (i, steps, q) => {
     const mean = (steps + (ownLogits[i] as number)) / 2;
     if (mean > stepsThreshold && (lungMask === null || lungMask[i] !== 0)) {
       lesions[i] = 1;
       lesionVoxels++;
     }
-  });
-  const evidence = own.evidence;
-  aligned.sampleToOriginal(alignedEvidence, (i, q) => {
     evidence[i] = Math.round((q + (evidence[i] as number)) / 2);
   });
   return { lesions, evidence, lesionVoxels };

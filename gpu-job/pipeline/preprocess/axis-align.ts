@@ -40,10 +40,37 @@ export interface AlignedScan {
   /** Lung labels (> 0 lung) on that grid. */
   lungMask: Uint8Array;
   /**
-   * Sample a continuous map of the aligned grid (trilinearly) at every voxel centre of the original grid,
-   * handing each value to `put` with the original voxel's index; voxels outside the aligned grid are skipped.
+   * Sample two continuous maps of the aligned grid (trilinearly) at every voxel centre of the original grid,
+   * handing both values to `put` with the original voxel's index; voxels outside the aligned grid are
+   * skipped. Two at once because the engine maps lesion logits and evidence back together: the voxel
+   * positions and weights, most of the work over a whole scan, are computed once.
    */
-  sampleToOriginal(map: ArrayLike<number>, put: (index: number, value: number) => void): void;
+  sampleToOriginal(
+    a: ArrayLike<number>,
+    b: ArrayLike<number>,
+    put: (index: number, a: number, b: number) => void,
+  ): void;
+}
+
+/** The trilinear value of map around corner `at` (strides sx, sy, sz; 0 on the last plane), fractions f*. */
+function trilinear(
+  map: ArrayLike<number>,
+  at: number,
+  sx: number,
+  sy: number,
+  sz: number,
+  fx: number,
+  fy: number,
+  fz: number,
+): number {
+  const v00 = (map[at] as number) + ((map[at + sx] as number) - (map[at] as number)) * fx;
+  const v10 = (map[at + sy] as number) + ((map[at + sy + sx] as number) - (map[at + sy] as number)) * fx;
+  const v01 = (map[at + sz] as number) + ((map[at + sz + sx] as number) - (map[at + sz] as number)) * fx;
+  const v11 =
+    (map[at + sz + sy] as number) + ((map[at + sz + sy + sx] as number) - (map[at + sz + sy] as number)) * fx;
+  const c0 = v00 + (v10 - v00) * fy;
+  const c1 = v01 + (v11 - v01) * fy;
+  return c0 + (c1 - c0) * fz;
 }
 
 /** 3x3 inverse of a row-major matrix. */
@@ -174,8 +201,12 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
     }
   const aligned: Volume = { dims, spacing, origin: lo, direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], data: hu };
 
-  const sampleToOriginal = (map: ArrayLike<number>, put: (index: number, value: number) => void): void => {
-    if (map.length !== hu.length) throw new Error("map is not on the aligned grid");
+  const sampleToOriginal = (
+    a: ArrayLike<number>,
+    b: ArrayLike<number>,
+    put: (index: number, a: number, b: number) => void,
+  ): void => {
+    if (a.length !== hu.length || b.length !== hu.length) throw new Error("map is not on the aligned grid");
     const dx = (lin[0] as number) / spacing[0];
     const dy = (lin[3] as number) / spacing[1];
     const dz = (lin[6] as number) / spacing[2];
@@ -207,16 +238,8 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
           const sx = x0 < mx - 1 ? 1 : 0;
           const sy = y0 < my - 1 ? mx : 0;
           const sz = z0 < mz - 1 ? mx * my : 0;
-          const b = x0 + mx * (y0 + my * z0);
-          const v00 = (map[b] as number) + ((map[b + sx] as number) - (map[b] as number)) * fx;
-          const v10 = (map[b + sy] as number) + ((map[b + sy + sx] as number) - (map[b + sy] as number)) * fx;
-          const v01 = (map[b + sz] as number) + ((map[b + sz + sx] as number) - (map[b + sz] as number)) * fx;
-          const v11 =
-            (map[b + sz + sy] as number) +
-            ((map[b + sz + sy + sx] as number) - (map[b + sz + sy] as number)) * fx;
-          const c0 = v00 + (v10 - v00) * fy;
-          const c1 = v01 + (v11 - v01) * fy;
-          put(n, c0 + (c1 - c0) * fz);
+          const at = x0 + mx * (y0 + my * z0);
+          put(n, trilinear(a, at, sx, sy, sz, fx, fy, fz), trilinear(b, at, sx, sy, sz, fx, fy, fz));
         }
       }
   };

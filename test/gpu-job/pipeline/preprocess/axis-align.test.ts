@@ -99,16 +99,26 @@ describe("alignToLps", () => {
     expect(outside).toBeGreaterThan(0);
   });
 
-  it("samples a continuous map of the aligned grid back at the scan's own voxel centres, trilinearly", () => {
+  it("samples two continuous maps of the aligned grid back at the scan's own voxel centres, trilinearly", () => {
     const [mx, my, mz] = a.dims;
     // Trilinear interpolation reproduces a linear function exactly: every sample can be checked.
     const f = (x: number, y: number, z: number) => 3 + 0.5 * x - 0.25 * y + 2 * z;
+    const h = (x: number, y: number, z: number) => -1 - 2 * x + 0.75 * y + 0.1 * z;
     const map = new Float32Array(mx * my * mz);
+    const other = new Float64Array(mx * my * mz);
     for (let z = 0; z < mz; z++)
-      for (let y = 0; y < my; y++) for (let x = 0; x < mx; x++) map[x + mx * (y + my * z)] = f(x, y, z);
+      for (let y = 0; y < my; y++)
+        for (let x = 0; x < mx; x++) {
+          map[x + mx * (y + my * z)] = f(x, y, z);
+          other[x + mx * (y + my * z)] = h(x, y, z);
+        }
     const [nx, ny, nz] = g.dims;
     const got = new Map<number, number>();
-    aligned.sampleToOriginal(map, (n, v) => got.set(n, v));
+    const gotOther = new Map<number, number>();
+    aligned.sampleToOriginal(map, other, (n, v, w) => {
+      got.set(n, v);
+      gotOther.set(n, w);
+    });
     let checked = 0;
     for (let k = 0; k < nz; k++)
       for (let j = 0; j < ny; j++)
@@ -123,11 +133,13 @@ describe("alignToLps", () => {
           // Away from the clamped border the value is the function itself.
           if (idx.every((c, r) => c >= 0 && c <= (a.dims[r] as number) - 1)) {
             expect(got.get(n)!).toBeCloseTo(f(idx[0]!, idx[1]!, idx[2]!), 3);
+            expect(gotOther.get(n)!).toBeCloseTo(h(idx[0]!, idx[1]!, idx[2]!), 3);
             checked++;
           }
         }
     expect(checked).toBeGreaterThan(nx * ny * nz * 0.9);
-    expect(() => aligned.sampleToOriginal(new Uint8Array(3), () => {})).toThrow(/aligned grid/);
+    expect(() => aligned.sampleToOriginal(new Uint8Array(3), map, () => {})).toThrow(/aligned grid/);
+    expect(() => aligned.sampleToOriginal(map, new Uint8Array(3), () => {})).toThrow(/aligned grid/);
   });
 
   it("coarsens the grid to minSpacing where the scan is finer, still exact and still covering the scan", () => {
