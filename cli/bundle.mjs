@@ -8,8 +8,12 @@
  * Left outside the bundle and resolved from node_modules at run time: onnxruntime-node (native addon),
  * dcmjs (loaded with createRequire) and the @cornerstonejs codecs (WebAssembly beside their JavaScript).
  */
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
+// Chunk names carry a content hash: without this every build would leave the last build's chunks beside
+// the new ones (420 files, 153 MB after a day of builds).
+rmSync("dist/bin", { recursive: true, force: true });
 await build({
   entryPoints: { deepsc: "cli/main.ts" },
   outdir: "dist/bin",
