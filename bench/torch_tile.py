@@ -27,13 +27,10 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
-sys.path.insert(0, str(MODEL_DIR))
+from torch_net import add_network_args, build_network, synchronize  # puts model/ on sys.path
 
 from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
-from torch_net import add_network_args, build_network, synchronize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

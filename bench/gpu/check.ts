@@ -23,9 +23,13 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Diagnosis } from "../../core/contracts/diagnosis.js";
 import { runPhantom } from "../../core/phantom/run.js";
+import { ModelManifestSchema } from "../../gpu-job/pipeline/model/model-manifest.js";
 import type { DeviceRequest } from "../../gpu-job/pipeline/model/session.js";
 import { compareMasks } from "../masks.js";
 import { type TileModel, tileCheck } from "./tiles.js";
+
+/** A manifest read and checked by the engine's own schema (no sha256 check: the .onnx may not be here). */
+const readManifest = (path: string) => ModelManifestSchema.parse(JSON.parse(readFileSync(path, "utf8")));
 
 interface Config {
   name: string;
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
       memoryGb: totalmem() / 2 ** 30,
     },
     node: process.version,
-    model: JSON.parse(readFileSync(model, "utf8")).version as string,
+    model: readManifest(model).version,
     scan: "covid phantom seed 2026, 512x512x300, 0.70 x 0.70 x 1.25 mm, DICOM folder (bench/analyze.ts's scan)",
     runs,
     lesionDiceVsCpu: agreement,
@@ -287,11 +291,7 @@ async function tiles(
   // What ran, so the figures can be traced to the exact graphs: each manifest's version and files' sha256.
   const modelInfo = models.map((m) => {
     if (!existsSync(m.manifest)) return { label: m.label, manifest: m.manifest, missing: true };
-    const j = JSON.parse(readFileSync(m.manifest, "utf8")) as {
-      version: string;
-      sha256: string;
-      variants?: Record<string, { sha256: string }>;
-    };
+    const j = readManifest(m.manifest);
     return {
       label: m.label,
       version: j.version,

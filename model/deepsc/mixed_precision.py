@@ -70,12 +70,12 @@ def convert(src: Path, dst: Path) -> None:
     constants: dict[str, np.ndarray] = {
         i.name: numpy_helper.to_array(i) for i in g.initializer if i.data_type == F32 and i.name not in graph_inputs
     }
-    constant_nodes = {}
+    constant_nodes: set[str] = set()  # outputs of float Constant nodes, re-created where still read
     for node in g.node:
         value = _constant_float32(node)
         if value is not None:
             constants[node.output[0]] = value
-            constant_nodes[node.output[0]] = node
+            constant_nodes.add(node.output[0])
     # Float tensors computed at run time -> F32 / F16. Graph inputs count as float16 for the rule (their first
     # consumers are convolutions) while their data stays float32 (see as_precision).
     precision: dict[str, int] = dict.fromkeys(graph_inputs, F16)
@@ -160,7 +160,7 @@ def convert(src: Path, dst: Path) -> None:
     used = {n for node in nodes + tail for n in node.input} | outputs
     const_nodes = [
         helper.make_node("Constant", [], [name], value=numpy_helper.from_array(constants[name], name))
-        for name in sorted(set(constant_nodes) & used)
+        for name in sorted(constant_nodes & used)
     ]
     del g.node[:]
     g.node.extend(const_nodes + nodes + tail)
