@@ -6,7 +6,16 @@ import torch.nn.functional as F
 
 from conftest import SLOW, tiny_config
 from deepsc.config import CLASS_NAMES, get_config
-from deepsc.network import DeepSCCovid, GroupNorm, count_parameters, repeat_nearest
+from deepsc.network import (
+    ConvNormAct,
+    DeepSCCovid,
+    GroupNorm,
+    LesionSubnet,
+    UpProject,
+    conv_of_nearest_upsampled,
+    count_parameters,
+    repeat_nearest,
+)
 
 PAPER_PARAMETERS = 8.24e6
 
@@ -38,6 +47,41 @@ def test_repeat_nearest_is_nearest_interpolation_in_values_and_gradients(scale):
     (g_ref,) = torch.autograd.grad((ref * w).sum(), x)
     (g_got,) = torch.autograd.grad((got * w).sum(), x)
     assert torch.allclose(g_got, g_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [(2, 2, 2), (1, 2, 2)])
+def test_conv_of_nearest_upsampled_is_the_convolution_of_the_upsampled_input(scale):
+    torch.manual_seed(2)
+    # Odd sizes and batch 2: the phases' offsets and the padding at every border are exercised.
+    y = torch.randn(2, 3, 3, 5, 7, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, 3, dtype=torch.float64)
+    ref = F.conv3d(repeat_nearest(y, scale), w, padding=1)
+    got = conv_of_nearest_upsampled(y, w, scale)
+    assert got.shape == ref.shape
+    assert torch.allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kernel,scale", [((4, 3, 3, 1, 1), (2, 2, 2)), ((4, 3, 3, 3, 3), (2, 1, 2)), ((4, 3, 3, 3, 3), (3, 2, 2))]
+)
+def test_conv_of_nearest_upsampled_refuses_what_it_does_not_compute(kernel, scale):
+    with pytest.raises(ValueError, match="3x3x3 kernel"):
+        conv_of_nearest_upsampled(torch.zeros(1, 3, 2, 2, 2), torch.zeros(kernel), scale)
+
+
+@pytest.mark.parametrize("scale", [(2, 2, 2), (1, 2, 2)])
+def test_decoder_export_form_is_the_decoder(scale):
+    torch.manual_seed(3)
+    up, block = UpProject(6, 4, scale).double(), ConvNormAct(8, 5, max_groups=2).double()
+    with torch.no_grad():
+        block[1].weight.uniform_(0.5, 2.0)
+        block[1].bias.uniform_(-1.0, 1.0)
+    coarse = torch.randn(2, 6, 3, 4, 5, dtype=torch.float64)
+    skip = torch.randn(2, 4, 3 * scale[0], 8, 10, dtype=torch.float64)
+    with torch.no_grad():
+        ref = block(torch.cat([up(coarse), skip], 1))
+        got = LesionSubnet.decode_split(up, coarse, skip, block)
+    assert torch.allclose(got, ref, atol=1e-10)
 
 
 @pytest.mark.parametrize("groups,channels", [(1, 2), (2, 8), (4, 16)])
