@@ -9,7 +9,7 @@
  *    per-tile time is its batch-2 time halved. --rounds rounds, the two runtimes alternating which goes
  *    first; median over all timed calls after --warmup warm-up calls per block.
  *  - full: an untrained `full` export (model/export.py --config full --random-init --seed 0, cached in
- *    /tmp/deepsc-bench/full/) with onnxruntime-node, threads 1 and 2, and PyTorch on the same random
+ *    /tmp/deepsc-bench/full-<hash of the exporting Python>/) with onnxruntime-node, threads 1 and 2, and PyTorch on the same random
  *    weights (same seed). The time of a dense network does not depend on its weights.
  *
  * Inputs: the parity fixture's formula x[i] = ((i * 2654435761 + seed) mod 2^32) / 2^32 (stack seed 12345,
@@ -21,7 +21,8 @@
  * Writes bench/results/tile-speed.json and prints a Markdown table.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,7 +34,20 @@ import { maxAbsDiff, median, PARITY_INPUT_SEED, parityInput, timeCalls } from ".
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
 const PYTHON = "/usr/bin/python3";
-const FULL_DIR = "/tmp/deepsc-bench/full";
+/**
+ * Where the untrained full export is cached: keyed by the Python that writes the graph, so a change to the
+ * network's export form is timed instead of an earlier session's graph.
+ */
+const FULL_DIR = (() => {
+  const hash = createHash("sha256");
+  const sources = join(ROOT, "model", "deepsc");
+  for (const f of readdirSync(sources)
+    .filter((n) => n.endsWith(".py"))
+    .sort())
+    hash.update(f).update(readFileSync(join(sources, f)));
+  hash.update(readFileSync(join(ROOT, "model", "export.py")));
+  return `/tmp/deepsc-bench/full-${hash.digest("hex").slice(0, 12)}`;
+})();
 const TARGET_RATIO = 1.0;
 
 const loadAverage = () => loadavg().map((x) => Number(x.toFixed(2)));
