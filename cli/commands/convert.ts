@@ -1,5 +1,7 @@
+import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { writeNifti } from "../../core/nifti/write.js";
+import { openNiftiSliceWriter, writeNifti } from "../../core/nifti/write.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import type { Progress } from "../progress.js";
 import { UsageError } from "../usage.js";
@@ -16,20 +18,39 @@ export async function convertCommand(argv: string[]): Promise<number> {
   const [input, out] = positionals;
   if (!input || !out || positionals.length !== 2 || !/\.nii(\.gz)?$/.test(out))
     throw new UsageError(HELP.convert);
+  const folder = dirname(resolve(out));
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory())
+    throw new UsageError(
+      `the output folder ${folder} does not exist; create it or write the NIfTI elsewhere`,
+    );
   // The progress bar and the rejection printer load only when used: start-up is a visible share of a
   // conversion that takes about a second.
   const progress = values.quiet ? SILENT : (await import("../progress.js")).createProgress(true);
-  const { report, volume } = await validatePath(input, {
-    mode: "full",
-    purpose: "convert",
-    onProgress: (stage, d, t) => progress.update(stage, d, t),
-  }).finally(() => progress.stop());
-  if (!report.accepted || !volume) {
-    const { describeReport } = await import("../describe-report.js");
-    process.stderr.write(`${describeReport(report, input)}\n`);
-    return 2;
+  // A plain .nii is written while the series is decoded (no volume held: faster and smaller); a .nii.gz,
+  // NIfTI input or a series whose HU may not fit int16 goes through memory.
+  const slices = out.toLowerCase().endsWith(".nii") ? await openNiftiSliceWriter(out) : undefined;
+  try {
+    const { report, volume, stack, streamed } = await validatePath(input, {
+      mode: "full",
+      purpose: "convert",
+      onProgress: (stage, d, t) => progress.update(stage, d, t),
+      ...(slices ? { sliceSink: slices } : {}),
+    }).finally(() => progress.stop());
+    if (!report.accepted || !(volume || (streamed && stack))) {
+      const { describeReport } = await import("../describe-report.js");
+      process.stderr.write(`${describeReport(report, input)}\n`);
+      return 2;
+    }
+    if (streamed && stack && slices) await slices.commit(stack.geometry);
+    else if (volume) {
+      await slices?.abort();
+      await writeNifti(volume, out, { datatype: volume.data instanceof Int16Array ? "int16" : "float32" });
+    }
+    const dims = volume?.dims ?? stack?.geometry.dims;
+    if (!values.quiet) process.stderr.write(`wrote ${out} (${dims?.join("x")})\n`);
+    return 0;
+  } finally {
+    // Removes the temporary file unless commit() renamed it into place.
+    await slices?.abort();
   }
-  await writeNifti(volume, out, { datatype: volume.data instanceof Int16Array ? "int16" : "float32" });
-  if (!values.quiet) process.stderr.write(`wrote ${out} (${volume.dims.join("x")})\n`);
-  return 0;
 }

@@ -78,7 +78,7 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
     throw new Error(`writeNifti: ${basename(path)} must end in .nii or .nii.gz`);
   const type = outputType(vol, opts);
   const header = encodeNiftiHeader(vol, type, opts?.description, opts?.scaling);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  const tmp = tempPathBeside(path);
   const chunks = function* () {
     yield header;
     yield* sameTypeViews(vol, type) ?? voxelChunks(vol, type);
@@ -101,6 +101,67 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** A temporary file beside `path` (same file system, so the final rename is atomic). */
+const tempPathBeside = (path: string) =>
+  join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+
+/** A plain .nii of int16 voxels written slice by slice, in any order; see openNiftiSliceWriter. */
+export interface NiftiSliceWriter {
+  /** Slice k (dims[0] x dims[1] voxels, x fastest), written at its place in the file; `slice` is free again once this settles. */
+  write(k: number, slice: Int16Array): Promise<void>;
+  /** Writes the header for `geometry` and renames the file into place; every slice must have been written. */
+  commit(geometry: Geometry, description?: string): Promise<void>;
+  /** Removes the temporary file (a rejected or failed conversion leaves nothing behind). */
+  abort(): Promise<void>;
+}
+
+/**
+ * A .nii written while the volume is decoded, without ever holding the volume (deepsc convert): slices go to
+ * their offsets in a temporary file beside `path`, and commit() adds the header and renames it into place,
+ * as writeNifti does. Faster than assembling the volume first, not only smaller: a fresh buffer of a whole
+ * volume costs the kernel a page fault per 4 KiB (bench/README.md, ingestion).
+ */
+export async function openNiftiSliceWriter(path: string): Promise<NiftiSliceWriter> {
+  if (!path.toLowerCase().endsWith(".nii"))
+    throw new Error(`openNiftiSliceWriter: ${basename(path)} must end in .nii (plain, not gzipped)`);
+  const tmp = tempPathBeside(path);
+  const fh = await open(tmp, "wx");
+  const written = new Set<number>();
+  let sliceVoxels: number | undefined;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
+  return {
+    async write(k, slice) {
+      sliceVoxels ??= slice.length;
+      if (slice.length !== sliceVoxels || !Number.isInteger(k) || k < 0)
+        throw new Error(`NiftiSliceWriter: slice ${k} of ${slice.length} voxels does not fit this volume`);
+      let bytes = new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength);
+      if (!HOST_LITTLE_ENDIAN) {
+        bytes = bytes.slice();
+        swapBytesInPlace(bytes, 2);
+      }
+      await fh.write(bytes, 0, bytes.length, HEADER_BYTES + k * bytes.length);
+      written.add(k);
+    },
+    async commit(geometry, description) {
+      const [nx, ny, nz] = geometry.dims;
+      if (written.size !== nz || (nz > 0 && sliceVoxels !== nx * ny) || [...written].some((k) => k >= nz))
+        throw new Error(`NiftiSliceWriter: ${written.size} slices written for a volume of ${nz}`);
+      await fh.write(encodeNiftiHeader(geometry, "int16", description), 0, HEADER_BYTES, 0);
+      await close();
+      await rename(tmp, path);
+    },
+    async abort() {
+      await close();
+      await rm(tmp, { force: true });
+    },
+  };
 }
 
 function outputType(vol: AnyVolume, opts: NiftiEncodeOptions | undefined): NiftiOutputType {

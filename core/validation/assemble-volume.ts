@@ -7,6 +7,9 @@
  * promise that (signed 16-bit stored values with an intercept could in principle overflow int16), slices are
  * decoded through a float32 scratch slice and copied into int16 as long as every value is an integer that
  * fits; the first slice that does not fit upgrades the whole volume to float32.
+ *
+ * Streaming (opts.sink, deepsc convert): when the headers guarantee int16 HU, each file's slices are decoded
+ * into a small pooled buffer and handed to the sink instead, so no volume is ever held.
  */
 import type { Warning } from "../contracts/validation-report.js";
 import type { Volume } from "../contracts/volume.js";
@@ -27,12 +30,36 @@ const DIRECT_READS_IN_FLIGHT = 2;
 
 interface DirectRead {
   out: Int16Array;
+  offsets: number[];
   reading: Promise<unknown>;
+}
+
+/** Where a streamed volume's slices go instead of memory (deepsc convert: straight into the .nii). */
+export interface SliceSink {
+  /** Slice k of the volume, int16 HU (x fastest); the buffer is reused once the promise settles. */
+  write(k: number, slice: Int16Array): Promise<void>;
 }
 
 export interface AssembleOptions {
   maxVoxels: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Stream the slices here instead of returning a volume, when the headers guarantee int16 HU (the common
+   * case); otherwise the volume is assembled in memory as usual and returned.
+   */
+  sink?: SliceSink;
+}
+
+/** Reusable slice buffers for a streamed volume: as many as are in flight at once (a few). */
+class BufferPool {
+  private free: Int16Array[] = [];
+  take(length: number): Int16Array {
+    const i = this.free.findIndex((b) => b.length === length);
+    return i >= 0 ? this.free.splice(i, 1)[0]! : new Int16Array(length);
+  }
+  give(buffer: Int16Array): void {
+    this.free.push(buffer);
+  }
 }
 
 const integralRescale = (h: DicomHeader) =>
@@ -67,11 +94,25 @@ function allocate<T>(voxels: number, bytesPerVoxel: number, make: () => T): T {
   }
 }
 
+/**
+ * The volume, or (opts.sink, int16 HU guaranteed) no volume: every slice went to the sink. Streamed or not,
+ * the files are read and decoded the same way and the same rejections come back.
+ */
+export async function assembleVolume(
+  stack: Stack,
+  entries: ReadonlyMap<string, InputEntry>,
+  opts: AssembleOptions & { sink?: undefined },
+): Promise<{ volume: Volume; warnings: Warning[] }>;
 export async function assembleVolume(
   stack: Stack,
   entries: ReadonlyMap<string, InputEntry>,
   opts: AssembleOptions,
-): Promise<{ volume: Volume; warnings: Warning[] }> {
+): Promise<{ volume?: Volume; warnings: Warning[] }>;
+export async function assembleVolume(
+  stack: Stack,
+  entries: ReadonlyMap<string, InputEntry>,
+  opts: AssembleOptions,
+): Promise<{ volume?: Volume; warnings: Warning[] }> {
   const [nx, ny, nz] = stack.geometry.dims;
   const voxels = nx * ny * nz;
   if (voxels > opts.maxVoxels)
@@ -79,11 +120,28 @@ export async function assembleVolume(
   const headers = [...new Set(stack.slices.map((s) => s.header))];
   const sliceSize = nx * ny;
   const exactInt16 = headers.every(huFitsInt16);
-  let data: Int16Array | Float32Array =
-    exactInt16 || headers.every(integralRescale)
+  const sink = exactInt16 ? opts.sink : undefined;
+  const pool = new BufferPool();
+  // Streaming holds no volume: `data` is then an empty int16 placeholder that selects the int16 paths.
+  let data: Int16Array | Float32Array = sink
+    ? new Int16Array(0)
+    : exactInt16 || headers.every(integralRescale)
       ? allocate(voxels, 2, () => new Int16Array(voxels))
       : allocate(voxels, 4, () => new Float32Array(voxels));
   const scratch = exactInt16 || data instanceof Float32Array ? undefined : new Float32Array(sliceSize);
+  // Where a file's frames are decoded: their slots in the volume, or (streaming) a pooled buffer, frame i
+  // of the file at i * sliceSize, which flush() hands to the sink and back to the pool.
+  const slots = (frames: { k: number }[]) => {
+    const out = sink ? pool.take(frames.length * sliceSize) : (data as Int16Array);
+    return { out, offsets: frames.map(({ k }, i) => (sink ? i : k) * sliceSize) };
+  };
+  const flush = async (frames: { k: number }[], out: Int16Array, offsets: number[]) => {
+    if (!sink) return;
+    await Promise.all(
+      frames.map(({ k }, i) => sink.write(k, out.subarray(offsets[i]!, offsets[i]! + sliceSize))),
+    );
+    pool.give(out);
+  };
 
   // Slices of one file (multi-frame) are decoded from a single read.
   const byFile = new Map<DicomHeader, { frame: number; k: number }[]>();
@@ -124,21 +182,24 @@ export async function assembleVolume(
     if (scratch || !(data instanceof Int16Array)) return undefined;
     const entry = entryOf(header);
     if (!canReadInto(entry)) return undefined;
-    const out = data;
-    const ranges = frames.map(({ frame, k }) =>
-      inPlaceFrameRange(header, frame, entry.size, out, k * sliceSize),
+    const { out, offsets } = slots(frames);
+    const ranges = frames.map(({ frame }, i) =>
+      inPlaceFrameRange(header, frame, entry.size, out, offsets[i]!),
     );
-    if (!ranges.every((r) => r !== undefined)) return undefined;
-    const volumeBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    if (!ranges.every((r) => r !== undefined)) {
+      if (sink) pool.give(out);
+      return undefined;
+    }
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     const reading = Promise.all(
-      frames.map(({ k }, i) => {
+      frames.map((_, i) => {
         const { start, end } = ranges[i]!;
-        const at = k * sliceSize * 2;
-        return entry.readInto(start, volumeBytes.subarray(at, at + (end - start)));
+        const at = offsets[i]! * 2;
+        return entry.readInto(start, bytes.subarray(at, at + (end - start)));
       }),
     );
     reading.catch(() => {}); // awaited in file order; never an unhandled rejection if an earlier file fails
-    return { out, reading };
+    return { out, offsets, reading };
   };
   // Direct reads run on the thread pool, a few files ahead of the file being converted. Files are still
   // settled strictly in order: a planning error (a later file's header check) is kept and thrown only when
@@ -171,15 +232,21 @@ export async function assembleVolume(
     if (plan) {
       await plan.reading;
       planAhead(f + 1);
-      for (const { frame, k } of frames) {
-        keep(decodeFrameHuInPlace(header, frame, plan.out, k * sliceSize).warnings);
-        opts.onProgress?.(++done, nz);
-      }
+      frames.forEach(({ frame }, i) => {
+        keep(decodeFrameHuInPlace(header, frame, plan.out, plan.offsets[i]!).warnings);
+      });
+      await flush(frames, plan.out, plan.offsets);
+      for (const _ of frames) opts.onProgress?.(++done, nz);
       continue;
     }
     const bytes = ahead ? await ahead : await entryOf(header).read();
     ahead = readAhead(f + 1);
-    for (const { frame, k } of frames) {
+    const slot = sink ? slots(frames) : undefined;
+    for (const [i, { frame, k }] of frames.entries()) {
+      if (slot) {
+        keep((await decodeFrameHu(bytes, header, frame, slot.out, slot.offsets[i]!)).warnings);
+        continue;
+      }
       const offset = k * sliceSize;
       let result: { warnings: Warning[] };
       if (scratch && data instanceof Int16Array) {
@@ -195,6 +262,11 @@ export async function assembleVolume(
       keep(result.warnings);
       opts.onProgress?.(++done, nz);
     }
+    if (slot) {
+      await flush(frames, slot.out, slot.offsets);
+      for (const _ of frames) opts.onProgress?.(++done, nz);
+    }
   }
-  return { volume: { ...stack.geometry, data }, warnings: [...warnings.values()] };
+  const found = [...warnings.values()];
+  return sink ? { warnings: found } : { volume: { ...stack.geometry, data }, warnings: found };
 }

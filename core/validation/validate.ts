@@ -16,7 +16,7 @@ import { DEFAULT_LIMITS, type InputEntry, type InputLimits, type InputSource } f
 import { inspectNifti, readNifti } from "../nifti/read.js";
 import { hashUid, redactUids } from "../privacy.js";
 import { checkHuPlausible } from "../volume/hu-check.js";
-import { assembleVolume } from "./assemble-volume.js";
+import { assembleVolume, type SliceSink } from "./assemble-volume.js";
 import { type DicomSource, readDicomSource } from "./dicom-source.js";
 import { policyFor, type ValidationPolicy } from "./policy.js";
 import { type EntryResult, readHeaders } from "./read-headers.js";
@@ -33,12 +33,20 @@ export interface ValidateOptions {
   onProgress?: (stage: "headers" | "pixels", done: number, total: number) => void;
   /** Salt of hashed UIDs in the report (default: DEEPSC_UID_SALT or the local default, core/privacy.ts). */
   uidSalt?: string;
+  /**
+   * Full mode, DICOM input whose headers guarantee int16 HU, a purpose that needs no HU check (convert):
+   * the slices go to this sink as they are decoded and the outcome holds no volume (`streamed` is true);
+   * anything else is assembled in memory as usual.
+   */
+  sliceSink?: SliceSink;
 }
 
 export interface ValidationOutcome {
   report: ValidationReport;
-  /** Present when mode is full and the input was accepted. */
+  /** Present when mode is full and the input was accepted, unless its slices were streamed. */
   volume?: Volume;
+  /** The accepted volume's slices all went to opts.sliceSink; its geometry is stack.geometry. */
+  streamed?: true;
   /** The DICOM stack behind the volume (source references for DICOM SEG), when the input was DICOM. */
   stack?: Stack;
   /**
@@ -142,7 +150,13 @@ function dedupeWarnings(ws: Warning[]): Warning[] {
   });
 }
 
-type EntriesOutcome = { series: SeriesSummary; volume?: Volume; stack?: Stack; dicomSource?: DicomSource };
+type EntriesOutcome = {
+  series: SeriesSummary;
+  volume?: Volume;
+  streamed?: true;
+  stack?: Stack;
+  dicomSource?: DicomSource;
+};
 
 async function validateEntries(w: Working): Promise<EntriesOutcome> {
   const entries = w.source.entries;
@@ -244,14 +258,22 @@ async function validateDicom(
   if (thickness !== undefined) series.sliceThickness = thickness;
 
   if (w.opts.mode === "header-only") return { series, stack };
+  // The HU check reads the whole volume, so a purpose that runs it never streams.
+  const sink = w.policy.checkHu ? undefined : w.opts.sliceSink;
   const { volume, warnings } = await assembleVolume(stack, entryByPath, {
     maxVoxels: w.limits.maxVoxels,
     onProgress: (d, t) => w.opts.onProgress?.("pixels", d, t),
+    ...(sink ? { sink } : {}),
   });
   w.warnings.push(...warnings);
-  checkHu(w, volume, series);
+  if (volume) checkHu(w, volume, series);
   const dicomSource = await readDicomSource(stack, entryByPath);
-  return { series, volume, stack, ...(dicomSource ? { dicomSource } : {}) };
+  return {
+    series,
+    ...(volume ? { volume } : { streamed: true as const }),
+    stack,
+    ...(dicomSource ? { dicomSource } : {}),
+  };
 }
 
 /** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */

@@ -6,6 +6,7 @@
 import {
   copyFileSync,
   cpSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -182,11 +183,32 @@ describe("documented rejections of broken uploads", () => {
     expectRejected(empty, "EMPTY_INPUT");
   });
 
+  it("deepsc convert of a broken series exits 2 with the reason and leaves nothing in the output folder", () => {
+    const { dir, files } = copySeries();
+    truncateSync(files[12]!, statSync(files[12]!).size - 5000);
+    const outDir = join(work, "convert-out");
+    mkdirSync(outDir);
+    for (const name of ["ct.nii", "ct.nii.gz"]) {
+      const r = deepsc(["convert", dir, join(outDir, name), "--quiet"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/TRUNCATED/);
+    }
+    expect(readdirSync(outDir)).toEqual([]); // no output, no temporary file
+    const ok = deepsc(["convert", base, join(outDir, "ct.nii"), "--quiet"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readdirSync(outDir)).toEqual(["ct.nii"]);
+    expect(statSync(join(outDir, "ct.nii")).size).toBe(352 + 96 * 96 * 24 * 2);
+  });
+
   it("usage errors and missing paths exit 1 with a message, not a stack trace", () => {
     const missing = deepsc(["validate", join(work, "nope")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nope/);
     expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+    const noFolder = deepsc(["convert", base, join(work, "no-such-folder", "ct.nii")]);
+    expect(noFolder.code).toBe(1);
+    expect(noFolder.stderr).toMatch(/output folder .*no-such-folder does not exist/);
+    expect(noFolder.stderr).not.toMatch(/at .*\.js:\d+/);
     const unknown = deepsc(["frobnicate"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown command/);

@@ -7,7 +7,7 @@ import type { Geometry, LabelVolume, Mat3, Vec3, Volume } from "../../../core/co
 import { cross, fromColumns, normalize, shearAngleDeg, voxelToRas } from "../../../core/geometry/affine.js";
 import { parseNiftiHeader, qformAffine } from "../../../core/nifti/header.js";
 import { readNifti } from "../../../core/nifti/read.js";
-import { encodeNifti, qformOf, writeNifti } from "../../../core/nifti/write.js";
+import { encodeNifti, openNiftiSliceWriter, qformOf, writeNifti } from "../../../core/nifti/write.js";
 import { bytesEntry, fileEntry, hasNibabel, python, ramp } from "./helpers.js";
 
 /** Rotation about a unit axis by an angle (Rodrigues), row-major, columns are the rotated axes. */
@@ -216,6 +216,47 @@ describe("writeNifti", () => {
     expect(readdirSync(dir).filter((f) => f.includes("keep"))).toEqual(["keep.nii.gz"]);
     await expect(writeNifti(hu(AXIAL), join(dir, "x.img"))).rejects.toThrow(/\.nii or \.nii\.gz/);
     expect(existsSync(join(dir, "x.img"))).toBe(false);
+  });
+});
+
+describe("openNiftiSliceWriter", () => {
+  const dir = mkdtempSync(join(tmpdir(), "nifti-slices-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const vol = () => {
+    const v = hu(OBLIQUE);
+    if (!(v.data instanceof Int16Array)) throw new Error("hu() gives int16");
+    return v as Volume & { data: Int16Array };
+  };
+  const plane = OBLIQUE.dims[0] * OBLIQUE.dims[1];
+  const sliceOf = (v: { data: Int16Array }, k: number) => v.data.slice(k * plane, (k + 1) * plane);
+
+  it("writes slices in any order, then the header: the same bytes as writeNifti", async () => {
+    const v = vol();
+    const path = join(dir, "slices.nii");
+    const w = await openNiftiSliceWriter(path);
+    for (const k of [2, 0, 3, 1]) await w.write(k, sliceOf(v, k));
+    expect(existsSync(path)).toBe(false); // not in place before commit
+    await w.commit(v);
+    await w.abort(); // after commit: nothing to remove, the file stays
+    expect(Buffer.compare(readFileSync(path), Buffer.from(encodeNifti(v)))).toBe(0);
+    expect(readdirSync(dir)).toEqual(["slices.nii"]);
+  });
+
+  it("refuses to commit a volume with a slice missing, and abort leaves nothing behind", async () => {
+    const v = vol();
+    const path = join(dir, "partial.nii");
+    writeFileSync(path, "previous");
+    const w = await openNiftiSliceWriter(path);
+    for (const k of [0, 1, 3]) await w.write(k, sliceOf(v, k));
+    await expect(w.commit(v)).rejects.toThrow(/3 slices written for a volume of 4/);
+    await expect(w.write(2, new Int16Array(plane - 1))).rejects.toThrow(/does not fit/);
+    await w.abort();
+    expect(readFileSync(path, "utf8")).toBe("previous");
+    expect(readdirSync(dir).filter((f) => f.includes("partial"))).toEqual(["partial.nii"]);
+  });
+
+  it("takes only a plain .nii", async () => {
+    await expect(openNiftiSliceWriter(join(dir, "x.nii.gz"))).rejects.toThrow(/must end in \.nii/);
   });
 });
 

@@ -144,6 +144,54 @@ describe("assembleVolume", () => {
     expect(whole).toEqual(direct);
   });
 
+  /** A sink that keeps what it is given (copies: the buffers are reused), and the order it came in. */
+  function collectingSink() {
+    const slices = new Map<number, Int16Array>();
+    const order: number[] = [];
+    return {
+      slices,
+      order,
+      sink: {
+        async write(k: number, slice: Int16Array) {
+          expect(slices.has(k)).toBe(false);
+          slices.set(k, slice.slice());
+          order.push(k);
+        },
+      },
+    };
+  }
+
+  it("streams every slice to a sink instead of holding a volume, on both read paths", async () => {
+    const { stack, entries } = await prepare(series);
+    const { volume } = await assembleVolume(stack, byPath(entries), limits);
+    for (const es of [entries, entries.map(readOnly)]) {
+      const c = collectingSink();
+      const progress: number[] = [];
+      const streamed = await assembleVolume(stack, byPath(es), {
+        ...limits,
+        sink: c.sink,
+        onProgress: (d) => progress.push(d),
+      });
+      expect(streamed.volume).toBeUndefined();
+      expect(c.order).toEqual([...Array(12).keys()]);
+      expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      for (let k = 0; k < 12; k++)
+        expect(c.slices.get(k)).toEqual(volume.data.subarray(k * 48 * 48, (k + 1) * 48 * 48));
+    }
+  });
+
+  it("assembles in memory, ignoring the sink, when the headers cannot promise int16 HU", async () => {
+    const { stack, entries } = await prepare(series);
+    // A fractional slope (as if the files said RescaleSlope 0.5): HU are not integers, so the volume is
+    // float32 and cannot stream as int16.
+    for (const s of stack.slices) for (const f of s.header.frames) f.rescaleSlope = 0.5;
+    const c = collectingSink();
+    const { volume } = await assembleVolume(stack, byPath(entries), { ...limits, sink: c.sink });
+    expect(volume?.data).toBeInstanceOf(Float32Array);
+    expect(volume?.data.some((v) => !Number.isInteger(v))).toBe(true);
+    expect(c.order).toEqual([]);
+  });
+
   it("answers TOO_LARGE, not an internal error, when the volume cannot be allocated below maxVoxels", async () => {
     const { stack, entries } = await prepare(series);
     // 2^41 voxels: more than any machine here can allocate, with no voxel limit to stop it first.
@@ -171,9 +219,12 @@ describe("assembleVolume", () => {
     const victim = stack.slices[4]!.header.file;
     const victimEntry = entries.find((e) => e.path === victim)!;
     await truncate(path.join(dir, victim), victimEntry.size - 64);
-    for (const es of [entries, entries.map(readOnly)]) {
-      const reasons = await rejectionOf(assembleVolume(stack, byPath(es), limits));
-      expect(reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", victim]]);
-    }
+    for (const es of [entries, entries.map(readOnly)])
+      for (const sink of [undefined, collectingSink().sink]) {
+        const reasons = await rejectionOf(
+          assembleVolume(stack, byPath(es), { ...limits, ...(sink ? { sink } : {}) }),
+        );
+        expect(reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", victim]]);
+      }
   });
 });
