@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import hashlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -75,6 +76,9 @@ def export_onnx(net: DeepSCCovid, cfg: ModelConfig, path: Path) -> None:
     stack = torch.zeros(cfg.stack_shape)
     tile = torch.zeros(cfg.tile_shape)
     batch = {0: "batch"}
+    # The TorchScript-based exporter: the export forms in network.py (GroupNorm.two_pass, LesionSubnet.decode)
+    # rely on tracing, and PyTorch >= 2.9 would otherwise pick its dynamo exporter (1.13 has only this one).
+    tracing = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(
             graph,
@@ -85,6 +89,7 @@ def export_onnx(net: DeepSCCovid, cfg: ModelConfig, path: Path) -> None:
             output_names=["class_logits", "lesion_logits", "evidence"],
             dynamic_axes={"stack": batch, "tile": batch, "class_logits": batch, "lesion_logits": batch, "evidence": batch},
             do_constant_folding=True,
+            **tracing,
         )
     model = onnx.load(str(path))
     # The exporter's shape inference loses the static dims after Clip; state every output's shape.

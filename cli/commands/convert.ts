@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openNiftiSliceWriter, writeNifti } from "../../core/nifti/write.js";
+import { type NiftiSliceWriter, openNiftiSliceWriter, writeNifti } from "../../core/nifti/write.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import type { Progress } from "../progress.js";
 import { UsageError } from "../usage.js";
@@ -28,8 +28,20 @@ export async function convertCommand(argv: string[]): Promise<number> {
   const progress = values.quiet ? SILENT : (await import("../progress.js")).createProgress(true);
   // A plain .nii is written while the series is decoded (no volume held: faster and smaller); a .nii.gz,
   // NIfTI input or a series whose HU may not fit int16 goes through memory.
-  const slices = out.toLowerCase().endsWith(".nii") ? await openNiftiSliceWriter(out) : undefined;
+  // Interrupted (Ctrl-C, a stopped container): the temporary file goes too, then the usual exit status.
+  // Registered before the file can exist (its open() starts on the thread pool at once), and reaching the
+  // writer through `opening`, so no moment leaves it behind.
+  let opening: Promise<NiftiSliceWriter> | undefined;
+  const interrupted = (signal: NodeJS.Signals) => {
+    const exit = () => process.exit(signal === "SIGINT" ? 130 : 143);
+    void (opening ?? Promise.resolve(undefined)).then((w) => w?.abort()).then(exit, exit);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  opening = out.toLowerCase().endsWith(".nii") ? openNiftiSliceWriter(out) : undefined;
+  let slices: NiftiSliceWriter | undefined;
   try {
+    slices = await opening;
     const { report, volume, stack, streamed } = await validatePath(input, {
       mode: "full",
       purpose: "convert",
@@ -50,6 +62,8 @@ export async function convertCommand(argv: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write(`wrote ${out} (${dims?.join("x")})\n`);
     return 0;
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     // Removes the temporary file unless commit() renamed it into place.
     await slices?.abort();
   }

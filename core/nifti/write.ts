@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -91,7 +91,11 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
       // Plain .nii: straight writes of the volume's own memory, no stream machinery or copies.
       const fh = await open(tmp, "wx");
       try {
-        for (const chunk of chunks()) await fh.write(chunk);
+        let at = 0;
+        for (const chunk of chunks()) {
+          await writeAll(fh, chunk, at);
+          at += chunk.length;
+        }
       } finally {
         await fh.close();
       }
@@ -100,6 +104,16 @@ export async function writeNifti(vol: AnyVolume, path: string, opts?: NiftiWrite
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Writes every byte at `position`: a short write (a full disk) continues or fails, never leaves a hole. */
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten <= 0)
+      throw new Error(`NIfTI write stalled at byte ${position + done}: nothing was written`);
+    done += bytesWritten;
   }
 }
 
@@ -146,14 +160,14 @@ export async function openNiftiSliceWriter(path: string): Promise<NiftiSliceWrit
         bytes = bytes.slice();
         swapBytesInPlace(bytes, 2);
       }
-      await fh.write(bytes, 0, bytes.length, HEADER_BYTES + k * bytes.length);
+      await writeAll(fh, bytes, HEADER_BYTES + k * bytes.length);
       written.add(k);
     },
     async commit(geometry, description) {
       const [nx, ny, nz] = geometry.dims;
       if (written.size !== nz || (nz > 0 && sliceVoxels !== nx * ny) || [...written].some((k) => k >= nz))
         throw new Error(`NiftiSliceWriter: ${written.size} slices written for a volume of ${nz}`);
-      await fh.write(encodeNiftiHeader(geometry, "int16", description), 0, HEADER_BYTES, 0);
+      await writeAll(fh, encodeNiftiHeader(geometry, "int16", description), 0);
       await close();
       await rename(tmp, path);
     },

@@ -39,6 +39,8 @@ The task-aware loss (losses.py) ties E_k to the segmentation at the same scale, 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -130,21 +132,26 @@ def conv_of_nearest_upsampled(y: torch.Tensor, weight: torch.Tensor, scale: tupl
     of the upsampled tensor, whose few channels make its im2col + GEMM memory-bound (bench/README.md,
     per-tile CPU time).
     """
-    if tuple(weight.shape[2:]) != (3, 3, 3) or scale[0] not in (1, 2) or scale[1:] != (2, 2):
-        raise ValueError("conv_of_nearest_upsampled takes a 3x3x3 kernel, factor 2 in plane and 1 or 2 in z")
+    # Under export, the weight's shape and values are read as constants (the tracer warns about exactly that):
+    # the folded weights are computed outside the traced graph, so they export as one constant initializer
+    # (traced arithmetic on the parameters would leave the kernel's shape unknown to the ONNX exporter).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        if tuple(weight.shape[2:]) != (3, 3, 3) or scale[0] not in (1, 2) or tuple(scale[1:]) != (2, 2):
+            raise ValueError("conv_of_nearest_upsampled takes a 3x3x3 kernel, factor 2 in plane and 1 or 2 in z")
+        w = weight.detach().cpu().double().numpy()
     b, _, n0, n1, n2 = y.shape
     out = weight.shape[0]
     phases = [(p0, p1, p2) for p0 in range(scale[0]) for p1 in range(scale[1]) for p2 in range(scale[2])]
-    # The folded weights are computed outside the traced graph, so they export as one constant initializer
-    # (traced arithmetic on the parameters would leave the kernel's shape unknown to the ONNX exporter).
-    w = weight.detach().cpu().double().numpy()
     folded = np.concatenate(
         [
             np.einsum("ai,bj,ck,ouijk->ouabc", *(np.array(_TAP_FOLD[(s, p)]) for s, p in zip(scale, phase)), w)
             for phase in phases
         ]
     )
-    kernel = torch.from_numpy(folded).to(dtype=weight.dtype, device=weight.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        kernel = torch.from_numpy(folded).to(dtype=weight.dtype, device=weight.device)
     # Padding 1: an upsampled axis gives n + 1 outputs (phase p is outputs p .. p + n - 1), the others n.
     z = F.conv3d(y, kernel, padding=1)
     parts = [
@@ -327,9 +334,16 @@ class LesionSubnet(nn.Module):
     def decode_split(up: UpProject, coarse: torch.Tensor, skip: torch.Tensor, block: ConvNormAct) -> torch.Tensor:
         """decode's export form (the weights are read as constants: for export and tests, not training)."""
         conv, norm, act = block
-        plain = conv.kernel_size == (3, 3, 3) and conv.stride == (1, 1, 1) and conv.padding == (1, 1, 1)
+        plain = (
+            conv.kernel_size == (3, 3, 3)
+            and conv.stride == (1, 1, 1)
+            and conv.padding == (1, 1, 1)
+            and conv.dilation == (1, 1, 1)
+            and conv.groups == 1
+            and conv.padding_mode == "zeros"
+        )
         if not plain or conv.bias is not None:
-            raise ValueError("decode's export form takes a 3x3x3, stride 1, padding 1 convolution without bias")
+            raise ValueError("decode's export form takes a plain 3x3x3, stride 1, zero-padded convolution without bias")
         y = up.conv(coarse)
         c = up.conv.out_channels
         # Sliced outside the trace (like the folded weights): a traced slice of a parameter leaves the

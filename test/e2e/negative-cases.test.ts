@@ -3,6 +3,7 @@
  * on a generated series broken the way real uploads break. DICOM edits use dcmtk's dcmodify, a real tool,
  * rather than our own writer. Each case runs in full and in header-only mode (what the Lambda does).
  */
+import { spawn } from "node:child_process";
 import {
   copyFileSync,
   cpSync,
@@ -13,6 +14,7 @@ import {
   rmSync,
   statSync,
   truncateSync,
+  watch,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +23,7 @@ import { zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ValidationReport, ValidationReportSchema } from "../../core/contracts/validation-report.js";
 import { runPhantom } from "../../core/phantom/run.js";
-import { deepsc } from "../helpers/cli.js";
+import { DEEPSC, deepsc } from "../helpers/cli.js";
 import { craftZip } from "../helpers/input-fixtures.js";
 import { run } from "../helpers/tools.js";
 
@@ -198,6 +200,32 @@ describe("documented rejections of broken uploads", () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(readdirSync(outDir)).toEqual(["ct.nii"]);
     expect(statSync(join(outDir, "ct.nii")).size).toBe(352 + 96 * 96 * 24 * 2);
+  });
+
+  it("deepsc convert interrupted (SIGINT, SIGTERM) removes its temporary file and exits 130 / 143", async () => {
+    for (const [signal, status] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const) {
+      const outDir = join(work, `interrupted-${signal}`);
+      mkdirSync(outDir);
+      const child = spawn(process.execPath, [DEEPSC, "convert", base, join(outDir, "ct.nii"), "--quiet"]);
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+      // Frozen the moment its temporary file appears, so the signal lands mid-conversion however fast it is.
+      await new Promise<void>((started) => {
+        const watcher = watch(outDir, () => {
+          if (readdirSync(outDir).some((f) => f.endsWith(".tmp"))) {
+            child.kill("SIGSTOP");
+            watcher.close();
+            started();
+          }
+        });
+      });
+      child.kill(signal);
+      child.kill("SIGCONT");
+      expect(await exited).toBe(status);
+      expect(readdirSync(outDir)).toEqual([]);
+    }
   });
 
   it("usage errors and missing paths exit 1 with a message, not a stack trace", () => {

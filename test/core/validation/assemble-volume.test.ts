@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputRejected, isInputRejected, reason } from "../../../core/errors.js";
 import { canReadInto, type DirectReadEntry } from "../../../core/input/file-source.js";
 import { openFolderSource } from "../../../core/input/folder-source.js";
+import { openLocalInput } from "../../../core/input/open-local.js";
 import { DEFAULT_LIMITS, type InputEntry } from "../../../core/input/source.js";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { assembleVolume } from "../../../core/validation/assemble-volume.js";
 import { validateSource } from "../../../core/validation/validate.js";
+import { corpusPath } from "../../helpers/corpus.js";
 
 let work: string;
 let series: string;
@@ -177,6 +179,57 @@ describe("assembleVolume", () => {
       expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       for (let k = 0; k < 12; k++)
         expect(c.slices.get(k)).toEqual(volume.data.subarray(k * 48 * 48, (k + 1) * 48 * 48));
+    }
+  });
+
+  it("streams the same slices when direct and whole-file reads mix, and stops at a sink that fails", async () => {
+    const { stack, entries } = await prepare(series);
+    const { volume } = await assembleVolume(stack, byPath(entries), limits);
+    const mixed = entries.map((e, i) => (i % 3 === 1 ? readOnly(e) : e));
+    const c = collectingSink();
+    await assembleVolume(stack, byPath(mixed), { ...limits, sink: c.sink });
+    expect(c.order).toEqual([...Array(12).keys()]);
+    for (let k = 0; k < 12; k++)
+      expect(c.slices.get(k)).toEqual(volume.data.subarray(k * 48 * 48, (k + 1) * 48 * 48));
+    // A write that fails (a full disk) ends the assembly with that error, not a report and not a hang.
+    let writes = 0;
+    const failing = {
+      async write() {
+        if (++writes === 5) throw new Error("ENOSPC: no space left on device");
+      },
+    };
+    await expect(assembleVolume(stack, byPath(mixed), { ...limits, sink: failing })).rejects.toThrow(
+      /ENOSPC/,
+    );
+    expect(writes).toBe(5);
+  });
+
+  it("streams a multi-frame file's frames (direct read and RLE decode) as the in-memory path decodes them", async () => {
+    for (const file of ["dicom/syntax/CT0012_ELE.dcm", "dicom/syntax/CT0012_RLE.dcm"]) {
+      const source = await openLocalInput(corpusPath(file));
+      try {
+        const { stack } = await validateSource(source, { mode: "header-only", purpose: "convert" });
+        // Its 16-bit unsigned samples with their rescale may not fit int16; a shifted rescale does, so the
+        // file can stream at all (both paths then decode the same, shifted, values).
+        for (const s of stack!.slices) {
+          const shift = s.header.pixelRepresentation === 0 && s.header.bitsStored > 15 ? -32768 : 0;
+          for (const f of s.header.frames) Object.assign(f, { rescaleSlope: 1, rescaleIntercept: shift });
+        }
+        const entries = byPath(source.entries);
+        const { volume } = await assembleVolume(stack!, entries, limits);
+        const [nx, ny, nz] = volume.dims;
+        expect(nz).toBeGreaterThan(1);
+        const c = collectingSink();
+        const streamed = await assembleVolume(stack!, entries, { ...limits, sink: c.sink });
+        expect(streamed.volume, file).toBeUndefined();
+        expect([...c.slices.keys()].sort((a, b) => a - b)).toEqual([...Array(nz).keys()]);
+        for (let k = 0; k < nz; k++)
+          expect(c.slices.get(k), `${file} slice ${k}`).toEqual(
+            volume.data.subarray(k * nx * ny, (k + 1) * nx * ny),
+          );
+      } finally {
+        await source.close();
+      }
     }
   });
 
