@@ -19,6 +19,17 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   sample: async () => (await import("./commands/sample.js")).sampleCommand,
 };
 
+/** File-system errors that are the environment's, not the program's, with what to do about them. */
+const FILE_SYSTEM_REFUSALS: Record<string, string> = {
+  EACCES: "permission denied (choose a path you can write to or read)",
+  EPERM: "operation not permitted (choose a path you can write to or read)",
+  EROFS: "read-only file system (write the output elsewhere)",
+  ENOSPC: "no space left on the device (free some space or write the output elsewhere)",
+  EDQUOT: "disk quota exceeded (free some space or write the output elsewhere)",
+  EISDIR: "a folder is in the way of a file (choose a file name)",
+  ENOTDIR: "a file is in the way of a folder (check the path)",
+};
+
 const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
 const usage = () => `Usage: deepsc <command> [options]\n\n${Object.values(HELP).join("\n\n")}\n`;
 
@@ -50,6 +61,12 @@ async function main(argv: string[]): Promise<number> {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT") {
       process.stderr.write(`deepsc ${name}: no such file or folder: ${err.path ?? err.message}\n`);
+      return 1;
+    }
+    // The machine's refusals (permissions, a full or read-only disk) are not bugs: say what and where.
+    const refusal = err.code === undefined ? undefined : FILE_SYSTEM_REFUSALS[err.code];
+    if (refusal) {
+      process.stderr.write(`deepsc ${name}: ${refusal}: ${err.path ?? err.message}\n`);
       return 1;
     }
     process.stderr.write(

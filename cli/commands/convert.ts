@@ -23,6 +23,10 @@ export async function convertCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       `the output folder ${folder} does not exist; create it or write the NIfTI elsewhere`,
     );
+  if ((await stat(out).catch(() => undefined))?.isDirectory())
+    throw new UsageError(
+      `${resolve(out)} is a folder; give the NIfTI file's own name (…/ct.nii or …/ct.nii.gz)`,
+    );
   // The progress bar and the rejection printer load only when used: start-up is a visible share of a
   // conversion that takes about a second.
   const progress = values.quiet ? SILENT : (await import("../progress.js")).createProgress(true);

@@ -233,6 +233,19 @@ describe("documented rejections of broken uploads", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nope/);
     expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+    const folderNamedNii = join(work, "a-folder.nii");
+    mkdirSync(folderNamedNii);
+    const intoFolder = deepsc(["convert", base, folderNamedNii]);
+    expect(intoFolder.code).toBe(1);
+    expect(intoFolder.stderr).toMatch(/a-folder\.nii is a folder/);
+    expect(readdirSync(work).filter((f) => f.includes("a-folder"))).toEqual(["a-folder.nii"]);
+    // The file system's refusals are named as such, not reported as bugs (here: a file where a folder goes).
+    const plainFile = join(work, "plain-file");
+    writeFileSync(plainFile, "not a folder");
+    const blocked = deepsc(["analyze", base, "--out", join(plainFile, "results")]);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(/a file is in the way of a folder.*plain-file/);
+    expect(blocked.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
     const noFolder = deepsc(["convert", base, join(work, "no-such-folder", "ct.nii")]);
     expect(noFolder.code).toBe(1);
     expect(noFolder.stderr).toMatch(/output folder .*no-such-folder does not exist/);
