@@ -28,6 +28,7 @@ const FILE_SYSTEM_REFUSALS: Record<string, string> = {
   EDQUOT: "disk quota exceeded (free some space or write the output elsewhere)",
   EISDIR: "a folder is in the way of a file (choose a file name)",
   ENOTDIR: "a file is in the way of a folder (check the path)",
+  EEXIST: "a file already exists where a folder goes (choose another path)",
 };
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);

@@ -246,6 +246,10 @@ describe("documented rejections of broken uploads", () => {
     expect(blocked.code).toBe(1);
     expect(blocked.stderr).toMatch(/a file is in the way of a folder.*plain-file/);
     expect(blocked.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+    const onAFile = deepsc(["analyze", base, "--out", plainFile]);
+    expect(onAFile.code).toBe(1);
+    expect(onAFile.stderr).toMatch(/a file already exists where a folder goes.*plain-file/);
+    expect(readFileSync(plainFile, "utf8")).toBe("not a folder");
     const noFolder = deepsc(["convert", base, join(work, "no-such-folder", "ct.nii")]);
     expect(noFolder.code).toBe(1);
     expect(noFolder.stderr).toMatch(/output folder .*no-such-folder does not exist/);
