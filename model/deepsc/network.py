@@ -132,6 +132,8 @@ def conv_of_nearest_upsampled(y: torch.Tensor, weight: torch.Tensor, scale: tupl
     of the upsampled tensor, whose few channels make its im2col + GEMM memory-bound (bench/README.md,
     per-tile CPU time).
     """
+    b, _, n0, n1, n2 = y.shape
+    phases = [(p0, p1, p2) for p0 in range(scale[0]) for p1 in range(scale[1]) for p2 in range(scale[2])]
     # Under export, the weight's shape and values are read as constants (the tracer warns about exactly that):
     # the folded weights are computed outside the traced graph, so they export as one constant initializer
     # (traced arithmetic on the parameters would leave the kernel's shape unknown to the ONNX exporter).
@@ -139,18 +141,14 @@ def conv_of_nearest_upsampled(y: torch.Tensor, weight: torch.Tensor, scale: tupl
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         if tuple(weight.shape[2:]) != (3, 3, 3) or scale[0] not in (1, 2) or tuple(scale[1:]) != (2, 2):
             raise ValueError("conv_of_nearest_upsampled takes a 3x3x3 kernel, factor 2 in plane and 1 or 2 in z")
+        out = weight.shape[0]
         w = weight.detach().cpu().double().numpy()
-    b, _, n0, n1, n2 = y.shape
-    out = weight.shape[0]
-    phases = [(p0, p1, p2) for p0 in range(scale[0]) for p1 in range(scale[1]) for p2 in range(scale[2])]
-    folded = np.concatenate(
-        [
-            np.einsum("ai,bj,ck,ouijk->ouabc", *(np.array(_TAP_FOLD[(s, p)]) for s, p in zip(scale, phase)), w)
-            for phase in phases
-        ]
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        folded = np.concatenate(
+            [
+                np.einsum("ai,bj,ck,ouijk->ouabc", *(np.array(_TAP_FOLD[(s, p)]) for s, p in zip(scale, phase)), w)
+                for phase in phases
+            ]
+        )
         kernel = torch.from_numpy(folded).to(dtype=weight.dtype, device=weight.device)
     # Padding 1: an upsampled axis gives n + 1 outputs (phase p is outputs p .. p + n - 1), the others n.
     z = F.conv3d(y, kernel, padding=1)
