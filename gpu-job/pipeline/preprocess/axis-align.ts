@@ -181,6 +181,8 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
         const fi = Math.min(Math.max(ci - i0, 0), 1);
         const fj = Math.min(Math.max(cj - j0, 0), 1);
         const fk = Math.min(Math.max(ck - k0, 0), 1);
+        // trilinear() written out: calling it here (one call site seeing Int16Array, the other other arrays)
+        // made this loop 30 % slower, 570 -> 745 ms on a 512x512x120 oblique scan; same results either way.
         const b00 = i0 + j0 * nx + k0 * plane;
         const b01 = i0 + j0 * nx + k1 * plane;
         const b10 = i0 + j1 * nx + k0 * plane;
