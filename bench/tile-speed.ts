@@ -9,8 +9,9 @@
  *    per-tile time is its batch-2 time halved. --rounds rounds, the two runtimes alternating which goes
  *    first; median over all timed calls after --warmup warm-up calls per block.
  *  - full: an untrained `full` export (model/export.py --config full --random-init --seed 0, cached in
- *    /tmp/deepsc-bench/full-<hash of the exporting Python>/) with onnxruntime-node, threads 1 and 2, and PyTorch on the same random
- *    weights (same seed). The time of a dense network does not depend on its weights.
+ *    /tmp/deepsc-bench/full-<hash of the exporting Python>/) with onnxruntime-node, threads 1 and 2, and
+ *    PyTorch on the same random weights (same seed). The time of a dense network does not depend on its
+ *    weights.
  *
  * Inputs: the parity fixture's formula x[i] = ((i * 2654435761 + seed) mod 2^32) / 2^32 (stack seed 12345,
  * tile seed 12346), computed bit for bit by both languages; the batch-1 class logits of both runtimes are
