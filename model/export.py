@@ -224,6 +224,8 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
             # Earlier records predate the field: they all ran on the CPU.
             "device": training.get("device", "cpu"),
             "loss": training["loss"],
+            # Oblique, cut and thick-slice views (deepsc/augment.py); absent in records that predate it.
+            "geometricAugmentation": training.get("geometricAugmentation"),
             "finalEpoch": training["history"][-1] if training["history"] else None,
             "metrics": training.get("validation"),
         }
@@ -241,6 +243,7 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
                 "optimizer": t.get("optimizer"),
                 "trainingSeconds": t.get("trainingSeconds"),
                 "device": t.get("device", "cpu"),
+                "geometricAugmentation": t.get("geometricAugmentation"),
                 "validationSummary": (t.get("validation") or {}).get("summary"),
             })
             prev = t.get("initialisedFrom")

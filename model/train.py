@@ -37,6 +37,7 @@ from deepsc.runtime import configure_cpu_env, threads_from_argv  # noqa: E402
 from deepsc.config import CLASS_NAMES, ModelConfig, get_config  # noqa: E402
 
 NON_PNEUMONIA = CLASS_NAMES.index("non_pneumonia")
+from deepsc.augment import GeometricAugment  # noqa: E402
 from deepsc.data import CaseFiles, TileDataset, discover_cases, load_case, load_native_masks  # noqa: E402
 from deepsc.infer import evaluate_case, summarise  # noqa: E402
 from deepsc.losses import LossConfig, total_loss  # noqa: E402
@@ -71,6 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--log-every", type=int, default=0, help="also print the running loss every N steps")
     ap.add_argument("--lesion-free-weight", type=float, default=1.0, help="classification weight of lesion-free tiles of pneumonia scans")
     ap.add_argument("--cls-warmup", type=float, default=0.2, help="share of the steps over which the classification and task-aware weights ramp from 0 to 1")
+    ap.add_argument("--augment-geometry", type=float, default=0.0, metavar="P",
+                    help="share of samples shown as an oblique or cut scan (deepsc/augment.py); thick-slice blur at 0.6 P")
+    ap.add_argument("--augment-segmentation-only", action="store_true",
+                    help="augmented samples train the segmentation only (no classification loss)")
     ap.add_argument("--synthetic", action="store_true", help="the data are phantoms (recorded in the model card)")
     ap.add_argument("--data-source", default="", help="free text recorded with the data, e.g. the generator command")
     args = ap.parse_args(argv)
@@ -116,6 +121,7 @@ def _load_or_prepare(f: CaseFiles, cfg: ModelConfig, cache: Path | None) -> Prep
             native_shape=tuple(int(v) for v in z["native_shape"]),
             native_spacing=tuple(float(v) for v in z["native_spacing"]),
             z_positions=z["z_positions"],
+            z_range=tuple(int(v) for v in z["z_range"]) if "z_range" in z else None,
         )
     c = load_case(f, cfg.preprocess)
     # Training keeps the image in float32 and the lesion/lung fractions in float16.
@@ -125,7 +131,8 @@ def _load_or_prepare(f: CaseFiles, cfg: ModelConfig, cache: Path | None) -> Prep
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp.npz")
         np.savez(tmp, image=c.image, lesion=c.lesion, lung=c.lung, stack=c.stack, native_shape=np.array(c.native_shape),
-                 native_spacing=np.array(c.native_spacing), z_positions=c.z_positions)
+                 native_spacing=np.array(c.native_spacing), z_positions=c.z_positions,
+                 **({"z_range": np.array(c.z_range)} if c.z_range is not None else {}))
         tmp.replace(target)
     return c
 
@@ -184,7 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--init {args.init} was trained with another configuration or preprocessing")
         net.load_state_dict(init["state_dict"])
         previous = init.get("training")
-    dataset = TileDataset(cases, cfg.preprocess, tiles_per_case=args.tiles_per_case, seed=args.seed)
+    augment = (
+        GeometricAugment(
+            probability=args.augment_geometry,
+            thick_probability=0.6 * args.augment_geometry,
+            segmentation_only=args.augment_segmentation_only,
+        )
+        if args.augment_geometry > 0
+        else None
+    )
+    dataset = TileDataset(cases, cfg.preprocess, tiles_per_case=args.tiles_per_case, seed=args.seed, augment=augment)
     generator = torch.Generator().manual_seed(args.seed)
     loader = DataLoader(
         dataset,
@@ -217,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         sums: Counter = Counter()
         correct = 0
         seen = 0
-        for stack, tile, target, label in loader:
+        for stack, tile, target, label, sample_weight in loader:
             if budget_s is not None and step > 0 and time.time() - train_start > budget_s:
                 break  # the budget is spent mid-epoch: the schedule has reached its end anyway
             stack, tile, target, label = (t.to(device, non_blocking=True) for t in (stack, tile, target, label))
@@ -229,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             # A tile of a pneumonia scan that shows no lesion carries the scan's label only through the
             # whole-scan stack; --lesion-free-weight sets how much such tiles count (1: like any other).
             lesion_free = (target.flatten(1).amax(1) <= 0.5) & (label != NON_PNEUMONIA)
-            class_weight = torch.ones(len(label), device=device)
-            class_weight[lesion_free] = args.lesion_free_weight
+            class_weight = sample_weight.to(device)
+            class_weight[lesion_free] *= args.lesion_free_weight
             out_ = net(stack, tile)
             loss, parts = total_loss(out_, label, target, step_cfg, class_weight)
             opt.zero_grad(set_to_none=True)
@@ -279,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "tilesPerCase": args.tiles_per_case,
         "lesionOversample": dataset.lesion_oversample,
+        "geometricAugmentation": augment.describe() if augment is not None else None,
         "optimizer": {"name": "AdamW", "lr": args.lr, "weightDecay": args.weight_decay, "schedule": "warmup + cosine"},
         "loss": {
             "classification": "CE + 2 x focal (gamma 2)",

@@ -38,6 +38,8 @@ class PreprocessConfig:
        posterior, z superior (LPS; axis permutations and flips only, no resampling). Arrays are [z, y, x].
     2. Clip HU to [hu_min, hu_max], scale linearly to [0, 1].
     3. Multiply by the binary lung mask (label > 0), voxel by voxel, on the native grid.
+    4a. With z_crop "lung-extent", keep only the native slices from the first to the last that hold lung; the
+       positions below start at that first slice. Native slices outside map back as background.
     4. Resample along z to `z_spacing_mm` with linear interpolation (if not None): output slice j sits at
        input index p = j * z_spacing_mm / dz (align-corners: slice 0 stays), output count
        floor((nz - 1) * dz / z_spacing_mm) + 1, neighbours clamped at the last slice.
@@ -68,6 +70,15 @@ class PreprocessConfig:
     tile_overlap: int = 12
     gaussian_sigma_fraction: float = 0.125
     lung_masking: bool = True
+    # "lung-extent": the model sees only the slices from the first to the last one holding lung (step 4a);
+    # "none": the whole scan. Every training phantom's lungs fill its stack, so the model only knows stacks
+    # that span the lungs: a scan reaching into the abdomen or neck, or the tall aligned grid of an oblique
+    # scan, otherwise feeds it lung-free tiles and a stack it never saw (bench/README.md).
+    z_crop: str = "lung-extent"
+
+    def __post_init__(self) -> None:
+        if self.z_crop not in ("none", "lung-extent"):
+            raise ValueError(f"z_crop must be 'none' or 'lung-extent', got {self.z_crop!r}")
 
     def to_manifest(self) -> dict:
         """The `preprocessing` block of model.json (camelCase, explicit units and methods)."""
@@ -87,6 +98,10 @@ class PreprocessConfig:
                 "enabled": self.lung_masking,
                 "when": "after normalization, on the native grid",
                 "mask": "lung label > 0 (0 background, 1 right lung, 2 left lung)",
+            },
+            "zCrop": {
+                "method": self.z_crop,
+                "definition": "lung-extent: native slices from the first to the last with lung label > 0; slices outside are background (lesion logit -128, evidence 0)",
             },
             "zResampling": {
                 "spacingMm": self.z_spacing_mm,

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .augment import GeometricAugment, augment_case
 from .config import CLASS_ALIASES, CLASS_NAMES, PreprocessConfig
-from .preprocess import PreparedCase, extract_tile, prepare_case
+from .preprocess import PreparedCase, extract_tile, prepare_case, stack_indices
 
 if TYPE_CHECKING:
     import nibabel as nib
@@ -140,11 +141,13 @@ def load_case(files: CaseFiles, p: PreprocessConfig) -> PreparedCase:
 
 
 class TileDataset(Dataset):
-    """(stack, tile, lesion target, label) samples; `tiles_per_case` random tiles per case per epoch.
+    """(stack, tile, lesion target, label, classification weight) samples; `tiles_per_case` random tiles per case per epoch.
 
     With probability `lesion_oversample` a tile of a case with lesions is centred near a random lesion
     slice; otherwise its start is uniform. Intensity jitter (one factor per sample, stack and tile alike)
-    keeps the model from keying on exact phantom HU levels. Deterministic for a given seed and epoch.
+    keeps the model from keying on exact phantom HU levels. With `augment`, a share of the samples shows the
+    case as the engine sees an oblique or thick-slice scan (deepsc/augment.py); the stack is then taken
+    from the augmented volume too. Deterministic for a given seed and epoch.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class TileDataset(Dataset):
         lesion_oversample: float = 0.67,
         intensity_jitter: float = 0.03,
         seed: int = 0,
+        augment: GeometricAugment | None = None,
     ):
         self.cases = cases
         self.p = p
@@ -162,8 +166,9 @@ class TileDataset(Dataset):
         self.lesion_oversample = lesion_oversample
         self.intensity_jitter = intensity_jitter
         self.seed = seed
+        self.augment = augment
         self.epoch = 0
-        self.lesion_slices = [np.nonzero(c.lesion.reshape(c.lesion.shape[0], -1).max(1) > 0.5)[0] for c in cases]
+        self.lesion_slices = [_lesion_slices(c.lesion) for c in cases]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -175,25 +180,48 @@ class TileDataset(Dataset):
         rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
         ci = index % len(self.cases)
         case = self.cases[ci]
+        image, lesion, stack, lesion_z = case.image, case.lesion, case.stack, self.lesion_slices[ci]
+        class_weight = 1.0
+        if self.augment is not None:
+            image, lesion, view = augment_case(image, lesion, model_spacing(case), self.augment, rng)
+            if view != "axial":
+                stack = image[stack_indices(image.shape[0], self.p.stack_slices)]
+                lesion_z = _lesion_slices(lesion)
+            if view.startswith("own") or (view != "axial" and self.augment.segmentation_only):
+                # The engine takes an oblique scan's class from the aligned view only: the own-grid view
+                # trains the segmentation, and the classifier is not asked to learn tilted anatomy.
+                class_weight = 0.0
         t = self.p.tile_slices
-        nz = case.image.shape[0]
+        nz = image.shape[0]
         max_start = max(nz - t, 0)
-        lesion_z = self.lesion_slices[ci]
         if len(lesion_z) > 0 and rng.random() < self.lesion_oversample:
             z = int(lesion_z[rng.randrange(len(lesion_z))])
             start = min(max(z - rng.randrange(t), 0), max_start)
         else:
             start = rng.randint(0, max_start)
         scale = np.float32(1.0 + rng.uniform(-self.intensity_jitter, self.intensity_jitter))
-        tile = extract_tile(case.image, start, t) * scale
-        target = extract_tile(case.lesion, start, t)
-        stack = case.stack * scale
+        tile = extract_tile(image, start, t) * scale
+        target = extract_tile(lesion, start, t)
+        stack = stack * scale
         return (
             torch.from_numpy(np.ascontiguousarray(stack[None], dtype=np.float32)),
             torch.from_numpy(np.ascontiguousarray(tile[None], dtype=np.float32)),
             torch.from_numpy(np.ascontiguousarray(target[None], dtype=np.float32)),
             torch.tensor(case.label, dtype=torch.long),
+            torch.tensor(class_weight, dtype=torch.float32),
         )
+
+
+def _lesion_slices(lesion: np.ndarray) -> np.ndarray:
+    return np.nonzero(lesion.reshape(lesion.shape[0], -1).max(1) > 0.5)[0]
+
+
+def model_spacing(case: PreparedCase) -> tuple[float, float, float]:
+    """(dz, dy, dx) mm of a prepared case's model grid."""
+    dz, dy, dx = case.native_spacing
+    nz, ny, nx = case.native_shape
+    zs = (case.z_positions[1] - case.z_positions[0]) * dz if len(case.z_positions) > 1 else dz
+    return (float(zs), dy * ny / case.image.shape[1], dx * nx / case.image.shape[2])
 
 
 def load_native_masks(files: CaseFiles) -> tuple[np.ndarray, np.ndarray]:

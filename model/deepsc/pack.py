@@ -45,6 +45,7 @@ def write_pack(cases: list[PreparedCase], p: PreprocessConfig, path: Path) -> in
                 "nativeShape": [int(v) for v in c.native_shape],
                 "nativeSpacing": [float(v) for v in c.native_spacing],
                 "zPositions": [float(v) for v in c.z_positions],
+                "zRange": None if c.z_range is None else [int(v) for v in c.z_range],
             }
         )
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -81,6 +82,8 @@ def read_pack(path: Path, p: PreprocessConfig) -> list[PreparedCase]:
                 native_shape=tuple(m["nativeShape"]),
                 native_spacing=tuple(m["nativeSpacing"]),
                 z_positions=np.asarray(m["zPositions"], dtype=np.float64),
+                # Packs made before z_crop cover the whole scan.
+                z_range=tuple(m["zRange"]) if m.get("zRange") is not None else None,
             )
         )
     return cases

@@ -102,7 +102,9 @@ class PreparedCase:
     stack: np.ndarray  # [S, size, size]
     native_shape: tuple[int, int, int]
     native_spacing: tuple[float, float, float]  # (dz, dy, dx) mm
-    z_positions: np.ndarray
+    z_positions: np.ndarray  # native slice coordinate of each model slice
+    # First and last native slice the model grid stands for (z_crop); None: the whole scan.
+    z_range: tuple[int, int] | None = None
 
     @property
     def model_voxel_ml(self) -> float:
@@ -128,7 +130,8 @@ def prepare_case(
     x = normalise_hu(hu, p)
     if p.lung_masking:
         x *= lung_mask
-    pos = z_positions(hu.shape[0], spacing_zyx[0], p.z_spacing_mm)
+    z0, z1 = lung_slice_range(lung_mask) if p.z_crop == "lung-extent" else (0, hu.shape[0] - 1)
+    pos = z_positions(z1 - z0 + 1, spacing_zyx[0], p.z_spacing_mm) + z0
     image = area_resize_inplane(resample_z(x, pos), p.size)
     lung = area_resize_inplane(resample_z(lung_mask, pos), p.size)
     if lesions is not None:
@@ -146,26 +149,42 @@ def prepare_case(
         native_shape=tuple(int(s) for s in hu.shape),
         native_spacing=tuple(float(s) for s in spacing_zyx),
         z_positions=pos,
+        z_range=(int(z0), int(z1)),
     )
 
 
-def to_native(vol: torch.Tensor, case: PreparedCase) -> torch.Tensor:
+def lung_slice_range(lung_mask: np.ndarray) -> tuple[int, int]:
+    """First and last slice (axis 0) holding lung; the whole scan when there is none."""
+    has = np.nonzero(lung_mask.reshape(lung_mask.shape[0], -1).any(1))[0]
+    if len(has) == 0:
+        return 0, lung_mask.shape[0] - 1
+    return int(has[0]), int(has[-1])
+
+
+def to_native(vol: torch.Tensor, case: PreparedCase, outside: float = -128.0) -> torch.Tensor:
     """Map a model-grid [Z', size, size] volume back onto the native [z, y, x] grid (linear in all axes).
 
     In-plane, model pixel i is centred on native coordinate (i + 0.5) * n / size - 0.5 (area resampling),
     which is interpolate(..., align_corners=False). Along z, model slice j sits at native p_j; native
-    slice k is found at model coordinate k * dz / spacing (clamped at the ends).
+    slice k is found at model coordinate (k - p_0) * dz / spacing (clamped at the ends); native slices outside
+    the case's z_range get `outside` (the default is a background lesion logit).
     """
     nz, ny, nx = case.native_shape
     v = F.interpolate(vol[None].float(), size=(ny, nx), mode="bilinear", align_corners=False)[0]
     pos = case.z_positions
+    z0, z1 = case.z_range if case.z_range is not None else (0, nz - 1)
     if len(pos) == 1:
-        return v[:1].expand(nz, ny, nx).clone()
-    step = pos[1] - pos[0]
-    coords = np.arange(nz, dtype=np.float64) / step
-    lo = np.clip(np.floor(coords).astype(np.int64), 0, v.shape[0] - 1)
-    hi = np.minimum(lo + 1, v.shape[0] - 1)
-    frac = torch.from_numpy(np.clip(coords - lo, 0.0, 1.0).astype(np.float32)).view(-1, 1, 1)
-    a = v[torch.from_numpy(lo)]
-    b = v[torch.from_numpy(hi)]
-    return a + (b - a) * frac
+        out = v[:1].expand(nz, ny, nx).clone()
+    else:
+        step = pos[1] - pos[0]
+        coords = (np.arange(nz, dtype=np.float64) - pos[0]) / step
+        lo = np.clip(np.floor(coords).astype(np.int64), 0, v.shape[0] - 1)
+        hi = np.minimum(lo + 1, v.shape[0] - 1)
+        frac = torch.from_numpy(np.clip(coords - lo, 0.0, 1.0).astype(np.float32)).view(-1, 1, 1)
+        a = v[torch.from_numpy(lo)]
+        b = v[torch.from_numpy(hi)]
+        out = a + (b - a) * frac
+    # Slices the model grid does not stand for (z_crop) are background.
+    out[:z0] = outside
+    out[z1 + 1 :] = outside
+    return out

@@ -102,10 +102,10 @@ def test_missing_folder_and_missing_lungs_are_reported(tmp_path):
 def test_tile_dataset_is_deterministic_and_oversamples_lesions(tiny_data, tiny_cfg):
     cases = [load_case(f, tiny_cfg.preprocess) for f in discover_cases(tiny_data)]
     ds = TileDataset(cases, tiny_cfg.preprocess, tiles_per_case=8, lesion_oversample=1.0, seed=3)
-    stack, tile, target, label = ds[0]
+    stack, tile, target, label, weight = ds[0]
     p = tiny_cfg.preprocess
     assert stack.shape == (1, p.stack_slices, p.size, p.size) and tile.shape == (1, p.tile_slices, p.size, p.size)
-    assert target.shape == tile.shape and label.dtype == torch.long
+    assert target.shape == tile.shape and label.dtype == torch.long and float(weight) == 1.0
     again = ds[0]
     assert torch.equal(again[1], tile)
     ds.set_epoch(1)

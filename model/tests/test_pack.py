@@ -33,6 +33,7 @@ def test_a_pack_round_trips_the_prepared_cases_within_half_a_quantisation_step(t
         assert np.abs(b.stack - a.stack).max() <= 0.5 / 255 + 1e-6
         assert np.abs(b.lesion.astype(np.float32) - a.lesion.astype(np.float32)).max() <= 0.5 / 255 + 1e-3
         assert b.native_shape == a.native_shape and np.allclose(b.z_positions, a.z_positions)
+        assert b.z_range == a.z_range and a.z_range is not None
 
 
 def test_a_pack_made_with_other_preprocessing_is_refused(tiny_data, tmp_path):

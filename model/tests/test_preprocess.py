@@ -100,3 +100,28 @@ def test_to_native_inverts_the_resampling_geometry():
     expected = (field + 100.0) / 200.0
     inner = (slice(None), slice(2, -2), slice(2, -2))  # linear interpolation is exact away from clamped edges
     np.testing.assert_allclose(back[inner], expected[inner], atol=1e-5)
+
+
+def test_prepare_case_crops_z_to_the_lungs_and_to_native_puts_background_outside():
+    """z_crop lung-extent: the model grid spans the slices holding lung; slices beyond map back as background."""
+    p = PreprocessConfig(size=16, stack_slices=8, tile_slices=8, tile_overlap=4, z_spacing_mm=2.5, hu_min=-100.0, hu_max=100.0)
+    nz, ny, nx = 20, 32, 32
+    z = np.broadcast_to(np.arange(nz, dtype=np.float32)[:, None, None], (nz, ny, nx))
+    field = (5.0 * z - 50.0).astype(np.float32)  # linear in z, inside the HU window
+    lungs = np.zeros((nz, ny, nx), dtype=np.uint8)
+    lungs[6:15] = 1  # lung on native slices 6..14 only
+    case = prepare_case("c", 0, field, lungs, None, (5.0, 1.0, 1.0), p)
+    assert case.z_range == (6, 14)
+    assert case.image.shape[0] == 17  # 9 slices at 5 mm -> 17 at 2.5 mm
+    np.testing.assert_allclose(case.z_positions[:3], [6.0, 6.5, 7.0])
+    back = to_native(torch.from_numpy(case.image), case).numpy()
+    np.testing.assert_allclose(back[6:15], ((field + 100.0) / 200.0)[6:15], atol=1e-5)
+    assert (back[:6] == -128.0).all() and (back[15:] == -128.0).all()
+    whole = prepare_case("c", 0, field, lungs, None, (5.0, 1.0, 1.0), PreprocessConfig(**{**p.__dict__, "z_crop": "none"}))
+    assert whole.z_range == (0, 19) and whole.image.shape[0] == 39
+    # No lung at all: nothing to crop to, the whole scan is used.
+    empty = prepare_case("c", 0, field, np.zeros_like(lungs), None, (5.0, 1.0, 1.0), p)
+    assert empty.z_range == (0, 19)
+    with pytest.raises(ValueError, match="z_crop"):
+        PreprocessConfig(z_crop="lungs")
+    assert p.to_manifest()["zCrop"]["method"] == "lung-extent"

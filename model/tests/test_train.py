@@ -58,3 +58,15 @@ def test_train_cli_records_a_reproducible_run(tiny_data, tmp_path):
     ckpt2 = torch.load(out2 / "deepsc-light.pt")
     for k, v in ckpt["state_dict"].items():
         assert torch.equal(v, ckpt2["state_dict"][k]), k
+
+
+def test_train_cli_records_the_geometric_augmentation(tiny_data, tmp_path):
+    import train
+
+    common = ["--config", "light", "--data", str(tiny_data), "--epochs", "1", "--tiles-per-case", "1", "--seed", "7"]
+    assert train.main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert json.loads((tmp_path / "plain" / "training.json").read_text())["geometricAugmentation"] is None
+    assert train.main([*common, "--augment-geometry", "0.5", "--out", str(tmp_path / "aug")]) == 0
+    record = json.loads((tmp_path / "aug" / "training.json").read_text())
+    assert record["geometricAugmentation"]["probability"] == 0.5
+    assert record["geometricAugmentation"]["thickProbability"] == 0.3
