@@ -13,15 +13,17 @@ import {
   obliquityDeg,
 } from "../preprocess/axis-align.js";
 import { buildModelGrid } from "../preprocess/model-grid.js";
+import { scanProbabilities } from "./scan-rule.js";
 import { slidingWindow } from "./sliding-window.js";
 import { tileStarts } from "./tiling.js";
+import { votingTiles } from "./voting-tiles.js";
 
 export interface ScanInference extends NativeMaps {
   probabilities: Record<ClassName, number>;
   predictedClass: ClassName;
   /** Model-grid facts worth recording: its size, the tiles and what each tile voted. */
   modelGrid: { depth: number; height: number; width: number; voxelMl: number };
-  tiles: { start: number; probabilities: Record<ClassName, number>; lesionMl: number }[];
+  tiles: { start: number; probabilities: Record<ClassName, number>; lesionMl: number; votes: boolean }[];
   timingsMs: { preprocess: number; inference: number; postprocess: number };
   /** Set when the scan's axes were oblique and it was resampled onto an LPS-aligned grid for the model. */
   resampled: { obliquityDeg: number; alignedDims: [number, number, number] } | null;
@@ -98,10 +100,16 @@ export async function inferScan(
     Object.fromEntries(m.classes.map((c, i) => [c, p[i] as number])) as Record<ClassName, number>;
   // The class comes from the aligned view alone: tilted anatomy costs the own grid's classification much
   // more than its segmentation (seed 9100's oblique phantom: covid19 0.94 aligned, 0.66 on its own grid).
-  const probabilities = named(sw.probabilities);
+  // Its tiles where the field of view cuts the lungs on a slant do not vote (voting-tiles.ts).
+  const votes = aligned
+    ? votingTiles(aligned, grid, sw.tileStarts, m.preprocessing.tile.slices)
+    : sw.tileStarts.map(() => true);
+  const scan = aligned
+    ? scanProbabilities(sw.tileProbabilities, sw.tileLesionMl, m.classification.scanRule, votes)
+    : sw.probabilities;
+  const probabilities = named(scan);
   let best = 0;
-  for (let i = 1; i < m.classes.length; i++)
-    if ((sw.probabilities[i] as number) > (sw.probabilities[best] as number)) best = i;
+  for (let i = 1; i < m.classes.length; i++) if ((scan[i] as number) > (scan[best] as number)) best = i;
   return {
     ...maps,
     probabilities,
@@ -112,6 +120,7 @@ export async function inferScan(
       start,
       probabilities: named(sw.tileProbabilities[t] as Float64Array),
       lesionMl: sw.tileLesionMl[t] as number,
+      votes: votes[t] as boolean,
     })),
     timingsMs: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 },
     resampled: aligned ? { obliquityDeg: angle, alignedDims: aligned.volume.dims } : null,

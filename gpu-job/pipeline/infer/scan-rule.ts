@@ -18,21 +18,32 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
   return e.map((v) => v / sum);
 }
 
+/**
+ * `votes` (one flag per tile; all true when absent) leaves tiles out of the vote: an oblique scan's tiles
+ * that show its field of view cutting the lungs on a slant (voting-tiles.ts). When it leaves none, all vote.
+ */
 export function scanProbabilities(
   tileProbabilities: Float64Array[],
   tileLesionMl: number[],
   rule: ScanRule,
+  votes?: readonly boolean[],
 ): Float64Array {
   if (tileProbabilities.length === 0) throw new Error("no tiles");
+  if (votes !== undefined && votes.length !== tileProbabilities.length)
+    throw new Error(`${votes.length} vote flags for ${tileProbabilities.length} tiles`);
+  if (votes !== undefined && !votes.some(Boolean))
+    return scanProbabilities(tileProbabilities, tileLesionMl, rule);
   const k = (tileProbabilities[0] as Float64Array).length;
   const out = new Float64Array(k);
   let total = 0;
   tileProbabilities.forEach((p, t) => {
+    if (votes !== undefined && !votes[t]) return;
     const w = rule.method === "mean" ? 1 : rule.baseMl + (tileLesionMl[t] as number);
     total += w;
     for (let c = 0; c < k; c++) out[c] = (out[c] as number) + w * (p[c] as number);
   });
   // baseMl 0 and no lesion anywhere: every weight is 0, so fall back to the plain mean.
-  if (total === 0) return scanProbabilities(tileProbabilities, tileLesionMl, { method: "mean", baseMl: 0 });
+  if (total === 0)
+    return scanProbabilities(tileProbabilities, tileLesionMl, { method: "mean", baseMl: 0 }, votes);
   return out.map((v) => v / total);
 }

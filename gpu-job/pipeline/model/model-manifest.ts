@@ -60,6 +60,12 @@ export const ModelManifestSchema = z
       huWindow: z.tuple([z.number(), z.number()]).refine(([a, b]) => b > a, "huWindow must be [min, max]"),
       normalization: z.object({ method: z.literal("clip-then-minmax") }),
       lungMasking: z.object({ enabled: z.boolean() }),
+      /**
+       * Which slices the model sees. "lung-extent": only those from the first to the last slice holding lung
+       * (the model was trained on stacks the lungs fill; slices beyond them become lesion-free background).
+       * Absent (older manifests): the whole scan.
+       */
+      zCrop: z.object({ method: z.enum(["none", "lung-extent"]) }).optional(),
       /** null: keep the scan's own slices. */
       zResampling: z.object({ spacingMm: z.number().positive().nullable(), method: z.literal("linear") }),
       inPlane: z.object({

@@ -47,15 +47,20 @@ function inPlaneTable(m: AxisMap): AxisTable {
   return { lo, hi, frac };
 }
 
-function zTable(nz: number, positions: Float64Array): AxisTable {
+/**
+ * Where each native slice reads the model grid along z; -1 in `lo` for slices outside the grid's zRange
+ * (cropped away: background). Inside it, clamped to the first and last model slice.
+ */
+function zTable(nz: number, positions: Float64Array, [z0, z1]: [number, number]): AxisTable {
   const d = positions.length;
   const lo = new Int32Array(nz);
   const hi = new Int32Array(nz);
   const frac = new Float32Array(nz);
+  for (let k = 0; k < nz; k++) if (k < z0 || k > z1) lo[k] = -1;
   if (d === 1) return { lo, hi, frac };
   const step = (positions[1] as number) - (positions[0] as number);
-  for (let k = 0; k < nz; k++) {
-    const c = k / step;
+  for (let k = z0; k <= z1; k++) {
+    const c = (k - (positions[0] as number)) / step;
     const l = Math.min(Math.max(Math.floor(c), 0), d - 1);
     lo[k] = l;
     hi[k] = Math.min(l + 1, d - 1);
@@ -66,6 +71,8 @@ function zTable(nz: number, positions: Float64Array): AxisTable {
 
 /** Fixed-point scale of `logitsInto`: stored = round(logit * LOGIT_STEPS), saturating at ±128. */
 export const LOGIT_STEPS = 256;
+/** Lesion logit of native slices outside the model grid's zRange. */
+const OUTSIDE_LOGIT = -128;
 
 export function toNative(
   grid: ModelGrid,
@@ -96,7 +103,7 @@ export function toNative(
   const plane = grid.height * grid.width;
   const xs = inPlaneTable(grid.columns);
   const ys = inPlaneTable(grid.rows);
-  const zs = zTable(nz, grid.zPositions);
+  const zs = zTable(nz, grid.zPositions, grid.zRange);
   const logitSlice = new Float32Array(plane);
   const evSlice = new Float32Array(plane);
   const [evMin, evMax] = opts.evidenceRange;
@@ -107,15 +114,21 @@ export function toNative(
   let lesionVoxels = 0;
 
   for (let z = 0; z < nz; z++) {
-    // The model slice at this native z, interpolated once; then bilinear reads in plane.
-    const a = (zs.lo[z] as number) * plane;
-    const b = (zs.hi[z] as number) * plane;
-    const fz = zs.frac[z] as number;
-    for (let i = 0; i < plane; i++) {
-      const la = lesionLogits[a + i] as number;
-      const ea = evidence[a + i] as number;
-      logitSlice[i] = la + ((lesionLogits[b + i] as number) - la) * fz;
-      evSlice[i] = ea + ((evidence[b + i] as number) - ea) * fz;
+    // The model slice at this native z, interpolated once; then bilinear reads in plane. A slice the
+    // model grid does not cover is background: the lowest logit the int16 store holds, the least evidence.
+    if ((zs.lo[z] as number) < 0) {
+      logitSlice.fill(OUTSIDE_LOGIT);
+      evSlice.fill(evMin);
+    } else {
+      const a = (zs.lo[z] as number) * plane;
+      const b = (zs.hi[z] as number) * plane;
+      const fz = zs.frac[z] as number;
+      for (let i = 0; i < plane; i++) {
+        const la = lesionLogits[a + i] as number;
+        const ea = evidence[a + i] as number;
+        logitSlice[i] = la + ((lesionLogits[b + i] as number) - la) * fz;
+        evSlice[i] = ea + ((evidence[b + i] as number) - ea) * fz;
+      }
     }
     for (let y = 0; y < ny; y++) {
       const r0 = (ys.lo[y] as number) * grid.width;

@@ -50,6 +50,12 @@ export interface AlignedScan {
     b: ArrayLike<number>,
     put: (index: number, a: number, b: number) => void,
   ): void;
+  /**
+   * One flag per aligned z slice: 1 where lung on that slice touches the edge of the scan's field of view
+   * (a lung voxel next to a voxel the scan did not image, which the resampling filled with air). That is
+   * where the tilted scan's end faces cut the lungs on a slant.
+   */
+  lungCutSlices: Uint8Array;
 }
 
 /** The trilinear value of map around corner `at` (strides sx, sy, sz; 0 on the last plane), fractions f*. */
@@ -140,6 +146,8 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
   const [mx, my, mz] = dims;
   const hu = new Int16Array(mx * my * mz);
   const lungs = new Uint8Array(mx * my * mz);
+  // Which aligned voxels the scan did not image (HU alone cannot tell: real scans hold -1024 inside too).
+  const outside = new Uint8Array(mx * my * mz);
   const src = volume.data;
   const plane = nx * ny;
   // Native index coordinates of aligned voxel (x, y, z) = inv * (lo + s*(x, y, z) - o): linear, so stepping x adds a constant.
@@ -170,6 +178,7 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
           ck > nz - 1 + eps
         ) {
           hu[out] = OUTSIDE_HU;
+          outside[out] = 1;
           continue;
         }
         const i0 = Math.min(Math.max(Math.floor(ci), 0), nx - 1);
@@ -245,5 +254,33 @@ export function alignToLps(volume: Volume, lungMask: Uint8Array, minSpacing?: Ve
         }
       }
   };
-  return { volume: aligned, lungMask: lungs, sampleToOriginal };
+  return {
+    volume: aligned,
+    lungMask: lungs,
+    sampleToOriginal,
+    lungCutSlices: cutSlices(lungs, outside, dims),
+  };
+}
+
+/** Per z slice: 1 where a lung voxel has a 6-neighbour outside the field of view (see lungCutSlices). */
+function cutSlices(lungs: Uint8Array, outside: Uint8Array, [mx, my, mz]: Vec3): Uint8Array {
+  const cut = new Uint8Array(mz);
+  const plane = mx * my;
+  for (let z = 0; z < mz; z++)
+    for (let y = 0; y < my && !cut[z]; y++)
+      for (let x = 0, n = z * plane + y * mx; x < mx; x++, n++) {
+        if (lungs[n] === 0) continue;
+        if (
+          (x > 0 && outside[n - 1]) ||
+          (x < mx - 1 && outside[n + 1]) ||
+          (y > 0 && outside[n - mx]) ||
+          (y < my - 1 && outside[n + mx]) ||
+          (z > 0 && outside[n - plane]) ||
+          (z < mz - 1 && outside[n + plane])
+        ) {
+          cut[z] = 1;
+          break;
+        }
+      }
+  return cut;
 }

@@ -22,6 +22,11 @@ export interface ModelGrid {
   width: number;
   /** Native (oriented) z coordinate of each model slice, in slice-index units. */
   zPositions: Float64Array;
+  /**
+   * The oriented native slices the model grid stands for, first and last (the whole scan unless the
+   * manifest crops to the lungs' extent); slices outside it are background.
+   */
+  zRange: [number, number];
   /** The oriented native scan this grid came from. */
   view: OrientedView;
   /** Volume of one model voxel in mL (for lesion volumes measured on the model grid). */
@@ -196,7 +201,9 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
   const xWeights = axisWeights(columns);
   const yWeights = axisWeights(rows);
-  const positions = zPositions(nz, view.spacing[2], p.zResampling.spacingMm);
+  const zRange = p.zCrop?.method === "lung-extent" && lungMask ? lungSliceRange(view, lungMask) : null;
+  const [z0, z1] = zRange ?? [0, nz - 1];
+  const positions = zPositions(z1 - z0 + 1, view.spacing[2], p.zResampling.spacingMm).map((q) => q + z0);
   const depth = positions.length;
   const plane = height * width;
   const image = new Float32Array(depth * plane);
@@ -241,5 +248,37 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const dzModel =
     depth > 1 ? ((positions[1] as number) - (positions[0] as number)) * view.spacing[2] : view.spacing[2];
   const voxelMl = (dzModel * (view.spacing[1] * rows.step) * (view.spacing[0] * columns.step)) / 1000;
-  return { image, depth, height, width, zPositions: positions, view, voxelMl, columns, rows };
+  return {
+    image,
+    depth,
+    height,
+    width,
+    zPositions: positions,
+    zRange: [z0, z1],
+    view,
+    voxelMl,
+    columns,
+    rows,
+  };
+}
+
+/**
+ * First and last oriented slice holding any lung, or null without lung (the whole scan is then analysed:
+ * there is nothing better to crop to, and the model says what it says about a lung-free scan).
+ */
+export function lungSliceRange(view: OrientedView, lungMask: Uint8Array): [number, number] | null {
+  const [nx, ny, nz] = view.dims;
+  const hasLung = (z: number) => {
+    for (let y = 0; y < ny; y++) {
+      let idx = view.offset + y * view.stride[1] + z * view.stride[2];
+      for (let x = 0; x < nx; x++, idx += view.stride[0]) if (lungMask[idx] !== 0) return true;
+    }
+    return false;
+  };
+  let z0 = 0;
+  while (z0 < nz && !hasLung(z0)) z0++;
+  if (z0 === nz) return null;
+  let z1 = nz - 1;
+  while (!hasLung(z1)) z1--;
+  return [z0, z1];
 }

@@ -25,6 +25,7 @@ export function testPreprocessing(
     stack: number;
     tile: number;
     overlap: number;
+    zCrop: "none" | "lung-extent";
   }> = {},
 ): Preprocessing {
   return {
@@ -32,6 +33,7 @@ export function testPreprocessing(
     huWindow: [-1400, 200],
     normalization: { method: "clip-then-minmax" },
     lungMasking: { enabled: over.mask ?? true },
+    ...(over.zCrop ? { zCrop: { method: over.zCrop } } : {}),
     zResampling: { spacingMm: over.spacing === undefined ? 2.5 : over.spacing, method: "linear" },
     inPlane: { size: over.size ?? [4, 4], method: "area" },
     stack: { slices: over.stack ?? 3 },

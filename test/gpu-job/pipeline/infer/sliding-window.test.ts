@@ -38,6 +38,7 @@ function grid(depth: number, value: (z: number, i: number) => number): ModelGrid
     height: S,
     width: S,
     zPositions: Float64Array.from({ length: depth }, (_, i) => i),
+    zRange: [0, depth - 1],
     view: orientedView({
       dims: [S, S, depth],
       spacing: [1, 1, 1],

@@ -48,6 +48,17 @@ describe("scan rule", () => {
       ),
     ).toEqual([0.5, 0, 0.5]);
   });
+  it("leaves out the tiles that do not vote, and lets all vote when none would", () => {
+    const rule = { method: "lesion-weighted" as const, baseMl: 5 };
+    const tiles = [p(1, 0, 0), p(0, 1, 0), p(0, 0, 1)];
+    expect(Array.from(scanProbabilities(tiles, [0, 15, 0], rule, [false, true, true]))).toEqual([
+      0, 0.8, 0.2,
+    ]);
+    expect(Array.from(scanProbabilities(tiles, [0, 0, 0], rule, [false, false, false]))).toEqual(
+      Array.from(scanProbabilities(tiles, [0, 0, 0], rule)),
+    );
+    expect(() => scanProbabilities(tiles, [0, 0, 0], rule, [true])).toThrow(/3 tiles/);
+  });
   it("softmax is stable for large logits", () => {
     const s = softmax([1000, 1000, -1000]);
     expect(s[0]).toBeCloseTo(0.5, 12);

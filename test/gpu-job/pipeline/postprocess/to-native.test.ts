@@ -45,6 +45,7 @@ describe("toNative", () => {
       height: 2,
       width: 2,
       zPositions: Float64Array.from([0]),
+      zRange: [0, 2],
       view: orientedView({
         dims: [4, 1, 3],
         spacing: [1, 1, 1],
@@ -99,4 +100,38 @@ describe("toNative", () => {
     expect(Array.from(maps.lesions)).toEqual(Array.from(lung));
     expect(maps.lesionVoxels).toBe(16);
   });
+});
+
+describe("toNative with a model grid cropped to the lungs", () => {
+  for (const [name, direction] of [
+    ["ascending", [1, 0, 0, 0, 1, 0, 0, 0, 1]],
+    ["descending", [1, 0, 0, 0, 1, 0, 0, 0, -1]],
+  ] as [string, Mat3][]) {
+    it(`maps the cropped slices back in place and makes the rest background (${name})`, () => {
+      const dims: Vec3 = [6, 6, 10];
+      const vol = volume(dims, [1, 1, 2.5], direction, (i, j, k) => ((i + j + k) % 3 === 0 ? -300 : -900));
+      const lungs = new Uint8Array(vol.data.length);
+      for (let k = 3; k <= 7; k++) lungs.fill(1, k * 36, (k + 1) * 36); // native slices 3..7
+      const grid = buildModelGrid(
+        vol,
+        lungs,
+        testPreprocessing({ size: [6, 6], stack: 2, tile: 2, overlap: 0, zCrop: "lung-extent" }),
+      );
+      expect(grid.depth).toBe(5);
+      // Lesion wherever the image is brighter than -600 HU; evidence 1 everywhere on the model grid.
+      const logits = grid.image.map((v) => v - 800 / 1600);
+      const logitsInto = new Int16Array(vol.data.length);
+      const maps = toNative(grid, logits, new Float32Array(grid.image.length).fill(1), {
+        ...opts,
+        logitsInto,
+      });
+      for (let k = 0; k < 10; k++)
+        for (let n = k * 36; n < (k + 1) * 36; n++) {
+          const inside = k >= 3 && k <= 7;
+          expect(maps.lesions[n], `voxel ${n}`).toBe(inside && (vol.data[n] as number) > -600 ? 1 : 0);
+          expect(maps.evidence[n]).toBe(inside ? 255 : 0);
+          if (!inside) expect(logitsInto[n]).toBe(-32768);
+        }
+    });
+  }
 });

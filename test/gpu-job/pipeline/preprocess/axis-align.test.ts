@@ -75,6 +75,44 @@ describe("alignToLps", () => {
     }
   });
 
+  it("flags the aligned slices where lung touches the edge of the scan's field of view", () => {
+    // Independent of the resampling loop: a voxel is imaged when its position maps into the scan's voxel
+    // centres (the direction is a rotation, so its inverse is its transpose).
+    const d = g.direction;
+    const imaged = (x: number, y: number, z: number) => {
+      const q = [
+        a.origin[0] + x * a.spacing[0] - g.origin[0],
+        a.origin[1] + y * a.spacing[1] - g.origin[1],
+        a.origin[2] + z * a.spacing[2] - g.origin[2],
+      ] as Vec3;
+      return [0, 1, 2].every((c) => {
+        const idx = (d[c]! * q[0] + d[3 + c]! * q[1] + d[6 + c]! * q[2]) / g.spacing[c]!;
+        return idx >= -1e-4 && idx <= g.dims[c]! - 1 + 1e-4;
+      });
+    };
+    const [mx, my, mz] = a.dims;
+    const expected = new Uint8Array(mz);
+    for (let z = 0; z < mz; z++)
+      for (let y = 0; y < my; y++)
+        for (let x = 0; x < mx; x++) {
+          if (aligned.lungMask[x + mx * (y + my * z)] === 0) continue;
+          for (const [dx, dy, dz] of [
+            [1, 0, 0],
+            [-1, 0, 0],
+            [0, 1, 0],
+            [0, -1, 0],
+            [0, 0, 1],
+            [0, 0, -1],
+          ]) {
+            const [u, v, w] = [x + dx!, y + dy!, z + dz!];
+            if (u < 0 || v < 0 || w < 0 || u >= mx || v >= my || w >= mz) continue;
+            if (!imaged(u, v, w)) expected[z] = 1;
+          }
+        }
+    expect(Array.from(aligned.lungCutSlices)).toEqual(Array.from(expected));
+    expect(expected.some(Boolean)).toBe(true); // this tilted scan's lungs reach its edges
+  });
+
   it("samples HU at the right place (exact for a linear field) and air outside the field of view", () => {
     let inside = 0;
     let outside = 0;

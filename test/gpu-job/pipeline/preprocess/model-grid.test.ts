@@ -163,3 +163,39 @@ describe("buildModelGrid", () => {
     ]);
   });
 });
+
+describe("buildModelGrid with zCrop lung-extent", () => {
+  const I: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  // 20 slices of 5 mm; lung on native slices 6..14 only; HU rises 5 per slice.
+  const vol = volume([8, 8, 20], [1, 1, 5], I, (_i, _j, k) => -1000 + 5 * k);
+  const lungs = new Uint8Array(vol.data.length);
+  for (let k = 6; k <= 14; k++) lungs.fill(1, k * 64, (k + 1) * 64);
+  const p = (zCrop?: "none" | "lung-extent") =>
+    testPreprocessing({ size: [8, 8], zCrop, stack: 2, tile: 2, overlap: 0 });
+
+  it("covers only the slices from the first to the last holding lung, at the model's spacing", () => {
+    const grid = buildModelGrid(vol, lungs, p("lung-extent"));
+    expect(grid.zRange).toEqual([6, 14]);
+    expect(grid.depth).toBe(17); // 9 slices of 5 mm -> 17 of 2.5 mm
+    expect(Array.from(grid.zPositions.slice(0, 3))).toEqual([6, 6.5, 7]);
+    // Model slice 1 sits half-way between native slices 6 and 7.
+    expect(grid.image[64]).toBeCloseTo((-1000 + 5 * 6.5 + 1400) / 1600, 5);
+  });
+
+  it("keeps the whole scan without zCrop, with 'none', and when there is no lung at all", () => {
+    for (const grid of [
+      buildModelGrid(vol, lungs, p()),
+      buildModelGrid(vol, lungs, p("none")),
+      buildModelGrid(vol, new Uint8Array(vol.data.length), p("lung-extent")),
+    ]) {
+      expect(grid.zRange).toEqual([0, 19]);
+      expect(grid.depth).toBe(39);
+    }
+  });
+
+  it("finds the lung's slices through a descending (flipped) z axis", () => {
+    const flipped: Volume = { ...vol, direction: [1, 0, 0, 0, 1, 0, 0, 0, -1] };
+    // Native slices 6..14 are oriented slices 19-14 .. 19-6 = 5..13.
+    expect(buildModelGrid(flipped, lungs, p("lung-extent")).zRange).toEqual([5, 13]);
+  });
+});
