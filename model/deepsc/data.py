@@ -183,7 +183,7 @@ class TileDataset(Dataset):
         image, lesion, stack, lesion_z = case.image, case.lesion, case.stack, self.lesion_slices[ci]
         class_weight = 1.0
         if self.augment is not None:
-            image, lesion, view = augment_case(image, lesion, model_spacing(case), self.augment, rng)
+            image, lesion, view = augment_case(image, lesion, case.model_spacing, self.augment, rng)
             if view != "axial":
                 stack = image[stack_indices(image.shape[0], self.p.stack_slices)]
                 lesion_z = _lesion_slices(lesion)
@@ -214,14 +214,6 @@ class TileDataset(Dataset):
 
 def _lesion_slices(lesion: np.ndarray) -> np.ndarray:
     return np.nonzero(lesion.reshape(lesion.shape[0], -1).max(1) > 0.5)[0]
-
-
-def model_spacing(case: PreparedCase) -> tuple[float, float, float]:
-    """(dz, dy, dx) mm of a prepared case's model grid."""
-    dz, dy, dx = case.native_spacing
-    nz, ny, nx = case.native_shape
-    zs = (case.z_positions[1] - case.z_positions[0]) * dz if len(case.z_positions) > 1 else dz
-    return (float(zs), dy * ny / case.image.shape[1], dx * nx / case.image.shape[2])
 
 
 def load_native_masks(files: CaseFiles) -> tuple[np.ndarray, np.ndarray]:

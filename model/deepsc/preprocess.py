@@ -107,11 +107,17 @@ class PreparedCase:
     z_range: tuple[int, int] | None = None
 
     @property
-    def model_voxel_ml(self) -> float:
+    def model_spacing(self) -> tuple[float, float, float]:
+        """(dz, dy, dx) mm of the model grid."""
         dz, dy, dx = self.native_spacing
         nz, ny, nx = self.native_shape
         zs = (self.z_positions[1] - self.z_positions[0]) * dz if len(self.z_positions) > 1 else dz
-        return float(zs * dy * ny / self.image.shape[1] * dx * nx / self.image.shape[2] / 1000.0)
+        return (float(zs), dy * ny / self.image.shape[1], dx * nx / self.image.shape[2])
+
+    @property
+    def model_voxel_ml(self) -> float:
+        zs, ys, xs = self.model_spacing
+        return float(zs * ys * xs / 1000.0)
 
 
 def prepare_case(

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deepsc.augment import GeometricAugment, augment_case, rotate_volumes, rotation, slab_mask, thick_slices
-from deepsc.data import TileDataset, discover_cases, load_case, model_spacing
+from deepsc.data import TileDataset, discover_cases, load_case
 
 SPACING = (2.5, 2.0, 2.0)  # (dz, dy, dx) mm, anisotropic on purpose
 
@@ -103,7 +103,7 @@ def test_aligned_view_cuts_image_and_target_on_the_same_voxels():
 @pytest.mark.parametrize("share", [0.0, 1.0])
 def test_tile_dataset_with_augmentation_gives_the_network_its_shapes(tiny_data, tiny_cfg, share):
     cases = [load_case(f, tiny_cfg.preprocess) for f in discover_cases(tiny_data)]
-    assert model_spacing(cases[0])[0] == pytest.approx(tiny_cfg.preprocess.z_spacing_mm)
+    assert cases[0].model_spacing[0] == pytest.approx(tiny_cfg.preprocess.z_spacing_mm)
     aug = GeometricAugment(probability=1.0, aligned_share=share, thick_probability=0.5)
     ds = TileDataset(cases, tiny_cfg.preprocess, tiles_per_case=4, seed=5, augment=aug)
     p = tiny_cfg.preprocess
