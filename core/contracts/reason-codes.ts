@@ -62,6 +62,8 @@ export const WARNING_CODES = {
     "The scan's voxel axes are oblique to the patient's axes; it was classified on an axis-aligned grid, and its lesions segmented on that grid and on its own, the two averaged on its own voxels.",
   CPU_FALLBACK:
     "The CUDA execution provider was not available; the model ran on the CPU (slower, same results).",
+  COARSE_PIXELS:
+    "The in-plane pixels are coarser than the model's input grid: the model sees upsampled images it was not trained on, and its lesions and class are unreliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -28,6 +28,7 @@ import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
 import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
+import { coarserThanModel } from "./preprocess/model-grid.js";
 import { writeReports } from "./report/write-reports.js";
 
 export const OUTPUT_FILES = {
@@ -137,6 +138,12 @@ export async function analyze(
       warnings.push({
         code: "OBLIQUE_RESAMPLED",
         message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid and its own, the two averaged on its own voxels.`,
+      });
+    const coarse = coarserThanModel(volume, m.preprocessing);
+    if (coarse)
+      warnings.push({
+        code: "COARSE_PIXELS",
+        message: `In-plane pixels of ${coarse.nativeMm.toFixed(2)} mm are coarser than the model's ${coarse.modelMm.toFixed(2)} mm input grid: the model sees upsampled images it was not trained on. Expect false-positive lesions and an unreliable class; reconstruct the series with finer pixels if possible.`,
       });
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.
     if (session.fellBack && session.providerNote)

@@ -41,6 +41,10 @@ describe("deepsc analyze", () => {
     expect(r.code).toBe(0);
     const d = DiagnosisSchema.parse(JSON.parse(r.stdout));
     expect(d.input.dims).toEqual([96, 96, 32]);
+    // 360 mm over 96 pixels: 3.75 mm, coarser than the bundled model's 2.8125 mm input pixel.
+    expect(d.warnings.find((w) => w.code === "COARSE_PIXELS")?.message).toMatch(
+      /^In-plane pixels of 3\.75 mm are coarser than the model's 2\.81 mm/,
+    );
     for (const f of ["diagnosis.json", "lesions.nii.gz", "lungs.nii.gz", "evidence.nii.gz", "manifest.json"])
       expect(existsSync(join(out, f)), f).toBe(true);
   });

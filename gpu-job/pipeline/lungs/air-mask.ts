@@ -3,9 +3,14 @@
  *
  * Outside air is found slice by slice (each k plane): air 4-connected in that plane to the plane's
  * border. Slice-wise rather than 3D because the airways open to the outside above the scan (or reach the
- * top slice): a 3D fill from the border would enter the trachea and run into the lungs. The price is that
- * a lung reaching the in-plane edge of the field of view (a reconstruction that cuts the chest wall) is
- * taken for outside air in those slices.
+ * top slice): a 3D fill from the border would enter the trachea and run into the lungs.
+ *
+ * A reconstruction that cuts the chest wall (a field of view narrower than the chest) lets the lungs
+ * reach the border too. So where the body itself touches the slice's border, a border region counts as
+ * outside only if most of it lies outside the body's in-plane convex hull: outside air wraps the body's
+ * convex outline, a cut lung lies within it. Where the body is wholly inside the field of view nothing
+ * changes. A round reconstruction circle is not handled: the decoder turns its padding into air, and the
+ * circle, not the slice's border, is what cuts the body.
  */
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
 
@@ -27,11 +32,75 @@ export const STATE = {
 } as const;
 
 /**
+ * The runs along i of one slice (of air, or of tissue), joined into 4-connected regions by union-find: a
+ * run meets the runs of the row before that overlap it. Buffers are sized once and reused per slice.
+ */
+class SliceRuns {
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly row: Int32Array;
+  private readonly parent: Int32Array;
+  count = 0;
+  /** First run of the current row, and the previous row's runs [prevFirst, prevEnd). */
+  private rowFirst = 0;
+  private prevFirst = 0;
+  private prevEnd = 0;
+  /** The first of the previous row's runs that may overlap the next run added. */
+  private p = 0;
+
+  constructor(maxRuns: number) {
+    this.start = new Int32Array(maxRuns);
+    this.end = new Int32Array(maxRuns);
+    this.row = new Int32Array(maxRuns);
+    this.parent = new Int32Array(maxRuns);
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.rowFirst = 0;
+    this.prevFirst = 0;
+    this.prevEnd = 0;
+  }
+
+  /** Call before the first run of each row (rows in order, none skipped). */
+  beginRow(): void {
+    this.prevFirst = this.rowFirst;
+    this.prevEnd = this.count;
+    this.rowFirst = this.count;
+    this.p = this.prevFirst;
+  }
+
+  add(s: number, e: number, j: number): void {
+    const n = this.count++;
+    this.start[n] = s;
+    this.end[n] = e;
+    this.row[n] = j;
+    this.parent[n] = n;
+    while (this.p < this.prevEnd && this.end[this.p]! <= s) this.p++;
+    for (let q = this.p; q < this.prevEnd && this.start[q]! < e; q++) {
+      const a = this.find(n);
+      const b = this.find(q);
+      if (a < b) this.parent[b] = a;
+      else if (b < a) this.parent[a] = b;
+    }
+  }
+
+  find(r: number): number {
+    const parent = this.parent;
+    while (parent[r] !== r) {
+      const up = parent[parent[r]!]!;
+      parent[r] = up;
+      r = up;
+    }
+    return r;
+  }
+}
+
+/**
  * The state volume the lung stages start from: air (HU < thresholdHu) is STATE.air, or STATE.outside when
- * it is reachable in-plane from its slice's border; everything else is STATE.tissue.
+ * it is reachable in-plane from its slice's border (with the exception for a body cut by the field of view
+ * that the header describes); everything else is STATE.tissue.
  *
- * Per slice, the runs of air along i are joined into 4-connected regions (a run meets the runs of the row
- * before that overlap it) by union-find, and every region with a run on the slice's border is outside.
  * One sequential read of the HU values plus work per run; no per-voxel fill.
  */
 export function airState(volume: Volume, thresholdHu: number): Uint8Array {
@@ -39,66 +108,149 @@ export function airState(volume: Volume, thresholdHu: number): Uint8Array {
   const data = volume.data;
   const plane = nx * ny;
   const state = new Uint8Array(data.length);
-  // A row holds at most ceil(nx / 2) runs.
+  // A row holds at most ceil(nx / 2) runs of either kind.
   const maxRuns = ny * Math.ceil(nx / 2);
-  const runStart = new Int32Array(maxRuns);
-  const runEnd = new Int32Array(maxRuns);
-  const runRow = new Int32Array(maxRuns);
-  const parent = new Int32Array(maxRuns);
+  const air = new SliceRuns(maxRuns);
+  const tissue = new SliceRuns(maxRuns);
+  // Per region root: on the border; pixel count; pixels within the body's hull.
   const border = new Uint8Array(maxRuns);
-  const { air, outside } = STATE;
-  const find = (r: number): number => {
-    while (parent[r] !== r) {
-      const up = parent[parent[r]!]!;
-      parent[r] = up;
-      r = up;
-    }
-    return r;
-  };
+  const size = new Int32Array(maxRuns);
+  const inside = new Int32Array(maxRuns);
+  const hull = new BodyHull(ny);
+  const onEdge = (r: SliceRuns, n: number): boolean =>
+    r.row[n] === 0 || r.row[n] === ny - 1 || r.start[n] === 0 || r.end[n] === nx;
   for (let k = 0; k < nz; k++) {
     const base = k * plane;
-    let n = 0;
-    let prevFirst = 0;
-    let prevEnd = 0;
+    air.reset();
+    tissue.reset();
     for (let j = 0; j < ny; j++) {
       const row = base + nx * j;
-      const first = n;
-      const edgeRow = j === 0 || j === ny - 1;
-      let p = prevFirst;
+      air.beginRow();
+      tissue.beginRow();
       let i = 0;
       while (i < nx) {
-        if (!(data[row + i]! < thresholdHu)) {
-          i++;
-          continue;
-        }
         const s = i;
+        while (i < nx && !(data[row + i]! < thresholdHu)) i++;
+        if (i > s) tissue.add(s, i, j);
+        const a = i;
         while (i < nx && data[row + i]! < thresholdHu) i++;
-        runStart[n] = s;
-        runEnd[n] = i;
-        runRow[n] = j;
-        parent[n] = n;
-        border[n] = edgeRow || s === 0 || i === nx ? 1 : 0;
-        // Union with the previous row's runs that overlap [s, i) (p: the first that may).
-        while (p < prevEnd && runEnd[p]! <= s) p++;
-        for (let q = p; q < prevEnd && runStart[q]! < i; q++) {
-          const a = find(n);
-          const b = find(q);
-          if (a < b) parent[b] = a;
-          else if (b < a) parent[a] = b;
-        }
-        n++;
+        if (i > a) air.add(a, i, j);
       }
-      prevFirst = first;
-      prevEnd = n;
     }
-    // Border flags onto the roots, then each run takes its region's value.
-    for (let r = 0; r < n; r++) if (border[r]) border[find(r)] = 1;
-    for (let r = 0; r < n; r++) {
-      const row = base + nx * runRow[r]!;
-      state.fill(border[find(r)] ? outside : air, row + runStart[r]!, row + runEnd[r]!);
+    border.fill(0, 0, air.count);
+    let anyOnBorder = false;
+    for (let r = 0; r < air.count; r++)
+      if (onEdge(air, r)) {
+        border[air.find(r)] = 1;
+        anyOnBorder = true;
+      }
+    if (anyOnBorder && hull.ofLargestRegion(tissue, size, onEdge)) {
+      // The body reaches the border: border air regions mostly within its hull are inside it.
+      size.fill(0, 0, air.count);
+      inside.fill(0, 0, air.count);
+      for (let r = 0; r < air.count; r++) {
+        const root = air.find(r);
+        if (!border[root]) continue;
+        size[root]! += air.end[r]! - air.start[r]!;
+        inside[root]! += hull.overlap(air.row[r]!, air.start[r]!, air.end[r]!);
+      }
+      for (let r = 0; r < air.count; r++) if (border[r] && 2 * inside[r]! > size[r]!) border[r] = 0;
+    }
+    for (let r = 0; r < air.count; r++) {
+      const row = base + nx * air.row[r]!;
+      state.fill(border[air.find(r)] ? STATE.outside : STATE.air, row + air.start[r]!, row + air.end[r]!);
     }
   }
   return state;
+}
+
+/**
+ * The in-plane convex hull of one region of a slice, as the interval of i it spans on each row: the left
+ * edge is the lower convex envelope of the region's leftmost pixel per row, the right edge the upper
+ * concave envelope of its rightmost (a 4-connected region has pixels on every row between its first and
+ * last).
+ */
+class BodyHull {
+  private readonly lo: Float64Array;
+  private readonly hi: Float64Array;
+  private readonly chain: Int32Array;
+  private first = 0;
+  private last = -1;
+
+  constructor(ny: number) {
+    this.lo = new Float64Array(ny);
+    this.hi = new Float64Array(ny);
+    this.chain = new Int32Array(ny);
+  }
+
+  /**
+   * Set the hull to that of the largest region of `runs`, if that region touches the slice's border
+   * (`onEdge`). Returns whether it does. `size` is scratch, one entry per run.
+   */
+  ofLargestRegion(runs: SliceRuns, size: Int32Array, onEdge: (r: SliceRuns, n: number) => boolean): boolean {
+    if (runs.count === 0) return false;
+    size.fill(0, 0, runs.count);
+    let body = 0;
+    for (let r = 0; r < runs.count; r++) {
+      const root = runs.find(r);
+      size[root]! += runs.end[r]! - runs.start[r]!;
+      if (size[root]! > size[body]!) body = root;
+    }
+    let touches = false;
+    this.first = runs.count;
+    this.last = -1;
+    for (let r = 0; r < runs.count; r++) {
+      if (runs.find(r) !== body) continue;
+      const j = runs.row[r]!;
+      if (j < this.first) this.first = j;
+      if (j > this.last) {
+        this.last = j;
+        this.lo[j] = runs.start[r]!;
+        this.hi[j] = runs.end[r]! - 1;
+      } else {
+        this.lo[j] = Math.min(this.lo[j]!, runs.start[r]!);
+        this.hi[j] = Math.max(this.hi[j]!, runs.end[r]! - 1);
+      }
+      touches ||= onEdge(runs, r);
+    }
+    if (!touches) return false;
+    this.envelope(this.lo, 1);
+    this.envelope(this.hi, -1);
+    return true;
+  }
+
+  /** Pixels of the run [s, e) on row j within the hull. */
+  overlap(j: number, s: number, e: number): number {
+    if (j < this.first || j > this.last) return 0;
+    const from = Math.max(s, Math.ceil(this.lo[j]! - 1e-9));
+    const to = Math.min(e - 1, Math.floor(this.hi[j]! + 1e-9));
+    return to >= from ? to - from + 1 : 0;
+  }
+
+  /**
+   * Replace v[first..last] by its lower convex envelope (sign 1) or upper concave one (sign -1):
+   * Andrew's monotone chain over the rows, then linear interpolation between the chain's vertices.
+   */
+  private envelope(v: Float64Array, sign: 1 | -1): void {
+    const c = this.chain;
+    let n = 0;
+    for (let j = this.first; j <= this.last; j++) {
+      // Pop while the last two vertices and row j do not turn the envelope's way.
+      while (n >= 2) {
+        const a = c[n - 2]!;
+        const b = c[n - 1]!;
+        const cross = (b - a) * (v[j]! - v[a]!) - (v[b]! - v[a]!) * (j - a);
+        if (sign * cross > 0) break;
+        n--;
+      }
+      c[n++] = j;
+    }
+    for (let t = 0; t + 1 < n; t++) {
+      const a = c[t]!;
+      const b = c[t + 1]!;
+      for (let j = a + 1; j < b; j++) v[j] = v[a]! + ((v[b]! - v[a]!) * (j - a)) / (b - a);
+    }
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
  * scan is ever made: a 512x512x600 int16 scan needs its own 315 MB plus ~2 MB here, and the model grid
  * itself (e.g. 240 x 128 x 128 floats, 16 MB).
  */
-import type { Volume } from "../../../core/contracts/volume.js";
+import type { Geometry, Volume } from "../../../core/contracts/volume.js";
 import type { ModelManifest } from "../model/model-manifest.js";
 import { type OrientedView, orientedView } from "./orientation.js";
 
@@ -131,6 +131,31 @@ function resampleSlice(
       dst[oy * outW + ox] = s;
     }
   }
+}
+
+/**
+ * The scan's in-plane pixel (the coarser of its LPS x and y sizes) and the model's, when the scan's is the
+ * coarser: the model grid is then an upsampling, an image the model was never trained on. Without a fixed
+ * model spacing, the model pixel is the field of view over the model's size.
+ */
+export function coarserThanModel(
+  volume: Geometry,
+  p: Preprocessing,
+): { nativeMm: number; modelMm: number } | null {
+  const view = orientedView(volume);
+  const [height, width] = p.inPlane.size;
+  let worst: { nativeMm: number; modelMm: number } | null = null;
+  for (const [axis, size] of [
+    [0, width],
+    [1, height],
+  ] as const) {
+    const nativeMm = view.spacing[axis];
+    const modelMm = p.inPlane.spacingMm ?? (view.dims[axis] * nativeMm) / size;
+    // A relative tolerance: 360 mm over 128 pixels is the model's own 2.8125 mm, not coarser.
+    if (nativeMm > modelMm * (1 + 1e-6) && (!worst || nativeMm / modelMm > worst.nativeMm / worst.modelMm))
+      worst = { nativeMm, modelMm };
+  }
+  return worst;
 }
 
 /** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */

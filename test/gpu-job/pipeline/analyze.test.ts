@@ -120,6 +120,11 @@ describe("analyze", () => {
     expect(check.ok).toBe(true);
   });
 
+  it("does not warn of coarse pixels at the model's own pixel size (360 mm over 128)", () => {
+    // test/cli/analyze.test.ts has the warning itself, on 3.75 mm pixels.
+    expect(ascending.diagnosis.warnings.map((w) => w.code)).not.toContain("COARSE_PIXELS");
+  });
+
   it("times the reports in manifest.json, which is written after them", () => {
     const manifest = parseResultsManifest(readFileSync(join(ascending.outDir, "manifest.json"), "utf8"));
     const timings = manifest.timings;

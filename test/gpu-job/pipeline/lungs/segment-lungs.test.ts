@@ -166,6 +166,17 @@ describe("segmentLungs on phantoms", () => {
       );
     expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBe(0);
   });
+
+  it("finds lungs that a field of view narrower than the chest cuts at both sides", () => {
+    // 250 mm across: the body (340 mm wide) and both lungs (about 295 mm) run off the image's sides.
+    const r = renderSmall("cap", 4, { size: 100, pixelSpacing: 2.5, slices: 76, sliceThickness: 5 });
+    const s = segmentLungs(r.ct);
+    expect(dice(s.labels, r.lungs.data, RIGHT)).toBeGreaterThan(0.97);
+    expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.97);
+    for (const side of ["right", "left"])
+      expect(s.warnings).toContain(`The ${side} lung reaches the in-plane edge of the field of view.`);
+    expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBe(0);
+  });
 });
 
 /** Body (40 HU, ellipse 130 x 100 mm) in air, with air-like regions painted by `lungAt`. */

@@ -4,6 +4,7 @@ import {
   areaResize,
   buildModelGrid,
   buildStack,
+  coarserThanModel,
   type Preprocessing,
   stackIndices,
   zPositions,
@@ -65,6 +66,50 @@ describe("a fixed model pixel size", () => {
     p.inPlane = { ...p.inPlane, spacingMm: 1 };
     const b = buildModelGrid(vol, null, p);
     for (let i = 0; i < a.image.length; i++) expect(b.image[i]).toBeCloseTo(a.image[i] as number, 6);
+  });
+});
+
+describe("coarserThanModel", () => {
+  const geometry = (dims: [number, number, number], spacing: [number, number, number], direction: Mat3) => ({
+    dims,
+    spacing,
+    origin: [0, 0, 0] as [number, number, number],
+    direction,
+  });
+  const axial: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  const fixed = (mm: number) => {
+    const p = testPreprocessing({ size: [128, 128] });
+    p.inPlane = { ...p.inPlane, spacingMm: mm };
+    return p;
+  };
+
+  it("is null at or below the model's pixel, tolerating rounding of the same size", () => {
+    expect(coarserThanModel(geometry([512, 512, 10], [0.7, 0.7, 2.5], axial), fixed(2.8125))).toBeNull();
+    expect(
+      coarserThanModel(geometry([128, 128, 10], [360 / 128, 360 / 128, 2.5], axial), fixed(2.8125)),
+    ).toBeNull();
+  });
+
+  it("reports the coarser in-plane axis of the oriented scan", () => {
+    expect(coarserThanModel(geometry([96, 96, 10], [3.75, 3.75, 2.5], axial), fixed(2.8125))).toEqual({
+      nativeMm: 3.75,
+      modelMm: 2.8125,
+    });
+    // Coronal slices: native i is x, native k (4 mm apart) is y; j (0.7 mm) is z and does not count.
+    const coronal: Mat3 = [1, 0, 0, 0, 0, 1, 0, -1, 0];
+    expect(coarserThanModel(geometry([512, 300, 90], [0.7, 0.7, 4], coronal), fixed(2.8125))).toEqual({
+      nativeMm: 4,
+      modelMm: 2.8125,
+    });
+  });
+
+  it("without a fixed model pixel, compares with the field of view over the model's size", () => {
+    const whole = testPreprocessing({ size: [128, 128], spacing: null });
+    expect(coarserThanModel(geometry([128, 128, 10], [5, 5, 2.5], axial), whole)).toBeNull();
+    expect(coarserThanModel(geometry([64, 64, 10], [5, 5, 2.5], axial), whole)).toEqual({
+      nativeMm: 5,
+      modelMm: 2.5,
+    });
   });
 });
 

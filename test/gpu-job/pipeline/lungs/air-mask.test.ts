@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import type { Volume } from "../../../../core/contracts/volume.js";
+import { airState, STATE } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
+
+/** One slice drawn as text: '#' tissue (40 HU), '.' air (-1000 HU); returns the state as text (a air, o outside). */
+function stateOf(rows: string[]): string[] {
+  const ny = rows.length;
+  const nx = rows[0]!.length;
+  const data = new Int16Array(nx * ny);
+  rows.forEach((r, j) => {
+    for (let i = 0; i < nx; i++) data[j * nx + i] = r[i] === "#" ? 40 : -1000;
+  });
+  const volume: Volume = {
+    dims: [nx, ny, 1],
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    data,
+  };
+  const s = airState(volume, -320);
+  const code = (v: number) => (v === STATE.air ? "a" : v === STATE.outside ? "o" : "#");
+  return rows.map((_, j) => Array.from(s.subarray(j * nx, (j + 1) * nx), code).join(""));
+}
+
+describe("airState", () => {
+  it("takes every border-reaching air region for outside when the body lies inside the field of view", () => {
+    expect(
+      stateOf(["..........", ".########.", ".#..#..##.", ".#..#..##.", ".########.", ".........."]),
+    ).toEqual(["oooooooooo", "o########o", "o#aa#aa##o", "o#aa#aa##o", "o########o", "oooooooooo"]);
+  });
+
+  it("keeps air that reaches the border inside the body's hull when the body is cut by the field of view", () => {
+    // A chest wider than the image: the lungs run off both sides, outside air lies in front and behind.
+    expect(
+      stateOf([
+        "...........",
+        "..#######..",
+        "###########",
+        "...##.##...",
+        "...##.##...",
+        "###########",
+        "..#######..",
+        "...........",
+      ]),
+    ).toEqual([
+      "ooooooooooo",
+      "oo#######oo",
+      "###########",
+      "aaa##a##aaa",
+      "aaa##a##aaa",
+      "###########",
+      "oo#######oo",
+      "ooooooooooo",
+    ]);
+  });
+
+  it("still takes air outside the hull of a cut body for outside, whatever touches the border", () => {
+    // The body reaches the left border only; the air on its right and the notch in its top (mostly above the
+    // hull's chord) are outside; the air pocket within is not.
+    expect(
+      stateOf([
+        "......................",
+        "####.......###........",
+        "#####.....####........",
+        "##############........",
+        "####...#######........",
+        "####...#######........",
+        "##############........",
+        "......................",
+      ]),
+    ).toEqual([
+      "oooooooooooooooooooooo",
+      "####ooooooo###oooooooo",
+      "#####ooooo####oooooooo",
+      "##############oooooooo",
+      "####aaa#######oooooooo",
+      "####aaa#######oooooooo",
+      "##############oooooooo",
+      "oooooooooooooooooooooo",
+    ]);
+  });
+});
