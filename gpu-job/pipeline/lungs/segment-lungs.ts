@@ -2,8 +2,9 @@
  * Classical lung segmentation on the CT's own grid (no model): thresholds, connected components and
  * morphology, every size in physical units so it behaves the same at any voxel size or orientation.
  *
- *   1. Air: HU < airThresholdHu (-320); air reaching the border of its slice is outside the body
- *      (air-mask.ts).
+ *   1. Air: HU < airThresholdHu (-320); air reaching the border of its slice is outside the body, unless
+ *      the body itself reaches the border and the region lies mostly within the body's convex hull (lungs
+ *      cut by a narrow field of view; air-mask.ts).
  *   2. Trachea and main bronchi out of the air inside the body (airways.ts), so they neither count as lung
  *      nor join the lungs into one component.
  *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
