@@ -7,7 +7,7 @@
  * failures in bench/README.md ("Scans that are not a lung-filled axial stack") and the model card's
  * "Where it is known to fail" were found; seeds 9105-9107 were never used in training.
  *
- * Usage: npx tsx bench/scan-kinds.ts [--seed 9107] [--classes normal,cap,covid] [--only kind,kind]
+ * Usage: npx tsx bench/scan-kinds.ts [--seed 9107] [--classes normal,cap,covid] [--only "kind,kind"]
  *          [--model model.json] [--threads 2]
  * Phantoms are cached in /tmp/deepsc-bench/scan-kinds/ (generation is deterministic). Writes
  * bench/results/scan-kinds.json (the whole list) or scan-kinds-subset.json (--only), and prints a table.
@@ -48,6 +48,10 @@ const KINDS: Record<string, Kind> = {
   "field of view 250 mm": { pixelSpacing: 250 / 512 },
   "field of view 300 mm": { pixelSpacing: 300 / 512 },
   "field of view 500 mm": { pixelSpacing: 500 / 512 },
+  "off centre 40 mm (anatomy low in the image)": { offCentreMm: [0, -40] },
+  "off centre 40 mm (anatomy to one side)": { offCentreMm: [40, 0] },
+  "off centre 60 mm to one side (450 mm field of view)": { offCentreMm: [60, 0], pixelSpacing: 450 / 512 },
+  "off centre 60 mm low (450 mm field of view)": { offCentreMm: [0, -60], pixelSpacing: 450 / 512 },
   "256x256": { size: 256 },
   "128x128 (2.81 mm pixels)": { size: 128 },
   "96x96 (3.75 mm pixels)": { size: 96 },
@@ -61,7 +65,7 @@ const KINDS: Record<string, Kind> = {
   "tilted 45 deg": tilt(45),
   "tilted 60 deg": tilt(60),
   "tilted 30 deg about y": tilt(0, 30),
-  "descending, 5 mm, tilted 20 deg": { zDirection: "descending", sliceThickness: 5, slices: 60, ...tilt(20) },
+  "descending 5 mm tilted 20 deg": { zDirection: "descending", sliceThickness: 5, slices: 60, ...tilt(20) },
 };
 
 const { values: args } = parseArgs({

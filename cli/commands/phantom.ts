@@ -21,6 +21,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       "pixel-spacing": { type: "string" },
       z: { type: "string" },
       oblique: { type: "string" },
+      "off-centre": { type: "string" },
       syntax: { type: "string" },
       rescale: { type: "string" },
       noise: { type: "string" },
@@ -48,6 +49,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     const [rx, ry] = values.oblique.split(",").map(Number);
     opts.orientation = { rotateXDeg: rx ?? 0, rotateYDeg: ry ?? 0 };
   }
+  if (values["off-centre"]) opts.offCentreMm = values["off-centre"].split(",").map(Number);
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   const progress = createProgress(!values.quiet);
   try {

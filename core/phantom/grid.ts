@@ -1,6 +1,6 @@
 /**
- * The voxel grid a phantom is sampled on. It is centred on the chest (SCAN_CENTRE) whatever its size,
- * spacing, slice order or obliquity; only the grid moves, never the anatomy, so renderings of one seed on
+ * The voxel grid a phantom is sampled on. It is centred on the chest (SCAN_CENTRE, moved in plane by
+ * offCentreMm) whatever its size, spacing, slice order or obliquity; only the grid moves, never the anatomy, so renderings of one seed on
  * different grids show the same body and the same lesions.
  */
 import type { Geometry, Mat3, Vec3 } from "../contracts/volume.js";
@@ -13,7 +13,8 @@ export const DEFAULT_FIELD_OF_VIEW_MM = 360;
 type GridOptions = Pick<
   ResolvedPhantomOptions,
   "size" | "slices" | "sliceThickness" | "spacing" | "pixelSpacing" | "zDirection" | "orientation"
->;
+> &
+  Partial<Pick<ResolvedPhantomOptions, "offCentreMm">>;
 
 /** Rotation about x by a, then about y by b (degrees), as a row-major matrix R = Ry(b) * Rx(a). */
 export function obliqueRotation(rotateXDeg: number, rotateYDeg: number): Mat3 {
@@ -50,8 +51,10 @@ export function phantomGrid(o: GridOptions): Geometry {
   const normal = apply(rot, [0, 0, 1]);
   const kAxis: Vec3 = o.zDirection === "ascending" ? normal : [-normal[0], -normal[1], -normal[2]];
   const half = [((n - 1) * ps) / 2, ((n - 1) * ps) / 2, ((o.slices - 1) * dz) / 2];
+  const [dx, dy] = o.offCentreMm ?? [0, 0];
+  const centre: Vec3 = [SCAN_CENTRE[0] + dx, SCAN_CENTRE[1] + dy, SCAN_CENTRE[2]];
   const origin: Vec3 = [0, 1, 2].map(
-    (c) => SCAN_CENTRE[c]! - iAxis[c]! * half[0]! - jAxis[c]! * half[1]! - kAxis[c]! * half[2]!,
+    (c) => centre[c]! - iAxis[c]! * half[0]! - jAxis[c]! * half[1]! - kAxis[c]! * half[2]!,
   ) as Vec3;
   // -0 (from rotations by 0 degrees and the descending flip) would surface as "-0" in JSON and headers.
   const clean = (v: number): number => (v === 0 ? 0 : v);

@@ -68,6 +68,11 @@ export const PhantomOptionsSchema = z
     /** Slice order: descending makes z fall with instance number (and along the volume's k axis). */
     zDirection: z.enum(["ascending", "descending"]).default("ascending"),
     orientation: z.union([z.literal("axial"), ObliqueSchema]).default("axial"),
+    /**
+     * Where the field of view's centre lies from the chest's axis, LPS x and y in mm: a patient lying off
+     * the scanner's isocentre (the anatomy then sits off the image's centre, the other way).
+     */
+    offCentreMm: z.tuple([z.number().min(-200).max(200), z.number().min(-200).max(200)]).default([0, 0]),
     transferSyntax: TransferSyntaxNameSchema.default("explicit-le"),
     /**
      * unsigned: stored = HU + 1024, RescaleIntercept -1024 (12 bits stored); signed: stored = HU,

@@ -222,8 +222,13 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const range = huMax - huMin;
   const mask = p.lungMasking.enabled ? lungMask : null;
   const [height, width] = p.inPlane.size;
-  const columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
-  const rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
+  let columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
+  let rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
+  const box = mask && p.inPlane.spacingMm ? lungBoxInPlane(view, mask) : null;
+  if (box) {
+    columns = windowOnLungs(columns, box[0], box[1]);
+    rows = windowOnLungs(rows, box[2], box[3]);
+  }
   const xWeights = axisWeights(columns);
   const yWeights = axisWeights(rows);
   const zRange = p.zCrop?.method === "lung-extent" && lungMask ? lungSliceRange(view, lungMask) : null;
@@ -285,6 +290,56 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
     columns,
     rows,
   };
+}
+
+/**
+ * A fixed-spacing window (`size` model pixels centred on the field of view) moved the least that brings the
+ * lungs' extent, oriented native pixels lo..hi, inside it; centred on them if they are wider than it. A
+ * patient lying off the isocentre in a wide field of view would otherwise have part of a lung, well inside
+ * the image, outside the model's window (a 450 mm field of view with the chest 60 mm to one side lost
+ * 0.12 of lesion Dice). When the lungs already fit, nothing moves, so scans like the training's see
+ * exactly the training's grid.
+ */
+export function windowOnLungs(m: AxisMap, lo: number, hi: number): AxisMap {
+  const a = lo - 0.5;
+  const b = hi + 0.5;
+  const width = m.size * m.step;
+  let start = m.start;
+  if (b - a > width) start = (a + b) / 2 - width / 2;
+  else if (a < start) start = a;
+  else if (b > start + width) start = b - width;
+  return start === m.start ? m : { ...m, start };
+}
+
+/** The lungs' oriented in-plane extent [x0, x1, y0, y1] (native pixels, inclusive), or null without lung. */
+export function lungBoxInPlane(
+  view: OrientedView,
+  lungMask: Uint8Array,
+): [number, number, number, number] | null {
+  // One pass in storage order over native (i, j, k), then onto the oriented axes.
+  const n = [0, 0, 0];
+  for (let a = 0; a < 3; a++) n[view.axes[a]!.native] = view.dims[a]!;
+  const [ni, nj, nk] = n as [number, number, number];
+  const lo = [ni, nj, nk];
+  const hi = [-1, -1, -1];
+  for (let k = 0, idx = 0; k < nk; k++)
+    for (let j = 0; j < nj; j++)
+      for (let i = 0; i < ni; i++, idx++) {
+        if (lungMask[idx] === 0) continue;
+        if (i < lo[0]!) lo[0] = i;
+        if (i > hi[0]!) hi[0] = i;
+        if (j < lo[1]!) lo[1] = j;
+        if (j > hi[1]!) hi[1] = j;
+        if (k < lo[2]!) lo[2] = k;
+        if (k > hi[2]!) hi[2] = k;
+      }
+  if (hi[0]! < 0) return null;
+  const oriented = (a: 0 | 1): [number, number] => {
+    const { native, flipped } = view.axes[a];
+    const last = view.dims[a] - 1;
+    return flipped ? [last - hi[native]!, last - lo[native]!] : [lo[native]!, hi[native]!];
+  };
+  return [...oriented(0), ...oriented(1)];
 }
 
 /**

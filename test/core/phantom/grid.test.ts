@@ -34,6 +34,17 @@ describe("phantomGrid", () => {
     expect(g.origin[2]).toBeCloseTo(SCAN_CENTRE[2] - (119 * 2.5) / 2, 9);
   });
 
+  it("moves the field of view's centre off the chest's axis in plane (offCentreMm), on any grid", () => {
+    for (const extra of [{}, { orientation: { rotateXDeg: 12, rotateYDeg: -8 } }]) {
+      const g = gridOf({ offCentreMm: [60, -40], ...extra });
+      const c = centreOf(g);
+      expect(c[0]).toBeCloseTo(SCAN_CENTRE[0] + 60, 9);
+      expect(c[1]).toBeCloseTo(SCAN_CENTRE[1] - 40, 9);
+      expect(c[2]).toBeCloseTo(SCAN_CENTRE[2], 9);
+    }
+    expect(() => gridOf({ offCentreMm: [250, 0] })).toThrow(/offCentreMm/);
+  });
+
   it("honours spacing different from thickness, and an explicit pixel spacing", () => {
     const g = gridOf({ size: 64, slices: 10, sliceThickness: 5, spacing: 4, pixelSpacing: 0.5 });
     expect(g.spacing).toEqual([0.5, 0.5, 4]);

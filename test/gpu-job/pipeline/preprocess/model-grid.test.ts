@@ -2,11 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { Mat3, Volume } from "../../../../core/contracts/volume.js";
 import {
   areaResize,
+  axisMap,
   buildModelGrid,
   buildStack,
   coarserThanModel,
+  lungBoxInPlane,
   type Preprocessing,
   stackIndices,
+  windowOnLungs,
   zPositions,
 } from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
 import { nativeIndex, orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
@@ -66,6 +69,51 @@ describe("a fixed model pixel size", () => {
     p.inPlane = { ...p.inPlane, spacingMm: 1 };
     const b = buildModelGrid(vol, null, p);
     for (let i = 0; i < a.image.length; i++) expect(b.image[i]).toBeCloseTo(a.image[i] as number, 6);
+  });
+});
+
+describe("the window on the lungs (fixed model pixel size)", () => {
+  // 10 model pixels of 1 native pixel each, centred on 0..19: native [4.5, 14.5).
+  const m = axisMap(20, 1, 10, 1);
+
+  it("stays centred when the lungs fit, and moves the least that brings them in", () => {
+    expect(m.start).toBe(4.5);
+    expect(windowOnLungs(m, 5, 14)).toBe(m);
+    expect(windowOnLungs(m, 2, 8).start).toBe(1.5);
+    expect(windowOnLungs(m, 12, 18).start).toBe(8.5);
+    // Wider than the window: centred on them.
+    expect(windowOnLungs(m, 0, 19).start).toBe(4.5);
+    expect(windowOnLungs(m, 0, 13).start).toBe(1.5);
+  });
+
+  it("finds the lungs' in-plane extent on the oriented axes", () => {
+    // i runs to the patient's right (x flipped), j posterior: native i 1..2 is oriented x 5..6 of 8.
+    const flippedX: Mat3 = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
+    const v = volume([8, 6, 3], [1, 1, 1], flippedX, () => 0);
+    const mask = new Uint8Array(v.data.length);
+    mask[1 + 8 * (3 + 6 * 1)] = 1;
+    mask[2 + 8 * (4 + 6 * 2)] = 2;
+    expect(lungBoxInPlane(orientedView(v), mask)).toEqual([5, 6, 3, 4]);
+    expect(lungBoxInPlane(orientedView(v), new Uint8Array(v.data.length))).toBeNull();
+  });
+
+  it("moves the model grid onto lungs that lie off the centre of a wide field of view", () => {
+    // 40 native pixels of 1 mm, 4 model pixels of 5 mm: a 20 mm window centred on 19.5 covers 9.5..29.5.
+    const v = volume([40, 40, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], () => -800);
+    const mask = new Uint8Array(v.data.length);
+    for (let k = 0; k < 2; k++)
+      for (let j = 15; j < 25; j++) for (let i = 25; i < 38; i++) mask[i + 40 * (j + 40 * k)] = 1;
+    const p = testPreprocessing({ spacing: null });
+    p.inPlane = { ...p.inPlane, spacingMm: 5 };
+    const grid = buildModelGrid(v, mask, p);
+    expect(grid.columns.start).toBe(17.5);
+    expect(grid.rows.start).toBe(9.5);
+    // All the lung is inside: each model pixel averages over its 25 mm², so the image sums to the native
+    // lung's (13 x 10 pixels at (-800 + 1400) / 1600 = 0.375, on 2 slices) over 25. The centred window
+    // held only 4.5 of the 13 columns.
+    let sum = 0;
+    for (const x of grid.image) sum += x;
+    expect(sum).toBeCloseTo((2 * 13 * 10 * 0.375) / 25, 5);
   });
 });
 
