@@ -197,7 +197,7 @@ class BodyHull {
       if (size[root]! > size[body]!) body = root;
     }
     let touches = false;
-    this.first = runs.count;
+    this.first = Number.MAX_SAFE_INTEGER;
     this.last = -1;
     for (let r = 0; r < runs.count; r++) {
       if (runs.find(r) !== body) continue;

@@ -54,6 +54,21 @@ describe("airState", () => {
     ]);
   });
 
+  it("finds the hull of a cut body low in a tall slice (more rows above it than runs in it)", () => {
+    const above = Array.from({ length: 16 }, () => "...........");
+    const body = ["###########", "...##.##...", "...##.##...", "###########", "..#######.."];
+    const state = stateOf([...above, ...body, "..........."]);
+    expect(state.slice(16)).toEqual([
+      "###########",
+      "aaa##a##aaa",
+      "aaa##a##aaa",
+      "###########",
+      "oo#######oo",
+      "ooooooooooo",
+    ]);
+    expect(state.slice(0, 16).every((r) => r === "ooooooooooo")).toBe(true);
+  });
+
   it("still takes air outside the hull of a cut body for outside, whatever touches the border", () => {
     // The body reaches the left border only; the air on its right and the notch in its top (mostly above the
     // hull's chord) are outside; the air pocket within is not.
