@@ -53,6 +53,8 @@ const KINDS: Record<string, Kind> = {
   "off centre 60 mm to one side (450 mm field of view)": { offCentreMm: [60, 0], pixelSpacing: 450 / 512 },
   "off centre 60 mm low (450 mm field of view)": { offCentreMm: [0, -60], pixelSpacing: 450 / 512 },
   "256x256": { size: 256 },
+  "256x256x64 at 5 mm (320 mm)": { size: 256, slices: 64, sliceThickness: 5 },
+  "128x128x32 at 5 mm (160 mm)": { size: 128, slices: 32, sliceThickness: 5 },
   "128x128 (2.81 mm pixels)": { size: 128 },
   "96x96 (3.75 mm pixels)": { size: 96 },
   "64x64 (5.6 mm pixels)": { size: 64 },

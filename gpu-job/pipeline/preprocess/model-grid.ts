@@ -2,7 +2,9 @@
  * Native scan -> the model's grid, exactly as model.json's `preprocessing` describes it (and as
  * model/deepsc/preprocess.py does for training): LPS orientation, HU clipped to the window and scaled to
  * [0, 1], multiplied by the lung mask, linearly resampled along z to the model's slice spacing, then
- * area-averaged in plane to the model's size.
+ * area-averaged in plane to the model's size. One engine rule goes beyond the manifest, for scans no
+ * training scan was like: with a fixed model pixel, a window that would cut the lungs moves onto them
+ * (windowOnLungs).
  *
  * Done one output slice at a time from (at most) two native slices, so no float copy of the whole native
  * scan is ever made: a 512x512x600 int16 scan needs its own 315 MB plus ~2 MB here, and the model grid
@@ -224,7 +226,7 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const [height, width] = p.inPlane.size;
   let columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
   let rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
-  const box = mask && p.inPlane.spacingMm ? lungBoxInPlane(view, mask) : null;
+  const box = lungMask && p.inPlane.spacingMm ? lungBoxInPlane(view, lungMask) : null;
   if (box) {
     columns = windowOnLungs(columns, box[0], box[1]);
     rows = windowOnLungs(rows, box[2], box[3]);
