@@ -13,6 +13,7 @@
  * circle, not the slice's border, is what cuts the body.
  */
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
+import { RunList } from "./runs.js";
 
 /** Values of the working state volume shared by the lung stages. */
 export const STATE = {
@@ -31,68 +32,34 @@ export const STATE = {
   lung: 8,
 } as const;
 
-/**
- * The runs along i of one slice (of air, or of tissue), joined into 4-connected regions by union-find: a
- * run meets the runs of the row before that overlap it. Buffers are sized once and reused per slice.
- */
-class SliceRuns {
-  readonly start: Int32Array;
-  readonly end: Int32Array;
+/** The runs of one slice: a RunList and each run's row. Rows go in order, the runs in i order within one. */
+class SliceRuns extends RunList {
   readonly row: Int32Array;
-  private readonly parent: Int32Array;
-  count = 0;
-  /** First run of the current row, and the previous row's runs [prevFirst, prevEnd). */
-  private rowFirst = 0;
+  /** The previous row's runs [prevFirst, rowFirst) and the current row's from rowFirst. */
   private prevFirst = 0;
-  private prevEnd = 0;
-  /** The first of the previous row's runs that may overlap the next run added. */
-  private p = 0;
+  private rowFirst = 0;
 
   constructor(maxRuns: number) {
-    this.start = new Int32Array(maxRuns);
-    this.end = new Int32Array(maxRuns);
+    super(maxRuns);
     this.row = new Int32Array(maxRuns);
-    this.parent = new Int32Array(maxRuns);
   }
 
   reset(): void {
-    this.count = 0;
-    this.rowFirst = 0;
+    this.length = 0;
     this.prevFirst = 0;
-    this.prevEnd = 0;
+    this.rowFirst = 0;
   }
 
-  /** Call before the first run of each row (rows in order, none skipped). */
   beginRow(): void {
     this.prevFirst = this.rowFirst;
-    this.prevEnd = this.count;
-    this.rowFirst = this.count;
-    this.p = this.prevFirst;
+    this.rowFirst = this.length;
   }
 
+  /** Append run [s, e) on row j, joined with the previous row's runs it overlaps (4-connectivity). */
   add(s: number, e: number, j: number): void {
-    const n = this.count++;
-    this.start[n] = s;
-    this.end[n] = e;
+    const n = this.push(s, e);
     this.row[n] = j;
-    this.parent[n] = n;
-    while (this.p < this.prevEnd && this.end[this.p]! <= s) this.p++;
-    for (let q = this.p; q < this.prevEnd && this.start[q]! < e; q++) {
-      const a = this.find(n);
-      const b = this.find(q);
-      if (a < b) this.parent[b] = a;
-      else if (b < a) this.parent[a] = b;
-    }
-  }
-
-  find(r: number): number {
-    const parent = this.parent;
-    while (parent[r] !== r) {
-      const up = parent[parent[r]!]!;
-      parent[r] = up;
-      r = up;
-    }
-    return r;
+    this.joinOverlapping(n, this.prevFirst, this.rowFirst);
   }
 }
 
@@ -137,26 +104,26 @@ export function airState(volume: Volume, thresholdHu: number): Uint8Array {
         if (i > a) air.add(a, i, j);
       }
     }
-    border.fill(0, 0, air.count);
+    border.fill(0, 0, air.length);
     let anyOnBorder = false;
-    for (let r = 0; r < air.count; r++)
+    for (let r = 0; r < air.length; r++)
       if (onEdge(air, r)) {
         border[air.find(r)] = 1;
         anyOnBorder = true;
       }
     if (anyOnBorder && hull.ofLargestRegion(tissue, size, onEdge)) {
       // The body reaches the border: border air regions mostly within its hull are inside it.
-      size.fill(0, 0, air.count);
-      inside.fill(0, 0, air.count);
-      for (let r = 0; r < air.count; r++) {
+      size.fill(0, 0, air.length);
+      inside.fill(0, 0, air.length);
+      for (let r = 0; r < air.length; r++) {
         const root = air.find(r);
         if (!border[root]) continue;
         size[root]! += air.end[r]! - air.start[r]!;
         inside[root]! += hull.overlap(air.row[r]!, air.start[r]!, air.end[r]!);
       }
-      for (let r = 0; r < air.count; r++) if (border[r] && 2 * inside[r]! > size[r]!) border[r] = 0;
+      for (let r = 0; r < air.length; r++) if (border[r] && 2 * inside[r]! > size[r]!) border[r] = 0;
     }
-    for (let r = 0; r < air.count; r++) {
+    for (let r = 0; r < air.length; r++) {
       const row = base + nx * air.row[r]!;
       state.fill(border[air.find(r)] ? STATE.outside : STATE.air, row + air.start[r]!, row + air.end[r]!);
     }
@@ -188,10 +155,10 @@ class BodyHull {
    * (`onEdge`). Returns whether it does. `size` is scratch, one entry per run.
    */
   ofLargestRegion(runs: SliceRuns, size: Int32Array, onEdge: (r: SliceRuns, n: number) => boolean): boolean {
-    if (runs.count === 0) return false;
-    size.fill(0, 0, runs.count);
+    if (runs.length === 0) return false;
+    size.fill(0, 0, runs.length);
     let body = 0;
-    for (let r = 0; r < runs.count; r++) {
+    for (let r = 0; r < runs.length; r++) {
       const root = runs.find(r);
       size[root]! += runs.end[r]! - runs.start[r]!;
       if (size[root]! > size[body]!) body = root;
@@ -199,7 +166,7 @@ class BodyHull {
     let touches = false;
     this.first = Number.MAX_SAFE_INTEGER;
     this.last = -1;
-    for (let r = 0; r < runs.count; r++) {
+    for (let r = 0; r < runs.length; r++) {
       if (runs.find(r) !== body) continue;
       const j = runs.row[r]!;
       if (j < this.first) this.first = j;
