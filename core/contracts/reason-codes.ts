@@ -52,7 +52,8 @@ export const WARNING_CODES = {
   HEADER_ONLY: "Validated from headers only; pixel values were not decoded.",
   PIXEL_REPRESENTATION_MISMATCH:
     "The codestream's signedness or depth disagreed with the DICOM header; the header was honoured.",
-  NOT_CHEST: "The scan may not cover the chest.",
+  NOT_CHEST:
+    "The scan may not cover the chest: less than 1 L of lung was found, and the model's class is unreliable.",
   HU_NOT_CHECKED: "Too few voxels to check the Hounsfield-unit histogram.",
   SLICE_THICKNESS_MISMATCH:
     "SliceThickness differs from the measured slice spacing; the measured spacing was used.",

@@ -30,6 +30,7 @@ import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-man
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
 import { coarserThanModel } from "./preprocess/model-grid.js";
 import { writeReports } from "./report/write-reports.js";
+import { scanCaveats } from "./scan-caveats.js";
 
 export const OUTPUT_FILES = {
   diagnosis: "diagnosis.json",
@@ -139,12 +140,11 @@ export async function analyze(
         code: "OBLIQUE_RESAMPLED",
         message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid and its own, the two averaged on its own voxels.`,
       });
-    const coarse = coarserThanModel(volume, m.preprocessing);
-    if (coarse)
-      warnings.push({
-        code: "COARSE_PIXELS",
-        message: `In-plane pixels of ${coarse.nativeMm.toFixed(2)} mm are coarser than the model's ${coarse.modelMm.toFixed(2)} mm input grid: the model sees upsampled images it was not trained on. Expect false-positive lesions and an unreliable class; reconstruct the series with finer pixels if possible.`,
-      });
+    const caveats = scanCaveats({
+      lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
+      coarse: coarserThanModel(volume, m.preprocessing),
+    });
+    warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.
     if (session.fellBack && session.providerNote)
       warnings.push({ code: "CPU_FALLBACK", message: session.providerNote });
@@ -179,7 +179,7 @@ export async function analyze(
         intendedUse: m.intendedUse ?? null,
       },
       findings,
-      impression: impression(findings, inference.probabilities, { synthetic }),
+      impression: impression(findings, inference.probabilities, { synthetic }, caveats.impression),
       outputs: { lesions: OUTPUT_FILES.lesions, lungs: OUTPUT_FILES.lungs, evidence: OUTPUT_FILES.evidence },
       timings: {
         totalMs: round(performance.now() - t0),

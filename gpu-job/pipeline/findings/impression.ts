@@ -34,9 +34,11 @@ export function impression(
   findings: Findings,
   probabilities: ClassProbabilities,
   model: { synthetic: boolean },
+  /** Sentences on why the class is unreliable for this scan (scan-caveats.ts), after the model's. */
+  caveats: readonly string[] = [],
 ): string {
   checkProbabilities(probabilities);
-  const sentences = [...describeFindings(findings), modelSentence(probabilities)];
+  const sentences = [...describeFindings(findings), modelSentence(probabilities), ...caveats];
   sentences.push("This summary is not a diagnosis and must be reviewed by a radiologist.");
   if (model.synthetic) {
     sentences.push(

@@ -91,6 +91,17 @@ describe("impression", () => {
     expect(text).toMatch(/^The lungs could not be segmented, so no findings were measured\. /);
   });
 
+  it("puts the scan's caveats right after the model's lean, before the review sentence", () => {
+    const caveat =
+      "Only 123 mL of lung lies in this scan, so it may not be a chest CT: the model's class is unreliable.";
+    const text = impression(base, COVID, { synthetic: false }, [caveat]);
+    const at = text.indexOf(caveat);
+    expect(at).toBeGreaterThan(text.indexOf("model probabilities"));
+    expect(text.slice(at + caveat.length)).toBe(
+      " This summary is not a diagnosis and must be reviewed by a radiologist.",
+    );
+  });
+
   it("never claims a diagnosis", () => {
     for (const p of [COVID, CAP, NORMAL]) {
       const text = impression(base, p, { synthetic: false });

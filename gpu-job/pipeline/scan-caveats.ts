@@ -1,0 +1,50 @@
+/**
+ * Warnings about the scan itself that make the model's answer unreliable, each with the sentence the
+ * impression carries so that nobody reads a class off a scan the model cannot judge without being told.
+ *
+ *  - NOT_CHEST: less lung than any chest CT holds. An abdominal CT with a sliver of lung bases got
+ *    "CAP 0.94" with no caveat before this (the corpus's ct_abdomen_3mm: 123 mL of lung).
+ *  - COARSE_PIXELS: pixels coarser than the model's input grid (see coarserThanModel).
+ */
+import type { Warning } from "../../core/contracts/validation-report.js";
+
+/**
+ * Below this much segmented lung the scan is not taken for a chest CT: an adult's lungs hold 2.5–7 L on CT,
+ * and a stack of 100 mm through the mid-chest still holds 2.4 L of our phantoms' lungs.
+ */
+export const MIN_CHEST_LUNG_ML = 1000;
+
+export interface ScanCaveats {
+  warnings: Warning[];
+  /** Sentences for the impression, in the warnings' order. */
+  impression: string[];
+}
+
+export function scanCaveats(facts: {
+  lungMl: number;
+  coarse: { nativeMm: number; modelMm: number } | null;
+}): ScanCaveats {
+  const out: ScanCaveats = { warnings: [], impression: [] };
+  const lungMl = Math.round(facts.lungMl);
+  if (lungMl < MIN_CHEST_LUNG_ML) {
+    const found = lungMl === 0 ? "No lung was found" : `Only ${lungMl} mL of lung was found`;
+    out.warnings.push({
+      code: "NOT_CHEST",
+      message: `${found} (a chest CT holds litres): the scan may not cover the chest, or covers only a sliver of the lungs. The class and the findings describe that part only and are unreliable.`,
+    });
+    out.impression.push(
+      `${lungMl === 0 ? "No lung lies" : `Only ${lungMl} mL of lung lies`} in this scan, so it may not be a chest CT: the model's class is unreliable.`,
+    );
+  }
+  const c = facts.coarse;
+  if (c) {
+    out.warnings.push({
+      code: "COARSE_PIXELS",
+      message: `In-plane pixels of ${c.nativeMm.toFixed(2)} mm are coarser than the model's ${c.modelMm.toFixed(2)} mm input grid: the model sees upsampled images it was not trained on. Expect false-positive lesions and an unreliable class; reconstruct the series with finer pixels if possible.`,
+    });
+    out.impression.push(
+      `The image's pixels (${c.nativeMm.toFixed(1)} mm) are coarser than the model's input, so its class and lesions are unreliable.`,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { analyze } from "../../../gpu-job/pipeline/analyze.js";
+import { MIN_CHEST_LUNG_ML, scanCaveats } from "../../../gpu-job/pipeline/scan-caveats.js";
+import { corpusPath } from "../../helpers/corpus.js";
+
+const work = mkdtempSync(join(tmpdir(), "deepsc-caveats-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("scanCaveats", () => {
+  it("says nothing for a chest's worth of lung at the model's pixel size", () => {
+    expect(scanCaveats({ lungMl: 4800, coarse: null })).toEqual({ warnings: [], impression: [] });
+    expect(scanCaveats({ lungMl: MIN_CHEST_LUNG_ML, coarse: null }).warnings).toEqual([]);
+  });
+
+  it("warns, and tells the impression, when there is less lung than a chest CT holds", () => {
+    const c = scanCaveats({ lungMl: 122.6, coarse: null });
+    expect(c.warnings.map((w) => w.code)).toEqual(["NOT_CHEST"]);
+    expect(c.warnings[0]?.message).toMatch(/^Only 123 mL of lung was found/);
+    expect(c.impression).toEqual([
+      "Only 123 mL of lung lies in this scan, so it may not be a chest CT: the model's class is unreliable.",
+    ]);
+    expect(scanCaveats({ lungMl: 0, coarse: null }).warnings[0]?.message).toMatch(/^No lung was found/);
+  });
+
+  it("warns of coarse pixels with both sizes, after the lung caveat", () => {
+    const c = scanCaveats({ lungMl: 500, coarse: { nativeMm: 3.75, modelMm: 2.8125 } });
+    expect(c.warnings.map((w) => w.code)).toEqual(["NOT_CHEST", "COARSE_PIXELS"]);
+    expect(c.warnings[1]?.message).toMatch(
+      /^In-plane pixels of 3\.75 mm are coarser than the model's 2\.81 mm/,
+    );
+    expect(c.impression[1]).toMatch(/pixels \(3\.8 mm\) are coarser than the model's input/);
+  });
+});
+
+describe("analyze on an abdominal CT with a sliver of lung bases (corpus)", () => {
+  it("still analyses it, but says it may not be a chest CT, in the warnings and the impression", async () => {
+    const { diagnosis } = await analyze(corpusPath("nifti/ct_abdomen_3mm.nii.gz"), join(work, "abdomen"), {
+      device: "cpu",
+    });
+    const lungMl = diagnosis.findings.extent.lungVolumeMl;
+    expect(lungMl).toBeGreaterThan(50);
+    expect(lungMl).toBeLessThan(MIN_CHEST_LUNG_ML);
+    expect(diagnosis.warnings.map((w) => w.code)).toContain("NOT_CHEST");
+    expect(diagnosis.impression).toContain("so it may not be a chest CT: the model's class is unreliable.");
+  }, 120_000);
+});
