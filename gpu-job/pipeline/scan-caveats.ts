@@ -14,6 +14,9 @@ import type { Warning } from "../../core/contracts/validation-report.js";
  */
 export const MIN_CHEST_LUNG_ML = 1000;
 
+/** The warning codes this module raises: each says the model's class is unreliable for the scan. */
+export const UNRELIABLE_CLASS_CODES: readonly string[] = ["NOT_CHEST", "COARSE_PIXELS"];
+
 export interface ScanCaveats {
   warnings: Warning[];
   /** Sentences for the impression, in the warnings' order. */

@@ -5,6 +5,7 @@
  */
 import type { Diagnosis } from "../../../core/contracts/diagnosis.js";
 import type { Findings, RegionExtent } from "../../../core/contracts/findings.js";
+import { UNRELIABLE_CLASS_CODES } from "../scan-caveats.js";
 
 export type Align = "left" | "right";
 
@@ -82,12 +83,21 @@ function resultBlocks(d: Diagnosis): Block[] {
   const p = d.diagnosis.probabilities;
   const predicted = d.diagnosis.predictedClass;
   const order = (Object.keys(CLASS_LABELS) as (keyof typeof p)[]).sort((a, b) => p[b] - p[a]);
+  const caveats = [...new Set(d.warnings.map((w) => w.code))].filter((c) =>
+    UNRELIABLE_CLASS_CODES.includes(c),
+  );
   return [
     { kind: "heading", text: "Model result" },
     {
       kind: "facts",
       rows: [
         ["Predicted class", CLASS_LABELS[predicted]],
+        ...(caveats.length > 0
+          ? ([["Reliability", `unreliable for this scan: ${caveats.join(", ")} (see Warnings)`]] as [
+              string,
+              string,
+            ][])
+          : []),
         [
           "Scan rule",
           `${d.diagnosis.scanRule.method} over ${d.diagnosis.tiles} tile${d.diagnosis.tiles === 1 ? "" : "s"}`,

@@ -185,6 +185,24 @@ describe("report files in other cases", () => {
     expect(text).toContain("- DUPLICATES_DROPPED: 4 more warning(s) of this kind, in diagnosis.json.");
   });
 
+  it("flags the class as unreliable under the model result when the scan has a caveat, and only then", () => {
+    const facts = (doc: ReturnType<typeof buildReportDocument>) =>
+      doc.blocks.flatMap((b) => (b.kind === "facts" ? b.rows : []));
+    // This phantom's 3.75 mm pixels already carry COARSE_PIXELS.
+    expect(facts(buildReportDocument(d, { axial: [] }))).toContainEqual([
+      "Reliability",
+      "unreliable for this scan: COARSE_PIXELS (see Warnings)",
+    ]);
+    const clean = { ...d, warnings: d.warnings.filter((w) => w.code !== "COARSE_PIXELS") };
+    expect(facts(buildReportDocument(clean, { axial: [] })).map(([k]) => k)).not.toContain("Reliability");
+    const caveat = { code: "NOT_CHEST" as const, message: "Only 123 mL of lung was found." };
+    const doc = buildReportDocument(
+      { ...clean, warnings: [...clean.warnings, caveat, caveat] },
+      { axial: [] },
+    );
+    expect(facts(doc)).toContainEqual(["Reliability", "unreliable for this scan: NOT_CHEST (see Warnings)"]);
+  });
+
   it("refuses masks that do not match the volume", async () => {
     const { volume } = await validatePath(dicomDir, { mode: "full", purpose: "analysis" });
     if (!volume) throw new Error("phantom not accepted");
