@@ -99,6 +99,8 @@ export async function runPhantom(
       o.rescale,
       o.noiseSd,
       o.correlatedNoise,
+      // Only when set, so the UIDs of every centred phantom stay what they were.
+      ...(o.offCentreMm[0] !== 0 || o.offCentreMm[1] !== 0 ? [`off-centre ${o.offCentreMm.join(",")}`] : []),
     ].join("/"),
     transferSyntax: o.transferSyntax,
     rescale: o.rescale,

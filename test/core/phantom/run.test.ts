@@ -12,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDicomHeader } from "../../../core/dicom/parse-header.js";
 import { EncoderUnavailable } from "../../../core/dicom/write-series.js";
 import { PhantomOptionsError } from "../../../core/phantom/options.js";
 import { type PhantomResult, runPhantom } from "../../../core/phantom/run.js";
@@ -276,6 +278,24 @@ describe("runPhantom, other outputs and geometry", () => {
       process.env.PATH = saved;
     }
     expect(existsSync(join(out, "truth", "truth.json"))).toBe(false);
+  });
+
+  it("gives a phantom moved off centre its own series UID, and a centred one the same as before", async () => {
+    const uid = async (name: string, extra: object) => {
+      const r = await runPhantom({
+        class: "normal",
+        seed: 5,
+        size: 16,
+        slices: 3,
+        out: join(work, name),
+        ...extra,
+      });
+      const file = join(r.ctPath, "IM000001.dcm");
+      return parseDicomHeader(readFileSync(file), file, statSync(file).size).seriesInstanceUid;
+    };
+    const centred = await uid("uid-centred", {});
+    expect(await uid("uid-zero", { offCentreMm: [0, 0] })).toBe(centred);
+    expect(await uid("uid-moved", { offCentreMm: [30, 0] })).not.toBe(centred);
   });
 
   it("writes nothing for invalid options", async () => {
