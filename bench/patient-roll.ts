@@ -64,9 +64,9 @@ const model = await loadModel(bundledModelPath());
 const session = await openModelSession(model, { device: "cpu", threads: 2 });
 const rows: Record<string, unknown>[] = [];
 console.log(
-  "| roll | class | predicted (covid19 / cap / non_pneumonia) | lesion Dice | false positive mL | lung Dice |",
+  "| roll | class | predicted (covid19 / cap / non_pneumonia) | lesion Dice | false positive mL | lung Dice | PATIENT_ROLLED |",
 );
-console.log("|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|");
 try {
   for (const roll of rolls)
     for (const cls of classes) {
@@ -105,10 +105,11 @@ try {
         lesionDice: cls === "normal" ? null : r3(lesions.dice),
         falsePositiveMl: r3(lesions.falsePositiveMl),
         lungDice: r3(lungs.dice),
+        warnings: diagnosis.warnings.map((w) => w.code),
       };
       rows.push(row);
       console.log(
-        `| ${roll}° | ${row.class} | ${row.predicted}${row.predicted === row.class ? "" : " **wrong**"} (${[p.covid19, p.cap, p.non_pneumonia].map((x) => x.toFixed(2)).join(" / ")}) | ${row.lesionDice ?? "–"} | ${row.falsePositiveMl} | ${row.lungDice} |`,
+        `| ${roll}° | ${row.class} | ${row.predicted}${row.predicted === row.class ? "" : " **wrong**"} (${[p.covid19, p.cap, p.non_pneumonia].map((x) => x.toFixed(2)).join(" / ")}) | ${row.lesionDice ?? "–"} | ${row.falsePositiveMl} | ${row.lungDice} | ${row.warnings.includes("PATIENT_ROLLED") ? "yes" : "no"} |`,
       );
     }
 } finally {

@@ -65,6 +65,8 @@ export const WARNING_CODES = {
     "The CUDA execution provider was not available; the model ran on the CPU (slower, same results).",
   COARSE_PIXELS:
     "The in-plane pixels are coarser than the model's input grid: the model sees upsampled images it was not trained on, and its lesions and class are unreliable.",
+  PATIENT_ROLLED:
+    "The lungs lie rolled in plane (a patient lying partly on one side): the model was trained on upright bodies, and its lesions and class are less reliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

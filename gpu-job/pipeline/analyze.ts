@@ -23,6 +23,7 @@ import { writeFileAtomic, writeResultsManifest } from "../job/results-manifest.j
 import { computeFindings } from "./findings/compute-findings.js";
 import { impression } from "./findings/impression.js";
 import { inferScan } from "./infer/engine.js";
+import { lungRollDeg } from "./lungs/lung-axis.js";
 import { binaryLungMask } from "./lungs/lung-mask.js";
 import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
@@ -143,6 +144,7 @@ export async function analyze(
     const caveats = scanCaveats({
       lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
       coarse: coarserThanModel(volume, m.preprocessing),
+      rollDeg: lungRollDeg(lungs.labels, volume),
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { analyze } from "../../../gpu-job/pipeline/analyze.js";
-import { MIN_CHEST_LUNG_ML, scanCaveats } from "../../../gpu-job/pipeline/scan-caveats.js";
+import { MIN_CHEST_LUNG_ML, ROLL_WARNING_DEG, scanCaveats } from "../../../gpu-job/pipeline/scan-caveats.js";
 import { corpusPath } from "../../helpers/corpus.js";
 
 const work = mkdtempSync(join(tmpdir(), "deepsc-caveats-"));
@@ -32,6 +32,19 @@ describe("scanCaveats", () => {
       /^In-plane pixels of 3\.75 mm are coarser than the model's 2\.81 mm/,
     );
     expect(c.impression[1]).toMatch(/pixels \(3\.8 mm\) are coarser than the model's input/);
+  });
+});
+
+describe("scanCaveats: a rolled patient", () => {
+  it("warns from ROLL_WARNING_DEG on, either way, and says so in the impression", () => {
+    expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: ROLL_WARNING_DEG - 0.5 }).warnings).toEqual([]);
+    expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: null }).warnings).toEqual([]);
+    for (const roll of [-19.3, 9.03]) {
+      const c = scanCaveats({ lungMl: 4800, coarse: null, rollDeg: roll });
+      expect(c.warnings.map((w) => w.code)).toEqual(["PATIENT_ROLLED"]);
+      expect(c.warnings[0]?.message).toContain(`about ${Math.abs(roll).toFixed(0)} degrees rolled`);
+      expect(c.impression[0]).toMatch(/^The patient lies about \d+ degrees rolled/);
+    }
   });
 });
 

@@ -1,0 +1,57 @@
+/**
+ * How far the patient is rolled about the body's long axis, read from the lungs: the angle in the LPS x-y
+ * plane between the image's left-right axis and the principal axis of both lungs together (two lungs side
+ * by side are about 1.5 times wider than deep, so that axis is the patient's left-right). The scanner's
+ * axes are the table's, so a patient lying a little on one side shows rolled anatomy under an upright
+ * header; the model only ever saw upright bodies (bench/README.md, "A patient rolled").
+ */
+import type { Geometry } from "../../../core/contracts/volume.js";
+import { voxelToLps } from "../../../core/geometry/affine.js";
+
+/**
+ * Roll in degrees, (-90, 90]: positive when the lungs' left-right axis turns from +x (patient's left)
+ * towards +y (posterior). Null without voxels of both lungs (`labels` 1 and 2) or when the lungs have no
+ * dominant in-plane direction (as wide as deep: no axis to read).
+ */
+export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
+  const a = voxelToLps(g);
+  const [nx, ny, nz] = g.dims;
+  // Every other voxel along each axis is plenty for second moments over litres of lung.
+  const step = 2;
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  const seen = [false, false, false];
+  for (let k = 0; k < nz; k += step)
+    for (let j = 0; j < ny; j += step) {
+      const row = nx * (j + ny * k);
+      for (let i = 0; i < nx; i += step) {
+        const l = labels[row + i]!;
+        if (l !== 1 && l !== 2) continue;
+        seen[l] = true;
+        const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
+        const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
+        n++;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+      }
+    }
+  if (!seen[1] || !seen[2]) return null;
+  const mx = sx / n;
+  const my = sy / n;
+  const cxx = sxx / n - mx * mx;
+  const cyy = syy / n - my * my;
+  const cxy = sxy / n - mx * my;
+  // Eigenvalues of the 2x2 covariance: no axis when they are within 10 % of each other.
+  const half = Math.hypot((cxx - cyy) / 2, cxy);
+  const mean = (cxx + cyy) / 2;
+  if (half < 0.05 * mean) return null;
+  const deg = (Math.atan2(2 * cxy, cxx - cyy) * 90) / Math.PI;
+  return deg <= -90 ? deg + 180 : deg;
+}
