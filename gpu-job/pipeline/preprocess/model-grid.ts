@@ -226,15 +226,17 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const [height, width] = p.inPlane.size;
   let columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
   let rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
-  const box = lungMask && p.inPlane.spacingMm ? lungBoxInPlane(view, lungMask) : null;
-  if (box) {
+  const cropZ = p.zCrop?.method === "lung-extent";
+  // One pass over the mask serves both the window and the crop. Without lung, neither applies: the whole
+  // scan is analysed (there is nothing better to crop to, and the model says what it says about it).
+  const box = lungMask && (p.inPlane.spacingMm || cropZ) ? lungBox(view, lungMask) : null;
+  if (box && p.inPlane.spacingMm) {
     columns = windowOnLungs(columns, box[0], box[1]);
     rows = windowOnLungs(rows, box[2], box[3]);
   }
   const xWeights = axisWeights(columns);
   const yWeights = axisWeights(rows);
-  const zRange = p.zCrop?.method === "lung-extent" && lungMask ? lungSliceRange(view, lungMask) : null;
-  const [z0, z1] = zRange ?? [0, nz - 1];
+  const [z0, z1] = box && cropZ ? [box[4], box[5]] : [0, nz - 1];
   const positions = zPositions(z1 - z0 + 1, view.spacing[2], p.zResampling.spacingMm).map((q) => q + z0);
   const depth = positions.length;
   const plane = height * width;
@@ -313,11 +315,11 @@ export function windowOnLungs(m: AxisMap, lo: number, hi: number): AxisMap {
   return start === m.start ? m : { ...m, start };
 }
 
-/** The lungs' oriented in-plane extent [x0, x1, y0, y1] (native pixels, inclusive), or null without lung. */
-export function lungBoxInPlane(
-  view: OrientedView,
-  lungMask: Uint8Array,
-): [number, number, number, number] | null {
+/**
+ * The lungs' oriented extent [x0, x1, y0, y1, z0, z1] (native voxels, inclusive), or null without lung:
+ * in plane for the model's window (windowOnLungs), along z for the crop (zCrop lung-extent).
+ */
+export function lungBox(view: OrientedView, lungMask: Uint8Array): Box6 | null {
   // One pass in storage order over native (i, j, k), then onto the oriented axes.
   const n = [0, 0, 0];
   for (let a = 0; a < 3; a++) n[view.axes[a]!.native] = view.dims[a]!;
@@ -336,31 +338,12 @@ export function lungBoxInPlane(
         if (k > hi[2]!) hi[2] = k;
       }
   if (hi[0]! < 0) return null;
-  const oriented = (a: 0 | 1): [number, number] => {
+  const oriented = (a: 0 | 1 | 2): [number, number] => {
     const { native, flipped } = view.axes[a];
     const last = view.dims[a] - 1;
     return flipped ? [last - hi[native]!, last - lo[native]!] : [lo[native]!, hi[native]!];
   };
-  return [...oriented(0), ...oriented(1)];
+  return [...oriented(0), ...oriented(1), ...oriented(2)];
 }
 
-/**
- * First and last oriented slice holding any lung, or null without lung (the whole scan is then analysed:
- * there is nothing better to crop to, and the model says what it says about a lung-free scan).
- */
-export function lungSliceRange(view: OrientedView, lungMask: Uint8Array): [number, number] | null {
-  const [nx, ny, nz] = view.dims;
-  const hasLung = (z: number) => {
-    for (let y = 0; y < ny; y++) {
-      let idx = view.offset + y * view.stride[1] + z * view.stride[2];
-      for (let x = 0; x < nx; x++, idx += view.stride[0]) if (lungMask[idx] !== 0) return true;
-    }
-    return false;
-  };
-  let z0 = 0;
-  while (z0 < nz && !hasLung(z0)) z0++;
-  if (z0 === nz) return null;
-  let z1 = nz - 1;
-  while (!hasLung(z1)) z1--;
-  return [z0, z1];
-}
+type Box6 = [number, number, number, number, number, number];

@@ -6,7 +6,7 @@ import {
   buildModelGrid,
   buildStack,
   coarserThanModel,
-  lungBoxInPlane,
+  lungBox,
   type Preprocessing,
   stackIndices,
   windowOnLungs,
@@ -86,15 +86,15 @@ describe("the window on the lungs (fixed model pixel size)", () => {
     expect(windowOnLungs(m, 0, 13).start).toBe(1.5);
   });
 
-  it("finds the lungs' in-plane extent on the oriented axes", () => {
+  it("finds the lungs' extent on the oriented axes", () => {
     // i runs to the patient's right (x flipped), j posterior: native i 1..2 is oriented x 5..6 of 8.
     const flippedX: Mat3 = [-1, 0, 0, 0, 1, 0, 0, 0, 1];
     const v = volume([8, 6, 3], [1, 1, 1], flippedX, () => 0);
     const mask = new Uint8Array(v.data.length);
     mask[1 + 8 * (3 + 6 * 1)] = 1;
     mask[2 + 8 * (4 + 6 * 2)] = 2;
-    expect(lungBoxInPlane(orientedView(v), mask)).toEqual([5, 6, 3, 4]);
-    expect(lungBoxInPlane(orientedView(v), new Uint8Array(v.data.length))).toBeNull();
+    expect(lungBox(orientedView(v), mask)).toEqual([5, 6, 3, 4, 1, 2]);
+    expect(lungBox(orientedView(v), new Uint8Array(v.data.length))).toBeNull();
   });
 
   it("moves the model grid onto lungs that lie off the centre of a wide field of view", () => {
