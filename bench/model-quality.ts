@@ -41,13 +41,13 @@ import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-man
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
 import { compareMasks, compareVolumes } from "./masks.js";
+import { CLASS_LABEL as LABEL } from "./score-analysis.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
 const CACHE = "/tmp/deepsc-bench/quality";
 const CLASSES = ["covid", "cap", "normal"] as const;
 type PhantomClass = (typeof CLASSES)[number];
-const LABEL = { covid: "covid19", cap: "cap", normal: "non_pneumonia" } as const;
 const ORDER = ["covid19", "cap", "non_pneumonia"] as const;
 const TARGETS = { accuracy: 0.95, dice: 0.85, falsePositiveMl: 1, geometryDiceDelta: 0.02 };
 /** The model card's evaluation protocol (model/MODEL_CARD.md "Evaluation"). */

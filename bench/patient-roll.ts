@@ -9,26 +9,23 @@
  * Usage: npx tsx bench/patient-roll.ts [--rolls 0,5,10,20] [--classes normal,cap,covid] [--seed 9107]
  * Writes bench/results/patient-roll.json; phantoms and results under /tmp/deepsc-bench/roll/.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Geometry, Mat3, Vec3 } from "../core/contracts/volume.js";
 import { writeNifti } from "../core/nifti/write.js";
 import { SCAN_CENTRE } from "../core/phantom/anatomy.js";
 import { planPhantom, renderPhantom } from "../core/phantom/generate.js";
 import { phantomGrid } from "../core/phantom/grid.js";
-import type { PhantomClass } from "../core/phantom/lesions.js";
 import { resolvePhantomOptions } from "../core/phantom/options.js";
 import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
-import { compareMasks } from "./masks.js";
+import { type PhantomClassName, SCORE_HEADER, scoreAnalysis, writeBenchResults } from "./score-analysis.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = "/tmp/deepsc-bench/roll";
-const LABEL = { covid: "covid19", cap: "cap", normal: "non_pneumonia" } as const;
 const GRID = { size: 512, slices: 120, sliceThickness: 2.5, noiseSd: 15 } as const;
 
 const { values: args } = parseArgs({
@@ -39,7 +36,7 @@ const { values: args } = parseArgs({
   },
 });
 const rolls = args.rolls.split(",").map(Number);
-const classes = args.classes.split(",") as PhantomClass[];
+const classes = args.classes.split(",") as PhantomClassName[];
 const seed = Number(args.seed);
 
 /** The upright grid rotated by `deg` about z around the scan centre (x towards y for positive angles). */
@@ -63,9 +60,7 @@ const loadBefore = loadavg();
 const model = await loadModel(bundledModelPath());
 const session = await openModelSession(model, { device: "cpu", threads: 2 });
 const rows: Record<string, unknown>[] = [];
-console.log(
-  "| roll | class | predicted (covid19 / cap / non_pneumonia) | lesion Dice | false positive mL | lung Dice | PATIENT_ROLLED |",
-);
+console.log(`| roll | ${SCORE_HEADER} | PATIENT_ROLLED |`);
 console.log("|---|---|---|---|---|---|---|");
 try {
   for (const roll of rolls)
@@ -93,42 +88,19 @@ try {
         device: "cpu",
         session: { model, session },
       });
-      const lesions = await compareMasks(join(out, "lesions.nii.gz"), join(dir, "truth", "lesions.nii.gz"));
-      const lungs = await compareMasks(join(out, "lungs.nii.gz"), join(dir, "truth", "lungs.nii.gz"));
-      const p = diagnosis.diagnosis.probabilities;
-      const r3 = (x: number | null) => (x === null ? null : Number(x.toFixed(3)));
-      const row = {
-        rollDeg: roll,
-        class: LABEL[cls],
-        predicted: diagnosis.diagnosis.predictedClass,
-        probabilities: { covid19: r3(p.covid19), cap: r3(p.cap), non_pneumonia: r3(p.non_pneumonia) },
-        lesionDice: cls === "normal" ? null : r3(lesions.dice),
-        falsePositiveMl: r3(lesions.falsePositiveMl),
-        lungDice: r3(lungs.dice),
-        warnings: diagnosis.warnings.map((w) => w.code),
-      };
-      rows.push(row);
-      console.log(
-        `| ${roll}° | ${row.class} | ${row.predicted}${row.predicted === row.class ? "" : " **wrong**"} (${[p.covid19, p.cap, p.non_pneumonia].map((x) => x.toFixed(2)).join(" / ")}) | ${row.lesionDice ?? "–"} | ${row.falsePositiveMl} | ${row.lungDice} | ${row.warnings.includes("PATIENT_ROLLED") ? "yes" : "no"} |`,
-      );
+      const { row, cells } = await scoreAnalysis(diagnosis, out, join(dir, "truth"), cls);
+      rows.push({ rollDeg: roll, ...row });
+      console.log(`| ${roll}° | ${cells} | ${row.warnings.includes("PATIENT_ROLLED") ? "yes" : "no"} |`);
     }
 } finally {
   await session.release();
 }
-mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
-writeFileSync(
-  join(ROOT, "bench", "results", "patient-roll.json"),
-  `${JSON.stringify(
-    {
-      bench: "patient-roll",
-      date: new Date().toISOString(),
-      model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
-      seed,
-      grid: GRID,
-      machine: machineInfo(loadBefore, loadavg()),
-      rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
+writeBenchResults("patient-roll.json", {
+  bench: "patient-roll",
+  date: new Date().toISOString(),
+  model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
+  seed,
+  grid: GRID,
+  machine: machineInfo(loadBefore, loadavg()),
+  rows,
+});

@@ -12,9 +12,9 @@
  * Phantoms are cached in /tmp/deepsc-bench/scan-kinds/ (generation is deterministic). Writes
  * bench/results/scan-kinds.json (the whole list) or scan-kinds-subset.json (--only), and prints a table.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { PhantomOptions } from "../core/phantom/options.js";
 import { runPhantom } from "../core/phantom/run.js";
@@ -22,12 +22,15 @@ import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
-import { compareMasks } from "./masks.js";
+import {
+  CLASS_LABEL,
+  type PhantomClassName,
+  SCORE_HEADER,
+  scoreAnalysis,
+  writeBenchResults,
+} from "./score-analysis.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const CACHE = "/tmp/deepsc-bench/scan-kinds";
-const LABEL = { covid: "covid19", cap: "cap", normal: "non_pneumonia" } as const;
-type PhantomClass = keyof typeof LABEL;
 /** Every kind departs from this: the acceptance protocol's grid, written as DICOM. */
 const BASE = { size: 512, slices: 120, sliceThickness: 2.5, noiseSd: 15, format: "dicom" } as const;
 type Kind = Partial<Omit<PhantomOptions, "out" | "class" | "seed">>;
@@ -80,9 +83,9 @@ const { values: args } = parseArgs({
   },
 });
 const seed = Number(args.seed);
-const classes = args.classes.split(",") as PhantomClass[];
+const classes = args.classes.split(",") as PhantomClassName[];
 for (const c of classes)
-  if (!(c in LABEL)) throw new Error(`--classes: unknown class ${c} (normal, cap, covid)`);
+  if (!(c in CLASS_LABEL)) throw new Error(`--classes: unknown class ${c} (normal, cap, covid)`);
 const only = args.only?.split(",");
 for (const k of only ?? [])
   if (!(k in KINDS)) throw new Error(`--only: unknown kind "${k}"; kinds: ${Object.keys(KINDS).join(", ")}`);
@@ -91,10 +94,8 @@ const loadBefore = loadavg();
 const model = await loadModel(args.model ?? bundledModelPath());
 const session = await openModelSession(model, { device: "cpu", threads: Number(args.threads) });
 const rows: Record<string, unknown>[] = [];
-const r3 = (x: number | null | undefined) => (x === undefined || x === null ? null : Number(x.toFixed(3)));
-console.log(
-  "| kind | class | predicted (covid19 / cap / non_pneumonia) | lesion Dice | false positive mL | lung Dice |",
-);
+const r3 = (x: number) => Number(x.toFixed(3));
+console.log(`| kind | ${SCORE_HEADER} |`);
 console.log("|---|---|---|---|---|---|");
 try {
   for (const [kind, options] of Object.entries(KINDS)) {
@@ -110,33 +111,16 @@ try {
       const t0 = performance.now();
       const { diagnosis } = await analyze(input, out, { device: "cpu", session: { model, session } });
       const seconds = (performance.now() - t0) / 1000;
-      const lesions = await compareMasks(join(out, "lesions.nii.gz"), join(dir, "truth", "lesions.nii.gz"));
-      const lungs = await compareMasks(join(out, "lungs.nii.gz"), join(dir, "truth", "lungs.nii.gz"));
-      const p = diagnosis.diagnosis.probabilities;
-      const row = {
-        kind,
-        class: LABEL[cls],
-        predicted: diagnosis.diagnosis.predictedClass,
-        probabilities: { covid19: r3(p.covid19), cap: r3(p.cap), non_pneumonia: r3(p.non_pneumonia) },
-        lesionDice: cls === "normal" ? null : r3(lesions.dice),
-        falsePositiveMl: r3(lesions.falsePositiveMl),
-        lungDice: r3(lungs.dice),
-        warnings: diagnosis.warnings.map((w) => w.code),
-        seconds: r3(seconds),
-      };
-      rows.push(row);
-      const mark = row.predicted === row.class ? "" : " **wrong**";
-      console.log(
-        `| ${kind} | ${row.class} | ${row.predicted}${mark} (${[p.covid19, p.cap, p.non_pneumonia].map((x) => x.toFixed(2)).join(" / ")}) | ${row.lesionDice ?? "–"} | ${row.falsePositiveMl} | ${row.lungDice} |`,
-      );
+      const { row, cells } = await scoreAnalysis(diagnosis, out, join(dir, "truth"), cls);
+      rows.push({ kind, ...row, seconds: r3(seconds) });
+      console.log(`| ${kind} | ${cells} |`);
     }
   }
 } finally {
   await session.release();
 }
 const file = only ? "scan-kinds-subset.json" : "scan-kinds.json";
-mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
-const results = {
+writeBenchResults(file, {
   bench: "scan-kinds",
   date: new Date().toISOString(),
   model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
@@ -144,8 +128,7 @@ const results = {
   base: BASE,
   machine: machineInfo(loadBefore, loadavg()),
   rows,
-};
-writeFileSync(join(ROOT, "bench", "results", file), `${JSON.stringify(results, null, 2)}\n`);
+});
 console.log(
   `\n${rows.filter((r) => r.predicted === r.class).length}/${rows.length} right; bench/results/${file}`,
 );
