@@ -33,7 +33,6 @@ import { parseArgs } from "node:util";
 import type { Geometry } from "../core/contracts/volume.js";
 import { readNiftiFile } from "../core/nifti/read.js";
 import type { PhantomOptions } from "../core/phantom/options.js";
-import { runPhantom } from "../core/phantom/run.js";
 import { validatePath } from "../core/validation/validate-path.js";
 import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { inferScan } from "../gpu-job/pipeline/infer/engine.js";
@@ -41,17 +40,22 @@ import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-man
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
 import { compareMasks, compareVolumes } from "./masks.js";
+import {
+  cachedPhantom,
+  GEOMETRY_VARIANTS,
+  geometryPhantom,
+  PROTOCOL,
+  QUALITY_CACHE,
+} from "./quality-phantoms.js";
 import { CLASS_LABEL as LABEL } from "./score-analysis.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");
-const CACHE = "/tmp/deepsc-bench/quality";
+const CACHE = QUALITY_CACHE;
 const CLASSES = ["covid", "cap", "normal"] as const;
 type PhantomClass = (typeof CLASSES)[number];
 const ORDER = ["covid19", "cap", "non_pneumonia"] as const;
 const TARGETS = { accuracy: 0.95, dice: 0.85, falsePositiveMl: 1, geometryDiceDelta: 0.02 };
-/** The model card's evaluation protocol (model/MODEL_CARD.md "Evaluation"). */
-const PROTOCOL = { size: 512, slices: 120, sliceThickness: 2.5, noiseSd: 15 } as const;
 
 const loadAverage = () => loadavg().map((x) => Number(x.toFixed(2)));
 const round = (x: number, d = 4) => Number(x.toFixed(d));
@@ -73,26 +77,6 @@ interface CaseResult {
   /** Our lung segmentation against the phantom's true lungs (what masks the model's input). */
   lungDice: number;
   seconds: number;
-}
-
-/** Generate (or reuse) a phantom; returns its CT path and truth folder. */
-async function phantom(name: string, options: Omit<PhantomOptions, "out">) {
-  const out = join(CACHE, name);
-  const truthDir = join(out, "truth");
-  const ct = options.format === "dicom" ? join(out, "dicom") : join(out, "ct.nii.gz");
-  const optionsFile = join(out, "bench-options.json");
-  const wanted = JSON.stringify(options);
-  // truth.json is written last by runPhantom; the options file guards against a cache from other settings.
-  if (
-    existsSync(join(truthDir, "truth.json")) &&
-    existsSync(optionsFile) &&
-    readFileSync(optionsFile, "utf8") === wanted
-  )
-    return { ct, truthDir };
-  rmSync(out, { recursive: true, force: true });
-  await runPhantom({ ...options, out });
-  writeFileSync(optionsFile, wanted);
-  return { ct, truthDir };
 }
 
 /** The same grid exactly (same dims, spacing, origin and axes), as a phantom's truth and its NIfTI CT. */
@@ -118,7 +102,7 @@ async function runCase(
   options: Omit<PhantomOptions, "out">,
   session: Session,
 ): Promise<CaseResult> {
-  const { ct, truthDir } = await phantom(name, options);
+  const { ct, truthDir } = await cachedPhantom(name, options);
   const outDir = join(CACHE, "out", name);
   const t0 = performance.now();
   const { diagnosis } = await analyze(ct, outDir, { device: "cpu", session });
@@ -295,36 +279,9 @@ async function main() {
     }
     if (!values["skip-geometry"]) {
       const seed = Number(values["geometry-seed"]);
-      const oblique = { rotateXDeg: 12, rotateYDeg: -8 };
-      const anisotropic = { pixelSpacing: 0.9, sliceThickness: 3.3, slices: Math.round(300 / 3.3) };
-      // The last two are not the acceptance: they split "anisotropic" into its in-plane and z parts, to
-      // show which one moves the Dice.
-      const variants: { variant: string; options: Partial<PhantomOptions>; diagnostic?: true }[] = [
-        { variant: "axial", options: {} },
-        { variant: "descending", options: { zDirection: "descending" } },
-        { variant: "oblique", options: { orientation: oblique } },
-        { variant: "anisotropic", options: anisotropic },
-        {
-          variant: "descending+oblique+anisotropic",
-          options: { zDirection: "descending", orientation: oblique, ...anisotropic },
-        },
-        { variant: "in-plane 0.9 mm only", options: { pixelSpacing: 0.9 }, diagnostic: true },
-        {
-          variant: "3.3 mm slices only",
-          options: { sliceThickness: 3.3, slices: anisotropic.slices },
-          diagnostic: true,
-        },
-      ];
-      for (const v of variants) {
-        const options = {
-          class: "covid" as const,
-          seed,
-          format: "dicom" as const,
-          ...PROTOCOL,
-          ...v.options,
-        };
-        const slug = v.variant.replace(/[^a-z0-9+.]+/gi, "-");
-        const r = await measure(`geometry-${slug}-covid-${seed}`, "covid", seed, options, session);
+      for (const v of GEOMETRY_VARIANTS) {
+        const { name, options } = geometryPhantom(v, seed);
+        const r = await measure(name, "covid", seed, options, session);
         const axial = geometry[0]?.dice ?? r.dice;
         const delta = r.dice === null || axial === null ? null : round(r.dice - axial);
         const ps = options.pixelSpacing ?? 360 / options.size;
