@@ -275,7 +275,14 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
             "activation": "softmax",
             "scanRule": cfg.scan_rule_manifest(),
         },
-        "segmentation": {"output": "lesion_logits", "activation": "sigmoid", "threshold": 0.0, "thresholdOn": "blended logits"},
+        "segmentation": {
+            "output": "lesion_logits",
+            "activation": "sigmoid",
+            "threshold": 0.0,
+            "thresholdOn": "blended logits",
+            # The engine's weight of an oblique scan's LPS-aligned view against its own grid (gpu-job/README.md).
+            "obliqueViews": {"alignedWeight": args.aligned_view_weight},
+        },
         "evidenceMap": {"output": "evidence", "range": [0.0, 1.0], "blending": "same Gaussian tile blending as the logits"},
         "preprocessing": cfg.preprocess.to_manifest(),
         "architecture": {
@@ -320,7 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--fp16", action="store_true", help="also write the float16 variant (GPU)")
     ap.add_argument("--parity-seed", type=int, default=12345)
+    ap.add_argument(
+        "--aligned-view-weight",
+        type=float,
+        default=0.5,
+        help="weight of an oblique scan's LPS-aligned view in the engine's mean of its two views; measure it "
+        "for each model with bench/oblique-views.ts (0.5: the plain mean)",
+    )
     args = ap.parse_args(argv)
+    if not 0 <= args.aligned_view_weight <= 1:
+        ap.error("--aligned-view-weight must be between 0 and 1")
     torch.set_num_threads(1)
 
     net, cfg, training = load_network(args)

@@ -52,6 +52,8 @@ def test_model_json_describes_the_model_completely(light_export):
     assert m["synthetic"] is True and m["notForClinicalUse"] is True
     assert "not for clinical use" in m["intendedUse"]
     assert m["training"]["trained"] is False and m["license"]
+    # Without --aligned-view-weight the engine gets the plain mean of an oblique scan's two views.
+    assert m["segmentation"]["obliqueViews"] == {"alignedWeight": 0.5}
     fp16 = m["variants"]["fp16"]
     assert fp16["sha256"] == hashlib.sha256((light_export / fp16["file"]).read_bytes()).hexdigest()
 
@@ -117,3 +119,14 @@ def test_onnxruntime_matches_pytorch(light_export):
     out = sess.run(None, {"stack": export.hash_input(tuple(g["stack"]["shape"]), g["stack"]["seed"]),
                           "tile": export.hash_input(tuple(g["tile"]["shape"]), g["tile"]["seed"])})
     np.testing.assert_allclose(out[0].ravel(), fx["outputs"]["class_logits"]["values"], atol=1e-4)
+
+
+def test_aligned_view_weight_is_recorded_and_checked(tmp_path):
+    out = tmp_path / "weighted"
+    args = ["--config", "light", "--random-init", "--out", str(out), "--aligned-view-weight", "0.8"]
+    assert export.main(args) == 0
+    m = json.loads((out / "model.json").read_text())
+    assert m["segmentation"]["obliqueViews"] == {"alignedWeight": 0.8}
+    with pytest.raises(SystemExit):
+        export.main(["--config", "light", "--random-init", "--out", str(tmp_path / "bad"), "--aligned-view-weight", "1.5"])
+    assert not (tmp_path / "bad" / "model.json").exists()

@@ -53,6 +53,12 @@ export const ModelManifestSchema = z
       activation: z.literal("sigmoid"),
       threshold: z.number(),
       thresholdOn: z.literal("blended logits"),
+      /**
+       * An oblique scan is segmented on two grids (gpu-job/README.md): the weight of the LPS-aligned view's
+       * lesion logits and evidence in their weighted mean, the scan's own grid having the rest. Chosen per
+       * model by measuring (bench/oblique-views.ts). Absent (older manifests): 0.5, the plain mean.
+       */
+      obliqueViews: z.object({ alignedWeight: z.number().min(0).max(1) }).optional(),
     }),
     evidenceMap: z.object({ output: z.string(), range: z.tuple([z.number(), z.number()]) }),
     preprocessing: z.object({

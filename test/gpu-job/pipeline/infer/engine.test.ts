@@ -1,6 +1,6 @@
 /**
  * The engine's handling of an oblique scan: two views (the LPS-aligned grid and the scan's own grid), their
- * lesion logits and evidence averaged on the scan's voxels, the class from the aligned view. A fake session
+ * lesion logits and evidence weighed on the scan's voxels (model.json's segmentation.obliqueViews), the class from the aligned view. A fake session
  * tells the views apart by their whole-scan stack (the same for every tile of one view) and answers each in
  * its own way, so what the engine does with the answers shows in the result.
  */
@@ -53,32 +53,71 @@ function dice(a: Uint8Array, b: Uint8Array): number {
   return (2 * both) / (count(a) + count(b));
 }
 
+/** The bundled model with its manifest's weight of the aligned view set, or removed (older manifests). */
+async function modelWithAlignedWeight(alignedWeight: number | undefined) {
+  const model = await loadModel(bundledModelPath());
+  const { obliqueViews: _, ...segmentation } = model.manifest.segmentation;
+  return {
+    ...model,
+    manifest: {
+      ...model.manifest,
+      segmentation:
+        alignedWeight === undefined ? segmentation : { ...segmentation, obliqueViews: { alignedWeight } },
+    },
+  };
+}
+
+const voxelAtCentre = (dims: readonly number[]) => {
+  const [cx, cy, cz] = dims.map((d) => Math.floor(d / 2)) as [number, number, number];
+  return cx + (dims[0] as number) * (cy + (dims[1] as number) * cz);
+};
+
 describe("inferScan on an oblique scan", () => {
-  it("segments with the mean of both views' logits, voxel by voxel, and classifies with the aligned view", async () => {
-    const model = await loadModel(bundledModelPath());
+  it("segments with the manifest's weighted mean of both views' logits, voxel by voxel, and classifies with the aligned view", async () => {
+    const model = await modelWithAlignedWeight(0.8);
     const lungs = oblique.lungs.data;
-    // The aligned view says "no lesion" everywhere (-1); the own-grid view says "lesion" (+3) on lung tissue
-    // in its input (lung-masked, so non-zero only in the lungs) and -3 elsewhere. The mean is positive on the
-    // lungs only, so the lesion mask must fall on the lungs — where the own grid's answers land.
+    // The aligned view says "no lesion" everywhere (-1); the own-grid view says "lesion" (+5) on lung tissue
+    // in its input (lung-masked, so non-zero only in the lungs) and -5 elsewhere. 0.8 x -1 + 0.2 x 5 is
+    // positive on the lungs only, so the lesion mask must fall on the lungs — where the own grid's answers land.
     const s = twoViewSession(
       { lesionLogit: () => -1, evidence: 0.2, classLogits: [2, 0, 0] },
-      { lesionLogit: (x) => (x > 0.05 ? 3 : -3), evidence: 0.6, classLogits: [0, 0, 2] },
+      { lesionLogit: (x) => (x > 0.05 ? 5 : -5), evidence: 0.6, classLogits: [0, 0, 2] },
     );
-    const r = await inferScan(oblique.ct, lungs, model, s.session);
+    let views: { aligned: Float32Array; own: Int16Array } | undefined;
+    const r = await inferScan(oblique.ct, lungs, model, s.session, { onViews: (v) => (views = v) });
     expect(r.resampled).not.toBeNull();
     expect(s.calls[0]).toBeGreaterThan(0);
     expect(s.calls[1]).toBeGreaterThan(0);
     const lesions = r.lesions;
     expect(count(lesions)).toBe(r.lesionVoxels);
     expect(dice(lesions, lungs)).toBeGreaterThan(0.97); // > 0.999 here; the own-grid logits read backwards: 0.87
-    // Evidence: the mean of 0.2 and 0.6 on the 0..255 scale.
-    const centre = oblique.ct.dims.map((d) => Math.floor(d / 2)) as [number, number, number];
-    const [nx, ny] = oblique.ct.dims;
-    expect(r.evidence[centre[0] + nx * (centre[1] + ny * centre[2])]).toBeCloseTo(102, -0.5);
+    // Evidence: 0.8 x 0.2 + 0.2 x 0.6 = 0.28 on the 0..255 scale.
+    const centre = voxelAtCentre(oblique.ct.dims);
+    expect(r.evidence[centre]).toBeCloseTo(0.28 * 255, -0.5);
     // The class from the aligned view alone (softmax of 2, 0, 0).
     const p = Math.exp(2) / (Math.exp(2) + 2);
     expect(r.probabilities.covid19).toBeCloseTo(p, 6);
     expect(r.predictedClass).toBe("covid19");
+    // What onViews hands a benchmark: each view's logits on the scan's voxels (256 steps per unit).
+    expect(views?.aligned.length).toBe(lungs.length);
+    expect(views?.aligned[centre]).toBeCloseTo(-256, -1);
+    expect(views?.own[centre]).toBe(lungs[centre] ? 5 * 256 : -5 * 256);
+  }, 60_000);
+
+  it("weighs the views by the manifest: the same answers give no lesion at 0.8, lesion on the lungs at the plain mean", async () => {
+    // 0.8 x -1 + 0.2 x 3 < 0 everywhere; (-1 + 3) / 2 > 0 on the lungs.
+    const answers = () =>
+      twoViewSession(
+        { lesionLogit: () => -1, evidence: 0.2, classLogits: [2, 0, 0] },
+        { lesionLogit: (x) => (x > 0.05 ? 3 : -3), evidence: 0.6, classLogits: [0, 0, 2] },
+      ).session;
+    const lungs = oblique.lungs.data;
+    const weighted = await inferScan(oblique.ct, lungs, await modelWithAlignedWeight(0.8), answers());
+    expect(weighted.lesionVoxels).toBe(0);
+    // A manifest without segmentation.obliqueViews (before 0.3.6) gets the plain mean.
+    const plain = await inferScan(oblique.ct, lungs, await modelWithAlignedWeight(undefined), answers());
+    expect(dice(plain.lesions, lungs)).toBeGreaterThan(0.97);
+    expect(plain.evidence[voxelAtCentre(oblique.ct.dims)]).toBeCloseTo(0.4 * 255, -0.5);
   }, 60_000);
 
   it("runs one view on an axis-aligned scan", async () => {
