@@ -60,7 +60,7 @@ export const WARNING_CODES = {
   LUNG_SEGMENTATION:
     "Lung segmentation found something unusual (one lung only, lungs cut by the field of view, no lungs); lesion findings are limited to what was segmented.",
   OBLIQUE_RESAMPLED:
-    "The scan's voxel axes are oblique to the patient's axes; it was classified on an axis-aligned grid, and its lesions segmented on that grid and on its own, the two averaged on its own voxels.",
+    "The scan's voxel axes are oblique to the patient's axes; it was classified on an axis-aligned grid, and its lesions segmented on that grid and on its own, the two weighed as the model's manifest says (segmentation.obliqueViews) on its own voxels.",
   CPU_FALLBACK:
     "The CUDA execution provider was not available; the model ran on the CPU (slower, same results).",
   COARSE_PIXELS:

@@ -22,7 +22,7 @@ import { validatePath } from "../../core/validation/validate-path.js";
 import { writeFileAtomic, writeResultsManifest } from "../job/results-manifest.js";
 import { computeFindings } from "./findings/compute-findings.js";
 import { impression } from "./findings/impression.js";
-import { inferScan } from "./infer/engine.js";
+import { alignedViewWeight, inferScan } from "./infer/engine.js";
 import { lungRollDeg } from "./lungs/lung-axis.js";
 import { binaryLungMask } from "./lungs/lung-mask.js";
 import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
@@ -139,7 +139,7 @@ export async function analyze(
     if (inference.resampled)
       warnings.push({
         code: "OBLIQUE_RESAMPLED",
-        message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid and its own, the two averaged on its own voxels.`,
+        message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid (weight ${alignedViewWeight(m)}) and its own (${Number((1 - alignedViewWeight(m)).toFixed(2))}), combined on its own voxels.`,
       });
     const caveats = scanCaveats({
       lungMl: lungs.volumeMl.right + lungs.volumeMl.left,

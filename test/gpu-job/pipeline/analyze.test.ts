@@ -199,6 +199,7 @@ describe("analyze", () => {
     const r = await analyze(tilted.ctPath, join(work, "out-oblique"), { device: "cpu" });
     const warning = r.diagnosis.warnings.find((w) => w.code === "OBLIQUE_RESAMPLED");
     expect(warning?.message).toMatch(/14\.\d degrees off/); // acos(cos12 cos8) = 14.4
+    expect(warning?.message).toMatch(/that grid \(weight 0\.8\) and its own \(0\.2\)/); // model.json's weights
     const { volume: ct } = await readNiftiFile(tilted.ctPath);
     const { volume: lesions } = await readNiftiFile(join(r.outDir, OUTPUT_FILES.lesions));
     const { volume: truth } = await readNiftiFile(tilted.truthFiles.lesions);
