@@ -22,6 +22,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       z: { type: "string" },
       oblique: { type: "string" },
       "off-centre": { type: "string" },
+      roll: { type: "string" },
       syntax: { type: "string" },
       rescale: { type: "string" },
       noise: { type: "string" },
@@ -44,6 +45,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     transferSyntax: values.syntax,
     rescale: values.rescale,
     noiseSd: num(values.noise),
+    patientRollDeg: num(values.roll),
   };
   if (values.oblique) {
     const [rx, ry] = values.oblique.split(",").map(Number);

@@ -65,3 +65,23 @@ export function phantomGrid(o: GridOptions): Geometry {
     direction: fromColumns(iAxis, jAxis, kAxis).map(clean) as Mat3,
   };
 }
+
+/**
+ * The grid turned by `deg` about the chest's long axis (LPS z through SCAN_CENTRE), +x towards +y for
+ * positive angles. A phantom rendered on it but declared on the unturned grid shows its anatomy turned the
+ * other way (by -deg) in the image: runPhantom renders a patientRollDeg of r on the grid turned by -r.
+ */
+export function turnedAboutChestAxis(grid: Geometry, deg: number): Geometry {
+  const t = (deg * Math.PI) / 180;
+  const [c, s] = [Math.cos(t), Math.sin(t)];
+  const turn: Mat3 = [c, -s, 0, s, c, 0, 0, 0, 1];
+  const d = grid.direction;
+  const cols = [0, 1, 2].map((k) => apply(turn, [d[k]!, d[3 + k]!, d[6 + k]!]));
+  const rel: Vec3 = [0, 1, 2].map((r) => grid.origin[r]! - SCAN_CENTRE[r]!) as Vec3;
+  const turned = apply(turn, rel);
+  return {
+    ...grid,
+    origin: [0, 1, 2].map((r) => SCAN_CENTRE[r]! + turned[r]!) as Vec3,
+    direction: fromColumns(cols[0]!, cols[1]!, cols[2]!),
+  };
+}

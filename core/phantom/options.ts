@@ -73,6 +73,12 @@ export const PhantomOptionsSchema = z
      * the scanner's isocentre (the anatomy then sits off the image's centre, the other way).
      */
     offCentreMm: z.tuple([z.number().min(-200).max(200), z.number().min(-200).max(200)]).default([0, 0]),
+    /**
+     * A patient lying partly on one side: the anatomy turned about the chest's long axis by this many degrees
+     * (positive: the patient's left towards posterior), under the same axial header. The scanner's axes
+     * are the table's, so the images show rolled anatomy; the truth files are on the same voxels.
+     */
+    patientRollDeg: z.number().min(-45).max(45).default(0),
     transferSyntax: TransferSyntaxNameSchema.default("explicit-le"),
     /**
      * unsigned: stored = HU + 1024, RescaleIntercept -1024 (12 bits stored); signed: stored = HU,

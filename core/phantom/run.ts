@@ -22,7 +22,7 @@ import {
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
 import { planPhantom, renderPhantom } from "./generate.js";
-import { phantomGrid } from "./grid.js";
+import { phantomGrid, turnedAboutChestAxis } from "./grid.js";
 import { PHANTOM_GENERATOR_VERSION, type PhantomOptions, resolvePhantomOptions } from "./options.js";
 import { computeTruth, type PhantomTruth } from "./truth.js";
 
@@ -68,9 +68,20 @@ export async function runPhantom(
   };
 
   const plan = planPhantom(o.class, o.seed);
-  const rendered = renderPhantom(plan, grid, { noiseSd: o.noiseSd, correlatedNoise: o.correlatedNoise }, () =>
-    step(),
+  // A rolled patient: the anatomy is sampled on a turned grid and written on the upright one, so the
+  // images (and the truth, voxel for voxel) show it rolled under an axial header.
+  const renderGrid = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
+  const rendered = renderPhantom(
+    plan,
+    renderGrid,
+    { noiseSd: o.noiseSd, correlatedNoise: o.correlatedNoise },
+    () => step(),
   );
+  if (renderGrid !== grid)
+    for (const v of [rendered.ct, rendered.lungs, rendered.lesions]) {
+      v.origin = [...grid.origin];
+      v.direction = [...grid.direction];
+    }
 
   const out = o.out;
   const truthDir = join(out, "truth");
@@ -101,6 +112,7 @@ export async function runPhantom(
       o.correlatedNoise,
       // Only when set, so the UIDs of every centred phantom stay what they were.
       ...(o.offCentreMm[0] !== 0 || o.offCentreMm[1] !== 0 ? [`off-centre ${o.offCentreMm.join(",")}`] : []),
+      ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
     ].join("/"),
     transferSyntax: o.transferSyntax,
     rescale: o.rescale,
@@ -162,6 +174,7 @@ export async function runPhantom(
     sliceThickness: o.sliceThickness,
     zDirection: o.zDirection,
     rotationDeg: rotation,
+    patientRollDeg: o.patientRollDeg,
     files: {
       ct: ctRelative,
       lesions: "truth/lesions.nii.gz",

@@ -67,6 +67,8 @@ export const PhantomTruthSchema = z.object({
     zDirection: z.enum(["ascending", "descending"]),
     orientation: z.enum(["axial", "oblique"]),
     rotationDeg: z.object({ x: z.number(), y: z.number() }),
+    /** The patient's roll about the long axis under the axial header (patientRollDeg); absent when 0. */
+    patientRollDeg: z.number().optional(),
   }),
   lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
   lesions: z.array(LesionTruthSchema),
@@ -97,6 +99,7 @@ export interface TruthContext {
   sliceThickness: number;
   zDirection: "ascending" | "descending";
   rotationDeg: { x: number; y: number };
+  patientRollDeg?: number;
   files: Record<string, string>;
 }
 
@@ -212,6 +215,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       zDirection: ctx.zDirection,
       orientation: rotation.x === 0 && rotation.y === 0 ? "axial" : "oblique",
       rotationDeg: { ...rotation },
+      ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
     lesions,

@@ -22,9 +22,11 @@ import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDicomHeader } from "../../../core/dicom/parse-header.js";
 import { EncoderUnavailable } from "../../../core/dicom/write-series.js";
+import { readNiftiFile } from "../../../core/nifti/read.js";
 import { PhantomOptionsError } from "../../../core/phantom/options.js";
 import { type PhantomResult, runPhantom } from "../../../core/phantom/run.js";
 import { PhantomTruthSchema } from "../../../core/phantom/truth.js";
+import { lungRollDeg } from "../../../gpu-job/pipeline/lungs/lung-axis.js";
 import { hasTool, python, run } from "../../helpers/tools.js";
 
 const work = mkdtempSync(join(tmpdir(), "deepsc-phantom-run-"));
@@ -296,6 +298,53 @@ describe("runPhantom, other outputs and geometry", () => {
     const centred = await uid("uid-centred", {});
     expect(await uid("uid-zero", { offCentreMm: [0, 0] })).toBe(centred);
     expect(await uid("uid-moved", { offCentreMm: [30, 0] })).not.toBe(centred);
+    expect(await uid("uid-roll-zero", { patientRollDeg: 0 })).toBe(centred);
+    expect(await uid("uid-rolled", { patientRollDeg: 10 })).not.toBe(centred);
+  });
+
+  it("rolls the patient under an axial header (patientRollDeg): the lungs' axis turns, the header and the lungs' size do not", async () => {
+    const rolled = async (deg: number) => {
+      const r = await runPhantom({
+        class: "normal",
+        seed: 5,
+        size: 128,
+        slices: 40,
+        sliceThickness: 7.5,
+        format: "nifti",
+        patientRollDeg: deg,
+        out: join(work, `roll${deg}`),
+      });
+      const { volume: lungs } = await readNiftiFile(r.truthFiles.lungs);
+      const { volume: ct } = await readNiftiFile(r.ctPath);
+      expect(ct.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+      expect([...ct.dims]).toEqual([128, 128, 40]);
+      return {
+        roll: lungRollDeg(Uint8Array.from(lungs.data), lungs) as number,
+        truth: r.truth,
+        origin: ct.origin,
+      };
+    };
+    const upright = await rolled(0);
+    expect(upright.truth.grid.patientRollDeg).toBeUndefined();
+    for (const deg of [15, -25]) {
+      const r = await rolled(deg);
+      expect(r.origin).toEqual(upright.origin);
+      // The lungs' left-right axis turns by the roll, towards posterior for a positive one.
+      expect(r.roll - upright.roll).toBeCloseTo(deg, 0);
+      expect(r.truth.grid.patientRollDeg).toBe(deg);
+      expect(r.truth.lungs.totalMl).toBeGreaterThan(upright.truth.lungs.totalMl * 0.98);
+      expect(r.truth.lungs.totalMl).toBeLessThan(upright.truth.lungs.totalMl * 1.02);
+    }
+    await expect(
+      runPhantom({
+        class: "normal",
+        seed: 5,
+        size: 16,
+        slices: 3,
+        out: join(work, "roll-bad"),
+        patientRollDeg: 60,
+      }),
+    ).rejects.toThrow(/patientRollDeg/);
   });
 
   it("writes nothing for invalid options", async () => {

@@ -1,0 +1,50 @@
+/** `deepsc phantom` as a user runs it (the built bin): the options that move or turn the patient. */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PhantomTruthSchema } from "../../core/phantom/truth.js";
+import { deepsc } from "../helpers/cli.js";
+
+const work = mkdtempSync(join(tmpdir(), "deepsc-cli-phantom-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const small = [
+  "--class",
+  "normal",
+  "--seed",
+  "5",
+  "--size",
+  "32",
+  "--slices",
+  "4",
+  "--format",
+  "nifti",
+  "--quiet",
+];
+
+describe("deepsc phantom", () => {
+  it("--roll and --off-centre reach the phantom and its truth.json", () => {
+    const out = join(work, "rolled");
+    const r = deepsc(["phantom", ...small, "--roll=-12", "--off-centre", "20,-10", "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(join(out, "ct.nii.gz"));
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
+    );
+    expect(truth.grid.patientRollDeg).toBe(-12);
+    // The header stays axial; the field of view's centre lies (20, -10) mm from the chest's axis (at x = y = 0).
+    expect(truth.grid.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const centre = (a: 0 | 1) =>
+      truth.grid.origin[a] + ((truth.grid.dims[a] - 1) * truth.grid.spacing[a]) / 2;
+    expect(centre(0)).toBeCloseTo(20, 6);
+    expect(centre(1)).toBeCloseTo(-10, 6);
+  });
+
+  it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
+    const r = deepsc(["phantom", ...small, "--roll", "60", "--out", join(work, "bad")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/patientRollDeg/);
+    expect(r.stderr).toMatch(/--roll <deg>/);
+  });
+});
