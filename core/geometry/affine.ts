@@ -101,6 +101,20 @@ export function voxelCentre(g: Geometry, i: number, j: number, k: number): Vec3 
   ];
 }
 
+/**
+ * The same voxels turned by `deg` about the LPS z axis through `centre` (+x towards +y for positive angles):
+ * the voxel axes and the origin turn, spacing and dims stay. Content drawn at world p on `g` lies at the
+ * turned p on the result.
+ */
+export function turnedAboutZ<G extends Geometry>(g: G, deg: number, centre: Vec3): G {
+  const t = (deg * Math.PI) / 180;
+  const [c, s] = [Math.cos(t), Math.sin(t)];
+  const turn = (v: Vec3): Vec3 => [c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]];
+  const d = g.direction;
+  const [i, j, k] = [0, 1, 2].map((a) => turn(column(d, a))) as [Vec3, Vec3, Vec3];
+  return { ...g, origin: add(centre, turn(sub(g.origin, centre))), direction: fromColumns(i, j, k) };
+}
+
 export type PlaneOrientation = "axial" | "coronal" | "sagittal" | "oblique";
 
 /**

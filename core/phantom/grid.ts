@@ -4,7 +4,7 @@
  * different grids show the same body and the same lesions.
  */
 import type { Geometry, Mat3, Vec3 } from "../contracts/volume.js";
-import { fromColumns } from "../geometry/affine.js";
+import { fromColumns, turnedAboutZ } from "../geometry/affine.js";
 import { SCAN_CENTRE } from "./anatomy.js";
 import type { ResolvedPhantomOptions } from "./options.js";
 
@@ -72,16 +72,5 @@ export function phantomGrid(o: GridOptions): Geometry {
  * other way (by -deg) in the image: runPhantom renders a patientRollDeg of r on the grid turned by -r.
  */
 export function turnedAboutChestAxis(grid: Geometry, deg: number): Geometry {
-  const t = (deg * Math.PI) / 180;
-  const [c, s] = [Math.cos(t), Math.sin(t)];
-  const turn: Mat3 = [c, -s, 0, s, c, 0, 0, 0, 1];
-  const d = grid.direction;
-  const cols = [0, 1, 2].map((k) => apply(turn, [d[k]!, d[3 + k]!, d[6 + k]!]));
-  const rel: Vec3 = [0, 1, 2].map((r) => grid.origin[r]! - SCAN_CENTRE[r]!) as Vec3;
-  const turned = apply(turn, rel);
-  return {
-    ...grid,
-    origin: [0, 1, 2].map((r) => SCAN_CENTRE[r]! + turned[r]!) as Vec3,
-    direction: fromColumns(cols[0]!, cols[1]!, cols[2]!),
-  };
+  return turnedAboutZ(grid, deg, SCAN_CENTRE);
 }

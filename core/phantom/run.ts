@@ -13,7 +13,7 @@
  */
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { LabelVolume } from "../contracts/volume.js";
+import type { Geometry, LabelVolume } from "../contracts/volume.js";
 import {
   type DicomIdentity,
   type WrittenSeries,
@@ -21,9 +21,14 @@ import {
   writeCtSeriesToZip,
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
-import { planPhantom, renderPhantom } from "./generate.js";
+import { type PhantomPlan, planPhantom, type RenderedPhantom, renderPhantom } from "./generate.js";
 import { phantomGrid, turnedAboutChestAxis } from "./grid.js";
-import { PHANTOM_GENERATOR_VERSION, type PhantomOptions, resolvePhantomOptions } from "./options.js";
+import {
+  PHANTOM_GENERATOR_VERSION,
+  type PhantomOptions,
+  type ResolvedPhantomOptions,
+  resolvePhantomOptions,
+} from "./options.js";
 import { computeTruth, type PhantomTruth } from "./truth.js";
 
 export interface PhantomResult {
@@ -49,6 +54,32 @@ const SERIES_FILE = /^IM\d{6}\.dcm(\.part)?$/;
 const NIFTI_DESCRIPTION = "DeepSC phantom (synthetic)";
 
 /**
+ * Plan and render a phantom from resolved options on its grid (phantomGrid(o)), in memory. A rolled
+ * patient (patientRollDeg) is sampled on the grid turned against the roll and declared on the upright one,
+ * so the images, and the truth voxel for voxel, show the anatomy rolled under an axial header.
+ */
+export function renderResolved(
+  o: ResolvedPhantomOptions,
+  grid: Geometry = phantomGrid(o),
+  onProgress?: (done: number, total: number) => void,
+): { plan: PhantomPlan; rendered: RenderedPhantom } {
+  const plan = planPhantom(o.class, o.seed);
+  const renderGrid = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
+  const rendered = renderPhantom(
+    plan,
+    renderGrid,
+    { noiseSd: o.noiseSd, correlatedNoise: o.correlatedNoise },
+    onProgress,
+  );
+  if (renderGrid !== grid)
+    for (const v of [rendered.ct, rendered.lungs, rendered.lesions]) {
+      v.origin = [...grid.origin];
+      v.direction = [...grid.direction];
+    }
+  return { plan, rendered };
+}
+
+/**
  * Generate one phantom. Throws PhantomOptionsError for invalid options, EncoderUnavailable when JPEG
  * Lossless is asked for without dcmtk; file-system errors propagate as they are.
  */
@@ -67,21 +98,7 @@ export async function runPhantom(
     onProgress?.(Math.min(done, total), total);
   };
 
-  const plan = planPhantom(o.class, o.seed);
-  // A rolled patient: the anatomy is sampled on a turned grid and written on the upright one, so the
-  // images (and the truth, voxel for voxel) show it rolled under an axial header.
-  const renderGrid = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
-  const rendered = renderPhantom(
-    plan,
-    renderGrid,
-    { noiseSd: o.noiseSd, correlatedNoise: o.correlatedNoise },
-    () => step(),
-  );
-  if (renderGrid !== grid)
-    for (const v of [rendered.ct, rendered.lungs, rendered.lesions]) {
-      v.origin = [...grid.origin];
-      v.direction = [...grid.direction];
-    }
+  const { plan, rendered } = renderResolved(o, grid, () => step());
 
   const out = o.out;
   const truthDir = join(out, "truth");

@@ -1,9 +1,10 @@
 /** Small phantoms rendered in memory (no files) for the lung tests, with their truth lung labels. */
 import type { Geometry } from "../../../../core/contracts/volume.js";
-import { planPhantom, type RenderedPhantom, renderPhantom } from "../../../../core/phantom/generate.js";
+import type { RenderedPhantom } from "../../../../core/phantom/generate.js";
 import { phantomGrid } from "../../../../core/phantom/grid.js";
 import type { PhantomClass } from "../../../../core/phantom/lesions.js";
 import { type PhantomOptions, resolvePhantomOptions } from "../../../../core/phantom/options.js";
+import { renderResolved } from "../../../../core/phantom/run.js";
 
 export type GridOptions = Omit<PhantomOptions, "out" | "class" | "seed">;
 
@@ -23,11 +24,7 @@ export function renderSmall(
   seed: number,
   options: GridOptions = SMALL_GRID,
 ): RenderedPhantom {
-  const o = resolvePhantomOptions({ out: "unused", ...options, class: cls, seed });
-  return renderPhantom(planPhantom(cls, seed), phantomGrid(o), {
-    noiseSd: o.noiseSd,
-    correlatedNoise: o.correlatedNoise,
-  });
+  return renderResolved(resolvePhantomOptions({ out: "unused", ...options, class: cls, seed })).rendered;
 }
 
 /** Dice overlap of label `value` between two label arrays. */
