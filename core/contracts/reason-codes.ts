@@ -66,7 +66,7 @@ export const WARNING_CODES = {
   COARSE_PIXELS:
     "The in-plane pixels are coarser than the model's input grid: the model sees upsampled images it was not trained on, and its lesions and class are unreliable.",
   PATIENT_ROLLED:
-    "The lungs lie rolled in plane (a patient lying partly on one side): the model was trained on upright bodies, and its lesions and class are less reliable.",
+    "The lungs lie rolled in plane by 25 degrees or more (a patient lying partly on one side): the model was trained on upright bodies and checked up to 20 degrees of roll; its lesions and class are less reliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

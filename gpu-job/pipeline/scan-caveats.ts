@@ -5,8 +5,9 @@
  *  - NOT_CHEST: less lung than any chest CT holds. An abdominal CT with a sliver of lung bases got
  *    "CAP 0.94" with no caveat before this (the corpus's ct_abdomen_3mm: 123 mL of lung).
  *  - COARSE_PIXELS: pixels coarser than the model's input grid (see coarserThanModel).
- *  - PATIENT_ROLLED: the lungs' left-right axis turned in plane (lungs/lung-axis.ts): at 10 degrees a normal
- *    phantom got 19 mL of false lesion, at 20 it was called COVID-19 (bench/patient-roll.ts).
+ *  - PATIENT_ROLLED: the lungs' left-right axis turned in plane (lungs/lung-axis.ts) by more than the
+ *    model was shown to cope with: on bench/patient-roll.ts every class is right from -30 to +30 degrees,
+ *    but at +30 a normal phantom got 11 mL of false lesion (up to 20 degrees either way: under 1 mL).
  */
 import type { Warning } from "../../core/contracts/validation-report.js";
 
@@ -21,9 +22,10 @@ export const UNRELIABLE_CLASS_CODES: readonly string[] = ["NOT_CHEST", "COARSE_P
 
 /**
  * From this roll on, PATIENT_ROLLED. Upright phantoms read about 1 degree (the heart makes the lungs a
- * little asymmetric); 5 degrees of roll changed nothing, 10 cost the false-positive target.
+ * little asymmetric); 20 degrees either way kept every figure within the targets, 30 did not (above).
+ * (It was 8 while the lung stage took a rolled patient's heart for consolidation: envelope-fill.ts.)
  */
-export const ROLL_WARNING_DEG = 8;
+export const ROLL_WARNING_DEG = 25;
 
 export interface ScanCaveats {
   warnings: Warning[];
@@ -64,7 +66,7 @@ export function scanCaveats(facts: {
     const deg = Math.abs(roll).toFixed(0);
     out.warnings.push({
       code: "PATIENT_ROLLED",
-      message: `The lungs lie about ${deg} degrees rolled from the image's left-right axis (a patient lying partly on one side): the model was trained on upright bodies only. Expect false-positive lesions, and from about 20 degrees a wrong class.`,
+      message: `The lungs lie about ${deg} degrees rolled from the image's left-right axis (a patient lying partly on one side): the model was trained on upright bodies only and was checked up to 20 degrees of roll. Expect false-positive lesions beyond that.`,
     });
     out.impression.push(
       `The patient lies about ${deg} degrees rolled, which the model was not trained on: its lesions and class are less reliable.`,

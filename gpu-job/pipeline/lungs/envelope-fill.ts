@@ -13,7 +13,8 @@
  *
  * - Between the lungs: a candidate whose nearest lung voxel towards the other lung, along the in-plane
  *   axis closer to left-right, belongs to the other lung is mediastinum (the heart bulging into either
- *   lung), never a candidate.
+ *   lung), never a candidate. For a patient rolled TURNED_AXIS_FROM_DEG or more, "towards the other lung"
+ *   is along the lungs' own left-right axis (lungs/lung-axis.ts), not along the image's rows.
  * - Lung above and below: a lesion inside the lung has lung above and below it in the same column, while
  *   the heart and the domes sit on the diaphragm with abdomen, never lung, under them. A candidate is
  *   bracketed when the lung above and the lung below it along k are at most `maxGapMm` apart. A region
@@ -49,7 +50,20 @@ export interface EnvelopeFillOptions {
   minBracketed: number;
   /** No voxel at or above this (bone). */
   maxHu: number;
+  /**
+   * The lungs' left-right axis in the LPS x-y plane, degrees from +x towards +y (lungs/lung-axis.ts), for
+   * the between-the-lungs rule on a rolled patient; null or absent: the image axis closer to x.
+   */
+  lungsAxisDeg?: number | null;
 }
+
+/**
+ * From this far off the image's x axis, the between-the-lungs rule walks along the lungs' own axis instead
+ * of the image's rows: with a patient rolled 15 degrees, the heart's corner in the left lung's hull has no
+ * right lung along its image row (the roll moved it), was taken for consolidation, and a normal phantom got
+ * 50 mL of false lesion (bench/README.md, "A patient rolled"). Upright phantoms read about 1 degree.
+ */
+export const TURNED_AXIS_FROM_DEG = 5;
 
 /**
  * Fill lung `lung` in `labels` within its convex envelope; `boxes` holds each lung's box (the other
@@ -106,7 +120,7 @@ class EnvelopeFill {
   private readonly minBracketed: number;
   /** +1 when the patient's feet lie towards higher k. */
   private readonly inferiorStep: 1 | -1;
-  private readonly mediastinum: MediastinumTest;
+  private readonly mediastinum: MediastinumTest | TurnedMediastinumTest;
   /** Per box voxel of the current slice: 0, CANDIDATE, FLOODED, MARGIN or MARGIN_SEEN. */
   private readonly cand: Uint8Array;
   /** The hull's span of each row of the current slice (empty: lo > hi). */
@@ -145,7 +159,11 @@ class EnvelopeFill {
     this.marginRows = Math.max(1, Math.round(MARGIN_MM / volume.spacing[1]));
     this.minBracketed = o.minBracketed;
     this.inferiorStep = sliceOrder(volume).superiorK === 0 ? 1 : -1;
-    this.mediastinum = new MediastinumTest(labels, volume, lung, other, box, boxes[other]);
+    const axis = o.lungsAxisDeg;
+    this.mediastinum =
+      axis !== undefined && axis !== null && Math.abs(axis) >= TURNED_AXIS_FROM_DEG
+        ? new TurnedMediastinumTest(labels, volume, lung, other, box, axis)
+        : new MediastinumTest(labels, volume, lung, other, box, boxes[other]);
     this.cand = new Uint8Array(this.bw * this.bh);
     this.spanLo = new Int32Array(this.bh);
     this.spanHi = new Int32Array(this.bh);
@@ -427,6 +445,64 @@ class MediastinumTest {
       : [otherBox[2], otherBox[3], otherBox[0], otherBox[1]];
     if (b < c0 || b > c1) return;
     this.theirs[n] = firstOf(labels, line, strideA, step > 0 ? o0 : o1, step > 0 ? o1 : o0, this.other);
+  }
+}
+
+/**
+ * The between-the-lungs rule along the lungs' own left-right axis (a rolled patient): from a voxel, step
+ * towards the other lung along that axis, one voxel at a time along the larger index component; the voxel
+ * is between the lungs when the other lung comes before any voxel of this one. The same rule as
+ * MediastinumTest's, whose lines are the image's rows.
+ */
+class TurnedMediastinumTest {
+  /** Index steps per walk step towards the other lung; the larger one is 1 in magnitude. */
+  private readonly di: number;
+  private readonly dj: number;
+  private base = 0;
+
+  constructor(
+    private readonly labels: Uint8Array,
+    private readonly volume: Volume,
+    private readonly lung: number,
+    private readonly other: number,
+    private readonly box: LabelBox,
+    axisDeg: number,
+  ) {
+    const t = (axisDeg * Math.PI) / 180;
+    // The right lung lies at lower x: its other lung is along +axis.
+    const sign = lung === LUNG_LABEL.right ? 1 : -1;
+    const [ux, uy] = [sign * Math.cos(t), sign * Math.sin(t)];
+    const d = volume.direction;
+    // Index components of the LPS step (ux, uy, 0): onto each in-plane voxel axis, over its spacing.
+    const di = (ux * d[0] + uy * d[3]) / volume.spacing[0];
+    const dj = (ux * d[1] + uy * d[4]) / volume.spacing[1];
+    const m = Math.max(Math.abs(di), Math.abs(dj));
+    this.di = di / m;
+    this.dj = dj / m;
+  }
+
+  slice(k: number): void {
+    this.base = k * this.volume.dims[0] * this.volume.dims[1];
+  }
+
+  /** Never row-wise: each voxel is walked (see between). */
+  rowSpan(_j: number, _span: Int32Array): boolean {
+    return false;
+  }
+
+  /** Whether box voxel (i, j) of the prepared slice lies between the lungs. */
+  between(i: number, j: number): boolean {
+    const [nx, ny] = this.volume.dims;
+    const i0 = i + this.box[0];
+    const j0 = j + this.box[2];
+    for (let t = 1; ; t++) {
+      const x = Math.round(i0 + t * this.di);
+      const y = Math.round(j0 + t * this.dj);
+      if (x < 0 || y < 0 || x >= nx || y >= ny) return false;
+      const l = this.labels[this.base + x + nx * y];
+      if (l === this.lung) return false;
+      if (l === this.other) return true;
+    }
   }
 }
 

@@ -41,6 +41,7 @@ import { fillLungEnvelope } from "./envelope-fill.js";
 import { fillLungHoles } from "./fill-holes.js";
 import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
 import type { LabelBox } from "./label-boxes.js";
+import { lungRollDeg } from "./lung-axis.js";
 import { type LungSegmentationOptions, resolveLungOptions } from "./options.js";
 import { splitMergedLungs } from "./split.js";
 import { LUNG_LABEL, type LungSegmentation } from "./types.js";
@@ -89,6 +90,8 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
   const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
   fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
   const order = sliceOrder(volume);
+  // Which way is left-right for the between-the-lungs rule: the lungs' own axis (a rolled patient).
+  const lungsAxisDeg = order.axial ? lungRollDeg(labels, volume) : null;
   // Hole filling, the envelope fill and the closing stay inside each lung's box.
   for (const lung of [RIGHT, LEFT]) {
     const box = boxes[lung];
@@ -97,6 +100,7 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
         maxGapMm: o.envelopeMaxGapMm,
         minBracketed: o.envelopeMinBracketed,
         maxHu: o.closingMaxHu,
+        lungsAxisDeg,
       });
   }
   for (const lung of [RIGHT, LEFT]) {

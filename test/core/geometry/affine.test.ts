@@ -35,8 +35,12 @@ describe("turnedAboutZ", () => {
 
   it("is undone by the opposite turn, and keeps the axes orthonormal", () => {
     const back = turnedAboutZ(turnedAboutZ(g, -17, centre), 17, centre);
-    back.origin.forEach((v, r) => expect(v).toBeCloseTo(g.origin[r]!, 9));
-    back.direction.forEach((v, r) => expect(v).toBeCloseTo(g.direction[r]!, 9));
+    back.origin.forEach((v, r) => {
+      expect(v).toBeCloseTo(g.origin[r]!, 9);
+    });
+    back.direction.forEach((v, r) => {
+      expect(v).toBeCloseTo(g.direction[r]!, 9);
+    });
     const d = turnedAboutZ(g, -17, centre).direction;
     const col = (c: number) => [d[c]!, d[3 + c]!, d[6 + c]!];
     for (let c = 0; c < 3; c++) expect(Math.hypot(...col(c))).toBeCloseTo(1, 12);

@@ -39,7 +39,7 @@ describe("scanCaveats: a rolled patient", () => {
   it("warns from ROLL_WARNING_DEG on, either way, and says so in the impression", () => {
     expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: ROLL_WARNING_DEG - 0.5 }).warnings).toEqual([]);
     expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: null }).warnings).toEqual([]);
-    for (const roll of [-19.3, 9.03]) {
+    for (const roll of [-31.3, 26.03]) {
       const c = scanCaveats({ lungMl: 4800, coarse: null, rollDeg: roll });
       expect(c.warnings.map((w) => w.code)).toEqual(["PATIENT_ROLLED"]);
       expect(c.warnings[0]?.message).toContain(`about ${Math.abs(roll).toFixed(0)} degrees rolled`);
