@@ -120,7 +120,7 @@ class EnvelopeFill {
   private readonly minBracketed: number;
   /** +1 when the patient's feet lie towards higher k. */
   private readonly inferiorStep: 1 | -1;
-  private readonly mediastinum: MediastinumTest | TurnedMediastinumTest;
+  private readonly mediastinum: BetweenTheLungs;
   /** Per box voxel of the current slice: 0, CANDIDATE, FLOODED, MARGIN or MARGIN_SEEN. */
   private readonly cand: Uint8Array;
   /** The hull's span of each row of the current slice (empty: lo > hi). */
@@ -350,12 +350,21 @@ class EnvelopeFill {
   }
 }
 
+/** The between-the-lungs rule, asked slice by slice about box voxels (i, j). */
+interface BetweenTheLungs {
+  /** Prepare slice k. */
+  slice(k: number): void;
+  /** Row j's voxels between the lungs as one span [span[0], span[1]] and true; false to ask per voxel. */
+  rowSpan(j: number, span: Int32Array): boolean;
+  between(i: number, j: number): boolean;
+}
+
 /**
  * The between-the-lungs rule, slice by slice: along each line of the in-plane axis closer to LPS x, the
  * lung's voxel nearest the other lung and the other lung's voxel nearest this lung; a voxel between the
  * two is mediastinum.
  */
-class MediastinumTest {
+class MediastinumTest implements BetweenTheLungs {
   private readonly axisI: boolean;
   /** +1 when the other lung lies towards higher index along the axis. */
   private readonly step: 1 | -1;
@@ -454,7 +463,7 @@ class MediastinumTest {
  * is between the lungs when the other lung comes before any voxel of this one. The same rule as
  * MediastinumTest's, whose lines are the image's rows.
  */
-class TurnedMediastinumTest {
+class TurnedMediastinumTest implements BetweenTheLungs {
   /** Index steps per walk step towards the other lung; the larger one is 1 in magnitude. */
   private readonly di: number;
   private readonly dj: number;
