@@ -160,7 +160,7 @@ export function alignedViewWeight(m: LoadedModel["manifest"]): number {
  * model never saw (the tilted stack's ends cutting the lungs on a slant); the scan's own grid has no
  * resampling but tilted anatomy, which costs the bundled model more (lesion missed at the lung bases).
  * Their errors differ, so a weighted mean of the two lesion logits (and evidence) beats either alone: on
- * twelve geometry phantoms (bench/README.md, "Two views for oblique scans") the bundled model's weight 0.8
+ * twelve geometry phantoms (bench/README.md, "Weighing the two views") the bundled model's weight 0.8
  * kept every oblique and oblique + descending + anisotropic case within 0.018 of its axial case's Dice
  * (mean |Δ| 0.006), where the aligned view alone reached 0.020 and the plain mean 0.028. The lesion mask
  * is the weighted logit over the threshold, inside the scan's own lung mask.
