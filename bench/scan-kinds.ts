@@ -10,7 +10,8 @@
  * Usage: npx tsx bench/scan-kinds.ts [--seed 9107] [--classes normal,cap,covid] [--only "kind,kind"]
  *          [--model model.json] [--threads 2]
  * Phantoms are cached in /tmp/deepsc-bench/scan-kinds/ (generation is deterministic). Writes
- * bench/results/scan-kinds.json (the whole list) or scan-kinds-subset.json (--only), and prints a table.
+ * bench/results/scan-kinds.json (the whole list; scan-kinds-seed<S>.json for another seed) or
+ * scan-kinds-subset.json (--only), and prints a table.
  */
 import { existsSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -119,7 +120,12 @@ try {
 } finally {
   await session.release();
 }
-const file = only ? "scan-kinds-subset.json" : "scan-kinds.json";
+// The default seed's whole list is the record; another seed's is kept beside it.
+const file = only
+  ? "scan-kinds-subset.json"
+  : seed === 9107
+    ? "scan-kinds.json"
+    : `scan-kinds-seed${seed}.json`;
 writeBenchResults(file, {
   bench: "scan-kinds",
   date: new Date().toISOString(),
