@@ -6,7 +6,8 @@
  * the true lungs.
  *
  * Usage: npx tsx bench/patient-roll.ts [--rolls 0,5,10,20] [--classes normal,cap,covid] [--seed 9107]
- * Writes bench/results/patient-roll.json; phantoms and results under /tmp/deepsc-bench/roll/.
+ * Writes bench/results/patient-roll.json (patient-roll-seed<S>.json for another seed); phantoms and results
+ * under /tmp/deepsc-bench/roll/.
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -62,7 +63,8 @@ try {
 } finally {
   await session.release();
 }
-writeBenchResults("patient-roll.json", {
+// The default seed is the record; another seed's run is kept beside it.
+writeBenchResults(seed === 9107 ? "patient-roll.json" : `patient-roll-seed${seed}.json`, {
   bench: "patient-roll",
   date: new Date().toISOString(),
   model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
