@@ -24,10 +24,9 @@ import { segmentLungs } from "../gpu-job/pipeline/lungs/segment-lungs.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { LOGIT_STEPS } from "../gpu-job/pipeline/postprocess/to-native.js";
-import { machineInfo } from "./machine.js";
 import { compareVolumes } from "./masks.js";
 import { cachedPhantom, GEOMETRY_VARIANTS, geometryPhantom } from "./quality-phantoms.js";
-import { writeBenchResults } from "./score-analysis.js";
+import { sweepRecord, writeBenchResults } from "./score-analysis.js";
 
 const TARGET = 0.02;
 const OBLIQUE = ["oblique", "descending+oblique+anisotropic"];
@@ -159,8 +158,7 @@ async function main() {
   const chosen = cases.filter((c) => chosenOn.has(c.seed));
   const heldOut = cases.filter((c) => !chosenOn.has(c.seed));
   const results = {
-    date: new Date().toISOString(),
-    model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
+    ...sweepRecord("oblique-views", model, loadBefore),
     manifestAlignedWeight: shipped,
     targetAbsDelta: TARGET,
     seeds,
@@ -171,7 +169,6 @@ async function main() {
       heldOut: heldOut.length ? summary(heldOut) : null,
     },
     cases,
-    machine: machineInfo(loadBefore, loadavg()),
   };
   writeBenchResults("oblique-views.json", results);
   const table = (title: string, s: ReturnType<typeof summary> | null) => {

@@ -16,8 +16,15 @@ import { runPhantom } from "../core/phantom/run.js";
 import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
-import { machineInfo } from "./machine.js";
-import { type PhantomClassName, SCORE_HEADER, scoreAnalysis, writeBenchResults } from "./score-analysis.js";
+import {
+  type PhantomClassName,
+  RECORD_SEED,
+  SCORE_HEADER,
+  scoreAnalysis,
+  sweepRecord,
+  sweepResultsFile,
+  writeBenchResults,
+} from "./score-analysis.js";
 
 const CACHE = "/tmp/deepsc-bench/roll";
 const GRID = { size: 512, slices: 120, sliceThickness: 2.5, noiseSd: 15 } as const;
@@ -26,7 +33,7 @@ const { values: args } = parseArgs({
   options: {
     rolls: { type: "string", default: "0,5,10,20" },
     classes: { type: "string", default: "normal,cap,covid" },
-    seed: { type: "string", default: "9107" },
+    seed: { type: "string", default: String(RECORD_SEED) },
   },
 });
 const rolls = args.rolls.split(",").map(Number);
@@ -63,13 +70,9 @@ try {
 } finally {
   await session.release();
 }
-// The default seed is the record; another seed's run is kept beside it.
-writeBenchResults(seed === 9107 ? "patient-roll.json" : `patient-roll-seed${seed}.json`, {
-  bench: "patient-roll",
-  date: new Date().toISOString(),
-  model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
+writeBenchResults(sweepResultsFile("patient-roll", seed), {
+  ...sweepRecord("patient-roll", model, loadBefore),
   seed,
   grid: GRID,
-  machine: machineInfo(loadBefore, loadavg()),
   rows,
 });

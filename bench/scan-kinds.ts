@@ -22,12 +22,14 @@ import { runPhantom } from "../core/phantom/run.js";
 import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
-import { machineInfo } from "./machine.js";
 import {
   CLASS_LABEL,
   type PhantomClassName,
+  RECORD_SEED,
   SCORE_HEADER,
   scoreAnalysis,
+  sweepRecord,
+  sweepResultsFile,
   writeBenchResults,
 } from "./score-analysis.js";
 
@@ -76,7 +78,7 @@ const KINDS: Record<string, Kind> = {
 
 const { values: args } = parseArgs({
   options: {
-    seed: { type: "string", default: "9107" },
+    seed: { type: "string", default: String(RECORD_SEED) },
     classes: { type: "string", default: "normal,cap,covid" },
     only: { type: "string" },
     model: { type: "string" },
@@ -120,21 +122,8 @@ try {
 } finally {
   await session.release();
 }
-// The default seed's whole list is the record; another seed's is kept beside it.
-const file = only
-  ? "scan-kinds-subset.json"
-  : seed === 9107
-    ? "scan-kinds.json"
-    : `scan-kinds-seed${seed}.json`;
-writeBenchResults(file, {
-  bench: "scan-kinds",
-  date: new Date().toISOString(),
-  model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
-  seed,
-  base: BASE,
-  machine: machineInfo(loadBefore, loadavg()),
-  rows,
-});
+const file = only ? "scan-kinds-subset.json" : sweepResultsFile("scan-kinds", seed);
+writeBenchResults(file, { ...sweepRecord("scan-kinds", model, loadBefore), seed, base: BASE, rows });
 console.log(
   `\n${rows.filter((r) => r.predicted === r.class).length}/${rows.length} right; bench/results/${file}`,
 );

@@ -1,11 +1,15 @@
 /**
  * What the sweep benchmarks (scan-kinds.ts, patient-roll.ts) record of one phantom's analysis: the class
  * against the truth, lesion Dice and false positives against truth/lesions.nii.gz, our lung mask against
- * truth/lungs.nii.gz, the warnings; and the Markdown table cells they print.
+ * truth/lungs.nii.gz, the warnings; and the Markdown table cells they print. Also where a sweep's results
+ * go and what they open with (oblique-views.ts too).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Diagnosis } from "../core/contracts/diagnosis.js";
+import type { LoadedModel } from "../gpu-job/pipeline/model/model-manifest.js";
+import { machineInfo } from "./machine.js";
 import { compareMasks } from "./masks.js";
 
 /** Phantom class (deepsc phantom --class) -> the model's class name. */
@@ -48,4 +52,22 @@ export function writeBenchResults(file: string, results: object): void {
   const dir = resolve(import.meta.dirname, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, file), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** The seed whose whole run is a sweep's record (scan-kinds.ts, patient-roll.ts). */
+export const RECORD_SEED = 9107;
+
+/** bench/results/<bench>.json for the record seed; another seed's run is kept beside it, not over it. */
+export function sweepResultsFile(bench: string, seed: number): string {
+  return seed === RECORD_SEED ? `${bench}.json` : `${bench}-seed${seed}.json`;
+}
+
+/** What a sweep's results open with: the bench, when, the model, and the machine (load before and now). */
+export function sweepRecord(bench: string, model: LoadedModel, loadAverageBefore: number[]) {
+  return {
+    bench,
+    date: new Date().toISOString(),
+    model: { name: model.manifest.name, version: model.manifest.version, sha256: model.sha256 },
+    machine: machineInfo(loadAverageBefore, loadavg()),
+  };
 }
