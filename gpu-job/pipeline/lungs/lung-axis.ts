@@ -7,10 +7,11 @@
  */
 import type { Geometry } from "../../../core/contracts/volume.js";
 import { voxelToLps } from "../../../core/geometry/affine.js";
+import { LUNG_LABEL } from "./types.js";
 
 /**
  * Roll in degrees, (-90, 90]: positive when the lungs' left-right axis turns from +x (patient's left)
- * towards +y (posterior). Null without voxels of both lungs (`labels` 1 and 2) or when the lungs have no
+ * towards +y (posterior). Null without voxels of both lungs (LUNG_LABEL right and left) or when the lungs have no
  * dominant in-plane direction (as wide as deep: no axis to read).
  */
 export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
@@ -30,7 +31,7 @@ export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
       const row = nx * (j + ny * k);
       for (let i = 0; i < nx; i += step) {
         const l = labels[row + i]!;
-        if (l !== 1 && l !== 2) continue;
+        if (l !== LUNG_LABEL.right && l !== LUNG_LABEL.left) continue;
         seen[l] = true;
         const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
         const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
@@ -42,7 +43,7 @@ export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
         sxy += x * y;
       }
     }
-  if (!seen[1] || !seen[2]) return null;
+  if (!seen[LUNG_LABEL.right] || !seen[LUNG_LABEL.left]) return null;
   const mx = sx / n;
   const my = sy / n;
   const cxx = sxx / n - mx * mx;
