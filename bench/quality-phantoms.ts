@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { PhantomOptions } from "../core/phantom/options.js";
+import { PHANTOM_GENERATOR_VERSION, type PhantomOptions } from "../core/phantom/options.js";
 import { runPhantom } from "../core/phantom/run.js";
 
 export const QUALITY_CACHE = "/tmp/deepsc-bench/quality";
@@ -48,6 +48,17 @@ export function geometryPhantom(v: GeometryVariant, seed: number) {
   return { name: `geometry-${slug}-covid-${seed}`, options };
 }
 
+/**
+ * Whether `dir` holds a complete phantom (truth.json is written last) from this generator version: a
+ * cache from an older generator may hold other voxels for the same options.
+ */
+export function isCurrentPhantom(dir: string): boolean {
+  const file = join(dir, "truth", "truth.json");
+  if (!existsSync(file)) return false;
+  const truth = JSON.parse(readFileSync(file, "utf8")) as { generator?: { version?: string } };
+  return truth.generator?.version === PHANTOM_GENERATOR_VERSION;
+}
+
 /** Generate (or reuse) a phantom in the cache; returns its CT path and truth folder. */
 export async function cachedPhantom(name: string, options: Omit<PhantomOptions, "out">) {
   const out = join(QUALITY_CACHE, name);
@@ -55,12 +66,8 @@ export async function cachedPhantom(name: string, options: Omit<PhantomOptions, 
   const ct = options.format === "dicom" ? join(out, "dicom") : join(out, "ct.nii.gz");
   const optionsFile = join(out, "bench-options.json");
   const wanted = JSON.stringify(options);
-  // truth.json is written last by runPhantom; the options file guards against a cache from other settings.
-  if (
-    existsSync(join(truthDir, "truth.json")) &&
-    existsSync(optionsFile) &&
-    readFileSync(optionsFile, "utf8") === wanted
-  )
+  // The options file guards against a cache from other settings.
+  if (isCurrentPhantom(out) && existsSync(optionsFile) && readFileSync(optionsFile, "utf8") === wanted)
     return { ct, truthDir };
   rmSync(out, { recursive: true, force: true });
   await runPhantom({ ...options, out });

@@ -22,6 +22,7 @@ import { runPhantom } from "../core/phantom/run.js";
 import { analyze } from "../gpu-job/pipeline/analyze.js";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
+import { isCurrentPhantom } from "./quality-phantoms.js";
 import {
   CLASS_LABEL,
   type PhantomClassName,
@@ -105,7 +106,7 @@ try {
     if (only && !only.includes(kind)) continue;
     for (const cls of classes) {
       const dir = join(CACHE, `${cls}-${seed}-${kind.replace(/[^a-z0-9]+/gi, "-")}`);
-      if (!existsSync(join(dir, "truth", "truth.json"))) {
+      if (!isCurrentPhantom(dir)) {
         rmSync(dir, { recursive: true, force: true });
         await runPhantom({ ...BASE, ...options, class: cls, seed, out: dir });
       }

@@ -5,7 +5,8 @@
  *   renderPhantom(plan, grid)  -> voxels: HU volume, lung labels, lesion instance labels (and, on
  *                                 request, the internal tissue map), all on the same grid.
  * Rendering samples every analytic shape at voxel centres. It visits each voxel once for the base
- * anatomy, then only the voxels inside each stamp's or lesion's bounding box. No I/O here.
+ * anatomy, then only the voxels inside each stamp's or lesion's bounding box. Coarse pixels get their HU
+ * rendered finer and area-averaged (supersample.ts). No I/O here.
  */
 import type { Geometry, LabelVolume, Vec3, Volume } from "../contracts/volume.js";
 import { voxelToLps } from "../geometry/affine.js";
@@ -33,6 +34,7 @@ import { addNoise } from "./noise.js";
 import { createRng } from "./rng.js";
 import { mediastinumStamps, ribStamps, spineStamps, sternumStamps } from "./skeleton.js";
 import { type Stamp, stampBounds } from "./stamps.js";
+import { averageInto, fineSlabGrid, slabs, supersamplingFactor } from "./supersample.js";
 import { airwaySegments, airwayStamps, type Segment, vesselSegments, vesselStamps } from "./vessels.js";
 
 export interface PhantomPlan {
@@ -131,6 +133,11 @@ class GridMap {
   }
 }
 
+/** Progress steps renderPhantom reports for `grid`: two per slice (render, noise), two more, one per slice supersampled. */
+export function renderSteps(grid: Geometry): number {
+  return 2 * grid.dims[2] + 2 + (supersamplingFactor(grid) > 1 ? grid.dims[2] : 0);
+}
+
 export function renderPhantom(
   plan: PhantomPlan,
   grid: Geometry,
@@ -138,22 +145,19 @@ export function renderPhantom(
   onProgress?: (done: number, total: number) => void,
 ): RenderedPhantom {
   const [nx, ny, nz] = grid.dims;
-  const n = nx * ny * nz;
-  const hu = new Int16Array(n);
-  const tissue = new Uint8Array(n);
-  const lung = new Uint8Array(n);
-  const lesion = new Uint8Array(n);
-  const map = new GridMap(grid);
-  const total = 2 * nz + 2;
+  const total = renderSteps(grid);
   let done = 0;
   const tick = (): void => onProgress?.(++done, total);
 
-  renderBase(map, hu, tissue, lung, tick);
-  const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
-  for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
-  tick();
-  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion));
-  tick();
+  const layers = renderLayers(plan, grid, tick);
+  const hu = layers.hu;
+  // Coarse pixels: the HU again, finer, area-averaged over each pixel (core/phantom/supersample.ts).
+  const f = supersamplingFactor(grid);
+  if (f > 1)
+    for (const [k0, nk] of slabs(grid, f)) {
+      averageInto(renderLayers(plan, fineSlabGrid(grid, f, k0, nk)).hu, f, nx, ny, nk, hu, k0);
+      for (let k = 0; k < nk; k++) tick();
+    }
   addNoise(hu, nx, ny, nz, opts.noiseSd, opts.correlatedNoise, [plan.seed, "noise"], tick);
 
   const geometry = (): Geometry => ({
@@ -164,12 +168,33 @@ export function renderPhantom(
   });
   const out: RenderedPhantom = {
     ct: { ...geometry(), data: hu },
-    lungs: { ...geometry(), data: lung },
-    lesions: { ...geometry(), data: lesion },
-    lesionCoreVoxels: core,
+    lungs: { ...geometry(), data: layers.lung },
+    lesions: { ...geometry(), data: layers.lesion },
+    lesionCoreVoxels: layers.core,
   };
-  if (opts.keepTissue) out.tissue = { ...geometry(), data: tissue };
+  if (opts.keepTissue) out.tissue = { ...geometry(), data: layers.tissue };
   return out;
+}
+
+/** Noise-free HU, tissue, lung and lesion labels of a grid, sampled at its voxel centres. */
+function renderLayers(
+  plan: PhantomPlan,
+  grid: Geometry,
+  tick: () => void = () => {},
+): { hu: Int16Array; tissue: Uint8Array; lung: Uint8Array; lesion: Uint8Array; core: number[] } {
+  const n = grid.dims[0] * grid.dims[1] * grid.dims[2];
+  const hu = new Int16Array(n);
+  const tissue = new Uint8Array(n);
+  const lung = new Uint8Array(n);
+  const lesion = new Uint8Array(n);
+  const map = new GridMap(grid);
+  renderBase(map, hu, tissue, lung, tick);
+  const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
+  for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
+  tick();
+  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion));
+  tick();
+  return { hu, tissue, lung, lesion, core };
 }
 
 const HU_OF = new Int16Array(256);

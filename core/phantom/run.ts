@@ -21,7 +21,13 @@ import {
   writeCtSeriesToZip,
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
-import { type PhantomPlan, planPhantom, type RenderedPhantom, renderPhantom } from "./generate.js";
+import {
+  type PhantomPlan,
+  planPhantom,
+  type RenderedPhantom,
+  renderPhantom,
+  renderSteps,
+} from "./generate.js";
 import { phantomGrid, turnedAboutChestAxis } from "./grid.js";
 import {
   PHANTOM_GENERATOR_VERSION,
@@ -90,7 +96,7 @@ export async function runPhantom(
   const o = resolvePhantomOptions(options);
   const grid = phantomGrid(o);
   const nz = grid.dims[2];
-  const renderUnits = 2 * nz + 2;
+  const renderUnits = renderSteps(grid);
   const total = renderUnits + nz + 4;
   let done = 0;
   const step = (units = 1): void => {

@@ -182,14 +182,27 @@ describe("segmentLungs on phantoms", () => {
 describe("segmentLungs on a rolled patient", () => {
   // Rolled 15 degrees (left towards anterior): the heart's corner in the left lung's convex hull has no
   // right lung along its image row. Taken for consolidation, it gave a normal phantom 50 mL of false lesion.
+  // Counted: mask more than a pixel (in-plane) from the true lungs. The pixels along the lungs' edge are
+  // part lung, part wall (about -400 HU at these 2.8 mm pixels) and most of them pass the air threshold
+  // though their centres lie outside: 80-100 mL over the whole outline, upright or rolled. The heart's corner
+  // is a blob away from it: 29 mL beyond a pixel with the rows' rule at -15 degrees, 3 mL with the lungs'
+  // own axis (2026-11-28).
   for (const roll of [-15, 15]) {
     it(`keeps the heart out of the left lung's envelope fill (roll ${roll} degrees)`, () => {
       const r = renderSmall("normal", 9107, { ...SMALL_GRID, patientRollDeg: roll });
       const s = segmentLungs(r.ct);
-      let extra = 0;
-      for (let v = 0; v < s.labels.length; v++) if (s.labels[v] !== 0 && r.lungs.data[v] === 0) extra++;
+      const truth = r.lungs.data;
+      const nx = r.ct.dims[0];
+      let far = 0;
+      for (let v = 0; v < s.labels.length; v++) {
+        if (s.labels[v] === 0 || truth[v] !== 0) continue;
+        let near = false;
+        for (let dj = -1; dj <= 1; dj++)
+          for (let di = -1; di <= 1; di++) near ||= truth[v + di + nx * dj]! > 0;
+        if (!near) far++;
+      }
       const voxelMl = (r.ct.spacing[0] * r.ct.spacing[1] * r.ct.spacing[2]) / 1000;
-      expect(extra * voxelMl).toBeLessThan(15);
+      expect(far * voxelMl).toBeLessThan(10);
       expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.97);
       expect(dice(s.labels, r.lungs.data, RIGHT)).toBeGreaterThan(0.97);
     });
