@@ -12,6 +12,7 @@ import type { RenderedPhantom } from "./generate.js";
 import type { LesionPlan, PhantomClass } from "./lesions.js";
 import { depthAt, getLungModel, zoneOf } from "./lung-model.js";
 import { PHANTOM_GENERATOR_VERSION } from "./options.js";
+import { supersamplingFactor } from "./supersample.js";
 
 /** Subpleural shell depths of DESIGN.md §4 finding 4. */
 export const SUBPLEURAL_SHELLS_MM = [7, 14, 21, 28, 35] as const;
@@ -69,6 +70,11 @@ export const PhantomTruthSchema = z.object({
     rotationDeg: z.object({ x: z.number(), y: z.number() }),
     /** The patient's roll about the long axis under the axial header (patientRollDeg); absent when 0. */
     patientRollDeg: z.number().optional(),
+    /**
+     * Pixels coarser than 1.5 mm: how many times finer along each in-plane axis their HU were rendered before
+     * area-averaging (core/phantom/supersample.ts); absent when they were sampled at their centres.
+     */
+    supersampling: z.number().int().optional(),
   }),
   lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
   lesions: z.array(LesionTruthSchema),
@@ -199,6 +205,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
   const pct = (part: number, whole: number): number => (whole > 0 ? round3((100 * part) / whole) : 0);
   const share = (count: number): number => (lesionVoxels > 0 ? round3(count / lesionVoxels) : 0);
   const rotation = ctx.rotationDeg;
+  const supersampling = supersamplingFactor(g);
 
   return {
     schemaVersion: 1,
@@ -216,6 +223,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       orientation: rotation.x === 0 && rotation.y === 0 ? "axial" : "oblique",
       rotationDeg: { ...rotation },
       ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
+      ...(supersampling > 1 ? { supersampling } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
     lesions,

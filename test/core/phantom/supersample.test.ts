@@ -9,6 +9,7 @@ import { voxelCentre } from "../../../core/geometry/affine.js";
 import { planPhantom, renderPhantom, renderSteps } from "../../../core/phantom/generate.js";
 import { phantomGrid } from "../../../core/phantom/grid.js";
 import { type PhantomOptions, resolvePhantomOptions } from "../../../core/phantom/options.js";
+import { computeTruth } from "../../../core/phantom/truth.js";
 import {
   averageInto,
   fineSlabGrid,
@@ -132,6 +133,22 @@ describe("a coarse phantom", () => {
     expect(lungs).toBeGreaterThan(1000);
     expect(lesions).toBeGreaterThan(10);
     expect(mismatched).toBe(0);
+  });
+
+  it("says so in its truth: the factor, absent at centre-sampled pixels", () => {
+    const plan = planPhantom("normal", 2);
+    const truthOf = (g: Geometry) =>
+      computeTruth(renderPhantom(plan, g, { noiseSd: 0, correlatedNoise: false }), {
+        cls: "normal",
+        seed: 2,
+        lesions: plan.lesions,
+        sliceThickness: 10,
+        zDirection: "ascending",
+        rotationDeg: { x: 0, y: 0 },
+        files: {},
+      });
+    expect(truthOf(gridOf({ size: 64, slices: 4, sliceThickness: 10 })).grid.supersampling).toBe(4);
+    expect("supersampling" in truthOf(gridOf({ size: 256, slices: 4, sliceThickness: 10 })).grid).toBe(false);
   });
 
   it("reports one more progress step per slice while supersampling", () => {
