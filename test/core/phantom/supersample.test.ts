@@ -9,7 +9,6 @@ import { voxelCentre } from "../../../core/geometry/affine.js";
 import { planPhantom, renderPhantom, renderSteps } from "../../../core/phantom/generate.js";
 import { phantomGrid } from "../../../core/phantom/grid.js";
 import { type PhantomOptions, resolvePhantomOptions } from "../../../core/phantom/options.js";
-import { computeTruth } from "../../../core/phantom/truth.js";
 import {
   averageInto,
   fineSlabGrid,
@@ -17,6 +16,7 @@ import {
   slabs,
   supersamplingFactor,
 } from "../../../core/phantom/supersample.js";
+import { computeTruth } from "../../../core/phantom/truth.js";
 
 const gridOf = (o: Omit<PhantomOptions, "out">): Geometry =>
   phantomGrid(resolvePhantomOptions({ out: "unused", ...o }));
