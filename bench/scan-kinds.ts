@@ -55,6 +55,11 @@ const KINDS: Record<string, Kind> = {
   "field of view 250 mm": { pixelSpacing: 250 / 512 },
   "field of view 300 mm": { pixelSpacing: 300 / 512 },
   "field of view 500 mm": { pixelSpacing: 500 / 512 },
+  "field of view 360 mm, round (padding outside the circle)": { reconstructionCircle: true },
+  "field of view 250 mm, round (the circle cuts the lungs)": {
+    pixelSpacing: 250 / 512,
+    reconstructionCircle: true,
+  },
   "off centre 40 mm (anatomy low in the image)": { offCentreMm: [0, -40] },
   "off centre 40 mm (anatomy to one side)": { offCentreMm: [40, 0] },
   "off centre 60 mm to one side (450 mm field of view)": { offCentreMm: [60, 0], pixelSpacing: 450 / 512 },

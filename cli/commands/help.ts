@@ -30,6 +30,7 @@ export const HELP = {
   --off-centre <x>,<y>       field of view centred this far (mm, LPS) from the chest's axis
   --roll <deg>               patient rolled this far about the long axis (left towards posterior; --roll=-10
                              for the other way), under an axial header
+  --circle                   round reconstruction: pixels outside the inscribed disc are padding (-1024 HU)
   --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
   --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
   --noise <HU>               noise standard deviation (default 15)`,

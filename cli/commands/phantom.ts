@@ -23,6 +23,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       oblique: { type: "string" },
       "off-centre": { type: "string" },
       roll: { type: "string" },
+      circle: { type: "boolean", default: false },
       syntax: { type: "string" },
       rescale: { type: "string" },
       noise: { type: "string" },
@@ -46,6 +47,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     rescale: values.rescale,
     noiseSd: num(values.noise),
     patientRollDeg: num(values.roll),
+    reconstructionCircle: values.circle || undefined,
   };
   if (values.oblique) {
     const [rx, ry] = values.oblique.split(",").map(Number);

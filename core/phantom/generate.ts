@@ -71,6 +71,31 @@ export interface RenderOptions {
   correlatedNoise: boolean;
   /** Also return the internal tissue map (tests; costs one byte per voxel). */
   keepTissue?: boolean;
+  /**
+   * Pixels outside the reconstructed field of view (nx * ny, 1 = out of view; reconstructionCircle): they
+   * get PADDING_HU in every slice and no lung or lesion label.
+   */
+  outOfView?: Uint8Array;
+}
+
+/** What a scanner writes outside its reconstruction circle (the phantom's HU floor). */
+export const PADDING_HU = -1024;
+
+/** The pixels outside the disc inscribed in a grid's nx x ny image (pixel centres beyond its radius). */
+export function outsideInscribedCircle(grid: Geometry): Uint8Array {
+  const [nx, ny] = grid.dims;
+  const ci = (nx - 1) / 2;
+  const cj = (ny - 1) / 2;
+  // Radius in mm: half the image's shorter side.
+  const r = Math.min(nx * grid.spacing[0], ny * grid.spacing[1]) / 2;
+  const mask = new Uint8Array(nx * ny);
+  for (let j = 0; j < ny; j++)
+    for (let i = 0; i < nx; i++) {
+      const x = (i - ci) * grid.spacing[0];
+      const y = (j - cj) * grid.spacing[1];
+      if (x * x + y * y > r * r) mask[i + nx * j] = 1;
+    }
+  return mask;
 }
 
 export interface RenderedPhantom {
@@ -149,7 +174,7 @@ export function renderPhantom(
   let done = 0;
   const tick = (): void => onProgress?.(++done, total);
 
-  const layers = renderLayers(plan, grid, tick);
+  const layers = renderLayers(plan, grid, tick, opts.outOfView);
   const hu = layers.hu;
   // Coarse pixels: the HU again, finer, area-averaged over each pixel (core/phantom/supersample.ts).
   const f = supersamplingFactor(grid);
@@ -159,6 +184,7 @@ export function renderPhantom(
       for (let k = 0; k < nk; k++) tick();
     }
   addNoise(hu, nx, ny, nz, opts.noiseSd, opts.correlatedNoise, [plan.seed, "noise"], tick);
+  if (opts.outOfView) padOutOfView(opts.outOfView, hu, layers.lung);
 
   const geometry = (): Geometry => ({
     dims: [...grid.dims],
@@ -176,11 +202,25 @@ export function renderPhantom(
   return out;
 }
 
-/** Noise-free HU, tissue, lung and lesion labels of a grid, sampled at its voxel centres. */
+/** Padding and no lung in the out-of-view pixels of every slice (lesions were never labelled there). */
+function padOutOfView(outOfView: Uint8Array, hu: Int16Array, lung: Uint8Array): void {
+  const plane = outOfView.length;
+  for (let v = 0; v < hu.length; v++)
+    if (outOfView[v % plane]) {
+      hu[v] = PADDING_HU;
+      lung[v] = 0;
+    }
+}
+
+/**
+ * Noise-free HU, tissue, lung and lesion labels of a grid, sampled at its voxel centres; no lesion label
+ * in `outOfView` pixels.
+ */
 function renderLayers(
   plan: PhantomPlan,
   grid: Geometry,
   tick: () => void = () => {},
+  outOfView?: Uint8Array,
 ): { hu: Int16Array; tissue: Uint8Array; lung: Uint8Array; lesion: Uint8Array; core: number[] } {
   const n = grid.dims[0] * grid.dims[1] * grid.dims[2];
   const hu = new Int16Array(n);
@@ -192,7 +232,7 @@ function renderLayers(
   const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
   for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
   tick();
-  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion));
+  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion, outOfView));
   tick();
   return { hu, tissue, lung, lesion, core };
 }
@@ -325,6 +365,7 @@ function renderLesion(
   tissue: Uint8Array,
   lung: Uint8Array,
   labels: Uint8Array,
+  outOfView?: Uint8Array,
 ): number {
   const { lo, hi } = lesionBounds(lesion);
   const box = map.indexBox(lo, hi);
@@ -344,7 +385,7 @@ function renderLesion(
         const f = lesionField(lesion, x, y, z);
         if (f >= LESION_HALO) continue;
         const inCore = f <= lesion.coreFraction;
-        if (f <= LESION_BOUNDARY && labels[idx] === 0) {
+        if (f <= LESION_BOUNDARY && labels[idx] === 0 && !outOfView?.[i + nx * j]) {
           labels[idx] = lesion.id;
           if (inCore) coreVoxels++;
         }

@@ -79,6 +79,12 @@ export const PhantomOptionsSchema = z
      * are the table's, so the images show rolled anatomy; the truth files are on the same voxels.
      */
     patientRollDeg: z.number().min(-45).max(45).default(0),
+    /**
+     * A round reconstruction: pixels outside the disc inscribed in the square image hold padding (-1024 HU
+     * in every slice), as scanners write them. With a field of view narrower than the chest the circle, not
+     * the image's border, cuts the body and lungs; the truth masks hold only what lies inside it.
+     */
+    reconstructionCircle: z.boolean().default(false),
     transferSyntax: TransferSyntaxNameSchema.default("explicit-le"),
     /**
      * unsigned: stored = HU + 1024, RescaleIntercept -1024 (12 bits stored); signed: stored = HU,

@@ -22,6 +22,7 @@ import {
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
 import {
+  outsideInscribedCircle,
   type PhantomPlan,
   planPhantom,
   type RenderedPhantom,
@@ -74,7 +75,11 @@ export function renderResolved(
   const rendered = renderPhantom(
     plan,
     renderGrid,
-    { noiseSd: o.noiseSd, correlatedNoise: o.correlatedNoise },
+    {
+      noiseSd: o.noiseSd,
+      correlatedNoise: o.correlatedNoise,
+      ...(o.reconstructionCircle ? { outOfView: outsideInscribedCircle(grid) } : {}),
+    },
     onProgress,
   );
   if (renderGrid !== grid)
@@ -136,6 +141,7 @@ export async function runPhantom(
       // Only when set, so the UIDs of every centred phantom stay what they were.
       ...(o.offCentreMm[0] !== 0 || o.offCentreMm[1] !== 0 ? [`off-centre ${o.offCentreMm.join(",")}`] : []),
       ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
+      ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
     ].join("/"),
     transferSyntax: o.transferSyntax,
     rescale: o.rescale,
@@ -198,6 +204,7 @@ export async function runPhantom(
     zDirection: o.zDirection,
     rotationDeg: rotation,
     patientRollDeg: o.patientRollDeg,
+    reconstructionCircle: o.reconstructionCircle,
     files: {
       ct: ctRelative,
       lesions: "truth/lesions.nii.gz",

@@ -75,6 +75,8 @@ export const PhantomTruthSchema = z.object({
      * area-averaging (core/phantom/supersample.ts); absent when they were sampled at their centres.
      */
     supersampling: z.number().int().optional(),
+    /** Pixels outside the inscribed disc are padding, and the masks empty there; absent when not. */
+    reconstructionCircle: z.literal(true).optional(),
   }),
   lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
   lesions: z.array(LesionTruthSchema),
@@ -106,6 +108,7 @@ export interface TruthContext {
   zDirection: "ascending" | "descending";
   rotationDeg: { x: number; y: number };
   patientRollDeg?: number;
+  reconstructionCircle?: boolean;
   files: Record<string, string>;
 }
 
@@ -224,6 +227,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       rotationDeg: { ...rotation },
       ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
       ...(supersampling > 1 ? { supersampling } : {}),
+      ...(ctx.reconstructionCircle ? { reconstructionCircle: true as const } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
     lesions,

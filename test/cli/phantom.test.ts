@@ -41,6 +41,16 @@ describe("deepsc phantom", () => {
     expect(centre(1)).toBeCloseTo(-10, 6);
   });
 
+  it("--circle pads the image outside its inscribed disc and says so in truth.json", () => {
+    const out = join(work, "round");
+    const r = deepsc(["phantom", ...small, "--circle", "--out", out]);
+    expect(r.code).toBe(0);
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
+    );
+    expect(truth.grid.reconstructionCircle).toBe(true);
+  });
+
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
     const r = deepsc(["phantom", ...small, "--roll", "60", "--out", join(work, "bad")]);
     expect(r.code).toBe(1);

@@ -9,10 +9,11 @@
  * reach the border too. So where the body itself touches the slice's border, a border region counts as
  * outside only if most of it lies outside the body's in-plane convex hull: outside air wraps the body's
  * convex outline, a cut lung lies within it. Where the body is wholly inside the field of view nothing
- * changes. A round reconstruction circle is not handled: the decoder turns its padding into air, and the
- * circle, not the slice's border, is what cuts the body.
+ * changes. A round reconstruction circle is an edge like the border: its padding (field-of-view.ts) is
+ * outside, never air, and a region touching it is on the edge of the view.
  */
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
+import { ViewEdge } from "./field-of-view.js";
 import { RunList } from "./runs.js";
 
 /** Values of the working state volume shared by the lung stages. */
@@ -65,16 +66,20 @@ class SliceRuns extends RunList {
 
 /**
  * The state volume the lung stages start from: air (HU < thresholdHu) is STATE.air, or STATE.outside when
- * it is reachable in-plane from its slice's border (with the exception for a body cut by the field of view
- * that the header describes); everything else is STATE.tissue.
+ * it is reachable in-plane from its slice's border or from the out-of-view pixels `outOfView` marks
+ * (nx * ny, field-of-view.ts; with the exception for a body cut by the field of view that the header
+ * describes); out-of-view pixels are STATE.outside; everything else is STATE.tissue.
  *
  * One sequential read of the HU values plus work per run; no per-voxel fill.
  */
-export function airState(volume: Volume, thresholdHu: number): Uint8Array {
+export function airState(volume: Volume, thresholdHu: number, outOfView?: Uint8Array): Uint8Array {
   const [nx, ny, nz] = volume.dims;
   const data = volume.data;
   const plane = nx * ny;
   const state = new Uint8Array(data.length);
+  // Out-of-view pixels (field-of-view.ts) are neither air nor tissue: outside, and the edge of the view.
+  const unseen = outOfView ?? new Uint8Array(plane);
+  const edge = new ViewEdge(nx, ny, outOfView);
   // A row holds at most ceil(nx / 2) runs of either kind.
   const maxRuns = ny * Math.ceil(nx / 2);
   const air = new SliceRuns(maxRuns);
@@ -84,8 +89,7 @@ export function airState(volume: Volume, thresholdHu: number): Uint8Array {
   const size = new Int32Array(maxRuns);
   const inside = new Int32Array(maxRuns);
   const hull = new BodyHull(ny);
-  const onEdge = (r: SliceRuns, n: number): boolean =>
-    r.row[n] === 0 || r.row[n] === ny - 1 || r.start[n] === 0 || r.end[n] === nx;
+  const onEdge = (r: SliceRuns, n: number): boolean => edge.touches(r.row[n]!, r.start[n]!, r.end[n]!);
   for (let k = 0; k < nz; k++) {
     const base = k * plane;
     air.reset();
@@ -94,13 +98,19 @@ export function airState(volume: Volume, thresholdHu: number): Uint8Array {
       const row = base + nx * j;
       air.beginRow();
       tissue.beginRow();
+      const seen = nx * j;
       let i = 0;
       while (i < nx) {
+        if (unseen[seen + i]) {
+          state[row + i] = STATE.outside;
+          i++;
+          continue;
+        }
         const s = i;
-        while (i < nx && !(data[row + i]! < thresholdHu)) i++;
+        while (i < nx && !unseen[seen + i] && !(data[row + i]! < thresholdHu)) i++;
         if (i > s) tissue.add(s, i, j);
         const a = i;
-        while (i < nx && data[row + i]! < thresholdHu) i++;
+        while (i < nx && !unseen[seen + i] && data[row + i]! < thresholdHu) i++;
         if (i > a) air.add(a, i, j);
       }
     }

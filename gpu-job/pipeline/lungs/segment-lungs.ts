@@ -38,6 +38,7 @@ import {
   type StatsOptions,
 } from "./components.js";
 import { fillLungEnvelope } from "./envelope-fill.js";
+import { outOfViewMask } from "./field-of-view.js";
 import { fillLungHoles } from "./fill-holes.js";
 import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
 import type { LabelBox } from "./label-boxes.js";
@@ -68,7 +69,8 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
     return result(volume, labels, new Uint8Array(labels.length), voxelMl, warnings);
   };
 
-  const state = airState(volume, o.airThresholdHu);
+  const outOfView = outOfViewMask(volume);
+  const state = airState(volume, o.airThresholdHu, outOfView);
   const x = lpsX(volume);
   const midline = bodyMidlineX(state, dims, volume.spacing, x);
   if (midline === undefined) return empty("No lungs found: there is no body in the volume (all air).");
@@ -113,7 +115,7 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
       });
   }
   const zones = assignZones(labels, volume);
-  warnings.push(...fieldOfViewWarnings(labels, volume));
+  warnings.push(...fieldOfViewWarnings(labels, volume, outOfView));
   return result(volume, labels, zones, voxelMl, warnings, boxes);
 }
 
@@ -291,7 +293,7 @@ function sideMeans(
 }
 
 /** Caveats about lungs cut by the field of view (their volumes and zones are then partial). */
-function fieldOfViewWarnings(labels: Uint8Array, volume: Volume): string[] {
+function fieldOfViewWarnings(labels: Uint8Array, volume: Volume, outOfView?: Uint8Array): string[] {
   const [nx, ny, nz] = volume.dims;
   const plane = nx * ny;
   const order = sliceOrder(volume);
@@ -301,6 +303,7 @@ function fieldOfViewWarnings(labels: Uint8Array, volume: Volume): string[] {
   const atTop = new Set<number>();
   const atBottom = new Set<number>();
   const atEdge = new Set<number>();
+  const viewRim = outOfView ? rimOf(outOfView, nx, ny) : [];
   for (let p = 0; p < plane; p++) {
     atTop.add(labels[top * plane + p]!);
     atBottom.add(labels[bottom * plane + p]!);
@@ -315,6 +318,7 @@ function fieldOfViewWarnings(labels: Uint8Array, volume: Volume): string[] {
       atEdge.add(labels[base + nx * j]!);
       atEdge.add(labels[base + nx * j + nx - 1]!);
     }
+    for (const p of viewRim) atEdge.add(labels[base + p]!);
   }
   const out: string[] = [];
   const first = order.axial ? "top" : "first slice";
@@ -334,6 +338,24 @@ function fieldOfViewWarnings(labels: Uint8Array, volume: Volume): string[] {
     if (atEdge.has(label)) out.push(`The ${side} lung reaches the in-plane edge of the field of view.`);
   }
   return out;
+}
+
+/** The in-view pixels of a plane with an out-of-view 4-neighbour: the reconstruction circle's rim. */
+function rimOf(outOfView: Uint8Array, nx: number, ny: number): number[] {
+  const rim: number[] = [];
+  for (let j = 0; j < ny; j++)
+    for (let i = 0; i < nx; i++) {
+      const p = i + nx * j;
+      if (outOfView[p]) continue;
+      if (
+        (i > 0 && outOfView[p - 1]) ||
+        (i < nx - 1 && outOfView[p + 1]) ||
+        (j > 0 && outOfView[p - nx]) ||
+        (j < ny - 1 && outOfView[p + nx])
+      )
+        rim.push(p);
+    }
+  return rim;
 }
 
 function result(

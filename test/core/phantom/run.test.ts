@@ -300,6 +300,47 @@ describe("runPhantom, other outputs and geometry", () => {
     expect(await uid("uid-moved", { offCentreMm: [30, 0] })).not.toBe(centred);
     expect(await uid("uid-roll-zero", { patientRollDeg: 0 })).toBe(centred);
     expect(await uid("uid-rolled", { patientRollDeg: 10 })).not.toBe(centred);
+    expect(await uid("uid-square", { reconstructionCircle: false })).toBe(centred);
+    expect(await uid("uid-round", { reconstructionCircle: true })).not.toBe(centred);
+  });
+
+  it("pads the pixels outside a round reconstruction in every slice and leaves them out of the truth", async () => {
+    const make = (round: boolean) =>
+      runPhantom({
+        class: "covid",
+        seed: 9,
+        size: 100,
+        pixelSpacing: 2.5,
+        slices: 30,
+        sliceThickness: 10,
+        format: "nifti",
+        reconstructionCircle: round,
+        out: join(work, round ? "round" : "square"),
+      });
+    const square = await make(false);
+    const round = await make(true);
+    expect(round.truth.grid.reconstructionCircle).toBe(true);
+    expect(square.truth.grid.reconstructionCircle).toBeUndefined();
+    const { volume: ct } = await readNiftiFile(round.ctPath);
+    const { volume: lungs } = await readNiftiFile(round.truthFiles.lungs);
+    const { volume: lesions } = await readNiftiFile(round.truthFiles.lesions);
+    const { volume: squareCt } = await readNiftiFile(square.ctPath);
+    let outside = 0;
+    for (let k = 0; k < 30; k++)
+      for (let j = 0; j < 100; j++)
+        for (let i = 0; i < 100; i++) {
+          const v = i + 100 * (j + 100 * k);
+          if ((i - 49.5) ** 2 + (j - 49.5) ** 2 > 50 ** 2) {
+            outside++;
+            expect(ct.data[v]).toBe(-1024);
+            expect(lungs.data[v]).toBe(0);
+            expect(lesions.data[v]).toBe(0);
+          } else expect(ct.data[v]).toBe(squareCt.data[v]);
+        }
+    expect(outside / 30).toBeGreaterThan(0.2 * 100 * 100); // 1 - pi/4 of the image
+    // 250 mm: the circle cuts the lungs (and the square image less so).
+    expect(round.truth.lungs.totalMl).toBeLessThan(square.truth.lungs.totalMl * 0.97);
+    expect(round.truth.totals.lesionVolumeMl).toBeLessThanOrEqual(square.truth.totals.lesionVolumeMl);
   });
 
   it("rolls the patient under an axial header (patientRollDeg): the lungs' axis turns, the header and the lungs' size do not", async () => {

@@ -2,13 +2,20 @@ import { describe, expect, it } from "vitest";
 import type { Volume } from "../../../../core/contracts/volume.js";
 import { airState, STATE } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
 
-/** One slice drawn as text: '#' tissue (40 HU), '.' air (-1000 HU); returns the state as text (a air, o outside). */
+/**
+ * One slice drawn as text: '#' tissue (40 HU), '.' air (-1000 HU), 'x' out of the reconstructed view
+ * (padding, -2000 HU, passed as the out-of-view mask); returns the state as text (a air, o outside).
+ */
 function stateOf(rows: string[]): string[] {
   const ny = rows.length;
   const nx = rows[0]!.length;
   const data = new Int16Array(nx * ny);
+  const unseen = new Uint8Array(nx * ny);
   rows.forEach((r, j) => {
-    for (let i = 0; i < nx; i++) data[j * nx + i] = r[i] === "#" ? 40 : -1000;
+    for (let i = 0; i < nx; i++) {
+      data[j * nx + i] = r[i] === "#" ? 40 : r[i] === "x" ? -2000 : -1000;
+      unseen[j * nx + i] = r[i] === "x" ? 1 : 0;
+    }
   });
   const volume: Volume = {
     dims: [nx, ny, 1],
@@ -17,7 +24,7 @@ function stateOf(rows: string[]): string[] {
     direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
     data,
   };
-  const s = airState(volume, -320);
+  const s = airState(volume, -320, unseen.includes(1) ? unseen : undefined);
   const code = (v: number) => (v === STATE.air ? "a" : v === STATE.outside ? "o" : "#");
   return rows.map((_, j) => Array.from(s.subarray(j * nx, (j + 1) * nx), code).join(""));
 }
@@ -92,6 +99,34 @@ describe("airState", () => {
       "####aaa#######oooooooo",
       "##############oooooooo",
       "oooooooooooooooooooooo",
+    ]);
+  });
+
+  it("takes a reconstruction circle's edge for the edge of the view: lungs it cuts stay air", () => {
+    // The round field of view cuts the chest at both sides; the air in front of and behind the body reaches
+    // the padding, the lungs reach it too.
+    expect(
+      stateOf([
+        "xxxx.....xxxx",
+        "xx.........xx",
+        "x..#######..x",
+        "#############",
+        "x..##.#.##..x",
+        "x..##...##..x",
+        "x############",
+        "xx..#####..xx",
+        "xxxx.....xxxx",
+      ]),
+    ).toEqual([
+      "ooooooooooooo",
+      "ooooooooooooo",
+      "ooo#######ooo",
+      "#############",
+      "oaa##a#a##aao",
+      "oaa##aaa##aao",
+      "o############",
+      "oooo#####oooo",
+      "ooooooooooooo",
     ]);
   });
 });

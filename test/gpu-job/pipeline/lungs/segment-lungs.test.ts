@@ -179,6 +179,35 @@ describe("segmentLungs on phantoms", () => {
   });
 });
 
+describe("segmentLungs in a round reconstruction", () => {
+  it("finds lungs that a 250 mm reconstruction circle cuts at both sides", () => {
+    // The padding outside the circle reaches the cut lungs: taken for outside air, it took them along
+    // (lung Dice 0.14 before field-of-view.ts).
+    const r = renderSmall("cap", 4, {
+      size: 100,
+      pixelSpacing: 2.5,
+      slices: 76,
+      sliceThickness: 5,
+      reconstructionCircle: true,
+    });
+    const s = segmentLungs(r.ct);
+    expect(dice(s.labels, r.lungs.data, RIGHT)).toBeGreaterThan(0.97);
+    expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.97);
+    for (const side of ["right", "left"])
+      expect(s.warnings).toContain(`The ${side} lung reaches the in-plane edge of the field of view.`);
+    expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBe(0);
+  });
+
+  it("changes nothing when the whole chest lies inside the circle", () => {
+    const square = renderSmall("covid", 4, { ...SMALL_GRID, slices: 40 });
+    const round = renderSmall("covid", 4, { ...SMALL_GRID, slices: 40, reconstructionCircle: true });
+    const a = segmentLungs(square.ct);
+    const b = segmentLungs(round.ct);
+    expect(Buffer.from(b.labels).equals(Buffer.from(a.labels))).toBe(true);
+    expect(b.warnings).toEqual(a.warnings);
+  });
+});
+
 describe("segmentLungs on a rolled patient", () => {
   // Rolled 15 degrees (left towards anterior): the heart's corner in the left lung's convex hull has no
   // right lung along its image row. Taken for consolidation, it gave a normal phantom 50 mL of false lesion.
