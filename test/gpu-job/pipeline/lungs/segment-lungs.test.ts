@@ -8,6 +8,7 @@ import type { Geometry, Vec3, Volume } from "../../../../core/contracts/volume.j
 import { voxelToLps } from "../../../../core/geometry/affine.js";
 import { AIRWAY } from "../../../../core/phantom/anatomy.js";
 import type { RenderedPhantom } from "../../../../core/phantom/generate.js";
+import { outOfViewMask } from "../../../../gpu-job/pipeline/lungs/field-of-view.js";
 import { segmentLungs } from "../../../../gpu-job/pipeline/lungs/segment-lungs.js";
 import { LUNG_LABEL, LUNG_ZONE } from "../../../../gpu-job/pipeline/lungs/types.js";
 import { assignZones } from "../../../../gpu-job/pipeline/lungs/zones.js";
@@ -205,6 +206,50 @@ describe("segmentLungs in a round reconstruction", () => {
     const b = segmentLungs(round.ct);
     expect(Buffer.from(b.labels).equals(Buffer.from(a.labels))).toBe(true);
     expect(b.warnings).toEqual(a.warnings);
+  });
+});
+
+describe("segmentLungs on an image whose background was blanked", () => {
+  it("finds the same lungs when the air around the body is a constant -1024 HU (then taken as out of view)", () => {
+    // Some exports set everything outside the body to one value. That air is constant through the slices
+    // where the body never reaches, so field-of-view.ts takes it for padding, and the body touches the edge
+    // of the view all round: the cut-body rule must not turn pockets of outside air into lung.
+    const r = renderSmall("normal", 6, { ...SMALL_GRID, slices: 40 });
+    const before = segmentLungs(r.ct);
+    const [nx, ny, nz] = r.ct.dims;
+    const blanked = Int16Array.from(r.ct.data);
+    for (let k = 0; k < nz; k++) {
+      const base = k * nx * ny;
+      const stack: number[] = [];
+      const visit = (p: number) => {
+        if (blanked[base + p]! < -500 && blanked[base + p] !== -1024) {
+          blanked[base + p] = -1024;
+          stack.push(p);
+        }
+      };
+      for (let i = 0; i < nx; i++) {
+        visit(i);
+        visit(i + nx * (ny - 1));
+      }
+      for (let j = 0; j < ny; j++) {
+        visit(nx * j);
+        visit(nx * j + nx - 1);
+      }
+      while (stack.length > 0) {
+        const p = stack.pop()!;
+        if (p % nx > 0) visit(p - 1);
+        if (p % nx < nx - 1) visit(p + 1);
+        if (p >= nx) visit(p - nx);
+        if (p < nx * (ny - 1)) visit(p + nx);
+      }
+    }
+    // The blanked air is taken as out of view: most of the image around the body.
+    const unseen = outOfViewMask({ ...r.ct, data: blanked })!;
+    expect(unseen.reduce((a, b) => a + b, 0)).toBeGreaterThan(0.3 * nx * ny);
+    const after = segmentLungs({ ...r.ct, data: blanked });
+    expect(dice(after.labels, before.labels, RIGHT)).toBeGreaterThan(0.999);
+    expect(dice(after.labels, before.labels, LEFT)).toBeGreaterThan(0.999);
+    expect(after.warnings).toEqual(before.warnings);
   });
 });
 
