@@ -55,8 +55,8 @@ const KINDS: Record<string, Kind> = {
   "field of view 250 mm": { pixelSpacing: 250 / 512 },
   "field of view 300 mm": { pixelSpacing: 300 / 512 },
   "field of view 500 mm": { pixelSpacing: 500 / 512 },
-  "field of view 360 mm, round (padding outside the circle)": { reconstructionCircle: true },
-  "field of view 250 mm, round (the circle cuts the lungs)": {
+  "round field of view 360 mm (padding outside the circle)": { reconstructionCircle: true },
+  "round field of view 250 mm (the circle cuts the lungs)": {
     pixelSpacing: 250 / 512,
     reconstructionCircle: true,
   },
