@@ -30,7 +30,7 @@ import {
   type PhantomClass,
   planLesions,
 } from "./lesions.js";
-import { addNoise } from "./noise.js";
+import { addNoise, HU_MIN } from "./noise.js";
 import { createRng } from "./rng.js";
 import { mediastinumStamps, ribStamps, spineStamps, sternumStamps } from "./skeleton.js";
 import { type Stamp, stampBounds } from "./stamps.js";
@@ -73,13 +73,10 @@ export interface RenderOptions {
   keepTissue?: boolean;
   /**
    * Pixels outside the reconstructed field of view (nx * ny, 1 = out of view; reconstructionCircle): they
-   * get PADDING_HU in every slice and no lung or lesion label.
+   * get the HU floor (-1024, as many scanners write there) in every slice and no lung or lesion label.
    */
   outOfView?: Uint8Array;
 }
-
-/** What a scanner writes outside its reconstruction circle (the phantom's HU floor). */
-export const PADDING_HU = -1024;
 
 /** The pixels outside the disc inscribed in a grid's nx x ny image (pixel centres beyond its radius). */
 export function outsideInscribedCircle(grid: Geometry): Uint8Array {
@@ -207,7 +204,7 @@ function padOutOfView(outOfView: Uint8Array, hu: Int16Array, lung: Uint8Array): 
   const plane = outOfView.length;
   for (let v = 0; v < hu.length; v++)
     if (outOfView[v % plane]) {
-      hu[v] = PADDING_HU;
+      hu[v] = HU_MIN;
       lung[v] = 0;
     }
 }
