@@ -14,6 +14,8 @@
  * no evidence of constancy, so only values below MAX_PADDING_HU count there.
  */
 import type { Volume } from "../../../core/contracts/volume.js";
+import { floodFromBorder } from "./plane-flood.js";
+import { VoxelQueue } from "./voxel-queue.js";
 
 /** Padding is at most this: the decoder's -1024 for declared padding, or the raw -2000 / -3024 HU. */
 export const MAX_PADDING_HU = -1024;
@@ -42,32 +44,11 @@ export function outOfViewMask(volume: Volume): Uint8Array | undefined {
     for (let p = 0; p < plane; p++) if (constant[p] && data[base + p] !== data[p]) constant[p] = 0;
   }
   // Keep those connected to the border.
-  const mask = new Uint8Array(plane);
-  const stack: number[] = [];
-  const seed = (p: number): void => {
-    if (constant[p] && !mask[p]) {
-      mask[p] = 1;
-      stack.push(p);
-    }
-  };
-  for (let i = 0; i < nx; i++) {
-    seed(i);
-    seed(i + nx * (ny - 1));
-  }
-  for (let j = 0; j < ny; j++) {
-    seed(nx * j);
-    seed(nx * j + nx - 1);
-  }
-  if (stack.length === 0) return undefined;
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    const i = p % nx;
-    if (i > 0) seed(p - 1);
-    if (i < nx - 1) seed(p + 1);
-    if (p >= nx) seed(p - nx);
-    if (p < plane - nx) seed(p + nx);
-  }
-  return mask;
+  const queue = new VoxelQueue(4 * (nx + ny));
+  floodFromBorder(constant, nx, ny, queue, 1, 2);
+  if (queue.length === 0) return undefined;
+  for (let p = 0; p < plane; p++) constant[p] = constant[p] === 2 ? 1 : 0;
+  return constant;
 }
 
 /**

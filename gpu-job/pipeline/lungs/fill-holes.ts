@@ -11,6 +11,7 @@
  */
 import type { Vec3 } from "../../../core/contracts/volume.js";
 import { type LabelBox, labelBoxes } from "./label-boxes.js";
+import { floodFromBorder, spread } from "./plane-flood.js";
 import { LUNG_LABEL } from "./types.js";
 import { VoxelQueue } from "./voxel-queue.js";
 
@@ -60,21 +61,7 @@ function fillHolesOf(
     }
     if (!any) continue;
     // Reach in from the box border through non-lung voxels.
-    queue.clear();
-    const seed = (p: number): void => {
-      if (mark[p] !== 0) return;
-      mark[p] = 2;
-      queue.push(p);
-    };
-    for (let i = 0; i < bw; i++) {
-      seed(i);
-      seed(i + bw * (bh - 1));
-    }
-    for (let j = 0; j < bh; j++) {
-      seed(bw * j);
-      seed(bw - 1 + bw * j);
-    }
-    spread(mark, bw, bh, queue, 0, 2);
+    floodFromBorder(mark, bw, bh, queue, 0, 2);
     // What is left at 0 are holes.
     for (let p = 0; p < mark.length; p++) {
       if (mark[p] !== 0) continue;
@@ -91,29 +78,4 @@ function fillHolesOf(
     }
   }
   return filled;
-}
-
-/** 4-connected in-plane flood over `from` voxels, turning them into `to`, continuing `queue`. */
-function spread(mark: Uint8Array, w: number, h: number, queue: VoxelQueue, from: number, to: number): void {
-  for (let head = 0; head < queue.length; head++) {
-    const p = queue.at(head);
-    const j = (p / w) | 0;
-    const i = p - j * w;
-    if (i > 0 && mark[p - 1] === from) {
-      mark[p - 1] = to;
-      queue.push(p - 1);
-    }
-    if (i < w - 1 && mark[p + 1] === from) {
-      mark[p + 1] = to;
-      queue.push(p + 1);
-    }
-    if (j > 0 && mark[p - w] === from) {
-      mark[p - w] = to;
-      queue.push(p - w);
-    }
-    if (j < h - 1 && mark[p + w] === from) {
-      mark[p + w] = to;
-      queue.push(p + w);
-    }
-  }
 }
