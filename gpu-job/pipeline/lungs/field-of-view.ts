@@ -22,27 +22,33 @@ export const MAX_PADDING_HU = -1024;
 
 /**
  * The in-plane mask (nx * ny, 1 = out of view) of the pixels outside the reconstructed field of view, or
- * undefined when there are none. One pass over the volume.
+ * undefined when there are none. Reads the first slice whole, then only the pixels still in question.
  */
 export function outOfViewMask(volume: Volume): Uint8Array | undefined {
   const [nx, ny, nz] = volume.dims;
   const plane = nx * ny;
   const data = volume.data;
-  // Candidates: constant through the slices and at most MAX_PADDING_HU (below it, for a single slice).
-  const constant = new Uint8Array(plane);
-  let any = false;
+  // Candidates: at most MAX_PADDING_HU in the first slice (below it, for a single slice), then the same in
+  // every other. A list, so that a scan without padding, whose few candidates (clipped air) drop out within
+  // a slice or two, costs next to nothing.
+  const candidates = new Int32Array(plane);
+  let n = 0;
   for (let p = 0; p < plane; p++) {
     const v = data[p]!;
-    if (nz === 1 ? v < MAX_PADDING_HU : v <= MAX_PADDING_HU) {
-      constant[p] = 1;
-      any = true;
-    }
+    if (nz === 1 ? v < MAX_PADDING_HU : v <= MAX_PADDING_HU) candidates[n++] = p;
   }
-  if (!any) return undefined;
-  for (let k = 1; k < nz; k++) {
+  for (let k = 1; k < nz && n > 0; k++) {
     const base = k * plane;
-    for (let p = 0; p < plane; p++) if (constant[p] && data[base + p] !== data[p]) constant[p] = 0;
+    let kept = 0;
+    for (let c = 0; c < n; c++) {
+      const p = candidates[c]!;
+      if (data[base + p] === data[p]) candidates[kept++] = p;
+    }
+    n = kept;
   }
+  if (n === 0) return undefined;
+  const constant = new Uint8Array(plane);
+  for (let c = 0; c < n; c++) constant[candidates[c]!] = 1;
   // Keep those connected to the border.
   const queue = new VoxelQueue(4 * (nx + ny));
   floodFromBorder(constant, nx, ny, queue, 1, 2);
