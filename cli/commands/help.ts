@@ -24,7 +24,8 @@ export const HELP = {
   --size <px>                rows = columns (default 512)
   --slices <n>               (default 120)
   --thickness <mm>           slice thickness (default 2.5); --spacing <mm> centre-to-centre if different
-  --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view)
+  --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view); pixels over 1.5 mm are area
+                             averages of a finer rendering, as a detector integrates them
   --z ascending|descending   slice order along z in instance order (default ascending)
   --oblique <rx>,<ry>        rotate the sampling grid about x then y, in degrees
   --off-centre <x>,<y>       field of view centred this far (mm, LPS) from the chest's axis
