@@ -91,6 +91,11 @@ export interface CtSeriesOptions {
   kvp?: number;
   /** Adds SyntheticData (0008,001C) = YES. */
   synthetic?: boolean;
+  /**
+   * HU of the pixels outside the reconstructed field of view: declared as Pixel Padding Value (0028,0120),
+   * the stored value that means "not imaged", as scanners do for their reconstruction circle.
+   */
+  pixelPaddingHu?: number;
   /** File name of slice index (0-based); default IM000001.dcm, IM000002.dcm, ... */
   fileName?: (index: number) => string;
 }
@@ -375,6 +380,8 @@ function sliceDataset(ctx: SeriesContext, k: number): Record<string, unknown> {
     ds.RescaleType = "HU";
   }
   if (opts.synthetic) ds.SyntheticData = "YES";
+  // Stored = HU - intercept (slope 1); its VR follows PixelRepresentation (US or SS).
+  if (opts.pixelPaddingHu !== undefined) ds.PixelPaddingValue = opts.pixelPaddingHu - layout.intercept;
   return ds;
 }
 
@@ -384,16 +391,20 @@ function encodeSlice(ctx: SeriesContext, k: number): Uint8Array {
   const syntax = ctx.syntax === "jpeg-lossless" ? "explicit-le" : ctx.syntax;
   const natural = sliceDataset(ctx, k);
   const bytes = sliceBytes(ctx.vol, k, ctx.layout, syntax === "explicit-be");
+  const paddingVr =
+    natural.PixelPaddingValue === undefined
+      ? {}
+      : { PixelPaddingValue: ctx.layout.pixelRepresentation === 0 ? "US" : "SS" };
   let writeOptions: Record<string, unknown> = { allowInvalidVRLength: false };
   if (syntax === "rle") {
     const frame = encodeRleFrame(bytes, ctx.vol.dims[1], ctx.vol.dims[0]);
     natural.PixelData = [frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength)];
-    natural._vrMap = { PixelData: "OB" };
+    natural._vrMap = { PixelData: "OB", ...paddingVr };
     // RLE needs exactly one fragment per frame (PS3.5 A.4.2).
     writeOptions = { ...writeOptions, fragmentMultiframe: false };
   } else {
     natural.PixelData = [bytes.buffer];
-    natural._vrMap = { PixelData: "OW" };
+    natural._vrMap = { PixelData: "OW", ...paddingVr };
   }
   const meta = DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,

@@ -30,6 +30,7 @@ import {
   renderSteps,
 } from "./generate.js";
 import { phantomGrid, turnedAboutChestAxis } from "./grid.js";
+import { HU_MIN } from "./noise.js";
 import {
   PHANTOM_GENERATOR_VERSION,
   type PhantomOptions,
@@ -149,6 +150,7 @@ export async function runPhantom(
     sliceThickness: o.sliceThickness,
     softwareVersions: `deepsc-phantom ${PHANTOM_GENERATOR_VERSION}`,
     convolutionKernel: o.correlatedNoise ? "STANDARD" : "SHARP",
+    ...(o.reconstructionCircle ? { pixelPaddingHu: HU_MIN } : {}),
   };
   const fileStep = (): void => step();
   let ctRelative: string;

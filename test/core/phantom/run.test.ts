@@ -304,6 +304,35 @@ describe("runPhantom, other outputs and geometry", () => {
     expect(await uid("uid-round", { reconstructionCircle: true })).not.toBe(centred);
   });
 
+  it("declares a round reconstruction's padding in DICOM as Pixel Padding Value, in the pixels' own storage", async () => {
+    for (const [rescale, stored] of [
+      ["unsigned", 0],
+      ["signed", -1024],
+    ] as const) {
+      const r = await runPhantom({
+        class: "normal",
+        seed: 5,
+        size: 16,
+        slices: 3,
+        rescale,
+        reconstructionCircle: true,
+        out: join(work, `ppv-${rescale}`),
+      });
+      const file = join(r.ctPath, "IM000002.dcm");
+      const header = parseDicomHeader(readFileSync(file), file, statSync(file).size);
+      expect(header.pixelPaddingValue).toBe(stored);
+    }
+    const square = await runPhantom({
+      class: "normal",
+      seed: 5,
+      size: 16,
+      slices: 3,
+      out: join(work, "ppv-none"),
+    });
+    const file = join(square.ctPath, "IM000002.dcm");
+    expect(parseDicomHeader(readFileSync(file), file, statSync(file).size).pixelPaddingValue).toBeUndefined();
+  });
+
   it("pads the pixels outside a round reconstruction in every slice and leaves them out of the truth", async () => {
     const make = (round: boolean) =>
       runPhantom({
