@@ -145,6 +145,10 @@ export async function analyze(
       lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
       coarse: coarserThanModel(volume, m.preprocessing),
       rollDeg: lungRollDeg(lungs.labels, volume),
+      view: {
+        acrossMm: Math.min(volume.dims[0] * volume.spacing[0], volume.dims[1] * volume.spacing[1]),
+        cutsLungs: lungs.cutInPlane,
+      },
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.

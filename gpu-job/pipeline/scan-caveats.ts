@@ -8,6 +8,10 @@
  *  - PATIENT_ROLLED: the lungs' left-right axis turned in plane (lungs/lung-axis.ts) by more than the
  *    model was shown to cope with: on bench/patient-roll.ts every class is right from -30 to +30 degrees,
  *    but at +30 a normal phantom got 11 mL of false lesion (up to 20 degrees either way: under 1 mL).
+ *  - NARROW_FIELD_OF_VIEW: an in-plane field of view under NARROW_VIEW_MM that cuts the lungs at the side.
+ *    The model was trained on 360 mm; on bench/scan-kinds.ts every class was right at 250 mm (square and
+ *    round), while at 220 and 200 mm normal phantoms were called COVID-19 (0.84-0.91) with the lungs and
+ *    their lesions found, so the class, not the segmentation, goes wrong.
  */
 import type { Warning } from "../../core/contracts/validation-report.js";
 
@@ -18,7 +22,15 @@ import type { Warning } from "../../core/contracts/validation-report.js";
 export const MIN_CHEST_LUNG_ML = 1000;
 
 /** The warning codes this module raises: each says the model's class is unreliable for the scan. */
-export const UNRELIABLE_CLASS_CODES: readonly string[] = ["NOT_CHEST", "COARSE_PIXELS", "PATIENT_ROLLED"];
+export const UNRELIABLE_CLASS_CODES: readonly string[] = [
+  "NOT_CHEST",
+  "COARSE_PIXELS",
+  "PATIENT_ROLLED",
+  "NARROW_FIELD_OF_VIEW",
+];
+
+/** A field of view narrower than this (mm across, in-plane) that cuts the lungs: NARROW_FIELD_OF_VIEW. */
+export const NARROW_VIEW_MM = 250;
 
 /**
  * From this roll on, PATIENT_ROLLED. Upright phantoms read about 1 degree (the heart makes the lungs a
@@ -38,6 +50,8 @@ export function scanCaveats(facts: {
   coarse: { nativeMm: number; modelMm: number } | null;
   /** lungRollDeg of the lung mask (null: no axis to read). */
   rollDeg?: number | null;
+  /** The in-plane field of view across (mm, its narrower side) and whether it cuts a lung at the side. */
+  view?: { acrossMm: number; cutsLungs: boolean };
 }): ScanCaveats {
   const out: ScanCaveats = { warnings: [], impression: [] };
   const lungMl = Math.round(facts.lungMl);
@@ -70,6 +84,17 @@ export function scanCaveats(facts: {
     });
     out.impression.push(
       `The patient lies about ${deg} degrees rolled, which the model was not trained on: its lesions and class are less reliable.`,
+    );
+  }
+  const v = facts.view;
+  if (v?.cutsLungs && v.acrossMm < NARROW_VIEW_MM) {
+    const mm = Math.round(v.acrossMm);
+    out.warnings.push({
+      code: "NARROW_FIELD_OF_VIEW",
+      message: `The field of view is ${mm} mm across and cuts the lungs at the side: the model was trained on 360 mm views of whole lungs and was right down to ${NARROW_VIEW_MM} mm, but narrower views made it call normal lungs COVID-19. Expect an unreliable class; reconstruct the series with a field of view that holds both lungs if possible.`,
+    });
+    out.impression.push(
+      `The field of view (${mm} mm) cuts the lungs, which the model was not trained on: its class is unreliable.`,
     );
   }
   return out;

@@ -115,8 +115,9 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
       });
   }
   const zones = assignZones(labels, volume);
-  warnings.push(...fieldOfViewWarnings(labels, volume, outOfView));
-  return result(volume, labels, zones, voxelMl, warnings, boxes);
+  const view = fieldOfViewWarnings(labels, volume, outOfView);
+  warnings.push(...view.warnings);
+  return result(volume, labels, zones, voxelMl, warnings, boxes, view.cutInPlane);
 }
 
 /**
@@ -292,8 +293,15 @@ function sideMeans(
   return { right: sum[RIGHT]! / count[RIGHT]!, left: sum[LEFT]! / count[LEFT]! };
 }
 
-/** Caveats about lungs cut by the field of view (their volumes and zones are then partial). */
-function fieldOfViewWarnings(labels: Uint8Array, volume: Volume, outOfView?: Uint8Array): string[] {
+/**
+ * Caveats about lungs cut by the field of view (their volumes and zones are then partial), and whether a
+ * lung reaches its in-plane edge.
+ */
+function fieldOfViewWarnings(
+  labels: Uint8Array,
+  volume: Volume,
+  outOfView?: Uint8Array,
+): { warnings: string[]; cutInPlane: boolean } {
   const [nx, ny, nz] = volume.dims;
   const plane = nx * ny;
   const order = sliceOrder(volume);
@@ -337,7 +345,7 @@ function fieldOfViewWarnings(labels: Uint8Array, volume: Volume, outOfView?: Uin
     }
     if (atEdge.has(label)) out.push(`The ${side} lung reaches the in-plane edge of the field of view.`);
   }
-  return out;
+  return { warnings: out, cutInPlane: atEdge.has(RIGHT) || atEdge.has(LEFT) };
 }
 
 /** The in-view pixels of a plane with an out-of-view 4-neighbour: the reconstruction circle's rim. */
@@ -365,6 +373,7 @@ function result(
   voxelMl: number,
   warnings: string[],
   boxes: Array<LabelBox | undefined> = [],
+  cutInPlane = false,
 ): LungSegmentation {
   const [nx, ny] = volume.dims;
   const counts = [0, 0, 0];
@@ -384,5 +393,6 @@ function result(
     zones,
     volumeMl: { right: counts[RIGHT]! * voxelMl, left: counts[LEFT]! * voxelMl },
     warnings,
+    cutInPlane,
   };
 }

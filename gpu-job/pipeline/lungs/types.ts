@@ -25,4 +25,9 @@ export interface LungSegmentation {
   volumeMl: Record<LungSide, number>;
   /** Human-readable caveats (e.g. "lungs touch the top of the field of view"); no patient data. */
   warnings: string[];
+  /**
+   * A lung reaches the in-plane edge of the field of view (the image's border or its reconstruction circle):
+   * the field of view cuts the lungs at the side.
+   */
+  cutInPlane: boolean;
 }

@@ -2,8 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runPhantom } from "../../../core/phantom/run.js";
 import { analyze } from "../../../gpu-job/pipeline/analyze.js";
-import { MIN_CHEST_LUNG_ML, ROLL_WARNING_DEG, scanCaveats } from "../../../gpu-job/pipeline/scan-caveats.js";
+import {
+  MIN_CHEST_LUNG_ML,
+  NARROW_VIEW_MM,
+  ROLL_WARNING_DEG,
+  scanCaveats,
+  UNRELIABLE_CLASS_CODES,
+} from "../../../gpu-job/pipeline/scan-caveats.js";
 import { corpusPath } from "../../helpers/corpus.js";
 
 const work = mkdtempSync(join(tmpdir(), "deepsc-caveats-"));
@@ -46,6 +53,43 @@ describe("scanCaveats: a rolled patient", () => {
       expect(c.impression[0]).toMatch(/^The patient lies about \d+ degrees rolled/);
     }
   });
+});
+
+describe("scanCaveats: a narrow field of view", () => {
+  it("warns when a view narrower than NARROW_VIEW_MM cuts the lungs, not when it holds them or is wide enough", () => {
+    const base = { lungMl: 4800, coarse: null };
+    const c = scanCaveats({ ...base, view: { acrossMm: 219.8, cutsLungs: true } });
+    expect(c.warnings.map((w) => w.code)).toEqual(["NARROW_FIELD_OF_VIEW"]);
+    expect(c.warnings[0]?.message).toMatch(/^The field of view is 220 mm across and cuts the lungs/);
+    expect(c.impression).toEqual([
+      "The field of view (220 mm) cuts the lungs, which the model was not trained on: its class is unreliable.",
+    ]);
+    expect(UNRELIABLE_CLASS_CODES).toContain("NARROW_FIELD_OF_VIEW");
+    expect(scanCaveats({ ...base, view: { acrossMm: 219.8, cutsLungs: false } }).warnings).toEqual([]);
+    expect(scanCaveats({ ...base, view: { acrossMm: NARROW_VIEW_MM, cutsLungs: true } }).warnings).toEqual(
+      [],
+    );
+  });
+});
+
+describe("analyze on a 211 mm field of view that cuts the lungs (phantom)", () => {
+  it("says the class is unreliable, in the warnings and the impression", async () => {
+    const phantom = await runPhantom({
+      class: "normal",
+      seed: 9107,
+      size: 96,
+      pixelSpacing: 2.2,
+      slices: 40,
+      sliceThickness: 7.5,
+      format: "nifti",
+      out: join(work, "narrow"),
+    });
+    const { diagnosis } = await analyze(phantom.ctPath, join(work, "narrow-out"), { device: "cpu" });
+    const codes = diagnosis.warnings.map((w) => w.code);
+    expect(codes).toContain("NARROW_FIELD_OF_VIEW");
+    expect(codes).not.toContain("COARSE_PIXELS");
+    expect(diagnosis.impression).toContain("The field of view (211 mm) cuts the lungs");
+  }, 120_000);
 });
 
 describe("analyze on an abdominal CT with a sliver of lung bases (corpus)", () => {

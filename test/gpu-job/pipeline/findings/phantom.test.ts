@@ -53,6 +53,7 @@ function findingsFor(ct: Volume, lesionIds: Uint8Array, lungs: Uint8Array): Find
       zones: assignZones(lungs, ct),
       volumeMl: { right: 0, left: 0 },
       warnings: [],
+      cutInPlane: false,
     },
     pleuralDistanceMm: pleuralDistanceMm(lungs, ct.dims, ct.spacing),
   });

@@ -89,6 +89,7 @@ export class Scene {
         zones: this.zones,
         volumeMl: { right: 0, left: 0 },
         warnings: [],
+        cutInPlane: false,
       },
       pleuralDistanceMm: this.distance,
     };

@@ -87,6 +87,7 @@ for (let run = 1; run <= 3; run++) {
         zones,
         volumeMl: { right: 0, left: 0 },
         warnings: [],
+        cutInPlane: false,
       },
       pleuralDistanceMm: distance,
     }),

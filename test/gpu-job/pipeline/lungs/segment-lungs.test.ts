@@ -186,6 +186,7 @@ describe("segmentLungs on phantoms", () => {
       for (const side of ["right", "left"])
         expect(s.warnings).toContain(`The ${side} lung reaches the in-plane edge of the field of view.`);
       expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBe(0);
+      expect(s.cutInPlane).toBe(true);
     });
 });
 
@@ -197,6 +198,7 @@ describe("segmentLungs in a round reconstruction", () => {
     const b = segmentLungs(round.ct);
     expect(Buffer.from(b.labels).equals(Buffer.from(a.labels))).toBe(true);
     expect(b.warnings).toEqual(a.warnings);
+    expect(b.cutInPlane).toBe(false);
   });
 });
 
