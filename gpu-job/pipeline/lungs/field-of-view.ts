@@ -14,11 +14,12 @@
  * no evidence of constancy, so only values below MAX_PADDING_HU count there.
  */
 import type { Volume } from "../../../core/contracts/volume.js";
+import { PADDING_HU } from "../../../core/dicom/decode-pixels.js";
 import { floodFromBorder } from "./plane-flood.js";
 import { VoxelQueue } from "./voxel-queue.js";
 
-/** Padding is at most this: the decoder's -1024 for declared padding, or the raw -2000 / -3024 HU. */
-export const MAX_PADDING_HU = -1024;
+/** Padding is at most this: the decoder's value for declared padding, or the raw -2000 / -3024 HU. */
+export const MAX_PADDING_HU = PADDING_HU;
 
 /**
  * The in-plane mask (nx * ny, 1 = out of view) of the pixels outside the reconstructed field of view, or
