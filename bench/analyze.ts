@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runPhantom } from "../core/phantom/run.js";
 import { machineInfo } from "./machine.js";
+import { isCurrentPhantom } from "./quality-phantoms.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "dist/bin/deepsc.mjs");
@@ -56,12 +57,7 @@ interface AnalyzeRun {
 async function phantomSeries(scan: Scan): Promise<string> {
   const out = join(CACHE, scan.label);
   const dir = join(out, "dicom");
-  if (
-    existsSync(join(out, "truth", "truth.json")) &&
-    existsSync(dir) &&
-    readdirSync(dir).length === scan.slices
-  )
-    return dir;
+  if (isCurrentPhantom(out) && existsSync(dir) && readdirSync(dir).length === scan.slices) return dir;
   rmSync(out, { recursive: true, force: true });
   process.stderr.write(`generating ${scan.label} (once, cached under ${CACHE}) ...\n`);
   await runPhantom({
