@@ -9,8 +9,10 @@ import { voxelToLps } from "../../../../core/geometry/affine.js";
 import { AIRWAY } from "../../../../core/phantom/anatomy.js";
 import type { RenderedPhantom } from "../../../../core/phantom/generate.js";
 import { outOfViewMask } from "../../../../gpu-job/pipeline/lungs/field-of-view.js";
+import { floodFromBorder } from "../../../../gpu-job/pipeline/lungs/plane-flood.js";
 import { segmentLungs } from "../../../../gpu-job/pipeline/lungs/segment-lungs.js";
 import { LUNG_LABEL, LUNG_ZONE } from "../../../../gpu-job/pipeline/lungs/types.js";
+import { VoxelQueue } from "../../../../gpu-job/pipeline/lungs/voxel-queue.js";
 import { assignZones } from "../../../../gpu-job/pipeline/lungs/zones.js";
 import { dice, type GridOptions, renderSmall, SMALL_GRID } from "./phantom-fixture.js";
 
@@ -211,30 +213,15 @@ describe("segmentLungs on an image whose background was blanked", () => {
     const before = segmentLungs(r.ct);
     const [nx, ny, nz] = r.ct.dims;
     const blanked = Int16Array.from(r.ct.data);
+    // Per slice: the air reaching the border through air (below -500 HU) becomes -1024.
+    const plane = nx * ny;
+    const air = new Uint8Array(plane);
+    const queue = new VoxelQueue();
     for (let k = 0; k < nz; k++) {
-      const base = k * nx * ny;
-      const stack: number[] = [];
-      const visit = (p: number) => {
-        if (blanked[base + p]! < -500 && blanked[base + p] !== -1024) {
-          blanked[base + p] = -1024;
-          stack.push(p);
-        }
-      };
-      for (let i = 0; i < nx; i++) {
-        visit(i);
-        visit(i + nx * (ny - 1));
-      }
-      for (let j = 0; j < ny; j++) {
-        visit(nx * j);
-        visit(nx * j + nx - 1);
-      }
-      while (stack.length > 0) {
-        const p = stack.pop()!;
-        if (p % nx > 0) visit(p - 1);
-        if (p % nx < nx - 1) visit(p + 1);
-        if (p >= nx) visit(p - nx);
-        if (p < nx * (ny - 1)) visit(p + nx);
-      }
+      const base = k * plane;
+      for (let p = 0; p < plane; p++) air[p] = blanked[base + p]! < -500 ? 1 : 0;
+      floodFromBorder(air, nx, ny, queue, 1, 2);
+      for (let p = 0; p < plane; p++) if (air[p] === 2) blanked[base + p] = -1024;
     }
     // The blanked air is taken as out of view: most of the image around the body.
     const unseen = outOfViewMask({ ...r.ct, data: blanked })!;
