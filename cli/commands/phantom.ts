@@ -24,6 +24,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       "off-centre": { type: "string" },
       roll: { type: "string" },
       circle: { type: "boolean", default: false },
+      habitus: { type: "string" },
       syntax: { type: "string" },
       rescale: { type: "string" },
       noise: { type: "string" },
@@ -54,6 +55,10 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     opts.orientation = { rotateXDeg: rx ?? 0, rotateYDeg: ry ?? 0 };
   }
   if (values["off-centre"]) opts.offCentreMm = values["off-centre"].split(",").map(Number);
+  if (values.habitus) {
+    const [widthScale, depthScale, heightScale] = values.habitus.split(",").map(Number);
+    opts.habitus = { widthScale, depthScale, heightScale };
+  }
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   const progress = createProgress(!values.quiet);
   try {

@@ -6,7 +6,7 @@
 import type { Geometry, Mat3, Vec3 } from "../contracts/volume.js";
 import { fromColumns, turnedAboutZ } from "../geometry/affine.js";
 import { SCAN_CENTRE } from "./anatomy.js";
-import type { ResolvedPhantomOptions } from "./options.js";
+import type { Habitus, ResolvedPhantomOptions } from "./options.js";
 
 export const DEFAULT_FIELD_OF_VIEW_MM = 360;
 
@@ -73,4 +73,20 @@ export function phantomGrid(o: GridOptions): Geometry {
  */
 export function turnedAboutChestAxis(grid: Geometry, deg: number): Geometry {
   return turnedAboutZ(grid, deg, SCAN_CENTRE);
+}
+
+/**
+ * The grid a body of `habitus` is sampled on: voxel centres mapped into the unscaled anatomy's
+ * millimetres (q = SCAN_CENTRE + S^-1 (p - SCAN_CENTRE), S = diag(width, depth, height)). A phantom
+ * rendered on it but declared on `grid` shows the anatomy scaled by S. Its direction columns are not unit
+ * vectors: only the renderer's voxel-to-millimetre map reads it.
+ */
+export function scaledAboutChestCentre(grid: Geometry, habitus: Habitus): Geometry {
+  const s = [habitus.widthScale, habitus.depthScale, habitus.heightScale];
+  const d = grid.direction;
+  return {
+    ...grid,
+    origin: [0, 1, 2].map((r) => SCAN_CENTRE[r]! + (grid.origin[r]! - SCAN_CENTRE[r]!) / s[r]!) as Vec3,
+    direction: d.map((v, n) => v / s[Math.floor(n / 3)]!) as Mat3,
+  };
 }

@@ -46,6 +46,24 @@ export const ObliqueSchema = z.object({
   rotateYDeg: z.number().min(-60).max(60).default(0),
 });
 
+/**
+ * Body habitus: the whole anatomy (body, lungs, heart, domes, bones, vessels, airways and lesions) scaled
+ * about the chest's centre, along the patient's left-right (width), anterior-posterior (depth) and
+ * head-feet (height) axes. 1, 1, 1 is the one body every other option draws; a wide flat chest, a
+ * barrel chest, short or tall lungs are departures from it that the training phantoms never showed.
+ */
+export const HabitusSchema = z.object({
+  widthScale: z.number().min(0.75).max(1.3).default(1),
+  depthScale: z.number().min(0.75).max(1.3).default(1),
+  heightScale: z.number().min(0.75).max(1.3).default(1),
+});
+export type Habitus = z.output<typeof HabitusSchema>;
+
+/** True for the unscaled body (every scale 1). */
+export function isDefaultHabitus(h: Habitus): boolean {
+  return h.widthScale === 1 && h.depthScale === 1 && h.heightScale === 1;
+}
+
 export const PhantomOptionsSchema = z
   .object({
     /** Which findings to draw: COVID-19 pneumonia, community-acquired pneumonia, or none. */
@@ -85,6 +103,7 @@ export const PhantomOptionsSchema = z
      * the image's border, cuts the body and lungs; the truth masks hold only what lies inside it.
      */
     reconstructionCircle: z.boolean().default(false),
+    habitus: HabitusSchema.prefault({}),
     transferSyntax: TransferSyntaxNameSchema.default("explicit-le"),
     /**
      * unsigned: stored = HU + 1024, RescaleIntercept -1024 (12 bits stored); signed: stored = HU,

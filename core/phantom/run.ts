@@ -29,9 +29,10 @@ import {
   renderPhantom,
   renderSteps,
 } from "./generate.js";
-import { phantomGrid, turnedAboutChestAxis } from "./grid.js";
+import { phantomGrid, scaledAboutChestCentre, turnedAboutChestAxis } from "./grid.js";
 import { HU_MIN } from "./noise.js";
 import {
+  isDefaultHabitus,
   PHANTOM_GENERATOR_VERSION,
   type PhantomOptions,
   type ResolvedPhantomOptions,
@@ -63,16 +64,19 @@ const NIFTI_DESCRIPTION = "DeepSC phantom (synthetic)";
 
 /**
  * Plan and render a phantom from resolved options on its grid (phantomGrid(o)), in memory. A rolled
- * patient (patientRollDeg) is sampled on the grid turned against the roll and declared on the upright one,
- * so the images, and the truth voxel for voxel, show the anatomy rolled under an axial header.
+ * patient (patientRollDeg) is sampled on the grid turned against the roll, and another habitus on the grid
+ * scaled against it, and both are declared on the upright unscaled one, so the images, and the truth voxel
+ * for voxel, show the anatomy rolled or scaled under an axial header. `anatomyGrid` is the grid sampled:
+ * its voxel-to-millimetre map gives each voxel's place in the unscaled anatomy (for the truth's depths).
  */
 export function renderResolved(
   o: ResolvedPhantomOptions,
   grid: Geometry = phantomGrid(o),
   onProgress?: (done: number, total: number) => void,
-): { plan: PhantomPlan; rendered: RenderedPhantom } {
+): { plan: PhantomPlan; rendered: RenderedPhantom; anatomyGrid: Geometry } {
   const plan = planPhantom(o.class, o.seed);
-  const renderGrid = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
+  const turned = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
+  const renderGrid = isDefaultHabitus(o.habitus) ? turned : scaledAboutChestCentre(turned, o.habitus);
   const rendered = renderPhantom(
     plan,
     renderGrid,
@@ -88,7 +92,7 @@ export function renderResolved(
       v.origin = [...grid.origin];
       v.direction = [...grid.direction];
     }
-  return { plan, rendered };
+  return { plan, rendered, anatomyGrid: renderGrid };
 }
 
 /**
@@ -110,7 +114,7 @@ export async function runPhantom(
     onProgress?.(Math.min(done, total), total);
   };
 
-  const { plan, rendered } = renderResolved(o, grid, () => step());
+  const { plan, rendered, anatomyGrid } = renderResolved(o, grid, () => step());
 
   const out = o.out;
   const truthDir = join(out, "truth");
@@ -143,6 +147,7 @@ export async function runPhantom(
       ...(o.offCentreMm[0] !== 0 || o.offCentreMm[1] !== 0 ? [`off-centre ${o.offCentreMm.join(",")}`] : []),
       ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
+      ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
     ].join("/"),
     transferSyntax: o.transferSyntax,
     rescale: o.rescale,
@@ -207,6 +212,8 @@ export async function runPhantom(
     rotationDeg: rotation,
     patientRollDeg: o.patientRollDeg,
     reconstructionCircle: o.reconstructionCircle,
+    anatomyGrid,
+    habitus: o.habitus,
     files: {
       ct: ctRelative,
       lesions: "truth/lesions.nii.gz",

@@ -6,12 +6,12 @@
  */
 import * as z from "zod";
 import { Mat3Schema, Vec3Schema } from "../contracts/validation-report.js";
-import type { Vec3 } from "../contracts/volume.js";
+import type { Geometry, Vec3 } from "../contracts/volume.js";
 import { voxelToLps } from "../geometry/affine.js";
 import type { RenderedPhantom } from "./generate.js";
 import type { LesionPlan, PhantomClass } from "./lesions.js";
-import { depthAt, getLungModel, zoneOf } from "./lung-model.js";
-import { PHANTOM_GENERATOR_VERSION } from "./options.js";
+import { depthAt, getLungModel, inwardNormalAt, type LungModel, zoneOf } from "./lung-model.js";
+import { type Habitus, isDefaultHabitus, PHANTOM_GENERATOR_VERSION } from "./options.js";
 import { supersamplingFactor } from "./supersample.js";
 
 /** Subpleural shell depths of DESIGN.md §4 finding 4. */
@@ -35,7 +35,11 @@ export const LesionTruthSchema = z.object({
   zone: z.enum(["upper", "middle", "lower"]),
   /** Centroid of the lesion's voxels, LPS mm. */
   centreMm: Vec3Schema,
-  /** Where the generator placed the lesion, LPS mm, and that point's distance to the pleura. */
+  /**
+   * Where the generator placed the lesion, LPS mm of the upright unscaled anatomy (the image's own LPS
+   * unless the grid records a patientRollDeg or a habitus), and that point's distance to the pleura (mm
+   * in the scanned body).
+   */
   placedCentreMm: Vec3Schema,
   placedPleuralDepthMm: z.number(),
   /** Mean distance of the lesion's voxels to the pleura, mm. */
@@ -77,6 +81,8 @@ export const PhantomTruthSchema = z.object({
     supersampling: z.number().int().optional(),
     /** Pixels outside the inscribed disc are padding, and the masks empty there; absent when not. */
     reconstructionCircle: z.literal(true).optional(),
+    /** The body's scales (options.habitus); absent for the unscaled body. */
+    habitus: z.object({ widthScale: z.number(), depthScale: z.number(), heightScale: z.number() }).optional(),
   }),
   lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
   lesions: z.array(LesionTruthSchema),
@@ -109,7 +115,28 @@ export interface TruthContext {
   rotationDeg: { x: number; y: number };
   patientRollDeg?: number;
   reconstructionCircle?: boolean;
+  /**
+   * The grid the anatomy was sampled on (renderResolved's anatomyGrid): where each voxel lies in the
+   * upright unscaled anatomy, which the pleural depths and zones are read from. Default: the CT's grid.
+   */
+  anatomyGrid?: Geometry;
+  habitus?: Habitus;
   files: Record<string, string>;
+}
+
+/**
+ * Depth below the pleura in the scanned body's millimetres at anatomy point (x, y, z), from the unscaled
+ * anatomy's depth field: in a body scaled by `scale` (S = diag(width, depth, height)), a point at anatomy
+ * distance d from a pleura of anatomy normal n lies d / |S^-1 n| from it (exact where the pleura is flat
+ * nearby). Undefined `scale`: the unscaled body, the field's own value.
+ */
+function scaledDepth(m: LungModel, scale: Vec3 | undefined, x: number, y: number, z: number): number {
+  const d = depthAt(m, x, y, z);
+  if (!scale || d === 0) return d;
+  const n = inwardNormalAt(m, x, y, z);
+  const stretch = Math.hypot(n[0] / scale[0], n[1] / scale[1], n[2] / scale[2]);
+  // No gradient to read (a flat spot of the field): the mean scale.
+  return stretch > 0 ? d / stretch : d * Math.cbrt(scale[0] * scale[1] * scale[2]);
 }
 
 interface Accumulator {
@@ -127,6 +154,11 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
   const [nx, ny, nz] = g.dims;
   const voxelMl = (g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
   const a = voxelToLps(g);
+  const an = voxelToLps(ctx.anatomyGrid ?? g);
+  const scale: Vec3 | undefined =
+    ctx.habitus && !isDefaultHabitus(ctx.habitus)
+      ? [ctx.habitus.widthScale, ctx.habitus.depthScale, ctx.habitus.heightScale]
+      : undefined;
   const model = getLungModel();
   const lungCount = [0, 0, 0];
   const acc: Accumulator[] = ctx.lesions.map(() => ({ count: 0, si: 0, sj: 0, sk: 0, hu: 0, depth: 0 }));
@@ -150,10 +182,10 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
         s.sj += j;
         s.sk += k;
         s.hu += hu[idx]!;
-        const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
-        const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
-        const z = a[8]! * i + a[9]! * j + a[10]! * k + a[11]!;
-        const d = depthAt(model, x, y, z);
+        const x = an[0]! * i + an[1]! * j + an[2]! * k + an[3]!;
+        const y = an[4]! * i + an[5]! * j + an[6]! * k + an[7]!;
+        const z = an[8]! * i + an[9]! * j + an[10]! * k + an[11]!;
+        const d = scaledDepth(model, scale, x, y, z);
         s.depth += d;
         for (let t = 0; t < shells.length; t++) if (d <= SUBPLEURAL_SHELLS_MM[t]!) shells[t]!++;
       }
@@ -172,14 +204,16 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       a[4]! * ci + a[5]! * cj + a[6]! * ck + a[7]!,
       a[8]! * ci + a[9]! * cj + a[10]! * ck + a[11]!,
     ];
+    // The zone is read in the anatomy (a lesion's height within its lung does not change with the body's).
+    const anatomyZ = an[8]! * ci + an[9]! * cj + an[10]! * ck + an[11]!;
     const consolidation = (r.lesionCoreVoxels[n] ?? 0) / s.count;
     lesions.push({
       id: plan.id,
       side: plan.side === 1 ? "right" : "left",
-      zone: zoneOf(model, plan.side, centre[2]),
+      zone: zoneOf(model, plan.side, anatomyZ),
       centreMm: centre.map(round3) as Vec3,
       placedCentreMm: plan.centre.map(round3) as Vec3,
-      placedPleuralDepthMm: round3(plan.pleuralDepthMm),
+      placedPleuralDepthMm: round3(scaledDepth(model, scale, ...plan.centre)),
       meanPleuralDepthMm: round3(s.depth / s.count),
       voxels: s.count,
       volumeMl: round3(s.count * voxelMl),
@@ -228,6 +262,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
       ...(supersampling > 1 ? { supersampling } : {}),
       ...(ctx.reconstructionCircle ? { reconstructionCircle: true as const } : {}),
+      ...(scale && ctx.habitus ? { habitus: { ...ctx.habitus } } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
     lesions,

@@ -1,4 +1,4 @@
-/** `deepsc phantom` as a user runs it (the built bin): the options that move or turn the patient. */
+/** `deepsc phantom` as a user runs it (the built bin): the options that move, turn or scale the patient. */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +49,20 @@ describe("deepsc phantom", () => {
       JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
     );
     expect(truth.grid.reconstructionCircle).toBe(true);
+  });
+
+  it("--habitus scales the body and says so in truth.json; a scale out of range is a usage error", () => {
+    const out = join(work, "habitus");
+    const r = deepsc(["phantom", ...small, "--habitus", "1.2,0.9,1.1", "--out", out]);
+    expect(r.code).toBe(0);
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
+    );
+    expect(truth.grid.habitus).toEqual({ widthScale: 1.2, depthScale: 0.9, heightScale: 1.1 });
+    const bad = deepsc(["phantom", ...small, "--habitus", "1,1,2", "--out", join(work, "bad-habitus")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/habitus\.heightScale/);
+    expect(bad.stderr).toMatch(/--habitus <w>,<d>,<h>/);
   });
 
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {

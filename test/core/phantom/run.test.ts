@@ -302,6 +302,8 @@ describe("runPhantom, other outputs and geometry", () => {
     expect(await uid("uid-rolled", { patientRollDeg: 10 })).not.toBe(centred);
     expect(await uid("uid-square", { reconstructionCircle: false })).toBe(centred);
     expect(await uid("uid-round", { reconstructionCircle: true })).not.toBe(centred);
+    expect(await uid("uid-habitus-one", { habitus: { widthScale: 1 } })).toBe(centred);
+    expect(await uid("uid-habitus", { habitus: { heightScale: 1.1 } })).not.toBe(centred);
   });
 
   it("declares a round reconstruction's padding in DICOM as Pixel Padding Value, in the pixels' own storage", async () => {
@@ -415,6 +417,96 @@ describe("runPhantom, other outputs and geometry", () => {
         patientRollDeg: 60,
       }),
     ).rejects.toThrow(/patientRollDeg/);
+  });
+
+  it("reads a rolled patient's pleural depths and zones in the anatomy: the lesions' are the upright ones'", async () => {
+    const truth = async (deg: number) =>
+      (
+        await runPhantom({
+          class: "covid",
+          seed: 5,
+          size: 128,
+          slices: 40,
+          sliceThickness: 7.5,
+          format: "nifti",
+          patientRollDeg: deg,
+          out: join(work, `roll-lesions${deg}`),
+        })
+      ).truth;
+    const upright = await truth(0);
+    const rolled = await truth(20);
+    expect(rolled.lesions.length).toBe(upright.lesions.length);
+    expect(upright.lesions.length).toBeGreaterThan(0);
+    for (const [n, l] of rolled.lesions.entries()) {
+      const u = upright.lesions[n]!;
+      expect(l.id).toBe(u.id);
+      expect(l.zone).toBe(u.zone);
+      expect(l.placedPleuralDepthMm).toBe(u.placedPleuralDepthMm);
+      // The same lesion on turned voxels: its mean depth within a fraction of a 2.8 mm pixel.
+      expect(Math.abs(l.meanPleuralDepthMm - u.meanPleuralDepthMm)).toBeLessThan(1);
+    }
+    expect(Math.abs(rolled.totals.subpleuralShare["14"] - upright.totals.subpleuralShare["14"])).toBeLessThan(
+      0.03,
+    );
+  });
+
+  it("scales the body (habitus): lung extents and volume by the scales, pleural depths in the scaled body", async () => {
+    const scaled = async (name: string, habitus?: object) => {
+      const r = await runPhantom({
+        class: "covid",
+        seed: 5,
+        size: 128,
+        slices: 80,
+        sliceThickness: 5,
+        format: "nifti",
+        out: join(work, `habitus-${name}`),
+        ...(habitus ? { habitus } : {}),
+      });
+      const { volume: lungs } = await readNiftiFile(r.truthFiles.lungs);
+      // The lungs' extent along each LPS axis (the grid is axial and ascending: i, j, k are x, y, z).
+      const lo = [Infinity, Infinity, Infinity];
+      const hi = [-Infinity, -Infinity, -Infinity];
+      const [nx, ny] = lungs.dims;
+      for (let v = 0; v < lungs.data.length; v++) {
+        if (!lungs.data[v]) continue;
+        const ijk = [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))];
+        for (let c = 0; c < 3; c++) {
+          lo[c] = Math.min(lo[c]!, ijk[c]!);
+          hi[c] = Math.max(hi[c]!, ijk[c]!);
+        }
+      }
+      const extent = [0, 1, 2].map((c) => (hi[c]! - lo[c]! + 1) * lungs.spacing[c]!);
+      return { truth: r.truth, extent, ctPath: r.ctPath };
+    };
+    const base = await scaled("unit", { widthScale: 1, depthScale: 1, heightScale: 1 });
+    expect(base.truth.grid.habitus).toBeUndefined();
+    const h = { widthScale: 1.2, depthScale: 0.85, heightScale: 1.1 };
+    const s = await scaled("wide", h);
+    expect(s.truth.grid.habitus).toEqual(h);
+    const ratio = [0, 1, 2].map((c) => s.extent[c]! / base.extent[c]!);
+    expect(ratio[0]).toBeCloseTo(1.2, 1);
+    expect(ratio[1]).toBeCloseTo(0.85, 1);
+    expect(ratio[2]).toBeCloseTo(1.1, 1);
+    const volumeRatio = s.truth.lungs.totalMl / base.truth.lungs.totalMl;
+    expect(Math.abs(volumeRatio - 1.2 * 0.85 * 1.1)).toBeLessThan(0.03);
+    // The same lesions, scaled with the body: depths lie between the smallest and largest scale's.
+    expect(s.truth.lesions.map((l) => l.id)).toEqual(base.truth.lesions.map((l) => l.id));
+    for (const [n, l] of s.truth.lesions.entries()) {
+      const u = base.truth.lesions[n]!;
+      expect(l.zone).toBe(u.zone);
+      expect(l.meanPleuralDepthMm).toBeGreaterThan(0.8 * u.meanPleuralDepthMm);
+      expect(l.meanPleuralDepthMm).toBeLessThan(1.25 * u.meanPleuralDepthMm);
+    }
+    // A uniformly larger body: every distance 1.15 times as long.
+    const big = await scaled("big", { widthScale: 1.15, depthScale: 1.15, heightScale: 1.15 });
+    const depthRatio = big.truth.totals.meanPleuralDepthMm! / base.truth.totals.meanPleuralDepthMm!;
+    expect(depthRatio).toBeGreaterThan(1.1);
+    expect(depthRatio).toBeLessThan(1.2);
+    for (const [n, l] of big.truth.lesions.entries())
+      expect(l.placedPleuralDepthMm / base.truth.lesions[n]!.placedPleuralDepthMm).toBeCloseTo(1.15, 2);
+    await expect(
+      runPhantom({ ...BASE, out: join(work, "habitus-bad"), habitus: { widthScale: 2 } }),
+    ).rejects.toThrow(/habitus/);
   });
 
   it("writes nothing for invalid options", async () => {
