@@ -1,7 +1,8 @@
 /**
  * Scan kinds the training phantoms never showed, through the whole analysis (analyze(): our lung stage,
  * the engine, the writers) with the bundled model: long and short stacks, thick, thin, gapped and
- * overlapping slices, narrow and wide fields of view, coarse pixels, noise, tilts up to 60 degrees, NIfTI.
+ * overlapping slices, narrow and wide fields of view, coarse pixels, noise, tilts up to 60 degrees, NIfTI,
+ * bodies smaller, larger, wider, deeper, shorter and taller than the one drawn.
  * Per case: the class and its probabilities, lesion Dice against the truth (CAP, COVID-19) or the
  * false-positive lesion volume (normal), and our lung mask's Dice against the true lungs. This is how the
  * failures in bench/README.md ("Scans that are not a lung-filled axial stack") and the model card's
@@ -80,6 +81,17 @@ const KINDS: Record<string, Kind> = {
   "tilted 60 deg": tilt(60),
   "tilted 30 deg about y": tilt(0, 30),
   "descending 5 mm tilted 20 deg": { zDirection: "descending", sliceThickness: 5, slices: 60, ...tilt(20) },
+  // Other bodies than the one the training phantoms drew (options.habitus: width, depth, height scales).
+  "small body (all 0.8)": { habitus: { widthScale: 0.8, depthScale: 0.8, heightScale: 0.8 } },
+  "large body (all 1.2) in a 450 mm field of view": {
+    habitus: { widthScale: 1.2, depthScale: 1.2, heightScale: 1.2 },
+    pixelSpacing: 450 / 512,
+    slices: 160,
+  },
+  "wide flat chest (1.15 x 0.85)": { habitus: { widthScale: 1.15, depthScale: 0.85, heightScale: 1 } },
+  "barrel chest (0.9 x 1.2)": { habitus: { widthScale: 0.9, depthScale: 1.2, heightScale: 1 } },
+  "short lungs (height 0.8)": { habitus: { widthScale: 1, depthScale: 1, heightScale: 0.8 } },
+  "tall lungs (height 1.25)": { habitus: { widthScale: 1, depthScale: 1, heightScale: 1.25 }, slices: 160 },
 };
 
 const { values: args } = parseArgs({

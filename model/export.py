@@ -202,6 +202,28 @@ def io_spec(cfg: ModelConfig) -> tuple[list[dict], list[dict]]:
     return inputs, outputs
 
 
+# The engine's lungScale rule (gpu-job/pipeline/preprocess/lung-scale.ts): the model pixel follows the
+# patient's size from this ratio to the training bodies' lung spread, clamped to this range, and stays put
+# while within this tolerance of 1.
+LUNG_SCALE_RANGE = [0.75, 1.33]
+LUNG_SCALE_TOLERANCE = 0.05
+
+
+def preprocessing_manifest(cfg: ModelConfig, args) -> dict:
+    """cfg's preprocessing block, with the engine's lungScale rule when --lung-spread-mm names the training bodies'."""
+    p = cfg.preprocess.to_manifest()
+    if args.lung_spread_mm is not None:
+        p["inPlane"]["lungScale"] = {
+            "referenceSpreadMm": list(args.lung_spread_mm),
+            "range": LUNG_SCALE_RANGE,
+            "tolerance": LUNG_SCALE_TOLERANCE,
+            "definition": "model pixel along x (y) = spacingMm * clamp(spread_x (y) / referenceSpreadMm[0 (1)], range), "
+            "1 while within tolerance of 1; spread = standard deviations of the lung voxels' LPS (x, y) along their "
+            "in-plane principal axes, the larger first; only for both lungs whole in plane",
+        }
+    return p
+
+
 def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict | None, args, fp16: Path | None, parity: str) -> dict:
     inputs, outputs = io_spec(cfg)
     synthetic = True if training is None else bool(training.get("synthetic", False))
@@ -284,7 +306,7 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
             "obliqueViews": {"alignedWeight": args.aligned_view_weight},
         },
         "evidenceMap": {"output": "evidence", "range": [0.0, 1.0], "blending": "same Gaussian tile blending as the logits"},
-        "preprocessing": cfg.preprocess.to_manifest(),
+        "preprocessing": preprocessing_manifest(cfg, args),
         "architecture": {
             "reference": REFERENCE,
             "stemChannels": cfg.stem_channels,
@@ -334,12 +356,25 @@ def main(argv: list[str] | None = None) -> int:
         help="weight of an oblique scan's LPS-aligned view in the engine's mean of its two views; measure it "
         "for each model with bench/oblique-views.ts (0.5: the plain mean)",
     )
+    ap.add_argument(
+        "--lung-spread-mm",
+        type=float,
+        nargs=2,
+        metavar=("LEFT_RIGHT", "FRONT_BACK"),
+        help="the training bodies' lung spread (mm; bench/README.md \"Other bodies\" measures it on our lung mask): "
+        "writes the engine's lungScale rule, which resamples larger and smaller chests to that size. Only for a "
+        "model trained on one body size; omit it for a model trained on real patients",
+    )
     args = ap.parse_args(argv)
+    if args.lung_spread_mm is not None and min(args.lung_spread_mm) <= 0:
+        ap.error("--lung-spread-mm needs two positive values")
     if not 0 <= args.aligned_view_weight <= 1:
         ap.error("--aligned-view-weight must be between 0 and 1")
     torch.set_num_threads(1)
 
     net, cfg, training = load_network(args)
+    if args.lung_spread_mm is not None and cfg.preprocess.field_of_view_mm is None:
+        ap.error("--lung-spread-mm needs a model with a fixed in-plane pixel (field_of_view_mm)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / f"deepsc-{cfg.name}.onnx"

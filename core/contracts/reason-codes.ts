@@ -69,6 +69,8 @@ export const WARNING_CODES = {
     "The lungs lie rolled in plane by 25 degrees or more (a patient lying partly on one side): the model was trained on upright bodies and checked up to 20 degrees of roll; its lesions and class are less reliable.",
   NARROW_FIELD_OF_VIEW:
     "The in-plane field of view is under 250 mm across and cuts the lungs at the side: the model was trained on 360 mm views of whole lungs, and narrower views made it call normal lungs COVID-19; its class is unreliable.",
+  LUNGS_RESCALED:
+    "The lungs are wider or deeper than the model's training bodies' by more than its manifest's tolerance (preprocessing.inPlane.lungScale): the model saw them resampled to its training size, and its lesions were mapped back onto the scan's own voxels.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -95,6 +95,8 @@ export async function analyze(
 
     const inference = await inferScan(volume, lungMask, model, session, {
       onTile: (d, t) => progress("inference", d, t),
+      // The lungs' spread measures the patient only with both lungs whole in plane.
+      lungScaling: !lungs.cutInPlane && lungs.volumeMl.right > 0 && lungs.volumeMl.left > 0,
     });
     const t3 = performance.now();
 
@@ -141,6 +143,16 @@ export async function analyze(
         code: "OBLIQUE_RESAMPLED",
         message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid (weight ${alignedViewWeight(m)}) and its own (${Number((1 - alignedViewWeight(m)).toFixed(2))}), combined on its own voxels.`,
       });
+    if (inference.lungScale) {
+      const { factors, spreadMm } = inference.lungScale;
+      const reference = m.preprocessing.inPlane.lungScale?.referenceSpreadMm ?? spreadMm;
+      const pixel = m.preprocessing.inPlane.spacingMm ?? 0;
+      const mm = (v: number) => v.toFixed(1);
+      warnings.push({
+        code: "LUNGS_RESCALED",
+        message: `The lungs spread ${mm(spreadMm[0])} x ${mm(spreadMm[1])} mm (left-right x front-back, standard deviation) against the model's training bodies' ${mm(reference[0])} x ${mm(reference[1])} mm; the model saw them at its training size, on pixels of ${(pixel * factors[0]).toFixed(2)} x ${(pixel * factors[1]).toFixed(2)} mm instead of ${pixel.toFixed(2)} mm.`,
+      });
+    }
     const caveats = scanCaveats({
       lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
       coarse: coarserThanModel(volume, m.preprocessing),

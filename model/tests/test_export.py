@@ -130,3 +130,18 @@ def test_aligned_view_weight_is_recorded_and_checked(tmp_path):
     with pytest.raises(SystemExit):
         export.main(["--config", "light", "--random-init", "--out", str(tmp_path / "bad"), "--aligned-view-weight", "1.5"])
     assert not (tmp_path / "bad" / "model.json").exists()
+
+
+def test_lung_spread_writes_the_engine_lung_scale_rule(tmp_path):
+    out = tmp_path / "scaled"
+    args = ["--config", "light", "--random-init", "--out", str(out), "--lung-spread-mm", "85.6", "42.7"]
+    assert export.main(args) == 0
+    rule = json.loads((out / "model.json").read_text())["preprocessing"]["inPlane"]["lungScale"]
+    assert rule["referenceSpreadMm"] == [85.6, 42.7]
+    assert rule["range"][0] <= 1 <= rule["range"][1] and 0 <= rule["tolerance"] < 0.5
+    plain = tmp_path / "plain"
+    assert export.main(["--config", "light", "--random-init", "--out", str(plain)]) == 0
+    assert "lungScale" not in json.loads((plain / "model.json").read_text())["preprocessing"]["inPlane"]
+    with pytest.raises(SystemExit):
+        export.main(["--config", "light", "--random-init", "--out", str(tmp_path / "bad"), "--lung-spread-mm", "0", "40"])
+    assert not (tmp_path / "bad" / "model.json").exists()

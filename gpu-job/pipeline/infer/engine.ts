@@ -12,6 +12,7 @@ import {
   alignToLps,
   obliquityDeg,
 } from "../preprocess/axis-align.js";
+import { lungScaleFactors, lungSpreadMm } from "../preprocess/lung-scale.js";
 import { buildModelGrid } from "../preprocess/model-grid.js";
 import { scanProbabilities } from "./scan-rule.js";
 import { slidingWindow } from "./sliding-window.js";
@@ -27,6 +28,11 @@ export interface ScanInference extends NativeMaps {
   timingsMs: { preprocess: number; inference: number; postprocess: number };
   /** Set when the scan's axes were oblique and it was resampled onto an LPS-aligned grid for the model. */
   resampled: { obliquityDeg: number; alignedDims: [number, number, number] } | null;
+  /**
+   * Set when the model pixel was scaled to the patient's size (model.json inPlane.lungScale): the factors
+   * along x and y, and the lungs' spread they came from (mm, left-right and front-back).
+   */
+  lungScale: { factors: [number, number]; spreadMm: [number, number] } | null;
 }
 
 export interface EngineOptions {
@@ -38,6 +44,11 @@ export interface EngineOptions {
    * For benchmarks that choose the views' weight (bench/oblique-views.ts).
    */
   onViews?: (views: { aligned: Float32Array; own: Int16Array }) => void;
+  /**
+   * Whether the lung mask holds both whole lungs in plane, so that their spread measures the patient's size
+   * for the manifest's lungScale rule (false, the default: the model pixel stays spacingMm).
+   */
+  lungScaling?: boolean;
 }
 
 export async function inferScan(
@@ -52,11 +63,13 @@ export async function inferScan(
   const angle = obliquityDeg(volume);
   const aligned =
     angle > ALIGNED_TOLERANCE_DEG && lungMask ? alignToLps(volume, lungMask, halfModelSpacing(m)) : null;
+  const lungScale = measureLungScale(volume, lungMask, m, opts.lungScaling === true);
+  const scale = lungScale?.factors;
   const grid = aligned
-    ? buildModelGrid(aligned.volume, aligned.lungMask, m.preprocessing)
-    : buildModelGrid(volume, lungMask, m.preprocessing);
+    ? buildModelGrid(aligned.volume, aligned.lungMask, m.preprocessing, scale)
+    : buildModelGrid(volume, lungMask, m.preprocessing, scale);
   // An oblique scan is also segmented on its own grid (see weighViews).
-  const ownGrid = aligned ? buildModelGrid(volume, lungMask, m.preprocessing) : null;
+  const ownGrid = aligned ? buildModelGrid(volume, lungMask, m.preprocessing, scale) : null;
   const t1 = performance.now();
   const run = (feeds: Record<string, Float32Array>, shapes: Record<string, readonly number[]>) =>
     session.run(feeds, shapes);
@@ -138,10 +151,25 @@ export async function inferScan(
     })),
     timingsMs: { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 },
     resampled: aligned ? { obliquityDeg: angle, alignedDims: aligned.volume.dims } : null,
+    lungScale,
   };
 }
 
 /** Half the model's voxel size per LPS axis (x, y in plane, z), where the manifest fixes it. */
+/** The lungScale rule's factors for this scan; null when the manifest has none, or they are 1 and 1. */
+function measureLungScale(
+  volume: Volume,
+  lungMask: Uint8Array | null,
+  m: LoadedModel["manifest"],
+  wanted: boolean,
+): ScanInference["lungScale"] {
+  const rule = m.preprocessing.inPlane.lungScale;
+  if (!wanted || !rule || !lungMask || !m.preprocessing.inPlane.spacingMm) return null;
+  const spread = lungSpreadMm(lungMask, volume);
+  const factors = lungScaleFactors(spread, rule);
+  return spread && (factors[0] !== 1 || factors[1] !== 1) ? { factors, spreadMm: spread } : null;
+}
+
 function halfModelSpacing(m: LoadedModel["manifest"]): Vec3 | undefined {
   const inPlane = m.preprocessing.inPlane.spacingMm;
   const z = m.preprocessing.zResampling.spacingMm;

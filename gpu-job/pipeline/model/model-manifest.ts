@@ -85,6 +85,23 @@ export const ModelManifestSchema = z
          * size x spacingMm).
          */
         spacingMm: z.number().positive().nullable().optional(),
+        /**
+         * An engine rule for a model trained on one body size (preprocess/lung-scale.ts): the model pixel
+         * along x and y is spacingMm times the ratio of the lungs' spread (standard deviation of the lung
+         * voxels' LPS positions along the lungs' own left-right and front-back axes) to the training
+         * bodies' `referenceSpreadMm`, clamped to `range`, and 1 while within `tolerance` of 1, so that a
+         * larger or smaller chest reaches the model at the size it was trained on. Needs spacingMm.
+         * Absent: the model pixel is spacingMm whatever the body.
+         */
+        lungScale: z
+          .object({
+            referenceSpreadMm: z.tuple([z.number().positive(), z.number().positive()]),
+            range: z
+              .tuple([z.number().positive(), z.number().positive()])
+              .refine(([a, b]) => a <= 1 && b >= 1, "lungScale.range must hold 1"),
+            tolerance: z.number().min(0).max(0.5),
+          })
+          .optional(),
       }),
       stack: z.object({ slices: positiveInt }),
       tile: z.object({
@@ -119,6 +136,8 @@ export const ModelManifestSchema = z
           code: "custom",
           message: "input in-plane size must match preprocessing.inPlane.size",
         });
+    if (p.inPlane.lungScale && !p.inPlane.spacingMm)
+      ctx.addIssue({ code: "custom", message: "preprocessing.inPlane.lungScale needs inPlane.spacingMm" });
     if (p.tile.overlap >= p.tile.slices)
       ctx.addIssue({ code: "custom", message: "tile overlap must be smaller than the tile" });
     const names = new Set(m.outputs.map((o) => o.name));

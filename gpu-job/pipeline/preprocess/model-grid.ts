@@ -213,9 +213,15 @@ export function buildStack(grid: ModelGrid, slices: number): Float32Array {
 
 /**
  * Build the model grid. `lungMask` (>0 inside the lungs, on the volume's own grid) is required when the
- * manifest asks for lung masking.
+ * manifest asks for lung masking. `pixelScale` multiplies a fixed model pixel (inPlane.spacingMm) along
+ * the oriented x and y axes (preprocess/lung-scale.ts); it does nothing without one.
  */
-export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: Preprocessing): ModelGrid {
+export function buildModelGrid(
+  volume: Volume,
+  lungMask: Uint8Array | null,
+  p: Preprocessing,
+  pixelScale: readonly [number, number] = [1, 1],
+): ModelGrid {
   const view = orientedView(volume);
   const [nx, ny, nz] = view.dims;
   if (p.lungMasking.enabled && !lungMask) throw new Error("this model needs a lung mask");
@@ -224,8 +230,9 @@ export function buildModelGrid(volume: Volume, lungMask: Uint8Array | null, p: P
   const range = huMax - huMin;
   const mask = p.lungMasking.enabled ? lungMask : null;
   const [height, width] = p.inPlane.size;
-  let columns = axisMap(nx, view.spacing[0], width, p.inPlane.spacingMm);
-  let rows = axisMap(ny, view.spacing[1], height, p.inPlane.spacingMm);
+  const pixel = p.inPlane.spacingMm;
+  let columns = axisMap(nx, view.spacing[0], width, pixel && pixel * pixelScale[0]);
+  let rows = axisMap(ny, view.spacing[1], height, pixel && pixel * pixelScale[1]);
   const cropZ = p.zCrop?.method === "lung-extent";
   // One pass over the mask serves both the window and the crop. Without lung, neither applies: the whole
   // scan is analysed (there is nothing better to crop to, and the model says what it says about it).

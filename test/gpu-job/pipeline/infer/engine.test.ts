@@ -1,5 +1,6 @@
 /**
- * The engine's handling of an oblique scan: two views (the LPS-aligned grid and the scan's own grid), their
+ * The engine's handling of the model pixel scaled to the chest (model.json's inPlane.lungScale), and of an
+ * oblique scan: two views (the LPS-aligned grid and the scan's own grid), their
  * lesion logits and evidence weighed on the scan's voxels (model.json's segmentation.obliqueViews), the class from the aligned view. A fake session
  * tells the views apart by their whole-scan stack (the same for every tile of one view) and answers each in
  * its own way, so what the engine does with the answers shows in the result.
@@ -130,5 +131,40 @@ describe("inferScan on an oblique scan", () => {
     expect(r.resampled).toBeNull();
     expect(s.calls[1]).toBe(0);
     expect(r.lesionVoxels).toBe(count(axial.lungs.data));
+  }, 60_000);
+});
+
+describe("inferScan with the manifest's lungScale rule", () => {
+  const small = renderSmall("normal", 77, {
+    ...SMALL_GRID,
+    slices: 40,
+    habitus: { widthScale: 0.8, depthScale: 0.8, heightScale: 0.8 },
+  });
+  // Lesion wherever the tile input holds lung: the lesion mask then shows where the model grid landed.
+  const onLungs = () =>
+    twoViewSession(
+      { lesionLogit: (x) => (x > 0.05 ? 5 : -5), evidence: 0, classLogits: [0, 0, 2] },
+      { lesionLogit: () => -5, evidence: 0, classLogits: [0, 0, 2] },
+    ).session;
+
+  it("resamples a smaller chest to the training bodies' size, and maps its lesions back onto its own voxels", async () => {
+    const model = await loadModel(bundledModelPath());
+    const lungs = small.lungs.data;
+    const r = await inferScan(small.ct, lungs, model, onLungs(), { lungScaling: true });
+    expect(r.lungScale).not.toBeNull();
+    const [fx, fy] = r.lungScale!.factors;
+    expect(fx).toBeCloseTo(0.8, 1);
+    expect(fy).toBeCloseTo(0.8, 1);
+    expect(dice(r.lesions, lungs)).toBeGreaterThan(0.97);
+    // The model voxel shrank with the pixel.
+    const plain = await inferScan(small.ct, lungs, model, onLungs());
+    expect(plain.lungScale).toBeNull();
+    expect(r.modelGrid.voxelMl).toBeCloseTo(plain.modelGrid.voxelMl * fx * fy, 9);
+  }, 60_000);
+
+  it("leaves a chest of the training bodies' size on the model's own pixel", async () => {
+    const model = await loadModel(bundledModelPath());
+    const r = await inferScan(axial.ct, axial.lungs.data, model, onLungs(), { lungScaling: true });
+    expect(r.lungScale).toBeNull();
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 /**
  * model.json's segmentation.obliqueViews: the weight of an oblique scan's aligned view, read by the engine
- * (infer/engine.test.ts shows it applied). Older manifests without it get the plain mean.
+ * (infer/engine.test.ts shows it applied). Older manifests without it get the plain mean. And
+ * preprocessing.inPlane.lungScale, the rule that scales the model pixel to the patient's size.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -28,5 +29,36 @@ describe("model.json segmentation.obliqueViews", () => {
       expect(ModelManifestSchema.safeParse(withViews(bad)).success).toBe(false);
     for (const ok of [{ alignedWeight: 0 }, { alignedWeight: 1 }])
       expect(ModelManifestSchema.safeParse(withViews(ok)).success).toBe(true);
+  });
+});
+
+const withLungScale = (lungScale: unknown, spacingMm: unknown = bundled.preprocessing.inPlane.spacingMm) => ({
+  ...bundled,
+  preprocessing: {
+    ...bundled.preprocessing,
+    inPlane: { ...bundled.preprocessing.inPlane, spacingMm, lungScale },
+  },
+});
+
+describe("model.json preprocessing.inPlane.lungScale", () => {
+  it("the bundled model carries the standard phantom body's lung spread", () => {
+    const rule = ModelManifestSchema.parse(bundled).preprocessing.inPlane.lungScale;
+    expect(rule?.referenceSpreadMm).toEqual([85.6, 42.7]);
+    expect(rule?.range).toEqual([0.75, 1.33]);
+    expect(rule?.tolerance).toBe(0.05);
+  });
+
+  it("rejects a rule without a fixed model pixel, a range without 1, or a missing reference", () => {
+    const rule = bundled.preprocessing.inPlane.lungScale;
+    expect(ModelManifestSchema.safeParse(withLungScale(rule)).success).toBe(true);
+    expect(ModelManifestSchema.safeParse(withLungScale(undefined)).success).toBe(true);
+    expect(ModelManifestSchema.safeParse(withLungScale(rule, null)).success).toBe(false);
+    for (const bad of [
+      { ...rule, range: [1.1, 1.3] },
+      { ...rule, referenceSpreadMm: [85.6] },
+      { ...rule, referenceSpreadMm: [0, 42.7] },
+      { ...rule, tolerance: 0.9 },
+    ])
+      expect(ModelManifestSchema.safeParse(withLungScale(bad)).success).toBe(false);
   });
 });

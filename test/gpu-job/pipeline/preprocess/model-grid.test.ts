@@ -57,6 +57,27 @@ describe("a fixed model pixel size", () => {
     expect(grid.voxelMl).toBeCloseTo((2.5 * 4 * 4) / 1000, 9);
   });
 
+  it("scales the model pixel along x and y by pixelScale (the lungScale rule), and its voxel volume with it", () => {
+    const vol = volume([40, 30, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (i, j) => (i + j) % 7);
+    const p = testPreprocessing({ size: [4, 4], mask: false, spacing: null });
+    p.inPlane = { ...p.inPlane, spacingMm: 5 };
+    const plain = buildModelGrid(vol, null, p);
+    expect(buildModelGrid(vol, null, p, [1, 1]).image).toEqual(plain.image);
+    const scaled = buildModelGrid(vol, null, p, [1.2, 0.8]);
+    expect(scaled.columns.step).toBeCloseTo(plain.columns.step * 1.2, 12);
+    expect(scaled.rows.step).toBeCloseTo(plain.rows.step * 0.8, 12);
+    expect(scaled.voxelMl).toBeCloseTo(plain.voxelMl * 1.2 * 0.8, 12);
+    // Still centred on the field of view.
+    const centre = (m: typeof plain.columns) => m.start + (m.size * m.step) / 2;
+    expect(centre(scaled.columns)).toBeCloseTo(centre(plain.columns), 9);
+    // Without a fixed model pixel there is nothing to scale: the whole field of view is resized.
+    const whole = testPreprocessing({ size: [4, 4], mask: false, spacing: null });
+    whole.inPlane = { ...whole.inPlane, spacingMm: null };
+    expect(buildModelGrid(vol, null, whole, [1.2, 0.8]).image).toEqual(
+      buildModelGrid(vol, null, whole).image,
+    );
+  });
+
   it("is exactly the whole-field resize when the field of view is size x spacing", () => {
     const vol = volume(
       [8, 8, 3],

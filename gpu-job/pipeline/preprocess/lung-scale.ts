@@ -1,0 +1,72 @@
+/**
+ * The model pixel scaled to the patient's size (model.json preprocessing.inPlane.lungScale). The light
+ * model was trained on phantoms of one body; a chest 20 % smaller or larger reached it at another size than
+ * any training scan, and it called a small normal chest COVID-19 (0.92) and a large chest's pneumonia
+ * non-pneumonia (1.00) although it segmented the lesions (bench/README.md, "Other bodies"). Measuring the
+ * lungs and resampling them to the training size puts such chests back on the training's scale.
+ *
+ * The size is the lungs' spread: the standard deviations of the lung voxels' LPS (x, y) positions along
+ * the principal axes of their in-plane covariance, the larger first (left-right: two lungs side by side are
+ * wider than deep). Unlike a bounding box it does not change when the patient lies rolled, and it barely
+ * changes with the slices covered (a 100 mm mid-chest stack read 0.6 % off the whole scan's) or with
+ * lesions (every scan kind of the standard body read within 1 %). It is meaningless for lungs the field of
+ * view cuts or for one lung; the caller says whether to measure (EngineOptions.lungScaling).
+ */
+import type { Geometry } from "../../../core/contracts/volume.js";
+import { voxelToLps } from "../../../core/geometry/affine.js";
+import type { ModelManifest } from "../model/model-manifest.js";
+
+export type LungScaleRule = NonNullable<ModelManifest["preprocessing"]["inPlane"]["lungScale"]>;
+
+/** Standard deviations (mm) of the lung voxels along their in-plane principal axes, larger first; null without lung. */
+export function lungSpreadMm(mask: Uint8Array, g: Geometry): [number, number] | null {
+  const a = voxelToLps(g);
+  const [nx, ny, nz] = g.dims;
+  // Every other voxel in plane is plenty for second moments over litres of lung.
+  const step = 2;
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j += step) {
+      const row = nx * (j + ny * k);
+      for (let i = 0; i < nx; i += step) {
+        if (mask[row + i] === 0) continue;
+        const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
+        const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
+        n++;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        syy += y * y;
+        sxy += x * y;
+      }
+    }
+  if (n === 0) return null;
+  const mx = sx / n;
+  const my = sy / n;
+  const cxx = sxx / n - mx * mx;
+  const cyy = syy / n - my * my;
+  const cxy = sxy / n - mx * my;
+  const mean = (cxx + cyy) / 2;
+  const half = Math.hypot((cxx - cyy) / 2, cxy);
+  return [Math.sqrt(mean + half), Math.sqrt(Math.max(0, mean - half))];
+}
+
+/**
+ * The factors [x, y] the model pixel is multiplied by: each spread over the reference, clamped to the
+ * rule's range, and exactly 1 within its tolerance (a scan like the training's sees the training's grid).
+ */
+export function lungScaleFactors(spread: [number, number] | null, rule: LungScaleRule): [number, number] {
+  if (!spread) return [1, 1];
+  const [lo, hi] = rule.range;
+  const factor = (measured: number, reference: number): number => {
+    const r = measured / reference;
+    if (!Number.isFinite(r) || r <= 0 || Math.abs(r - 1) <= rule.tolerance) return 1;
+    return Math.min(hi, Math.max(lo, r));
+  };
+  return [factor(spread[0], rule.referenceSpreadMm[0]), factor(spread[1], rule.referenceSpreadMm[1])];
+}
