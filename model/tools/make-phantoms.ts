@@ -5,8 +5,11 @@
  * from its command line alone; <out>/phantoms.json records that command and every case's options.
  *
  *   npx tsx model/tools/make-phantoms.ts --out DIR --seeds 1000-1029 [--classes covid,cap,normal]
- *     [--sizes 256] [--spacings 2.5,5] [--fov 360] [--noise 5-15]
+ *     [--sizes 256] [--spacings 2.5,5] [--fov 360] [--noise 5-15] [--habitus 0.85-1.15]
  *
+ * --habitus draws each case's body scales (width, depth, height; core/phantom/options.ts habitus) uniformly
+ * from the range, each from the seed; the default 1 draws the one standard body. The stack grows with the
+ * height scale, so the lungs still fit in it.
  * Seeds are per class: --seeds 1000-1029 makes covid-1000..1029, cap-1000..1029, normal-1000..1029. Keep
  * training and validation seed ranges disjoint.
  */
@@ -26,6 +29,13 @@ function range(spec: string): [number, number] {
   const hi = m[2] === undefined ? lo : Number(m[2]);
   if (hi < lo) throw new Error(`bad range ${spec}`);
   return [lo, hi];
+}
+
+/** "a-b" or "a" of positive decimals (body scales). */
+function scaleRange(spec: string): [number, number] {
+  const [lo, hi = lo] = spec.split("-").map(Number) as [number, number?];
+  if (!(lo > 0 && (hi as number) >= lo)) throw new Error(`bad range ${spec}: use A or A-B (e.g. 0.85-1.15)`);
+  return [lo, hi as number];
 }
 
 function numbers(spec: string): number[] {
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
       fov: { type: "string", default: "360" },
       noise: { type: "string", default: "15" },
       "z-extent": { type: "string", default: "300" },
+      habitus: { type: "string", default: "1" },
     },
   });
   if (!values.out || !values.seeds) throw new Error("usage: --out DIR --seeds N-M [options]");
@@ -66,6 +77,7 @@ async function main(): Promise<void> {
   const fov = Number(values.fov);
   const [noiseLo, noiseHi] = range(values.noise);
   const zExtent = Number(values["z-extent"]);
+  const [habitusLo, habitusHi] = scaleRange(values.habitus);
   await mkdir(values.out, { recursive: true });
 
   const rows = ["case,label"];
@@ -77,6 +89,10 @@ async function main(): Promise<void> {
       const spacing = pick(spacings, "spacing");
       const noiseSd = Math.round(noiseLo + (noiseHi - noiseLo) * unit(seed, cls, "noise"));
       const name = `${cls}-${seed}`;
+      // The axis leads the salt: salts differing only in their last character hash to nearly equal values.
+      const scale = (axis: string) =>
+        Number((habitusLo + (habitusHi - habitusLo) * unit(seed, cls, `${axis}-habitus`)).toFixed(3));
+      const habitus = { widthScale: scale("x"), depthScale: scale("y"), heightScale: scale("z") };
       const options: PhantomOptions = {
         class: cls,
         seed,
@@ -84,14 +100,15 @@ async function main(): Promise<void> {
         format: "nifti",
         size,
         pixelSpacing: fov / size,
-        slices: Math.round(zExtent / spacing),
+        slices: Math.round((zExtent * habitus.heightScale) / spacing),
         sliceThickness: spacing,
         noiseSd,
+        habitus,
       };
       const t0 = Date.now();
       const result = await runPhantom(options);
       rows.push(`${name},${LABELS[cls]}`);
-      cases.push({ case: name, class: cls, seed, size, spacing, slices: options.slices, noiseSd });
+      cases.push({ case: name, class: cls, seed, size, spacing, slices: options.slices, noiseSd, habitus });
       process.stderr.write(`${name}: ${result.summary} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
     }
   }
