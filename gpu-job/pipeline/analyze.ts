@@ -29,6 +29,7 @@ import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
 import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
+import { spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel } from "./preprocess/model-grid.js";
 import { writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
@@ -95,8 +96,7 @@ export async function analyze(
 
     const inference = await inferScan(volume, lungMask, model, session, {
       onTile: (d, t) => progress("inference", d, t),
-      // The lungs' spread measures the patient only with both lungs whole in plane.
-      lungScaling: !lungs.cutInPlane && lungs.volumeMl.right > 0 && lungs.volumeMl.left > 0,
+      lungScaling: spreadMeasuresBody(lungs),
     });
     const t3 = performance.now();
 

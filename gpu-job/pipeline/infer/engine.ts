@@ -155,8 +155,11 @@ export async function inferScan(
   };
 }
 
-/** Half the model's voxel size per LPS axis (x, y in plane, z), where the manifest fixes it. */
-/** The lungScale rule's factors for this scan; null when the manifest has none, or they are 1 and 1. */
+/**
+ * The lungScale rule's factors for this scan (preprocess/lung-scale.ts), the larger spread on x: the
+ * lungs' left-right axis, within a patient's roll of it. Null when not wanted, when the manifest has no
+ * rule, or when they are 1 and 1.
+ */
 function measureLungScale(
   volume: Volume,
   lungMask: Uint8Array | null,
@@ -170,6 +173,7 @@ function measureLungScale(
   return spread && (factors[0] !== 1 || factors[1] !== 1) ? { factors, spreadMm: spread } : null;
 }
 
+/** Half the model's voxel size per LPS axis (x, y in plane, z), where the manifest fixes it. */
 function halfModelSpacing(m: LoadedModel["manifest"]): Vec3 | undefined {
   const inPlane = m.preprocessing.inPlane.spacingMm;
   const z = m.preprocessing.zResampling.spacingMm;

@@ -10,13 +10,35 @@
  * wider than deep). Unlike a bounding box it does not change when the patient lies rolled, and it barely
  * changes with the slices covered (a 100 mm mid-chest stack read 0.6 % off the whole scan's) or with
  * lesions (every scan kind of the standard body read within 1 %). It is meaningless for lungs the field of
- * view cuts or for one lung; the caller says whether to measure (EngineOptions.lungScaling).
+ * view cuts or for one lung (spreadMeasuresBody); the caller says whether to measure
+ * (EngineOptions.lungScaling).
  */
 import type { Geometry } from "../../../core/contracts/volume.js";
 import { voxelToLps } from "../../../core/geometry/affine.js";
 import type { ModelManifest } from "../model/model-manifest.js";
 
 export type LungScaleRule = NonNullable<ModelManifest["preprocessing"]["inPlane"]["lungScale"]>;
+
+/**
+ * The smaller lung must hold at least this share of the larger one's volume for the two to measure the
+ * body: a collapsed lung, a large effusion or a pneumonectomy moves the spread however large the patient.
+ * The standard phantom body's left lung holds 0.85 of the right's.
+ */
+export const MIN_LUNG_BALANCE = 1 / 3;
+
+/** Whether a lung segmentation's spread can measure the patient: both lungs, neither cut in plane, comparable in size. */
+export function spreadMeasuresBody(l: {
+  volumeMl: { right: number; left: number };
+  cutInPlane: boolean;
+}): boolean {
+  const { right, left } = l.volumeMl;
+  return (
+    !l.cutInPlane &&
+    right > 0 &&
+    left > 0 &&
+    Math.min(right, left) >= MIN_LUNG_BALANCE * Math.max(right, left)
+  );
+}
 
 /** Standard deviations (mm) of the lung voxels along their in-plane principal axes, larger first; null without lung. */
 export function lungSpreadMm(mask: Uint8Array, g: Geometry): [number, number] | null {

@@ -4,6 +4,7 @@ import {
   type LungScaleRule,
   lungScaleFactors,
   lungSpreadMm,
+  spreadMeasuresBody,
 } from "../../../../gpu-job/pipeline/preprocess/lung-scale.js";
 
 const IDENTITY: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
@@ -84,5 +85,22 @@ describe("lungScaleFactors", () => {
   it("is 1 and 1 without a spread to read", () => {
     expect(lungScaleFactors(null, rule)).toEqual([1, 1]);
     expect(lungScaleFactors([0, Number.NaN], rule)).toEqual([1, 1]);
+  });
+});
+
+describe("spreadMeasuresBody", () => {
+  const lungs = (right: number, left: number, cutInPlane = false) => ({
+    volumeMl: { right, left },
+    cutInPlane,
+  });
+  it("takes two whole lungs of comparable size", () => {
+    expect(spreadMeasuresBody(lungs(3000, 2550))).toBe(true);
+    expect(spreadMeasuresBody(lungs(1200, 3000))).toBe(true);
+  });
+  it("refuses one lung, a lung mostly lost, or lungs cut by the field of view", () => {
+    expect(spreadMeasuresBody(lungs(3000, 0))).toBe(false);
+    expect(spreadMeasuresBody(lungs(0, 2500))).toBe(false);
+    expect(spreadMeasuresBody(lungs(3000, 800))).toBe(false);
+    expect(spreadMeasuresBody(lungs(3000, 2550, true))).toBe(false);
   });
 });
