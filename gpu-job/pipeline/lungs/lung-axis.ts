@@ -15,9 +15,29 @@ import { LUNG_LABEL } from "./types.js";
  * dominant in-plane direction (as wide as deep: no axis to read).
  */
 export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
+  // Every other voxel along each axis is plenty for second moments over litres of lung.
+  const m = lungMomentsXY(labels, g, 2);
+  if (!m.seen[LUNG_LABEL.right] || !m.seen[LUNG_LABEL.left]) return null;
+  const { cxx, cyy, cxy } = m;
+  // Eigenvalues of the 2x2 covariance: no axis when they are within 10 % of each other.
+  const half = Math.hypot((cxx - cyy) / 2, cxy);
+  const mean = (cxx + cyy) / 2;
+  if (half < 0.05 * mean) return null;
+  const deg = (Math.atan2(2 * cxy, cxx - cyy) * 90) / Math.PI;
+  return deg <= -90 ? deg + 180 : deg;
+}
+
+/**
+ * Covariance (mm^2) of the LPS x and y of the non-zero voxels of `labels`, every other voxel in plane and
+ * every `kStep`-th slice, and which label values were seen; n = 0 without any.
+ */
+export function lungMomentsXY(
+  labels: Uint8Array,
+  g: Geometry,
+  kStep: number,
+): { n: number; cxx: number; cyy: number; cxy: number; seen: boolean[] } {
   const a = voxelToLps(g);
   const [nx, ny, nz] = g.dims;
-  // Every other voxel along each axis is plenty for second moments over litres of lung.
   const step = 2;
   let n = 0;
   let sx = 0;
@@ -25,13 +45,13 @@ export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
   let sxx = 0;
   let syy = 0;
   let sxy = 0;
-  const seen = [false, false, false];
-  for (let k = 0; k < nz; k += step)
+  const seen: boolean[] = [];
+  for (let k = 0; k < nz; k += kStep)
     for (let j = 0; j < ny; j += step) {
       const row = nx * (j + ny * k);
       for (let i = 0; i < nx; i += step) {
         const l = labels[row + i]!;
-        if (l !== LUNG_LABEL.right && l !== LUNG_LABEL.left) continue;
+        if (l === 0) continue;
         seen[l] = true;
         const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
         const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
@@ -43,16 +63,8 @@ export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
         sxy += x * y;
       }
     }
-  if (!seen[LUNG_LABEL.right] || !seen[LUNG_LABEL.left]) return null;
+  if (n === 0) return { n, cxx: 0, cyy: 0, cxy: 0, seen };
   const mx = sx / n;
   const my = sy / n;
-  const cxx = sxx / n - mx * mx;
-  const cyy = syy / n - my * my;
-  const cxy = sxy / n - mx * my;
-  // Eigenvalues of the 2x2 covariance: no axis when they are within 10 % of each other.
-  const half = Math.hypot((cxx - cyy) / 2, cxy);
-  const mean = (cxx + cyy) / 2;
-  if (half < 0.05 * mean) return null;
-  const deg = (Math.atan2(2 * cxy, cxx - cyy) * 90) / Math.PI;
-  return deg <= -90 ? deg + 180 : deg;
+  return { n, cxx: sxx / n - mx * mx, cyy: syy / n - my * my, cxy: sxy / n - mx * my, seen };
 }

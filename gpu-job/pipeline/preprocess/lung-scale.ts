@@ -14,7 +14,7 @@
  * (EngineOptions.lungScaling).
  */
 import type { Geometry } from "../../../core/contracts/volume.js";
-import { voxelToLps } from "../../../core/geometry/affine.js";
+import { lungMomentsXY } from "../lungs/lung-axis.js";
 import type { ModelManifest } from "../model/model-manifest.js";
 
 export type LungScaleRule = NonNullable<ModelManifest["preprocessing"]["inPlane"]["lungScale"]>;
@@ -42,37 +42,9 @@ export function spreadMeasuresBody(l: {
 
 /** Standard deviations (mm) of the lung voxels along their in-plane principal axes, larger first; null without lung. */
 export function lungSpreadMm(mask: Uint8Array, g: Geometry): [number, number] | null {
-  const a = voxelToLps(g);
-  const [nx, ny, nz] = g.dims;
-  // Every other voxel in plane is plenty for second moments over litres of lung.
-  const step = 2;
-  let n = 0;
-  let sx = 0;
-  let sy = 0;
-  let sxx = 0;
-  let syy = 0;
-  let sxy = 0;
-  for (let k = 0; k < nz; k++)
-    for (let j = 0; j < ny; j += step) {
-      const row = nx * (j + ny * k);
-      for (let i = 0; i < nx; i += step) {
-        if (mask[row + i] === 0) continue;
-        const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
-        const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
-        n++;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        syy += y * y;
-        sxy += x * y;
-      }
-    }
+  // Every slice, every other voxel in plane (lungs/lung-axis.ts).
+  const { n, cxx, cyy, cxy } = lungMomentsXY(mask, g, 1);
   if (n === 0) return null;
-  const mx = sx / n;
-  const my = sy / n;
-  const cxx = sxx / n - mx * mx;
-  const cyy = syy / n - my * my;
-  const cxy = sxy / n - mx * my;
   const mean = (cxx + cyy) / 2;
   const half = Math.hypot((cxx - cyy) / 2, cxy);
   return [Math.sqrt(mean + half), Math.sqrt(Math.max(0, mean - half))];
