@@ -92,6 +92,17 @@ const KINDS: Record<string, Kind> = {
   "barrel chest (0.9 x 1.2)": { habitus: { widthScale: 0.9, depthScale: 1.2, heightScale: 1 } },
   "short lungs (height 0.8)": { habitus: { widthScale: 1, depthScale: 1, heightScale: 0.8 } },
   "tall lungs (height 1.25)": { habitus: { widthScale: 1, depthScale: 1, heightScale: 1.25 }, slices: 160 },
+  // Beyond the lungScale rule's range (0.75-1.33 of the training bodies' spread): LUNG_SIZE_OUT_OF_RANGE.
+  "smaller body (all 0.7)": { habitus: { widthScale: 0.7, depthScale: 0.7, heightScale: 0.7 } },
+  "child-sized body (all 0.6) in a 250 mm field of view": {
+    habitus: { widthScale: 0.6, depthScale: 0.6, heightScale: 0.6 },
+    pixelSpacing: 250 / 512,
+  },
+  "very large body (all 1.4) in a 500 mm field of view": {
+    habitus: { widthScale: 1.4, depthScale: 1.4, heightScale: 1.4 },
+    pixelSpacing: 500 / 512,
+    slices: 180,
+  },
 };
 
 const { values: args } = parseArgs({

@@ -32,8 +32,8 @@ export const HELP = {
   --roll <deg>               patient rolled this far about the long axis (left towards posterior; --roll=-10
                              for the other way), under an axial header
   --circle                   round reconstruction: pixels outside the inscribed disc are padding (-1024 HU)
-  --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.75..1.3;
-                             default 1,1,1): a wider, deeper or taller chest than the one body drawn
+  --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.6..1.4;
+                             default 1,1,1): a smaller, wider, deeper or taller chest than the one body drawn
   --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
   --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
   --noise <HU>               noise standard deviation (default 15)`,

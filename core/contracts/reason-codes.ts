@@ -71,6 +71,8 @@ export const WARNING_CODES = {
     "The in-plane field of view is under 250 mm across and cuts the lungs at the side: the model was trained on 360 mm views of whole lungs, and narrower views made it call normal lungs COVID-19; its class is unreliable.",
   LUNGS_RESCALED:
     "The lungs are wider or deeper than the model's training bodies' by more than its manifest's tolerance (preprocessing.inPlane.lungScale): the model saw them resampled to its training size, and its lesions were mapped back onto the scan's own voxels.",
+  LUNG_SIZE_OUT_OF_RANGE:
+    "The lungs are smaller or larger than the sizes the model's size rule was checked on (preprocessing.inPlane.lungScale), as a child's chest is: the model saw them resampled further than it was checked, or at another size than any chest it was trained on, and its class is unreliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -29,7 +29,7 @@ import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
 import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
-import { spreadMeasuresBody } from "./preprocess/lung-scale.js";
+import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel } from "./preprocess/model-grid.js";
 import { writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
@@ -143,6 +143,10 @@ export async function analyze(
         code: "OBLIQUE_RESAMPLED",
         message: `The scan's axes are ${inference.resampled.obliquityDeg.toFixed(1)} degrees off the patient's axes; it was analysed on an axis-aligned ${inference.resampled.alignedDims.join("x")} grid, and its lesions segmented on both that grid (weight ${alignedViewWeight(m)}) and its own (${Number((1 - alignedViewWeight(m)).toFixed(2))}), combined on its own voxels.`,
       });
+    const sizeBeyondRange = beyondLungScaleRange(
+      inference.lungScale?.spreadMm,
+      m.preprocessing.inPlane.lungScale,
+    );
     if (inference.lungScale) {
       const { factors, spreadMm } = inference.lungScale;
       const reference = m.preprocessing.inPlane.lungScale?.referenceSpreadMm ?? spreadMm;
@@ -150,7 +154,7 @@ export async function analyze(
       const mm = (v: number) => v.toFixed(1);
       warnings.push({
         code: "LUNGS_RESCALED",
-        message: `The lungs spread ${mm(spreadMm[0])} x ${mm(spreadMm[1])} mm (left-right x front-back, standard deviation) against the model's training bodies' ${mm(reference[0])} x ${mm(reference[1])} mm; the model saw them at its training size, on pixels of ${(pixel * factors[0]).toFixed(2)} x ${(pixel * factors[1]).toFixed(2)} mm instead of ${pixel.toFixed(2)} mm.`,
+        message: `The lungs spread ${mm(spreadMm[0])} x ${mm(spreadMm[1])} mm (left-right x front-back, standard deviation) against the model's training bodies' ${mm(reference[0])} x ${mm(reference[1])} mm; the model saw them at ${sizeBeyondRange?.clamped ? "the nearest size its range allows" : "its training size"}, on pixels of ${(pixel * factors[0]).toFixed(2)} x ${(pixel * factors[1]).toFixed(2)} mm instead of ${pixel.toFixed(2)} mm.`,
       });
     }
     const caveats = scanCaveats({
@@ -161,6 +165,7 @@ export async function analyze(
         acrossMm: Math.min(volume.dims[0] * volume.spacing[0], volume.dims[1] * volume.spacing[1]),
         cutsLungs: lungs.cutInPlane,
       },
+      lungSizeBeyondRange: sizeBeyondRange,
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.

@@ -12,6 +12,10 @@
  *    The model was trained on 360 mm; on bench/scan-kinds.ts every class was right at 250 mm (square and
  *    round), while at 220 and 200 mm normal phantoms were called COVID-19 (0.84-0.91) with the lungs and
  *    their lesions found, so the class, not the segmentation, goes wrong.
+ *  - LUNG_SIZE_OUT_OF_RANGE: lungs whose spread lies beyond the ratios the model's size rule was checked on
+ *    (model.json inPlane.lungScale.checkedRange; preprocess/lung-scale.ts). On bench/scan-kinds.ts a normal
+ *    chest 0.6 times the training body's (a child's) came out non-pneumonia only at 0.67, with 3.3 mL of
+ *    false lesion, once resampled all the way, and COVID-19 0.90 when resampled only to 0.7.
  */
 import type { Warning } from "../../core/contracts/validation-report.js";
 
@@ -27,6 +31,7 @@ export const UNRELIABLE_CLASS_CODES: readonly string[] = [
   "COARSE_PIXELS",
   "PATIENT_ROLLED",
   "NARROW_FIELD_OF_VIEW",
+  "LUNG_SIZE_OUT_OF_RANGE",
 ];
 
 /** A field of view narrower than this (mm across, in-plane) that cuts the lungs: NARROW_FIELD_OF_VIEW. */
@@ -52,6 +57,11 @@ export function scanCaveats(facts: {
   rollDeg?: number | null;
   /** The in-plane field of view across (mm, its narrower side) and whether it cuts a lung at the side. */
   view?: { acrossMm: number; cutsLungs: boolean };
+  /**
+   * The lungs' spread over the model's training bodies' (lungScaleRatios, left-right then front-back) when
+   * it lies beyond the ratios the size rule was checked on (beyondLungScaleRange).
+   */
+  lungSizeBeyondRange?: { ratios: [number, number]; checkedRange: [number, number]; clamped: boolean } | null;
 }): ScanCaveats {
   const out: ScanCaveats = { warnings: [], impression: [] };
   const lungMl = Math.round(facts.lungMl);
@@ -95,6 +105,25 @@ export function scanCaveats(facts: {
     });
     out.impression.push(
       `The field of view (${mm} mm) cuts the lungs, which the model was not trained on: its class is unreliable.`,
+    );
+  }
+  const size = facts.lungSizeBeyondRange;
+  if (size) {
+    const [lo, hi] = size.checkedRange;
+    const smaller = size.ratios.some((r) => r < lo);
+    const ratios = size.ratios.map((r) => r.toFixed(2)).join(" x ");
+    const seen = size.clamped
+      ? `at the end of its size rule's range, ${smaller ? "smaller" : "larger"} than any chest it was trained on`
+      : "resampled to its training size further than it was checked";
+    const child = smaller
+      ? " A child's chest is this small; the model was trained and checked on adults' sizes only."
+      : "";
+    out.warnings.push({
+      code: "LUNG_SIZE_OUT_OF_RANGE",
+      message: `The lungs spread ${ratios} times the model's training bodies' (left-right x front-back), beyond the ${lo}-${hi} its size rule (model.json preprocessing.inPlane.lungScale) was checked on: the model saw them ${seen}.${child} Expect an unreliable class.`,
+    });
+    out.impression.push(
+      `The lungs are ${smaller ? "smaller" : "larger"} than any the model was checked on, so its class is unreliable.`,
     );
   }
   return out;

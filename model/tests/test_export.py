@@ -139,6 +139,9 @@ def test_lung_spread_writes_the_engine_lung_scale_rule(tmp_path):
     rule = json.loads((out / "model.json").read_text())["preprocessing"]["inPlane"]["lungScale"]
     assert rule["referenceSpreadMm"] == [85.6, 42.7]
     assert rule["range"][0] <= 1 <= rule["range"][1] and 0 <= rule["tolerance"] < 0.5
+    # The checked range lies within the clamp: beyond it the engine resamples but warns.
+    lo, hi = rule["checkedRange"]
+    assert rule["range"][0] <= lo <= 1 <= hi <= rule["range"][1]
     plain = tmp_path / "plain"
     assert export.main(["--config", "light", "--random-init", "--out", str(plain)]) == 0
     assert "lungScale" not in json.loads((plain / "model.json").read_text())["preprocessing"]["inPlane"]

@@ -22,6 +22,12 @@ const TensorSpecSchema = z.object({
   dtype: z.literal("float32"),
 });
 
+/** A [low, high] range of lungScale ratios: positive and holding 1. */
+const scaleRange = (name: string) =>
+  z
+    .tuple([z.number().positive(), z.number().positive()])
+    .refine(([a, b]) => a <= 1 && b >= 1, `lungScale.${name} must hold 1`);
+
 export const ModelManifestSchema = z
   .object({
     schemaVersion: z.literal(1),
@@ -91,16 +97,21 @@ export const ModelManifestSchema = z
          * voxels' LPS positions along the lungs' own left-right and front-back axes) to the training
          * bodies' `referenceSpreadMm`, clamped to `range`, and 1 while within `tolerance` of 1, so that a
          * larger or smaller chest reaches the model at the size it was trained on. Needs spacingMm.
+         * `checkedRange` (within `range`; `range` when absent): the ratios the rule was checked on; lungs
+         * beyond it are resampled all the same, but the analysis warns LUNG_SIZE_OUT_OF_RANGE.
          * Absent: the model pixel is spacingMm whatever the body.
          */
         lungScale: z
           .object({
             referenceSpreadMm: z.tuple([z.number().positive(), z.number().positive()]),
-            range: z
-              .tuple([z.number().positive(), z.number().positive()])
-              .refine(([a, b]) => a <= 1 && b >= 1, "lungScale.range must hold 1"),
+            range: scaleRange("range"),
+            checkedRange: scaleRange("checkedRange").optional(),
             tolerance: z.number().min(0).max(0.5),
           })
+          .refine(
+            (r) => !r.checkedRange || (r.checkedRange[0] >= r.range[0] && r.checkedRange[1] <= r.range[1]),
+            "lungScale.checkedRange must lie within lungScale.range",
+          )
           .optional(),
       }),
       stack: z.object({ slices: positiveInt }),

@@ -57,10 +57,33 @@ export function lungSpreadMm(mask: Uint8Array, g: Geometry): [number, number] | 
 export function lungScaleFactors(spread: [number, number] | null, rule: LungScaleRule): [number, number] {
   if (!spread) return [1, 1];
   const [lo, hi] = rule.range;
-  const factor = (measured: number, reference: number): number => {
-    const r = measured / reference;
+  const factor = (r: number): number => {
     if (!Number.isFinite(r) || r <= 0 || Math.abs(r - 1) <= rule.tolerance) return 1;
     return Math.min(hi, Math.max(lo, r));
   };
-  return [factor(spread[0], rule.referenceSpreadMm[0]), factor(spread[1], rule.referenceSpreadMm[1])];
+  const [rx, ry] = lungScaleRatios(spread, rule);
+  return [factor(rx), factor(ry)];
+}
+
+/** The spreads over the rule's reference, unclamped: how many times the training bodies' size the lungs are. */
+export function lungScaleRatios(spread: [number, number], rule: LungScaleRule): [number, number] {
+  return [spread[0] / rule.referenceSpreadMm[0], spread[1] / rule.referenceSpreadMm[1]];
+}
+
+/**
+ * The lungs' ratios to the training bodies' and the range the rule was checked on (checkedRange, else
+ * range) when they lie beyond it on either axis (a child's chest, or a larger one than was checked), else
+ * null: the model then sees lungs resampled further than anyone checked it on, or, beyond `range`, at the
+ * range's end instead of its training size (scan-caveats.ts, LUNG_SIZE_OUT_OF_RANGE).
+ */
+export function beyondLungScaleRange(
+  spread: [number, number] | null | undefined,
+  rule: LungScaleRule | undefined,
+): { ratios: [number, number]; checkedRange: [number, number]; clamped: boolean } | null {
+  if (!spread || !rule) return null;
+  const [lo, hi] = rule.checkedRange ?? rule.range;
+  const ratios = lungScaleRatios(spread, rule);
+  if (!ratios.some((r) => r < lo || r > hi)) return null;
+  const clamped = ratios.some((r) => r < rule.range[0] || r > rule.range[1]);
+  return { ratios, checkedRange: [lo, hi], clamped };
 }

@@ -72,6 +72,38 @@ describe("scanCaveats: a narrow field of view", () => {
   });
 });
 
+describe("scanCaveats: lungs beyond the size rule's checked range", () => {
+  const base = { lungMl: 2400, coarse: null };
+  const checkedRange: [number, number] = [0.7, 1.4];
+
+  it("warns that a smaller or larger chest than the model was checked on makes its class unreliable", () => {
+    const child = scanCaveats({
+      ...base,
+      lungSizeBeyondRange: { ratios: [0.6, 0.62], checkedRange, clamped: false },
+    });
+    expect(child.warnings.map((w) => w.code)).toEqual(["LUNG_SIZE_OUT_OF_RANGE"]);
+    const message = child.warnings[0]?.message;
+    expect(message).toMatch(/^The lungs spread 0\.60 x 0\.62 times the model's training bodies'/);
+    expect(message).toContain("beyond the 0.7-1.4 its size rule");
+    expect(message).toContain("resampled to its training size further than it was checked");
+    expect(message).toContain("A child's chest is this small");
+    expect(child.impression).toEqual([
+      "The lungs are smaller than any the model was checked on, so its class is unreliable.",
+    ]);
+    const large = scanCaveats({
+      ...base,
+      lungSizeBeyondRange: { ratios: [1.61, 1.2], checkedRange, clamped: true },
+    });
+    expect(large.warnings[0]?.message).toContain(
+      "at the end of its size rule's range, larger than any chest",
+    );
+    expect(large.warnings[0]?.message).not.toContain("child");
+    expect(large.impression[0]).toMatch(/^The lungs are larger than any/);
+    expect(UNRELIABLE_CLASS_CODES).toContain("LUNG_SIZE_OUT_OF_RANGE");
+    expect(scanCaveats({ ...base, lungSizeBeyondRange: null }).warnings).toEqual([]);
+  });
+});
+
 describe("analyze on a 211 mm field of view that cuts the lungs (phantom)", () => {
   it("says the class is unreliable, in the warnings and the impression", async () => {
     const phantom = await runPhantom({

@@ -12,7 +12,8 @@
  * way (lung Dice 0.18, COVID-19 0.91, bench/README.md "A round reconstruction").
  * And bodies of another size than the training phantoms' one: before the model pixel followed the lungs'
  * spread (model.json inPlane.lungScale), a normal chest 0.8 times the size came out COVID-19 and a CAP chest
- * 1.2 times the size non-pneumonia (bench/README.md "Other bodies").
+ * 1.2 times the size non-pneumonia (bench/README.md "Other bodies"). A child-sized chest, beyond the sizes
+ * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,4 +89,29 @@ describe("scans that are not a lung-filled axial stack", () => {
       expect(codes?.includes("LUNGS_RESCALED")).toBe(options.habitus !== undefined);
     });
   }
+});
+
+describe("a chest smaller than the size rule was checked on (a child's)", () => {
+  it("is resampled all the same, and its class is called unreliable in the warnings and the impression", async () => {
+    const dir = join(work, "child");
+    const phantom = await runPhantom({
+      ...BASE,
+      class: "normal",
+      slices: 80,
+      pixelSpacing: 250 / 256,
+      habitus: { widthScale: 0.6, depthScale: 0.6, heightScale: 0.6 },
+      out: dir,
+    });
+    const d = (await analyze(phantom.ctPath, join(dir, "out"), { device: "cpu" })).diagnosis;
+    const codes = d.warnings.map((w) => w.code);
+    expect(codes).toContain("LUNGS_RESCALED");
+    expect(codes).toContain("LUNG_SIZE_OUT_OF_RANGE");
+    // 0.6 lies within the model's range (0.5-1.5) but beyond what was checked (0.69-1.41): resampled, not clamped.
+    const rescaled = d.warnings.find((w) => w.code === "LUNGS_RESCALED")?.message;
+    expect(rescaled).toContain("at its training size");
+    expect(d.warnings.find((w) => w.code === "LUNG_SIZE_OUT_OF_RANGE")?.message).toMatch(
+      /^The lungs spread 0\.[56]\d x 0\.[56]\d times the model's training bodies'.*A child's chest is this small/,
+    );
+    expect(d.impression).toContain("The lungs are smaller than any the model was checked on");
+  }, 300_000);
 });

@@ -44,7 +44,8 @@ describe("model.json preprocessing.inPlane.lungScale", () => {
   it("the bundled model carries the standard phantom body's lung spread", () => {
     const rule = ModelManifestSchema.parse(bundled).preprocessing.inPlane.lungScale;
     expect(rule?.referenceSpreadMm).toEqual([85.6, 42.7]);
-    expect(rule?.range).toEqual([0.75, 1.33]);
+    expect(rule?.range).toEqual([0.5, 1.5]);
+    expect(rule?.checkedRange).toEqual([0.69, 1.41]);
     expect(rule?.tolerance).toBe(0.05);
   });
 
@@ -58,6 +59,8 @@ describe("model.json preprocessing.inPlane.lungScale", () => {
       { ...rule, referenceSpreadMm: [85.6] },
       { ...rule, referenceSpreadMm: [0, 42.7] },
       { ...rule, tolerance: 0.9 },
+      { ...rule, range: [0.7, 1.4], checkedRange: [0.6, 1.2] },
+      { ...rule, checkedRange: [1.05, 1.2] },
     ])
       expect(ModelManifestSchema.safeParse(withLungScale(bad)).success).toBe(false);
   });

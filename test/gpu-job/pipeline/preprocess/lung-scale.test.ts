@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Geometry, Mat3 } from "../../../../core/contracts/volume.js";
 import {
+  beyondLungScaleRange,
   type LungScaleRule,
   lungScaleFactors,
   lungSpreadMm,
@@ -85,6 +86,39 @@ describe("lungScaleFactors", () => {
   it("is 1 and 1 without a spread to read", () => {
     expect(lungScaleFactors(null, rule)).toEqual([1, 1]);
     expect(lungScaleFactors([0, Number.NaN], rule)).toEqual([1, 1]);
+  });
+});
+
+describe("beyondLungScaleRange", () => {
+  const rule: LungScaleRule = { referenceSpreadMm: [80, 40], range: [0.75, 1.33], tolerance: 0.05 };
+  const checked: LungScaleRule = { ...rule, range: [0.5, 1.5], checkedRange: [0.75, 1.33] };
+
+  it("is null within the range, at its ends, and without a spread or a rule", () => {
+    for (const r of [rule, checked]) {
+      expect(beyondLungScaleRange([96, 34], r)).toBeNull();
+      expect(beyondLungScaleRange([60, 30], r)).toBeNull();
+      expect(beyondLungScaleRange([80 * 1.33, 40 * 1.33], r)).toBeNull();
+      expect(beyondLungScaleRange(null, r)).toBeNull();
+    }
+    expect(beyondLungScaleRange([40, 20], undefined)).toBeNull();
+  });
+
+  it("gives the unclamped ratios and the checked range when either axis lies beyond it", () => {
+    const child = beyondLungScaleRange([48, 25], rule);
+    expect(child?.checkedRange).toEqual([0.75, 1.33]);
+    expect(child?.ratios[0]).toBeCloseTo(0.6, 12);
+    expect(child?.ratios[1]).toBeCloseTo(0.625, 12);
+    expect(child?.clamped).toBe(true);
+    // One axis is enough: a very deep chest of ordinary width.
+    expect(beyondLungScaleRange([80, 56], rule)?.ratios[1]).toBeCloseTo(1.4, 12);
+  });
+
+  it("reads checkedRange where the manifest has one: beyond it, resampled but not clamped", () => {
+    const child = beyondLungScaleRange([48, 25], checked);
+    expect(child?.checkedRange).toEqual([0.75, 1.33]);
+    expect(child?.clamped).toBe(false);
+    expect(lungScaleFactors([48, 25], checked)[0]).toBeCloseTo(0.6, 12);
+    expect(beyondLungScaleRange([32, 16], checked)?.clamped).toBe(true);
   });
 });
 
