@@ -103,6 +103,10 @@ const KINDS: Record<string, Kind> = {
     pixelSpacing: 500 / 512,
     slices: 180,
   },
+  // Pleural fluid, which no training phantom held (options.effusionMl; core/phantom/effusion.ts).
+  "right effusion 500 mL": { effusionMl: { right: 500, left: 0 } },
+  "right effusion 1200 mL": { effusionMl: { right: 1200, left: 0 } },
+  "bilateral effusions 600 + 600 mL": { effusionMl: { right: 600, left: 600 } },
 };
 
 const { values: args } = parseArgs({

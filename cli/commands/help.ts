@@ -34,6 +34,8 @@ export const HELP = {
   --circle                   round reconstruction: pixels outside the inscribed disc are padding (-1024 HU)
   --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.6..1.4;
                              default 1,1,1): a smaller, wider, deeper or taller chest than the one body drawn
+  --effusion <right>,<left>  pleural fluid per side, mL (0..2000 each; default none): water-density fluid
+                             lying posterior, its surface level with the table, in place of the lung under it
   --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
   --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
   --noise <HU>               noise standard deviation (default 15)`,

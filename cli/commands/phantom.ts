@@ -25,6 +25,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       roll: { type: "string" },
       circle: { type: "boolean", default: false },
       habitus: { type: "string" },
+      effusion: { type: "string" },
       syntax: { type: "string" },
       rescale: { type: "string" },
       noise: { type: "string" },
@@ -58,6 +59,10 @@ export async function phantomCommand(argv: string[]): Promise<number> {
   if (values.habitus) {
     const [widthScale, depthScale, heightScale] = values.habitus.split(",").map(Number);
     opts.habitus = { widthScale, depthScale, heightScale };
+  }
+  if (values.effusion) {
+    const [right, left] = values.effusion.split(",").map(Number);
+    opts.effusionMl = { right, left: left ?? 0 };
   }
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   const progress = createProgress(!values.quiet);

@@ -35,6 +35,39 @@ export const fromColumns = (i: Vec3, j: Vec3, k: Vec3): Mat3 => [
   k[2],
 ];
 
+/** Transpose of a row-major 3x3. */
+export const transpose3 = (m: Mat3): Mat3 => [m[0], m[3], m[6], m[1], m[4], m[7], m[2], m[5], m[8]];
+
+/** Product of two row-major 3x3 matrices. */
+export function multiply3(a: Mat3, b: Mat3): Mat3 {
+  const out = new Array<number>(9);
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 3; c++)
+      out[r * 3 + c] = a[r * 3]! * b[c]! + a[r * 3 + 1]! * b[3 + c]! + a[r * 3 + 2]! * b[6 + c]!;
+  return out as unknown as Mat3;
+}
+
+/** Inverse of a row-major 3x3 (adjugate over determinant); throws for a singular matrix. */
+export function invert3(m: Mat3): Mat3 {
+  const [a, b, c, d, e, f, g, h, i] = m;
+  const A = e * i - f * h;
+  const B = f * g - d * i;
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  if (!Number.isFinite(det) || Math.abs(det) < 1e-12) throw new Error("invert3: singular matrix");
+  return [
+    A / det,
+    (c * h - b * i) / det,
+    (b * f - c * e) / det,
+    B / det,
+    (a * i - c * g) / det,
+    (c * d - a * f) / det,
+    C / det,
+    (b * g - a * h) / det,
+    (a * e - b * d) / det,
+  ];
+}
+
 /** Voxel (i,j,k) -> LPS mm affine, row-major 4x4. */
 export function voxelToLps(g: Geometry): Mat4 {
   const d = g.direction;

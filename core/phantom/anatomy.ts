@@ -34,6 +34,7 @@ export const Tissue = {
   AIRWAY_LUMEN: 18,
   LESION_GGO: 19,
   LESION_CONSOLIDATION: 20,
+  PLEURAL_FLUID: 21,
 } as const;
 export type TissueCode = (typeof Tissue)[keyof typeof Tissue];
 
@@ -60,6 +61,8 @@ export const TISSUE_HU: Readonly<Record<TissueCode, number>> = {
   [Tissue.AIRWAY_LUMEN]: -1000,
   [Tissue.LESION_GGO]: -550,
   [Tissue.LESION_CONSOLIDATION]: 50,
+  // A transudate or simple exudate: water-like, 0-20 HU on CT.
+  [Tissue.PLEURAL_FLUID]: 12,
 };
 
 /** Lung labels as written to lungs.nii.gz. LPS: the right lung lies at negative x. */

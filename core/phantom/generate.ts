@@ -19,6 +19,7 @@ import {
   Tissue,
   type TissueCode,
 } from "./anatomy.js";
+import { type EffusionPlan, underFluid } from "./effusion.js";
 import {
   LESION_BOUNDARY,
   LESION_HALO,
@@ -45,6 +46,8 @@ export interface PhantomPlan {
   lesions: LesionPlan[];
   vessels: Segment[];
   airways: Segment[];
+  /** Pleural fluid (effusion.ts), set by the renderer's caller: it depends on the grid's roll and the body. */
+  effusion?: EffusionPlan;
 }
 
 /** The anatomy of a seed is shared by all classes: only the lesions depend on the class. */
@@ -104,6 +107,8 @@ export interface RenderedPhantom {
   lesions: LabelVolume;
   /** Voxels of each lesion (index id - 1) inside its consolidated core. */
   lesionCoreVoxels: number[];
+  /** Voxels of pleural fluid (plan.effusion) per side: right, left. */
+  fluidVoxels: [number, number];
   tissue?: LabelVolume;
 }
 
@@ -194,6 +199,7 @@ export function renderPhantom(
     lungs: { ...geometry(), data: layers.lung },
     lesions: { ...geometry(), data: layers.lesion },
     lesionCoreVoxels: layers.core,
+    fluidVoxels: layers.fluidVoxels,
   };
   if (opts.keepTissue) out.tissue = { ...geometry(), data: layers.tissue };
   return out;
@@ -218,20 +224,28 @@ function renderLayers(
   grid: Geometry,
   tick: () => void = () => {},
   outOfView?: Uint8Array,
-): { hu: Int16Array; tissue: Uint8Array; lung: Uint8Array; lesion: Uint8Array; core: number[] } {
+): {
+  hu: Int16Array;
+  tissue: Uint8Array;
+  lung: Uint8Array;
+  lesion: Uint8Array;
+  core: number[];
+  fluidVoxels: [number, number];
+} {
   const n = grid.dims[0] * grid.dims[1] * grid.dims[2];
   const hu = new Int16Array(n);
   const tissue = new Uint8Array(n);
   const lung = new Uint8Array(n);
   const lesion = new Uint8Array(n);
   const map = new GridMap(grid);
-  renderBase(map, hu, tissue, lung, tick);
+  const fluidVoxels: [number, number] = [0, 0];
+  renderBase(map, hu, tissue, lung, tick, plan.effusion, fluidVoxels);
   const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
   for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
   tick();
   const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion, outOfView));
   tick();
-  return { hu, tissue, lung, lesion, core };
+  return { hu, tissue, lung, lesion, core, fluidVoxels };
 }
 
 const HU_OF = new Int16Array(256);
@@ -243,6 +257,8 @@ function renderBase(
   tissue: Uint8Array,
   lung: Uint8Array,
   tick: () => void,
+  effusion: EffusionPlan | undefined,
+  fluidVoxels: [number, number],
 ): void {
   const [nx, ny, nz] = map.g.dims;
   const a = map.a;
@@ -253,7 +269,11 @@ function renderBase(
       let z = a[9]! * j + a[10]! * k + a[11]!;
       let idx = nx * (j + ny * k);
       for (let i = 0; i < nx; i++, idx++) {
-        const t = baseTissueAt(x, y, z);
+        let t = baseTissueAt(x, y, z);
+        if ((t === Tissue.LUNG_RIGHT || t === Tissue.LUNG_LEFT) && underFluid(effusion, t, x, y, z)) {
+          fluidVoxels[t - 1]!++;
+          t = Tissue.PLEURAL_FLUID;
+        }
         tissue[idx] = t;
         if (t === Tissue.LUNG_RIGHT || t === Tissue.LUNG_LEFT) {
           lung[idx] = t;

@@ -67,6 +67,9 @@ export function isDefaultHabitus(h: Habitus): boolean {
   return h.widthScale === 1 && h.depthScale === 1 && h.heightScale === 1;
 }
 
+/** The most pleural fluid a side may hold (mL); a side's lung must keep at least a third of itself too. */
+export const MAX_EFFUSION_ML = 2000;
+
 export const PhantomOptionsSchema = z
   .object({
     /** Which findings to draw: COVID-19 pneumonia, community-acquired pneumonia, or none. */
@@ -107,6 +110,17 @@ export const PhantomOptionsSchema = z
      */
     reconstructionCircle: z.boolean().default(false),
     habitus: HabitusSchema.prefault({}),
+    /**
+     * A pleural effusion per side, mL (0: none): water-density fluid (12 HU) in the dependent pleural space,
+     * posterior for a supine patient. Its surface is level, a plane parallel to the table (the scanner's
+     * coronal plane) whatever the roll, and the fluid takes the place of the lung below it (effusion.ts).
+     */
+    effusionMl: z
+      .object({
+        right: z.number().min(0).max(MAX_EFFUSION_ML).default(0),
+        left: z.number().min(0).max(MAX_EFFUSION_ML).default(0),
+      })
+      .prefault({}),
     transferSyntax: TransferSyntaxNameSchema.default("explicit-le"),
     /**
      * unsigned: stored = HU + 1024, RescaleIntercept -1024 (12 bits stored); signed: stored = HU,

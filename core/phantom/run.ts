@@ -21,6 +21,7 @@ import {
   writeCtSeriesToZip,
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
+import { gravityInAnatomy, planEffusion } from "./effusion.js";
 import {
   outsideInscribedCircle,
   type PhantomPlan,
@@ -74,9 +75,10 @@ export function renderResolved(
   grid: Geometry = phantomGrid(o),
   onProgress?: (done: number, total: number) => void,
 ): { plan: PhantomPlan; rendered: RenderedPhantom; anatomyGrid: Geometry } {
-  const plan = planPhantom(o.class, o.seed);
   const turned = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
   const renderGrid = isDefaultHabitus(o.habitus) ? turned : scaledAboutChestCentre(turned, o.habitus);
+  const effusion = planEffusion(o.effusionMl, gravityInAnatomy(grid, renderGrid), o.habitus);
+  const plan = { ...planPhantom(o.class, o.seed), ...(effusion ? { effusion } : {}) };
   const rendered = renderPhantom(
     plan,
     renderGrid,
@@ -148,6 +150,9 @@ export async function runPhantom(
       ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
       ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
+      ...(o.effusionMl.right > 0 || o.effusionMl.left > 0
+        ? [`effusion ${o.effusionMl.right},${o.effusionMl.left}`]
+        : []),
     ].join("/"),
     transferSyntax: o.transferSyntax,
     rescale: o.rescale,
@@ -255,7 +260,10 @@ function describeTruth(t: PhantomTruth): string {
         `right ${t.totals.extentPercent.right.toFixed(1)} %, left ${t.totals.extentPercent.left.toFixed(1)} %)`;
   return (
     `synthetic ${t.class} phantom, seed ${t.seed}: ${nx}x${ny}x${nz} at ${sx.toFixed(3)} x ${sz} mm ` +
-    `(${t.grid.orientation}, ${t.grid.zDirection}); lungs ${(t.lungs.totalMl / 1000).toFixed(2)} L; ${lesions}`
+    `(${t.grid.orientation}, ${t.grid.zDirection}); lungs ${(t.lungs.totalMl / 1000).toFixed(2)} L; ${lesions}` +
+    (t.effusion
+      ? `; pleural fluid right ${t.effusion.rightMl.toFixed(0)} mL, left ${t.effusion.leftMl.toFixed(0)} mL`
+      : "")
   );
 }
 

@@ -85,6 +85,11 @@ export const PhantomTruthSchema = z.object({
     habitus: z.object({ widthScale: z.number(), depthScale: z.number(), heightScale: z.number() }).optional(),
   }),
   lungs: z.object({ rightMl: z.number(), leftMl: z.number(), totalMl: z.number() }),
+  /**
+   * Pleural fluid rendered per side (options.effusionMl; before a reconstruction circle's padding), outside
+   * the lungs above; absent without. Lesions' pleural depths are still read from the whole lung's pleura.
+   */
+  effusion: z.object({ rightMl: z.number(), leftMl: z.number() }).optional(),
   lesions: z.array(LesionTruthSchema),
   totals: z.object({
     lesionCount: z.number().int().nonnegative(),
@@ -265,6 +270,14 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       ...(scale && ctx.habitus ? { habitus: { ...ctx.habitus } } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },
+    ...(r.fluidVoxels[0] + r.fluidVoxels[1] > 0
+      ? {
+          effusion: {
+            rightMl: round3(r.fluidVoxels[0] * voxelMl),
+            leftMl: round3(r.fluidVoxels[1] * voxelMl),
+          },
+        }
+      : {}),
     lesions,
     totals: {
       lesionCount: lesions.length,

@@ -5,11 +5,14 @@
  * from its command line alone; <out>/phantoms.json records that command and every case's options.
  *
  *   npx tsx model/tools/make-phantoms.ts --out DIR --seeds 1000-1029 [--classes covid,cap,normal]
- *     [--sizes 256] [--spacings 2.5,5] [--fov 360] [--noise 5-15] [--habitus 0.85-1.15]
+ *     [--sizes 256] [--spacings 2.5,5] [--fov 360] [--noise 5-15] [--habitus 0.85-1.15] [--effusion 0.3,1000]
  *
  * --habitus draws each case's body scales (width, depth, height; core/phantom/options.ts habitus) uniformly
  * from the range, each from the seed; the default 1 draws the one standard body. The stack grows with the
  * height scale, so the lungs still fit in it.
+ * --effusion <share>,<max mL> gives that share of the cases, in every class alike (so that fluid does not
+ * tell the class), pleural fluid (options.effusionMl): the right side up to max mL, and the left too in
+ * half of them, each drawn from the seed; the default 0 draws none.
  * Seeds are per class: --seeds 1000-1029 makes covid-1000..1029, cap-1000..1029, normal-1000..1029. Keep
  * training and validation seed ranges disjoint.
  */
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
       noise: { type: "string", default: "15" },
       "z-extent": { type: "string", default: "300" },
       habitus: { type: "string", default: "1" },
+      effusion: { type: "string", default: "0" },
     },
   });
   if (!values.out || !values.seeds) throw new Error("usage: --out DIR --seeds N-M [options]");
@@ -78,6 +82,9 @@ async function main(): Promise<void> {
   const [noiseLo, noiseHi] = range(values.noise);
   const zExtent = Number(values["z-extent"]);
   const [habitusLo, habitusHi] = scaleRange(values.habitus);
+  const [effusionShare = 0, effusionMaxMl = 0] = values.effusion.split(",").map(Number);
+  if (!(effusionShare >= 0 && effusionShare <= 1) || (effusionShare > 0 && !(effusionMaxMl > 0)))
+    throw new Error(`bad --effusion ${values.effusion}: use <share 0..1>,<max mL>`);
   await mkdir(values.out, { recursive: true });
 
   const rows = ["case,label"];
@@ -93,6 +100,12 @@ async function main(): Promise<void> {
       const scale = (axis: string) =>
         Number((habitusLo + (habitusHi - habitusLo) * unit(seed, cls, `${axis}-habitus`)).toFixed(3));
       const habitus = { widthScale: scale("x"), depthScale: scale("y"), heightScale: scale("z") };
+      const fluid = unit(seed, cls, "fluid-share") < effusionShare;
+      const ml = (salt: string) => Math.round(effusionMaxMl * unit(seed, cls, salt));
+      const effusionMl = {
+        right: fluid ? ml("right-effusion") : 0,
+        left: fluid && unit(seed, cls, "both-effusion") < 0.5 ? ml("left-effusion") : 0,
+      };
       const options: PhantomOptions = {
         class: cls,
         seed,
@@ -104,11 +117,12 @@ async function main(): Promise<void> {
         sliceThickness: spacing,
         noiseSd,
         habitus,
+        effusionMl,
       };
       const t0 = Date.now();
       const result = await runPhantom(options);
       rows.push(`${name},${LABELS[cls]}`);
-      cases.push({ case: name, class: cls, seed, size, spacing, slices: options.slices, noiseSd, habitus });
+      cases.push({ case: name, class: cls, seed, size, spacing, slices: options.slices, noiseSd, habitus, effusionMl });
       process.stderr.write(`${name}: ${result.summary} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
     }
   }

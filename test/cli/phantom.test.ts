@@ -65,6 +65,22 @@ describe("deepsc phantom", () => {
     expect(bad.stderr).toMatch(/--habitus <w>,<d>,<h>/);
   });
 
+  it("--effusion draws pleural fluid and records it in truth.json; too much fluid is a usage error", () => {
+    const out = join(work, "effusion");
+    const r = deepsc(["phantom", ...small, "--effusion", "400,150", "--out", out]);
+    expect(r.code).toBe(0);
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
+    );
+    // Four slices hold only some of it; more on the right, as asked.
+    expect(truth.effusion?.leftMl).toBeGreaterThan(0);
+    expect(truth.effusion?.rightMl).toBeGreaterThan(truth.effusion?.leftMl as number);
+    const bad = deepsc(["phantom", ...small, "--effusion", "2500", "--out", join(work, "bad-effusion")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/effusionMl\.right/);
+    expect(bad.stderr).toMatch(/--effusion <right>,<left>/);
+  });
+
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
     const r = deepsc(["phantom", ...small, "--roll", "60", "--out", join(work, "bad")]);
     expect(r.code).toBe(1);

@@ -1,7 +1,7 @@
 /** turnedAboutZ: the same voxels turned about the LPS z axis through a point (patient roll, both ways). */
 import { describe, expect, it } from "vitest";
-import type { Geometry, Vec3 } from "../../../core/contracts/volume.js";
-import { turnedAboutZ, voxelCentre } from "../../../core/geometry/affine.js";
+import type { Geometry, Mat3, Vec3 } from "../../../core/contracts/volume.js";
+import { invert3, multiply3, transpose3, turnedAboutZ, voxelCentre } from "../../../core/geometry/affine.js";
 
 const g: Geometry = {
   dims: [40, 30, 10],
@@ -45,5 +45,19 @@ describe("turnedAboutZ", () => {
     const col = (c: number) => [d[c]!, d[3 + c]!, d[6 + c]!];
     for (let c = 0; c < 3; c++) expect(Math.hypot(...col(c))).toBeCloseTo(1, 12);
     expect(col(0).reduce((s, v, r) => s + v * col(1)[r]!, 0)).toBeCloseTo(0, 12);
+  });
+});
+
+describe("invert3, multiply3, transpose3", () => {
+  it("inverts a general 3x3: the product with the inverse is the identity", () => {
+    const m: Mat3 = [2, -1, 0.5, 0.3, 1.7, -2, 1, 0.2, 3];
+    const p = multiply3(m, invert3(m));
+    const identity = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+    for (const [n, v] of p.entries()) expect(v).toBeCloseTo(identity[n]!, 12);
+    expect(transpose3(m)).toEqual([2, 0.3, 1, -1, 1.7, 0.2, 0.5, -2, 3]);
+  });
+
+  it("refuses a singular matrix", () => {
+    expect(() => invert3([1, 2, 3, 2, 4, 6, 0, 1, 1])).toThrow(/singular/);
   });
 });

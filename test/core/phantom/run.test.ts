@@ -509,6 +509,65 @@ describe("runPhantom, other outputs and geometry", () => {
     ).rejects.toThrow(/habitus/);
   });
 
+  it("draws a pleural effusion: the asked volume of fluid in place of lung, its surface level with the table", async () => {
+    const fluid = async (name: string, extra: object) => {
+      const r = await runPhantom({
+        class: "normal",
+        seed: 5,
+        size: 192,
+        slices: 60,
+        sliceThickness: 5,
+        noiseSd: 0,
+        format: "nifti",
+        out: join(work, `effusion-${name}`),
+        ...extra,
+      });
+      const { volume: ct } = await readNiftiFile(r.ctPath);
+      const { volume: lungs } = await readNiftiFile(r.truthFiles.lungs);
+      // Per column (i, k) of the right lung's side, the first row of fluid four voxels deep (vessel edges
+      // blur to 12 HU now and then, never over four rows).
+      const [nx, ny, nz] = ct.dims;
+      const tops: number[] = [];
+      for (let k = 0; k < nz; k++)
+        for (let i = 0; i < nx / 2; i++)
+          for (let j = 0; j + 3 < ny; j++) {
+            const o = i + nx * (j + ny * k);
+            if ([0, 1, 2, 3].every((d) => ct.data[o + d * nx] === 12)) {
+              tops.push(j);
+              break;
+            }
+          }
+      // Right lung below the fluid's surface (the surface: the topmost of those rows).
+      const top = Math.min(...tops);
+      let lungBelow = 0;
+      for (let k = 0; k < nz; k++)
+        for (let j = top + 1; j < ny; j++)
+          for (let i = 0; i < nx / 2; i++) if (lungs.data[i + nx * (j + ny * k)] === 1) lungBelow++;
+      return { truth: r.truth, tops, top, lungBelow };
+    };
+    const none = await fluid("none", {});
+    expect(none.truth.effusion).toBeUndefined();
+    expect(none.tops).toEqual([]);
+    for (const [name, extra] of [
+      ["upright", {}],
+      ["rolled", { patientRollDeg: 20 }],
+    ] as const) {
+      const e = await fluid(name, { ...extra, effusionMl: { right: 500, left: 0 } });
+      expect(Math.abs(e.truth.effusion!.rightMl / 500 - 1)).toBeLessThan(0.04);
+      expect(e.truth.effusion!.leftMl).toBe(0);
+      expect(e.lungBelow).toBe(0);
+      if (name === "upright") {
+        // The lung it replaced: the right lung smaller by the fluid, the left untouched.
+        expect(none.truth.lungs.rightMl - e.truth.lungs.rightMl).toBeCloseTo(e.truth.effusion!.rightMl, -1);
+        expect(e.truth.lungs.leftMl).toBe(none.truth.lungs.leftMl);
+      }
+      // Level with the table on the image's rows, rolled patient or not: most columns reach the same top row
+      // (the others run into the chest wall below it), and it lies posterior (rows grow towards posterior).
+      expect(e.tops.filter((t) => t <= e.top + 1).length / e.tops.length).toBeGreaterThan(0.8);
+      expect(e.top).toBeGreaterThan(192 / 2);
+    }
+  });
+
   it("writes nothing for invalid options", async () => {
     const out = join(work, "invalid");
     await expect(runPhantom({ ...BASE, size: 4, out })).rejects.toBeInstanceOf(PhantomOptionsError);
