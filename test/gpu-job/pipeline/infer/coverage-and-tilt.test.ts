@@ -13,7 +13,8 @@
  * And bodies of another size than the training phantoms' one: before the model pixel followed the lungs'
  * spread (model.json inPlane.lungScale), a normal chest 0.8 times the size came out COVID-19 and a CAP chest
  * 1.2 times the size non-pneumonia (bench/README.md "Other bodies"). A child-sized chest, beyond the sizes
- * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE).
+ * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE). And
+ * a normal chest with 500 mL of pleural fluid: the lung stage must leave the fluid out.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -113,5 +114,25 @@ describe("a chest smaller than the size rule was checked on (a child's)", () => 
       /^The lungs spread 0\.[56]\d x 0\.[56]\d times the model's training bodies'.*A child's chest is this small/,
     );
     expect(d.impression).toContain("The lungs are smaller than any the model was checked on");
+  }, 300_000);
+});
+
+describe("a normal chest with a pleural effusion (500 mL on the right, which no training phantom held)", () => {
+  it("leaves the fluid out of the lungs and stays non-pneumonia, with under 10 mL of false lesion", async () => {
+    const dir = join(work, "effusion");
+    const phantom = await runPhantom({
+      ...BASE,
+      class: "normal",
+      slices: 120,
+      effusionMl: { right: 500, left: 0 },
+      out: dir,
+    });
+    expect(phantom.truth.effusion?.rightMl).toBeGreaterThan(450);
+    const d = (await analyze(phantom.ctPath, join(dir, "out"), { device: "cpu" })).diagnosis;
+    expect(d.diagnosis.predictedClass).toBe("non_pneumonia");
+    // The truth's lungs exclude the fluid: a lung mask that took it in would be 500 mL (about 9 %) over.
+    const lungMl = d.findings.extent.lungVolumeMl as number;
+    expect(Math.abs(lungMl / phantom.truth.lungs.totalMl - 1)).toBeLessThan(0.03);
+    expect(d.findings.extent.lesionVolumeMl).toBeLessThan(10);
   }, 300_000);
 });
