@@ -18,6 +18,22 @@ export function lungRollDeg(labels: Uint8Array, g: Geometry): number | null {
   // Every other voxel along each axis is plenty for second moments over litres of lung.
   const m = lungMomentsXY(labels, g, 2);
   if (!m.seen[LUNG_LABEL.right] || !m.seen[LUNG_LABEL.left]) return null;
+  return principalAxisDeg(m);
+}
+
+/**
+ * The same angle read from the body's outline: the principal in-plane axis of every voxel not `outside`
+ * (air-mask STATE), every fourth slice. Pleural fluid, a collapsed lung or a lobectomy move the lungs' axis
+ * (one lung loses its back and the pair reads turned) but not the body's. A table under the patient counts
+ * as body and stays level, so a rolled patient's body reads less roll than the lungs. Null: no axis.
+ */
+export function bodyRollDeg(state: Uint8Array, outside: number, g: Geometry): number | null {
+  const m = momentsXY(state, g, 4, (v) => v !== outside);
+  return m.n === 0 ? null : principalAxisDeg(m);
+}
+
+/** The angle of the larger principal axis of an x-y covariance, (-90, 90]; null when nearly isotropic. */
+function principalAxisDeg(m: { cxx: number; cyy: number; cxy: number }): number | null {
   const { cxx, cyy, cxy } = m;
   // Eigenvalues of the 2x2 covariance: no axis when they are within 10 % of each other.
   const half = Math.hypot((cxx - cyy) / 2, cxy);
@@ -36,6 +52,16 @@ export function lungMomentsXY(
   g: Geometry,
   kStep: number,
 ): { n: number; cxx: number; cyy: number; cxy: number; seen: boolean[] } {
+  return momentsXY(labels, g, kStep, (l) => l !== 0);
+}
+
+/** lungMomentsXY over the voxels whose value passes `include`. */
+function momentsXY(
+  values: Uint8Array,
+  g: Geometry,
+  kStep: number,
+  include: (value: number) => boolean,
+): { n: number; cxx: number; cyy: number; cxy: number; seen: boolean[] } {
   const a = voxelToLps(g);
   const [nx, ny, nz] = g.dims;
   const step = 2;
@@ -50,8 +76,8 @@ export function lungMomentsXY(
     for (let j = 0; j < ny; j += step) {
       const row = nx * (j + ny * k);
       for (let i = 0; i < nx; i += step) {
-        const l = labels[row + i]!;
-        if (l === 0) continue;
+        const l = values[row + i]!;
+        if (!include(l)) continue;
         seen[l] = true;
         const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
         const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;

@@ -126,6 +126,23 @@ describe("segmentLungs on phantoms", () => {
     });
   }
 
+  it("keeps the mediastinum out of the other lung when pleural fluid on one side turns the lungs' axis", () => {
+    // 1200 mL on the right turns the lungs' principal axis about 10 degrees on an upright patient; walking
+    // along it, the envelope fill let 18.6 mL of heart and mediastinum into the left lung here (1.8 mL now).
+    const r = renderSmall("normal", 9107, {
+      size: 256,
+      slices: 120,
+      sliceThickness: 2.5,
+      effusionMl: { right: 1200 },
+    });
+    const s = segmentLungs(r.ct);
+    const voxelMl = (r.ct.spacing[0] * r.ct.spacing[1] * r.ct.spacing[2]) / 1000;
+    let leftExtra = 0;
+    for (let v = 0; v < s.labels.length; v++)
+      if (s.labels[v] === LUNG_LABEL.left && r.lungs.data[v] !== LUNG_LABEL.left) leftExtra++;
+    expect(leftExtra * voxelMl).toBeLessThan(5);
+  });
+
   it("keeps the trachea only when the airway exclusion cannot find it (control)", () => {
     const r = renderSmall("normal", 2);
     // A trachea cross-section can never be both at least and at most 1 mm^2: no seed.
