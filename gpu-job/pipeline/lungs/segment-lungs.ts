@@ -92,7 +92,8 @@ export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationO
   const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
   fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
   const order = sliceOrder(volume);
-  // Which way is left-right for the between-the-lungs rule: the lungs' own axis (a rolled patient).
+  // Which way is left-right for the between-the-lungs rule: the lungs' own axis when the body turns with it
+  // (a rolled patient), else the image's.
   const lungsAxisDeg = order.axial ? rolledAxisDeg(labels, state, volume) : null;
   // Hole filling, the envelope fill and the closing stay inside each lung's box.
   for (const lung of [RIGHT, LEFT]) {
