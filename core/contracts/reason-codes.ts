@@ -73,6 +73,8 @@ export const WARNING_CODES = {
     "The lungs are wider or deeper than the model's training bodies' by more than its manifest's tolerance (preprocessing.inPlane.lungScale): the model saw them resampled to its training size, and its lesions were mapped back onto the scan's own voxels.",
   LUNG_SIZE_OUT_OF_RANGE:
     "The lungs are smaller or larger than the sizes the model's size rule was checked on (preprocessing.inPlane.lungScale), as a child's chest is: the model saw them resampled further than it was checked, or at another size than any chest it was trained on, and its class is unreliable.",
+  PLEURAL_EFFUSION:
+    "100 mL or more of water-density fluid lies beneath a lung, most likely a pleural effusion: the model was not trained on effusions, and lesions along the fluid may be false.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

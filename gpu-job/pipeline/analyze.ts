@@ -26,6 +26,7 @@ import { alignedViewWeight, inferScan } from "./infer/engine.js";
 import { lungRollDeg } from "./lungs/lung-axis.js";
 import { binaryLungMask } from "./lungs/lung-mask.js";
 import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
+import { pleuralFluid } from "./lungs/pleural-fluid.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
 import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
@@ -166,6 +167,7 @@ export async function analyze(
         cutsLungs: lungs.cutInPlane,
       },
       lungSizeBeyondRange: sizeBeyondRange,
+      pleuralFluid: pleuralFluid(volume, lungs.labels),
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { analyze } from "../../../gpu-job/pipeline/analyze.js";
 import {
+  EFFUSION_WARNING_ML,
   MIN_CHEST_LUNG_ML,
   NARROW_VIEW_MM,
   ROLL_WARNING_DEG,
@@ -101,6 +102,41 @@ describe("scanCaveats: lungs beyond the size rule's checked range", () => {
     expect(large.impression[0]).toMatch(/^The lungs are larger than any/);
     expect(UNRELIABLE_CLASS_CODES).toContain("LUNG_SIZE_OUT_OF_RANGE");
     expect(scanCaveats({ ...base, lungSizeBeyondRange: null }).warnings).toEqual([]);
+  });
+});
+
+describe("scanCaveats: pleural fluid", () => {
+  const base = { lungMl: 4000, coarse: null };
+  const fluid = (right: number, left: number) => ({
+    ml: { right, left },
+    depthMm: { right: right / 10, left: left / 10 },
+  });
+
+  it("says nothing below EFFUSION_WARNING_ML on either side, or when the fluid was not measured", () => {
+    const below = EFFUSION_WARNING_ML - 0.5;
+    expect(scanCaveats({ ...base, pleuralFluid: fluid(below, below) }).warnings).toEqual([]);
+    expect(scanCaveats({ ...base, pleuralFluid: null }).warnings).toEqual([]);
+  });
+
+  it("names each side over the limit with its volume and depth, and tells the impression", () => {
+    const c = scanCaveats({ ...base, pleuralFluid: fluid(432.4, 40) });
+    expect(c.warnings.map((w) => w.code)).toEqual(["PLEURAL_EFFUSION"]);
+    expect(c.warnings[0]?.message).toMatch(
+      /^About 432 mL beneath the right lung \(43 mm deep\) is water-density/,
+    );
+    expect(c.warnings[0]?.message).not.toContain("left lung");
+    expect(c.impression).toEqual([
+      "Pleural fluid (about 432 mL on the right) lies beneath the lungs, which the model was not trained on: lesions along it may be false.",
+    ]);
+    const both = scanCaveats({ ...base, pleuralFluid: fluid(520, EFFUSION_WARNING_ML) });
+    expect(both.warnings[0]?.message).toMatch(
+      /^About 520 mL beneath the right lung \(52 mm deep\) and 100 mL beneath the left lung \(10 mm deep\)/,
+    );
+    expect(both.impression[0]).toContain("about 520 mL on the right and 100 mL on the left");
+  });
+
+  it("leaves the class's reliability alone: on phantoms every class stayed right with fluid", () => {
+    expect(UNRELIABLE_CLASS_CODES).not.toContain("PLEURAL_EFFUSION");
   });
 });
 

@@ -88,6 +88,8 @@ describe("scans that are not a lung-filled axial stack", () => {
       expect(codes).not.toContain("NARROW_FIELD_OF_VIEW");
       // The model pixel follows the chest's size only for the other bodies.
       expect(codes?.includes("LUNGS_RESCALED")).toBe(options.habitus !== undefined);
+      // No fluid drawn, none read: the chest wall behind tilted, cut or rescaled lungs is not an effusion.
+      expect(codes).not.toContain("PLEURAL_EFFUSION");
     });
   }
 });
@@ -134,5 +136,12 @@ describe("a normal chest with a pleural effusion (500 mL on the right, which no 
     const lungMl = d.findings.extent.lungVolumeMl as number;
     expect(Math.abs(lungMl / phantom.truth.lungs.totalMl - 1)).toBeLessThan(0.03);
     expect(d.findings.extent.lesionVolumeMl).toBeLessThan(10);
+    // ...and says the fluid is there, on the right only, with a volume a little under what was drawn.
+    const warning = d.warnings.find((w) => w.code === "PLEURAL_EFFUSION")?.message ?? "";
+    const ml = Number(/^About (\d+) mL beneath the right lung/.exec(warning)?.[1]);
+    expect(ml / (phantom.truth.effusion?.rightMl as number)).toBeGreaterThan(0.75);
+    expect(ml / (phantom.truth.effusion?.rightMl as number)).toBeLessThan(1.02);
+    expect(warning).not.toContain("left lung");
+    expect(d.impression).toContain(`Pleural fluid (about ${ml} mL on the right) lies beneath the lungs`);
   }, 300_000);
 });
