@@ -354,7 +354,10 @@ function renderStamp(
         }
         if (d2 >= outer2) continue;
         const t0 = tissue[idx]!;
-        if (t0 === Tissue.AIR) continue;
+        // Nothing is stamped into pleural fluid: the lung under an effusion is pushed aside and its bronchi
+        // go with it. Airways are "body" stamps (the trachea lies outside the lungs), and before this they
+        // drew air-filled tubes floating in the fluid, which a lung mask rightly takes for lung.
+        if (t0 === Tissue.AIR || t0 === Tissue.PLEURAL_FLUID) continue;
         if (where === 1 ? lung[idx] === 0 : where === 2 ? lung[idx] !== 0 : false) continue;
         let w = 1;
         if (h > 0) {

@@ -6,7 +6,7 @@ import * as z from "zod";
 import { TransferSyntaxNameSchema } from "../dicom/write-series.js";
 
 /** Bumped whenever the same seed would render different voxels; recorded in truth.json. */
-export const PHANTOM_GENERATOR_VERSION = "1.1.0";
+export const PHANTOM_GENERATOR_VERSION = "1.1.1";
 
 /** Voxel budget: 512 x 512 x 1000 slices. Larger requests are refused before anything is allocated. */
 export const MAX_PHANTOM_VOXELS = 512 * 512 * 1000;

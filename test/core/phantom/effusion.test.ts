@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { lungSideAt } from "../../../core/phantom/anatomy.js";
+import { voxelToLps } from "../../../core/geometry/affine.js";
+import { lungSideAt, Tissue } from "../../../core/phantom/anatomy.js";
 import { gravityInAnatomy, planEffusion, underFluid } from "../../../core/phantom/effusion.js";
+import { planPhantom, renderPhantom } from "../../../core/phantom/generate.js";
 import { phantomGrid, scaledAboutChestCentre, turnedAboutChestAxis } from "../../../core/phantom/grid.js";
 import { PhantomOptionsError, resolvePhantomOptions } from "../../../core/phantom/options.js";
 
@@ -69,5 +71,36 @@ describe("planEffusion", () => {
     expect(() =>
       planEffusion({ right: 0, left: 2000 }, [0, 1, 0], { ...UNIT, widthScale: 0.7, depthScale: 0.7 }),
     ).toThrow(PhantomOptionsError);
+  });
+});
+
+describe("rendered fluid", () => {
+  it("holds no bronchus: under the level, where the lung was, only fluid", () => {
+    // The airway tree is stamped over the body; before generator 1.1.1 it drew air-filled bronchi through
+    // the fluid (650 voxels, 11 mL of airway here), which our lung stage took for lung with fluid round them.
+    const g = phantomGrid(resolvePhantomOptions({ out: "unused", size: 192, slices: 60, sliceThickness: 5 }));
+    const effusion = planEffusion({ right: 1200, left: 0 }, gravityInAnatomy(g, g), UNIT);
+    const r = renderPhantom({ ...planPhantom("normal", 9107), effusion }, g, {
+      noiseSd: 0,
+      correlatedNoise: false,
+      keepTissue: true,
+    });
+    const a = voxelToLps(g);
+    const [nx, ny, nz] = g.dims;
+    let fluid = 0;
+    let airway = 0;
+    for (let k = 0, v = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++, v++) {
+          const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
+          const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
+          const z = a[8]! * i + a[9]! * j + a[10]! * k + a[11]!;
+          if (lungSideAt(x, y, z) !== 1 || !underFluid(effusion, 1, x, y, z)) continue;
+          const t = r.tissue!.data[v];
+          if (t === Tissue.PLEURAL_FLUID) fluid++;
+          if (t === Tissue.AIRWAY_LUMEN || t === Tissue.AIRWAY_WALL) airway++;
+        }
+    expect(fluid).toBeGreaterThan(0);
+    expect(airway).toBe(0);
   });
 });
