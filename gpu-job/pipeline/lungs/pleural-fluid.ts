@@ -32,7 +32,7 @@ export const MIN_LAYER_MM = 5;
 /**
  * In-plane pixels coarser than this (mm) are not measured (null). Each pixel then mixes the chest wall's
  * 10-15 mm layers of fat (-100 HU) and muscle (40 HU) into water-like values: phantoms without fluid read
- * 20 mL per side at 2.8 mm pixels, 50 at 3.75 mm and 80-105 at 5.6 mm, and under 3 mL at 1.4 mm.
+ * 20 mL per side at 2.8 mm pixels, 50 at 3.75 mm and 80-105 at 5.6 mm, and under 3.5 mL at 1.4 mm.
  */
 export const MAX_PIXEL_MM = 2;
 /** In-plane half-width of the neighbourhood a voxel's water density is read on (mm; at least a pixel). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { voxelToLps } from "../../../core/geometry/affine.js";
+import { voxelCentre } from "../../../core/geometry/affine.js";
 import { lungSideAt, Tissue } from "../../../core/phantom/anatomy.js";
 import { gravityInAnatomy, planEffusion, underFluid } from "../../../core/phantom/effusion.js";
 import { planPhantom, renderPhantom } from "../../../core/phantom/generate.js";
@@ -85,16 +85,13 @@ describe("rendered fluid", () => {
       correlatedNoise: false,
       keepTissue: true,
     });
-    const a = voxelToLps(g);
     const [nx, ny, nz] = g.dims;
     let fluid = 0;
     let airway = 0;
     for (let k = 0, v = 0; k < nz; k++)
       for (let j = 0; j < ny; j++)
         for (let i = 0; i < nx; i++, v++) {
-          const x = a[0]! * i + a[1]! * j + a[2]! * k + a[3]!;
-          const y = a[4]! * i + a[5]! * j + a[6]! * k + a[7]!;
-          const z = a[8]! * i + a[9]! * j + a[10]! * k + a[11]!;
+          const [x, y, z] = voxelCentre(g, i, j, k);
           if (lungSideAt(x, y, z) !== 1 || !underFluid(effusion, 1, x, y, z)) continue;
           const t = r.tissue!.data[v];
           if (t === Tissue.PLEURAL_FLUID) fluid++;
