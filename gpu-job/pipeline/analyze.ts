@@ -108,6 +108,8 @@ export async function analyze(
       lungs,
       pleuralDistanceMm: pleuralDistanceMm(lungs.labels, volume.dims, volume.spacing),
     });
+    // Measured here so that its time counts with the findings' (0.3-3.4 s on a 512x512x120 scan).
+    const fluid = pleuralFluid(volume, lungs.labels);
     progress("findings", 1, 1);
     const t4 = performance.now();
 
@@ -167,7 +169,7 @@ export async function analyze(
         cutsLungs: lungs.cutInPlane,
       },
       lungSizeBeyondRange: sizeBeyondRange,
-      pleuralFluid: pleuralFluid(volume, lungs.labels),
+      pleuralFluid: fluid,
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.
