@@ -21,6 +21,7 @@
  *    a lower bound. Blood (a haemothorax, 35 HU and more) is not water-like and is not counted.
  */
 import type { Volume } from "../../../core/contracts/volume.js";
+import { voxelVolumeMl } from "./grid.js";
 import { LUNG_LABEL } from "./types.js";
 
 /** Water density on the soft-tissue neighbours' median: transudates read 0-20 HU, exudates up to about 30. */
@@ -60,7 +61,7 @@ export function pleuralFluid(hu: Volume, labels: Uint8Array): PleuralFluid | nul
   const [b, c] = ([0, 1, 2] as const).filter((x) => x !== a) as [0 | 1 | 2, 0 | 1 | 2];
   const stride = [1, dims[0], dims[0] * dims[1]] as const;
   const gapVoxels = Math.max(1, Math.round(GAP_MM / spacing[a]));
-  const voxelMl = (spacing[0] * spacing[1] * spacing[2]) / 1000;
+  const voxelMl = voxelVolumeMl(hu);
   const count = [0, 0, 0];
   const deepest = [0, 0, 0];
   const fluid = fluidTest(hu, labels);
