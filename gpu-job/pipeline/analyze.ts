@@ -32,6 +32,7 @@ import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-man
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
 import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel } from "./preprocess/model-grid.js";
+import { inPlaneFieldOfViewMm } from "./preprocess/orientation.js";
 import { writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
 
@@ -165,7 +166,7 @@ export async function analyze(
       coarse: coarserThanModel(volume, m.preprocessing),
       rollDeg: lungRollDeg(lungs.labels, volume),
       view: {
-        acrossMm: Math.min(volume.dims[0] * volume.spacing[0], volume.dims[1] * volume.spacing[1]),
+        acrossMm: inPlaneFieldOfViewMm(volume),
         cutsLungs: lungs.cutInPlane,
       },
       lungSizeBeyondRange: sizeBeyondRange,

@@ -28,7 +28,8 @@ export function sliceOrder(g: Geometry): { axial: boolean; superiorK: number; st
   const d = g.direction;
   // Slice-plane normal = i x j; its z component tells how axial the slices are.
   const nz = d[0] * d[4] - d[3] * d[1];
-  const axial = Math.abs(nz) >= Math.SQRT1_2;
+  // Within 45 degrees, a hair of rounding included: cos(45 deg) computed from a header lands either side of it.
+  const axial = Math.abs(nz) >= Math.SQRT1_2 - 1e-9;
   const kz = d[8];
   const up = kz >= 0;
   return { axial, superiorK: up ? g.dims[2] - 1 : 0, step: up ? -1 : 1 };

@@ -1,6 +1,8 @@
 /**
  * Classical lung segmentation on the CT's own grid (no model): thresholds, connected components and
- * morphology, every size in physical units so it behaves the same at any voxel size or orientation.
+ * morphology, every size in physical units so it behaves the same at any voxel size or orientation. The
+ * steps below think in axial slices; a stack whose slices are nearer coronal or sagittal is read in LPS
+ * order and its labels copied back (axial-order.ts).
  *
  *   1. Air: HU < airThresholdHu (-320); air reaching the border of its slice is outside the body, unless
  *      the body itself reaches the border and the region lies mostly within the body's convex hull (lungs
@@ -28,6 +30,7 @@
 import type { Vec3, Volume } from "../../../core/contracts/volume.js";
 import { airState, bodyMidlineX, STATE } from "./air-mask.js";
 import { excludeAirways } from "./airways.js";
+import { axialOrder } from "./axial-order.js";
 import { closeLung } from "./closing.js";
 import {
   type ComponentStats,
@@ -56,6 +59,20 @@ const LEFT = LUNG_LABEL.left;
 
 export function segmentLungs(volume: Volume, options?: Partial<LungSegmentationOptions>): LungSegmentation {
   const o = resolveLungOptions(options);
+  // Coronal, sagittal and steeply tilted stacks are segmented in LPS order and their labels copied back.
+  const reordered = axialOrder(volume);
+  if (!reordered) return segmentAxialStack(volume, o);
+  const lungs = segmentAxialStack(reordered.volume, o);
+  return {
+    ...lungs,
+    dims: [...volume.dims],
+    spacing: [...volume.spacing],
+    labels: reordered.toNative(lungs.labels),
+    zones: reordered.toNative(lungs.zones),
+  };
+}
+
+function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegmentation {
   const dims = [...volume.dims] as Volume["dims"];
   const [nx, ny, nz] = dims;
   if (!dims.every((d) => Number.isInteger(d) && d > 0) || volume.data.length !== nx * ny * nz)

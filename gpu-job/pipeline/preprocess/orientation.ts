@@ -68,3 +68,12 @@ export function orientedView(g: Geometry): OrientedView {
 export function nativeIndex(view: OrientedView, x: number, y: number, z: number): number {
   return view.offset + x * view.stride[0] + y * view.stride[1] + z * view.stride[2];
 }
+
+/**
+ * The narrower side of the axial field of view, mm: the extent along the patient's left-right and
+ * front-back axes, whichever voxel axes carry them (a coronal stack's rows run head to feet).
+ */
+export function inPlaneFieldOfViewMm(g: Geometry): number {
+  const { dims, spacing } = orientedView(g);
+  return Math.min(dims[0] * spacing[0], dims[1] * spacing[1]);
+}

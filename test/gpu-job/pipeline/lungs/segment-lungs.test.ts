@@ -119,6 +119,10 @@ describe("segmentLungs on phantoms", () => {
     ["axial", SMALL_GRID],
     ["descending", { ...SMALL_GRID, zDirection: "descending" }],
     ["oblique", { ...SMALL_GRID, orientation: { rotateXDeg: 15, rotateYDeg: -10 } }],
+    // Slices at 45 degrees, and at 60 (nearer coronal than axial: segmented in LPS order, axial-order.ts).
+    // Both left the trachea in the lungs before (no airway search on "non-axial" slices).
+    ["tilted 45 degrees", { ...SMALL_GRID, orientation: { rotateXDeg: 45, rotateYDeg: 0 } }],
+    ["tilted 60 degrees", { ...SMALL_GRID, orientation: { rotateXDeg: 60, rotateYDeg: 0 } }],
   ];
   for (const [name, grid] of variants) {
     it(`finds both lungs, sides and zones, without the trachea (${name})`, () => {
@@ -212,6 +216,93 @@ describe("segmentLungs on phantoms", () => {
         expect(s.warnings).toContain(`The ${side} lung reaches the in-plane edge of the field of view.`);
       expect(airwayVoxelsLabelled(r.ct, s.labels).labelled).toBe(0);
       expect(s.cutInPlane).toBe(true);
+    });
+});
+
+/**
+ * The same voxels as a coronal stack (i left-right, j head to feet, k front to back) or a sagittal one
+ * (i front to back, j head to feet, k right to left), with the geometry that says so; `at(i, j, k)` is the
+ * reordered index of axial voxel (i, j, k).
+ */
+function restacked(
+  v: Volume,
+  plane: "coronal" | "sagittal",
+): { volume: Volume; at: (i: number, j: number, k: number) => number } {
+  const [nx, ny, nz] = v.dims;
+  const [sx, sy, sz] = v.spacing;
+  const d = v.direction;
+  const col = (c: number): Vec3 => [d[c]!, d[3 + c]!, d[6 + c]!];
+  const neg = (c: Vec3): Vec3 => [-c[0], -c[1], -c[2]];
+  const coronal = plane === "coronal";
+  // Axial voxel (i, j, k) -> reordered (a, b, c): j runs from the head down, the sagittal k from the left.
+  const to = (i: number, j: number, k: number): Vec3 =>
+    coronal ? [i, nz - 1 - k, j] : [j, nz - 1 - k, nx - 1 - i];
+  const dims: Vec3 = coronal ? [nx, nz, ny] : [ny, nz, nx];
+  const spacing: Vec3 = coronal ? [sx, sz, sy] : [sy, sz, sx];
+  const cols = coronal ? [col(0), neg(col(2)), col(1)] : [col(1), neg(col(2)), neg(col(0))];
+  const direction = [0, 1, 2].flatMap((r) => cols.map((c) => c[r]!)) as Volume["direction"];
+  // Reordered voxel (0, 0, 0) is axial voxel (0, 0, nz - 1), or (nx - 1, 0, nz - 1) for the sagittal stack.
+  const a = voxelToLps(v);
+  const i0 = coronal ? 0 : nx - 1;
+  const origin: Vec3 = [0, 1, 2].map(
+    (r) => a[4 * r]! * i0 + a[4 * r + 2]! * (nz - 1) + a[4 * r + 3]!,
+  ) as Vec3;
+  const at = (i: number, j: number, k: number): number => {
+    const [p, q, r] = to(i, j, k);
+    return p + dims[0] * (q + dims[1] * r);
+  };
+  const data = new Int16Array(v.data.length);
+  for (let k = 0, n = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, n++) data[at(i, j, k)] = v.data[n]!;
+  return { volume: { dims, spacing, origin, direction, data }, at };
+}
+
+describe("segmentLungs on coronal and sagittal stacks", () => {
+  // Cut at the top, with the trachea in view: both the airway exclusion and the field-of-view warnings
+  // depend on knowing which way the head is. Before axial-order.ts a coronal stack kept the trachea and
+  // read the lungs' top and bottom as the field of view cutting them at the side.
+  const r = renderSmall("normal", 4, { size: 128, slices: 40, sliceThickness: 5 });
+  const axial = segmentLungs(r.ct);
+  for (const plane of ["coronal", "sagittal"] as const)
+    it(`labels the same voxels as on the axial stack (${plane})`, () => {
+      const { volume, at } = restacked(r.ct, plane);
+      // The helper's geometry: a voxel's centre is where it was.
+      const [nx, ny, nz] = r.ct.dims;
+      const before = voxelToLps(r.ct);
+      const after = voxelToLps(volume);
+      const idx = at(nx - 2, 3, nz - 5);
+      const [p, q, w] = [
+        idx % volume.dims[0],
+        Math.floor(idx / volume.dims[0]) % volume.dims[1],
+        Math.floor(idx / (volume.dims[0] * volume.dims[1])),
+      ];
+      for (let row = 0; row < 3; row++)
+        expect(
+          after[4 * row]! * p + after[4 * row + 1]! * q + after[4 * row + 2]! * w + after[4 * row + 3]!,
+        ).toBeCloseTo(
+          before[4 * row]! * (nx - 2) +
+            before[4 * row + 1]! * 3 +
+            before[4 * row + 2]! * (nz - 5) +
+            before[4 * row + 3]!,
+          6,
+        );
+      const s = segmentLungs(volume);
+      let differ = 0;
+      for (let k = 0, n = 0; k < nz; k++)
+        for (let j = 0; j < ny; j++)
+          for (let i = 0; i < nx; i++, n++) {
+            const v = at(i, j, k);
+            if (s.labels[v] !== axial.labels[n] || s.zones[v] !== axial.zones[n]) differ++;
+          }
+      expect(differ).toBe(0);
+      expect(s.dims).toEqual(volume.dims);
+      expect(s.spacing).toEqual(volume.spacing);
+      expect(s.volumeMl.right).toBeCloseTo(axial.volumeMl.right, 6);
+      expect(s.volumeMl.left).toBeCloseTo(axial.volumeMl.left, 6);
+      expect(s.warnings).toEqual(axial.warnings);
+      expect(s.warnings.some((w) => w.includes("reaches the top"))).toBe(true);
+      expect(s.cutInPlane).toBe(false);
+      expect(airwayVoxelsLabelled(volume, s.labels).labelled).toBe(0);
     });
 });
 

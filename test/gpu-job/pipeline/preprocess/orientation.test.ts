@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { Geometry, Mat3, Vec3 } from "../../../../core/contracts/volume.js";
 import { voxelCentre } from "../../../../core/geometry/affine.js";
-import { nativeIndex, orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
+import {
+  inPlaneFieldOfViewMm,
+  nativeIndex,
+  orientedView,
+} from "../../../../gpu-job/pipeline/preprocess/orientation.js";
 
 function geometry(direction: Mat3, dims: Vec3 = [4, 5, 6], spacing: Vec3 = [0.7, 0.8, 2.5]): Geometry {
   return { dims, spacing, origin: [10, -20, 30], direction };
@@ -77,5 +81,15 @@ describe("orientedView", () => {
     const v = orientedView(g);
     expect(v.axes.map((x) => x.native)).toEqual([0, 1, 2]);
     expect(v.axes.map((x) => x.flipped)).toEqual([false, false, false]);
+  });
+});
+
+describe("inPlaneFieldOfViewMm", () => {
+  it("measures the patient's left-right and front-back extent whichever voxel axes carry them", () => {
+    // Axial: 4 x 0.7 = 2.8 mm across, 5 x 0.8 = 4 mm front to back.
+    expect(inPlaneFieldOfViewMm(geometry([1, 0, 0, 0, 1, 0, 0, 0, 1]))).toBeCloseTo(2.8, 9);
+    // Coronal (j head to feet, k front to back): front to back is k's 6 x 2.5 = 15 mm, not j's 4 mm.
+    const coronal = geometry([1, 0, 0, 0, 0, 1, 0, -1, 0], [40, 5, 6], [0.7, 0.8, 2.5]);
+    expect(inPlaneFieldOfViewMm(coronal)).toBeCloseTo(15, 9);
   });
 });
