@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { readNiftiFile } from "../core/nifti/read.js";
 import { validatePath } from "../core/validation/validate-path.js";
 import { pleuralFluid } from "../gpu-job/pipeline/lungs/pleural-fluid.js";
+import { axialPixelMm } from "../gpu-job/pipeline/preprocess/orientation.js";
 import { EFFUSION_WARNING_ML } from "../gpu-job/pipeline/scan-caveats.js";
 import { machineInfo } from "./machine.js";
 import { writeBenchResults } from "./score-analysis.js";
@@ -46,7 +47,7 @@ for (const cache of caches) {
     const drawn = existsSync(truthPath) ? JSON.parse(readFileSync(truthPath, "utf8")).effusion : undefined;
     const row = {
       phantom: name,
-      pixelMm: Number(Math.max(volume.spacing[0], volume.spacing[1]).toFixed(3)),
+      pixelMm: Number(axialPixelMm(volume).toFixed(3)),
       measured: f !== null,
       ...(f
         ? {

@@ -21,6 +21,7 @@
  *    a lower bound. Blood (a haemothorax, 35 HU and more) is not water-like and is not counted.
  */
 import type { Volume } from "../../../core/contracts/volume.js";
+import { axialPixelMm, orientedView } from "../preprocess/orientation.js";
 import { voxelVolumeMl } from "./grid.js";
 import { LUNG_LABEL } from "./types.js";
 
@@ -50,12 +51,14 @@ export interface PleuralFluid {
   axis: { index: 0 | 1 | 2; step: 1 | -1 };
 }
 
-/** Null when the in-plane pixels are coarser than MAX_PIXEL_MM: no honest measure. */
+/** Null when the axial plane's pixels are coarser than MAX_PIXEL_MM: no honest measure. */
 export function pleuralFluid(hu: Volume, labels: Uint8Array): PleuralFluid | null {
   const { dims, spacing, direction } = hu;
   const n = dims[0] * dims[1] * dims[2];
   if (labels.length !== n) throw new RangeError("labels length must equal nx*ny*nz");
-  if (Math.max(spacing[0], spacing[1]) > MAX_PIXEL_MM) return null;
+  // The axial plane's pixels, whichever voxel axes carry it: a coronal stack's slice spacing runs across
+  // the posterior chest wall, where the partial volume this guards against happens.
+  if (axialPixelMm(hu) > MAX_PIXEL_MM) return null;
   const axis = posteriorAxis(direction);
   const a = axis.index;
   const [b, c] = ([0, 1, 2] as const).filter((x) => x !== a) as [0 | 1 | 2, 0 | 1 | 2];
@@ -64,7 +67,7 @@ export function pleuralFluid(hu: Volume, labels: Uint8Array): PleuralFluid | nul
   const voxelMl = voxelVolumeMl(hu);
   const count = [0, 0, 0];
   const deepest = [0, 0, 0];
-  const fluid = fluidTest(hu, labels);
+  const fluid = fluidTest(hu, labels, sliceAxis(hu));
   const len = dims[a];
   for (let vc = 0; vc < dims[c]; vc++)
     for (let vb = 0; vb < dims[b]; vb++) {
@@ -107,20 +110,27 @@ export function posteriorAxis(direction: Volume["direction"]): PleuralFluid["axi
   return { index, step: y[index] >= 0 ? 1 : -1 };
 }
 
+/** The voxel axis nearest the body's long axis (2 for an axial stack): the one across the axial plane. */
+function sliceAxis(g: Volume): 0 | 1 | 2 {
+  return orientedView(g).axes[2].native as 0 | 1 | 2;
+}
+
 /**
  * Whether a voxel is water-like: itself soft tissue, and the median of its soft-tissue neighbours in
  * FLUID_HU. The neighbourhood is one slice either side and NEIGHBOURHOOD_MM in plane (at least one pixel):
  * 5 x 5 x 3 on pixels under 1.2 mm, where a sharp lung kernel leaves 50-100 HU of noise in soft tissue, and
  * 3 x 3 x 3 on coarser ones. The median, not the mean: a muscle voxel beside the lung has neighbours that
  * are part lung (-300 to 0 HU), and their mean read a band of chest-wall muscle as water; a median ignores
- * the minority at an edge.
+ * the minority at an edge. "Slice" and "plane" are the patient's axial ones (`slice`: the voxel axis across
+ * them), so a coronal or sagittal stack is read like its axial copy.
  */
-function fluidTest(hu: Volume, labels: Uint8Array): (o: number) => boolean {
+function fluidTest(hu: Volume, labels: Uint8Array, slice: 0 | 1 | 2): (o: number) => boolean {
   const [nx, ny, nz] = hu.dims;
   const data = hu.data;
-  const ri = Math.max(1, Math.round(NEIGHBOURHOOD_MM / hu.spacing[0]));
-  const rj = Math.max(1, Math.round(NEIGHBOURHOOD_MM / hu.spacing[1]));
-  const size = (2 * ri + 1) * (2 * rj + 1) * 3;
+  const radius = (x: 0 | 1 | 2) =>
+    x === slice ? 1 : Math.max(1, Math.round(NEIGHBOURHOOD_MM / hu.spacing[x]));
+  const [ri, rj, rk] = [radius(0), radius(1), radius(2)];
+  const size = (2 * ri + 1) * (2 * rj + 1) * (2 * rk + 1);
   const values = new Float64Array(size);
   return (o) => {
     if (labels[o] !== LUNG_LABEL.background || data[o]! < SOFT_TISSUE_FROM_HU) return false;
@@ -128,7 +138,7 @@ function fluidTest(hu: Volume, labels: Uint8Array): (o: number) => boolean {
     const j = Math.floor(o / nx) % ny;
     const k = Math.floor(o / (nx * ny));
     let m = 0;
-    for (let kk = Math.max(0, k - 1); kk <= Math.min(nz - 1, k + 1); kk++)
+    for (let kk = Math.max(0, k - rk); kk <= Math.min(nz - 1, k + rk); kk++)
       for (let jj = Math.max(0, j - rj); jj <= Math.min(ny - 1, j + rj); jj++) {
         const row = nx * (jj + ny * kk);
         for (let ii = Math.max(0, i - ri); ii <= Math.min(nx - 1, i + ri); ii++) {

@@ -77,3 +77,9 @@ export function inPlaneFieldOfViewMm(g: Geometry): number {
   const { dims, spacing } = orientedView(g);
   return Math.min(dims[0] * spacing[0], dims[1] * spacing[1]);
 }
+
+/** The coarser pixel side of the axial plane, mm (a coronal stack's slice spacing is one of them). */
+export function axialPixelMm(g: Geometry): number {
+  const { spacing } = orientedView(g);
+  return Math.max(spacing[0], spacing[1]);
+}
