@@ -26,8 +26,11 @@ export const HELP = {
   --thickness <mm>           slice thickness (default 2.5); --spacing <mm> centre-to-centre if different
   --pixel-spacing <mm>       in-plane pixel size (default: 360 mm field of view); pixels over 1.5 mm are area
                              averages of a finer rendering, as a detector integrates them
-  --z ascending|descending   slice order along z in instance order (default ascending)
-  --oblique <rx>,<ry>        rotate the sampling grid about x then y, in degrees
+  --z ascending|descending   slice order in instance order (default ascending): up the body for axial slices,
+                             front to back for coronal, left to right for sagittal; descending the reverse
+  --plane axial|coronal|sagittal   slice plane (default axial); coronal and sagittal images have the head at
+                             the top, and their --size covers the body's height
+  --oblique <rx>,<ry>        rotate the axial sampling grid about x then y, in degrees (-60..60)
   --off-centre <x>,<y>       field of view centred this far (mm, LPS) from the chest's axis
   --roll <deg>               patient rolled this far about the long axis (left towards posterior; --roll=-10
                              for the other way), under an axial header

@@ -21,6 +21,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       "pixel-spacing": { type: "string" },
       z: { type: "string" },
       oblique: { type: "string" },
+      plane: { type: "string" },
       "off-centre": { type: "string" },
       roll: { type: "string" },
       circle: { type: "boolean", default: false },
@@ -51,6 +52,9 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     patientRollDeg: num(values.roll),
     reconstructionCircle: values.circle || undefined,
   };
+  if (values.plane !== undefined && values.oblique !== undefined)
+    throw new UsageError(`--plane and --oblique exclude each other\n\n${HELP.phantom}`);
+  if (values.plane !== undefined) opts.orientation = values.plane;
   if (values.oblique) {
     const [rx, ry] = values.oblique.split(",").map(Number);
     opts.orientation = { rotateXDeg: rx ?? 0, rotateYDeg: ry ?? 0 };

@@ -4,7 +4,7 @@
  * different grids show the same body and the same lesions.
  */
 import type { Geometry, Mat3, Vec3 } from "../contracts/volume.js";
-import { fromColumns, turnedAboutZ } from "../geometry/affine.js";
+import { cross, fromColumns, turnedAboutZ } from "../geometry/affine.js";
 import { SCAN_CENTRE } from "./anatomy.js";
 import type { Habitus, ResolvedPhantomOptions } from "./options.js";
 
@@ -36,19 +36,30 @@ function apply(m: Mat3, v: Vec3): Vec3 {
   ];
 }
 
+/**
+ * Row (i) and column (j) directions of each slice plane, LPS, as viewers lay them out: the patient's right on
+ * the viewer's left and anterior at the top (axial), the head at the top (coronal, sagittal), anterior on the
+ * left (sagittal). The slices' normal is i x j: up the body (axial), front to back (coronal), left to
+ * right (sagittal).
+ */
+export const PLANES = {
+  axial: { i: [1, 0, 0], j: [0, 1, 0] },
+  coronal: { i: [1, 0, 0], j: [0, 0, -1] },
+  sagittal: { i: [0, 1, 0], j: [0, 0, -1] },
+} as const satisfies Record<string, { i: Vec3; j: Vec3 }>;
+
 export function phantomGrid(o: GridOptions): Geometry {
   const n = o.size;
   const ps = o.pixelSpacing ?? DEFAULT_FIELD_OF_VIEW_MM / n;
   const dz = o.spacing ?? o.sliceThickness;
+  const plane = typeof o.orientation === "string" ? PLANES[o.orientation] : PLANES.axial;
   const rot =
-    o.orientation === "axial"
+    typeof o.orientation === "string"
       ? obliqueRotation(0, 0)
       : obliqueRotation(o.orientation.rotateXDeg, o.orientation.rotateYDeg);
-  // Rows run to the patient's left, columns to posterior: the standard axial display (patient's right on
-  // the viewer's left, anterior at the top).
-  const iAxis = apply(rot, [1, 0, 0]);
-  const jAxis = apply(rot, [0, 1, 0]);
-  const normal = apply(rot, [0, 0, 1]);
+  const iAxis = apply(rot, [...plane.i]);
+  const jAxis = apply(rot, [...plane.j]);
+  const normal = cross(iAxis, jAxis);
   const kAxis: Vec3 = o.zDirection === "ascending" ? normal : [-normal[0], -normal[1], -normal[2]];
   const half = [((n - 1) * ps) / 2, ((n - 1) * ps) / 2, ((o.slices - 1) * dz) / 2];
   const [dx, dy] = o.offCentreMm ?? [0, 0];

@@ -91,7 +91,11 @@ export const PhantomOptionsSchema = z
     pixelSpacing: z.number().positive().max(5).optional(),
     /** Slice order: descending makes z fall with instance number (and along the volume's k axis). */
     zDirection: z.enum(["ascending", "descending"]).default("ascending"),
-    orientation: z.union([z.literal("axial"), ObliqueSchema]).default("axial"),
+    /**
+     * The slice plane: axial, coronal or sagittal (laid out as viewers show them; core/phantom/grid.ts
+     * PLANES), or an axial grid rotated (oblique).
+     */
+    orientation: z.union([z.enum(["axial", "coronal", "sagittal"]), ObliqueSchema]).default("axial"),
     /**
      * Where the field of view's centre lies from the chest's axis, LPS x and y in mm: a patient lying off
      * the scanner's isocentre (the anatomy then sits off the image's centre, the other way).

@@ -127,7 +127,10 @@ export async function runPhantom(
   let ct: string;
   let written: WrittenSeries | undefined;
   const rotation =
-    o.orientation === "axial" ? { x: 0, y: 0 } : { x: o.orientation.rotateXDeg, y: o.orientation.rotateYDeg };
+    typeof o.orientation === "string"
+      ? { x: 0, y: 0 }
+      : { x: o.orientation.rotateXDeg, y: o.orientation.rotateYDeg };
+  const plane = o.orientation === "coronal" || o.orientation === "sagittal" ? o.orientation : undefined;
   const seriesOptions = {
     identity: o.patient satisfies DicomIdentity,
     // Same phantom (class, seed, grid, pixel storage) -> same UIDs; any other grid is another series.
@@ -148,6 +151,7 @@ export async function runPhantom(
       // Only when set, so the UIDs of every centred phantom stay what they were.
       ...(o.offCentreMm[0] !== 0 || o.offCentreMm[1] !== 0 ? [`off-centre ${o.offCentreMm.join(",")}`] : []),
       ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
+      ...(plane ? [plane] : []),
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
       ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
       ...(o.effusionMl.right > 0 || o.effusionMl.left > 0
@@ -215,6 +219,7 @@ export async function runPhantom(
     sliceThickness: o.sliceThickness,
     zDirection: o.zDirection,
     rotationDeg: rotation,
+    ...(plane ? { plane } : {}),
     patientRollDeg: o.patientRollDeg,
     reconstructionCircle: o.reconstructionCircle,
     anatomyGrid,

@@ -70,7 +70,8 @@ export const PhantomTruthSchema = z.object({
     direction: Mat3Schema,
     sliceThickness: z.number(),
     zDirection: z.enum(["ascending", "descending"]),
-    orientation: z.enum(["axial", "oblique"]),
+    orientation: z.enum(["axial", "oblique", "coronal", "sagittal"]),
+    /** The oblique grid's rotation about x then y; 0, 0 for the three planes. */
     rotationDeg: z.object({ x: z.number(), y: z.number() }),
     /** The patient's roll about the long axis under the axial header (patientRollDeg); absent when 0. */
     patientRollDeg: z.number().optional(),
@@ -118,6 +119,8 @@ export interface TruthContext {
   sliceThickness: number;
   zDirection: "ascending" | "descending";
   rotationDeg: { x: number; y: number };
+  /** A coronal or sagittal grid (PhantomOptions orientation); absent for axial and oblique ones. */
+  plane?: "coronal" | "sagittal";
   patientRollDeg?: number;
   reconstructionCircle?: boolean;
   /**
@@ -262,7 +265,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       direction: [...g.direction],
       sliceThickness: ctx.sliceThickness,
       zDirection: ctx.zDirection,
-      orientation: rotation.x === 0 && rotation.y === 0 ? "axial" : "oblique",
+      orientation: ctx.plane ?? (rotation.x === 0 && rotation.y === 0 ? "axial" : "oblique"),
       rotationDeg: { ...rotation },
       ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
       ...(supersampling > 1 ? { supersampling } : {}),

@@ -81,6 +81,33 @@ describe("deepsc phantom", () => {
     expect(bad.stderr).toMatch(/--effusion <right>,<left>/);
   });
 
+  it("--plane coronal writes a coronal series (head at the top); a plane with --oblique, or an unknown one, is a usage error", () => {
+    const out = join(work, "coronal");
+    const r = deepsc(["phantom", ...small, "--plane", "coronal", "--out", out]);
+    expect(r.code).toBe(0);
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(out, "truth", "truth.json"), "utf8")),
+    );
+    expect(truth.grid.orientation).toBe("coronal");
+    expect(truth.grid.direction).toEqual([1, 0, 0, 0, 0, 1, 0, -1, 0]);
+    const both = deepsc([
+      "phantom",
+      ...small,
+      "--plane",
+      "sagittal",
+      "--oblique",
+      "10,0",
+      "--out",
+      join(work, "x"),
+    ]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/--plane and --oblique exclude each other/);
+    const unknown = deepsc(["phantom", ...small, "--plane", "transverse", "--out", join(work, "y")]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/orientation/);
+    expect(unknown.stderr).toMatch(/--plane axial\|coronal\|sagittal/);
+  });
+
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
     const r = deepsc(["phantom", ...small, "--roll", "60", "--out", join(work, "bad")]);
     expect(r.code).toBe(1);

@@ -1,6 +1,6 @@
 /**
  * The sampling grid and grid independence: one seed rendered axial 2.5 mm ascending, 5 mm descending and
- * on an oblique grid must describe the same lungs and lesions (volumes within a few %, centres within a
+ * on an oblique or a coronal grid must describe the same lungs and lesions (volumes within a few %, centres within a
  * fraction of a voxel), because the anatomy lives in mm and only the grid changes.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +82,22 @@ describe("phantomGrid", () => {
       expect(v).toBeCloseTo([1, 0, 0, 0, 1, 0, 0, 0, 1][c]!, 15);
     });
   });
+
+  it("coronal and sagittal: the head at the top of the image, slices front to back / left to right, centred", () => {
+    const coronal = gridOf({ size: 64, slices: 30, orientation: "coronal" });
+    expect(coronal.direction).toEqual([1, 0, 0, 0, 0, 1, 0, -1, 0]);
+    const sagittal = gridOf({ size: 64, slices: 30, orientation: "sagittal" });
+    expect(sagittal.direction).toEqual([0, 0, -1, 1, 0, 0, 0, -1, 0]);
+    for (const g of [coronal, sagittal])
+      centreOf(g).forEach((v, c) => {
+        expect(v).toBeCloseTo(SCAN_CENTRE[c]!, 9);
+      });
+    // Descending reverses the slices only.
+    const back = gridOf({ size: 64, slices: 30, orientation: "coronal", zDirection: "descending" });
+    expect(column(back.direction, 2)).toEqual([0, -1, 0]);
+    expect(column(back.direction, 1)).toEqual([0, 0, -1]);
+    expect(() => gridOf({ orientation: "transverse" })).toThrow(/orientation/);
+  });
 });
 
 describe("grid independence of one seed's anatomy and lesions", () => {
@@ -100,11 +116,13 @@ describe("grid independence of one seed's anatomy and lesions", () => {
         pixelSpacing: 1.6,
         orientation: { rotateXDeg: 10, rotateYDeg: -6 },
       },
+      // 360 mm of height and width in the image, 110 slices of 2.5 mm from front to back.
+      coronal: { size: 256, slices: 110, sliceThickness: 2.5, orientation: "coronal" },
     };
     for (const [name, opts] of Object.entries(cases)) {
       const o = resolvePhantomOptions({ out: "unused", ...opts });
       const rotation =
-        o.orientation === "axial"
+        typeof o.orientation === "string"
           ? { x: 0, y: 0 }
           : { x: o.orientation.rotateXDeg, y: o.orientation.rotateYDeg };
       const r = renderPhantom(plan, phantomGrid(o), { noiseSd: 15, correlatedNoise: true });
@@ -115,6 +133,7 @@ describe("grid independence of one seed's anatomy and lesions", () => {
         sliceThickness: o.sliceThickness,
         zDirection: o.zDirection,
         rotationDeg: rotation,
+        ...(o.orientation === "coronal" ? { plane: "coronal" as const } : {}),
         files: {},
       });
     }
@@ -123,7 +142,7 @@ describe("grid independence of one seed's anatomy and lesions", () => {
   it("finds the same lesions, with volumes within 3 % and centres within 1 mm", () => {
     const ref = truths.axial!;
     expect(ref.lesions.length).toBeGreaterThanOrEqual(2);
-    for (const name of ["descending5", "oblique"]) {
+    for (const name of ["descending5", "oblique", "coronal"]) {
       const t = truths[name]!;
       expect(t.lesions.map((l) => l.id)).toEqual(ref.lesions.map((l) => l.id));
       for (const [n, l] of t.lesions.entries()) {
@@ -147,5 +166,7 @@ describe("grid independence of one seed's anatomy and lesions", () => {
     expect(truths.oblique!.grid.orientation).toBe("oblique");
     expect(truths.oblique!.grid.rotationDeg).toEqual({ x: 10, y: -6 });
     expect(truths.axial!.grid.orientation).toBe("axial");
+    expect(truths.coronal!.grid.orientation).toBe("coronal");
+    expect(truths.coronal!.grid.rotationDeg).toEqual({ x: 0, y: 0 });
   });
 });
