@@ -81,6 +81,10 @@ const KINDS: Record<string, Kind> = {
   "tilted 60 deg": tilt(60),
   "tilted 30 deg about y": tilt(0, 30),
   "descending 5 mm tilted 20 deg": { zDirection: "descending", sliceThickness: 5, slices: 60, ...tilt(20) },
+  // Coronal and sagittal series: 360 mm of the body's height in the image; the stack spans the chest's
+  // 240 mm depth (coronal) or 340 mm width (sagittal).
+  "coronal slices (300 mm front to back)": { orientation: "coronal" },
+  "sagittal slices (400 mm across)": { orientation: "sagittal", slices: 160 },
   // Other bodies than the one the training phantoms drew (options.habitus: width, depth, height scales).
   "small body (all 0.8)": { habitus: { widthScale: 0.8, depthScale: 0.8, heightScale: 0.8 } },
   "large body (all 1.2) in a 450 mm field of view": {
