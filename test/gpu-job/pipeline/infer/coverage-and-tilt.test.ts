@@ -14,7 +14,8 @@
  * spread (model.json inPlane.lungScale), a normal chest 0.8 times the size came out COVID-19 and a CAP chest
  * 1.2 times the size non-pneumonia (bench/README.md "Other bodies"). A child-sized chest, beyond the sizes
  * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE). And
- * a normal chest with 500 mL of pleural fluid: the lung stage must leave the fluid out.
+ * a normal chest with 500 mL of pleural fluid: the lung stage must leave the fluid out. And a normal chest
+ * tilted 60 degrees and a CAP chest as a coronal series, which the lung stage reads in LPS order.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +39,16 @@ const CASES: Record<string, Omit<PhantomOptions, "out">> = {
     orientation: { rotateXDeg: 12, rotateYDeg: -8 },
   },
   "CAP, tilted": { ...BASE, class: "cap", slices: 120, orientation: { rotateXDeg: 12, rotateYDeg: -8 } },
+  // Nearer coronal than axial: the lung stage reads it in LPS order (lungs/axial-order.ts). It kept the
+  // trachea before, and the 512x512 normals tilted 45 and 60 degrees came out COVID-19.
+  "normal, tilted 60 degrees": {
+    ...BASE,
+    class: "normal",
+    slices: 120,
+    orientation: { rotateXDeg: 60, rotateYDeg: 0 },
+  },
+  // A coronal series: head at the top of each image, slices from front to back.
+  "CAP, coronal series": { ...BASE, class: "cap", slices: 120, orientation: "coronal" },
   "normal, 250 mm field of view": { ...BASE, class: "normal", slices: 120, pixelSpacing: 250 / 256 },
   "CAP, 250 mm field of view": { ...BASE, class: "cap", slices: 120, pixelSpacing: 250 / 256 },
   "CAP, 250 mm round reconstruction": {
