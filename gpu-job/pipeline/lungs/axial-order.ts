@@ -56,26 +56,31 @@ function orientedGeometry(
 
 function copyOriented<T extends Int16Array | Float32Array>(data: T, view: OrientedView): T {
   const out = new (data.constructor as new (n: number) => T)(data.length);
-  const [X, Y, Z] = view.dims;
-  const [s0, s1, s2] = view.stride;
-  let o = 0;
-  for (let z = 0; z < Z; z++)
-    for (let y = 0; y < Y; y++) {
-      let n = view.offset + y * s1 + z * s2;
-      for (let x = 0; x < X; x++, n += s0) out[o++] = data[n] as number;
-    }
+  walk(view, data, out, "to-oriented");
   return out;
 }
 
 function copyToNative(map: Uint8Array, view: OrientedView): Uint8Array {
   const out = new Uint8Array(map.length);
+  walk(view, map, out, "to-native");
+  return out;
+}
+
+/** Copies every voxel between the native order (index n) and the oriented one (index o), either way. */
+function walk(
+  view: OrientedView,
+  from: ArrayLike<number>,
+  to: { [index: number]: number },
+  way: "to-oriented" | "to-native",
+): void {
   const [X, Y, Z] = view.dims;
   const [s0, s1, s2] = view.stride;
+  const toOriented = way === "to-oriented";
   let o = 0;
   for (let z = 0; z < Z; z++)
     for (let y = 0; y < Y; y++) {
       let n = view.offset + y * s1 + z * s2;
-      for (let x = 0; x < X; x++, n += s0) out[n] = map[o++] as number;
+      if (toOriented) for (let x = 0; x < X; x++, n += s0) to[o++] = from[n] as number;
+      else for (let x = 0; x < X; x++, n += s0) to[n] = from[o++] as number;
     }
-  return out;
 }
