@@ -35,6 +35,8 @@ export const HELP = {
   --roll <deg>               patient rolled this far about the long axis (left towards posterior; --roll=-10
                              for the other way), under an axial header
   --circle                   round reconstruction: pixels outside the inscribed disc are padding (-1024 HU)
+  --table                    a CT table under the patient: carbon-fibre skins round a -920 HU foam core,
+                             440 mm wide (seen whole from a 450 mm field of view on)
   --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.6..1.4;
                              default 1,1,1): a smaller, wider, deeper or taller chest than the one body drawn
   --effusion <right>,<left>  pleural fluid per side, mL (0..2000 each; default none): water-density fluid

@@ -25,6 +25,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       "off-centre": { type: "string" },
       roll: { type: "string" },
       circle: { type: "boolean", default: false },
+      table: { type: "boolean", default: false },
       habitus: { type: "string" },
       effusion: { type: "string" },
       syntax: { type: "string" },
@@ -51,6 +52,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     noiseSd: num(values.noise),
     patientRollDeg: num(values.roll),
     reconstructionCircle: values.circle || undefined,
+    table: values.table || undefined,
   };
   if (values.plane !== undefined && values.oblique !== undefined)
     throw new UsageError(`--plane and --oblique exclude each other\n\n${HELP.phantom}`);

@@ -36,6 +36,7 @@ import { createRng } from "./rng.js";
 import { mediastinumStamps, ribStamps, spineStamps, sternumStamps } from "./skeleton.js";
 import { type Stamp, stampBounds } from "./stamps.js";
 import { averageInto, fineSlabGrid, slabs, supersamplingFactor } from "./supersample.js";
+import { type PlacedTable, paintTable } from "./table.js";
 import { airwaySegments, airwayStamps, type Segment, vesselSegments, vesselStamps } from "./vessels.js";
 
 export interface PhantomPlan {
@@ -79,6 +80,8 @@ export interface RenderOptions {
    * get the HU floor (-1024, as many scanners write there) in every slice and no lung or lesion label.
    */
   outOfView?: Uint8Array;
+  /** A CT table painted under the body before the noise (table.ts; options.table). */
+  table?: PlacedTable;
 }
 
 /** The pixels outside the disc inscribed in a grid's nx x ny image (pixel centres beyond its radius). */
@@ -185,6 +188,7 @@ export function renderPhantom(
       averageInto(renderLayers(plan, fineSlabGrid(grid, f, k0, nk)).hu, f, nx, ny, nk, hu, k0);
       for (let k = 0; k < nk; k++) tick();
     }
+  if (opts.table) paintTable(hu, opts.table);
   addNoise(hu, nx, ny, nz, opts.noiseSd, opts.correlatedNoise, [plan.seed, "noise"], tick);
   if (opts.outOfView) padOutOfView(opts.outOfView, hu, layers.lung);
 

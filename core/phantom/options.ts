@@ -113,6 +113,11 @@ export const PhantomOptionsSchema = z
      * the image's border, cuts the body and lungs; the truth masks hold only what lies inside it.
      */
     reconstructionCircle: z.boolean().default(false),
+    /**
+     * A CT table under the patient (table.ts): carbon-fibre skins round a -920 HU foam core, 440 mm wide,
+     * level whatever the roll. Off by default, so every other phantom is what it was.
+     */
+    table: z.boolean().default(false),
     habitus: HabitusSchema.prefault({}),
     /**
      * A pleural effusion per side, mL (0: none): water-density fluid (12 HU) in the dependent pleural space,

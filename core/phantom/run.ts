@@ -39,6 +39,7 @@ import {
   type ResolvedPhantomOptions,
   resolvePhantomOptions,
 } from "./options.js";
+import { placeTable } from "./table.js";
 import { computeTruth, type PhantomTruth } from "./truth.js";
 
 export interface PhantomResult {
@@ -86,6 +87,7 @@ export function renderResolved(
       noiseSd: o.noiseSd,
       correlatedNoise: o.correlatedNoise,
       ...(o.reconstructionCircle ? { outOfView: outsideInscribedCircle(grid) } : {}),
+      ...(o.table ? { table: placeTable(grid, o.habitus, o.patientRollDeg) } : {}),
     },
     onProgress,
   );
@@ -153,6 +155,7 @@ export async function runPhantom(
       ...(o.patientRollDeg !== 0 ? [`roll ${o.patientRollDeg}`] : []),
       ...(plane ? [plane] : []),
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
+      ...(o.table ? ["table"] : []),
       ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
       ...(o.effusionMl.right > 0 || o.effusionMl.left > 0
         ? [`effusion ${o.effusionMl.right},${o.effusionMl.left}`]
@@ -222,6 +225,7 @@ export async function runPhantom(
     ...(plane ? { plane } : {}),
     patientRollDeg: o.patientRollDeg,
     reconstructionCircle: o.reconstructionCircle,
+    table: o.table,
     anatomyGrid,
     habitus: o.habitus,
     files: {

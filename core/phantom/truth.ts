@@ -82,6 +82,8 @@ export const PhantomTruthSchema = z.object({
     supersampling: z.number().int().optional(),
     /** Pixels outside the inscribed disc are padding, and the masks empty there; absent when not. */
     reconstructionCircle: z.literal(true).optional(),
+    /** A CT table was drawn under the body (options.table); absent when not. Never lung or lesion. */
+    table: z.literal(true).optional(),
     /** The body's scales (options.habitus); absent for the unscaled body. */
     habitus: z.object({ widthScale: z.number(), depthScale: z.number(), heightScale: z.number() }).optional(),
   }),
@@ -123,6 +125,7 @@ export interface TruthContext {
   plane?: "coronal" | "sagittal";
   patientRollDeg?: number;
   reconstructionCircle?: boolean;
+  table?: boolean;
   /**
    * The grid the anatomy was sampled on (renderResolved's anatomyGrid): where each voxel lies in the
    * upright unscaled anatomy, which the pleural depths and zones are read from. Default: the CT's grid.
@@ -270,6 +273,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       ...(ctx.patientRollDeg ? { patientRollDeg: ctx.patientRollDeg } : {}),
       ...(supersampling > 1 ? { supersampling } : {}),
       ...(ctx.reconstructionCircle ? { reconstructionCircle: true as const } : {}),
+      ...(ctx.table ? { table: true as const } : {}),
       ...(scale && ctx.habitus ? { habitus: { ...ctx.habitus } } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },

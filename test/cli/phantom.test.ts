@@ -108,6 +108,26 @@ describe("deepsc phantom", () => {
     expect(unknown.stderr).toMatch(/--plane axial\|coronal\|sagittal/);
   });
 
+  it("--table draws a CT table under the body and says so in truth.json, the anatomy unchanged", () => {
+    const bare = join(work, "bare");
+    const tabled = join(work, "table");
+    expect(deepsc(["phantom", ...small, "--out", bare]).code).toBe(0);
+    expect(deepsc(["phantom", ...small, "--table", "--out", tabled]).code).toBe(0);
+    const truth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(tabled, "truth", "truth.json"), "utf8")),
+    );
+    expect(truth.grid.table).toBe(true);
+    const plain = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(bare, "truth", "truth.json"), "utf8")),
+    );
+    expect(plain.grid.table).toBeUndefined();
+    // Same anatomy: the table is neither lung nor lesion.
+    expect(truth.lungs).toEqual(plain.lungs);
+    expect(truth.totals.lesionVolumeMl).toBe(plain.totals.lesionVolumeMl);
+    const help = deepsc(["phantom", "--help"]);
+    expect(help.stdout + help.stderr).toMatch(/--table\s+a CT table under the patient/);
+  });
+
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
     const r = deepsc(["phantom", ...small, "--roll", "60", "--out", join(work, "bad")]);
     expect(r.code).toBe(1);
