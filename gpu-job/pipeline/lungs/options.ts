@@ -30,6 +30,14 @@ export const LungSegmentationOptionsSchema = z
      * in-plane), not lung: aerated lung has vessels and septa and sits around -850 HU, gas near -1000.
      */
     gasMedianHu: hu.default(-950),
+    /**
+     * Air outside the patient behind a thin wall (thin-wall.ts): a component of which at least
+     * thinWallMaxShare of the in-plane boundary reaches outside air through at most thinWallMm of tissue
+     * is not lung but the foam core of a table, a cushion or a wedge. A chest wall is thicker than this
+     * anywhere; thinWallMm 0 turns the rule off.
+     */
+    thinWallMm: z.number().min(0).max(20).default(5),
+    thinWallMaxShare: z.number().min(0).max(1).default(0.2),
     /** How far down from the top of the scan (mm) the trachea is looked for. */
     tracheaSearchDepthMm: z.number().positive().default(40),
     /** Cross-section limits of the trachea lumen where it is looked for (adult lumen about 150-450 mm^2). */

@@ -11,8 +11,10 @@
  *      nor join the lungs into one component.
  *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
  *      of at least minLungAreaMm2 in some slice, not gas (median HU not below gasMedianHu: stomach and
- *      bowel gas is near -1000 HU, aerated lung near -850), and at least minLungFraction of the largest
- *      such component (airway remnants above the seed, bubbles and bowel gas drop out).
+ *      bowel gas is near -1000 HU, aerated lung near -850), not behind a thin wall (thin-wall.ts: the foam
+ *      core of a table wholly in view, a covered cushion: outside the patient), and at least
+ *      minLungFraction of the largest such component (airway remnants above the seed, bubbles and bowel gas
+ *      drop out).
  *   4. Sides: a component with a real share on both sides of the body midline holds both lungs and is
  *      split by erosion and a watershed on the distance map (split.ts); otherwise the two largest
  *      components on opposite sides of the midline are the lungs, the right one at lower LPS x. Further
@@ -48,6 +50,7 @@ import type { LabelBox } from "./label-boxes.js";
 import { bodyRollDeg, lungRollDeg } from "./lung-axis.js";
 import { type LungSegmentationOptions, resolveLungOptions } from "./options.js";
 import { splitMergedLungs } from "./split.js";
+import { thinWallShare } from "./thin-wall.js";
 import { LUNG_LABEL, type LungSegmentation } from "./types.js";
 import { VoxelQueue } from "./voxel-queue.js";
 import { assignZones } from "./zones.js";
@@ -94,7 +97,7 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
   const airway = excludeAirways(state, volume, o);
   // Components write their ordinals into `labels`; assignSides turns them into right/left.
   const stats = { values: volume.data, belowThreshold: o.gasMedianHu, x, midline, ordinals: labels };
-  const lungs = keepLungLike(state, volume, STATE.air, STATE.lung, o, voxelMl, queue, stats);
+  const lungs = keepLungLike(state, volume, STATE.air, STATE.lung, o, voxelMl, queue, stats, outOfView);
   if (lungs.length === 0)
     return empty("No lungs found: no air-filled region of lung size and attenuation inside the body.");
   if (airway.reason === "not-axial")
@@ -139,8 +142,8 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
 }
 
 /**
- * Components of `member` voxels that can be lung (step 2's rules) end as `kept`, the rest as
- * STATE.rejected. Returns the kept components, largest first.
+ * Components of `member` voxels that can be lung (step 3's rules) end as `kept`; air behind a thin wall
+ * (thin-wall.ts) as STATE.outside, the rest as STATE.rejected. Returns the kept components, largest first.
  */
 function keepLungLike(
   state: Uint8Array,
@@ -151,16 +154,65 @@ function keepLungLike(
   voxelMl: number,
   queue: VoxelQueue,
   stats: StatsOptions,
+  outOfView: Uint8Array | undefined,
 ): ComponentStats[] {
   const comps = findComponents(state, volume.dims, member, kept, stats);
   const minSliceVoxels = o.minLungAreaMm2 / pixelAreaMm2(volume);
+  const outside = outsideBehindThinWalls(
+    state,
+    volume,
+    kept,
+    comps.filter((c) => c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels),
+    o,
+    queue,
+    outOfView,
+  );
   const lungLike = (c: ComponentStats): boolean =>
-    c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels && c.below <= c.voxels / 2;
+    !outside.has(c) &&
+    c.voxels * voxelMl >= o.minLungMl &&
+    c.maxSliceVoxels >= minSliceVoxels &&
+    c.below <= c.voxels / 2;
   const largest = comps.reduce((m, c) => (lungLike(c) ? Math.max(m, c.voxels) : m), 0);
   const keep = (c: ComponentStats): boolean => lungLike(c) && c.voxels >= o.minLungFraction * largest;
   // Flooding the (usually few and small) rejects is cheaper than flooding the lungs again.
-  for (const c of comps) if (!keep(c)) flood(state, volume.dims, c.seed, kept, STATE.rejected, queue);
+  for (const c of comps)
+    if (!keep(c) && !outside.has(c)) flood(state, volume.dims, c.seed, kept, STATE.rejected, queue);
   return comps.filter(keep).sort((a, b) => b.voxels - a.voxels);
+}
+
+/**
+ * Which of `candidates` (components of `kept` voxels) are air outside the patient behind a thin wall;
+ * those are turned to STATE.outside. Repeated while any turns, since a cushion may lie on a table core
+ * that is outside only once known to be.
+ */
+function outsideBehindThinWalls(
+  state: Uint8Array,
+  volume: Volume,
+  kept: number,
+  candidates: ComponentStats[],
+  o: LungSegmentationOptions,
+  queue: VoxelQueue,
+  outOfView: Uint8Array | undefined,
+): Set<ComponentStats> {
+  const outside = new Set<ComponentStats>();
+  if (o.thinWallMm <= 0) return outside;
+  const grid = { dims: volume.dims, spacing: volume.spacing, outOfView };
+  for (let turned = true; turned; ) {
+    turned = false;
+    for (const c of candidates) {
+      if (outside.has(c)) continue;
+      flood(state, volume.dims, c.seed, kept, STATE.scratch, queue);
+      const share = thinWallShare(state, grid, queue.data, queue.length, STATE.scratch, o.thinWallMm);
+      const behindThinWall = share >= o.thinWallMaxShare;
+      const to = behindThinWall ? STATE.outside : kept;
+      for (let h = 0; h < queue.length; h++) state[queue.at(h)] = to;
+      if (behindThinWall) {
+        outside.add(c);
+        turned = true;
+      }
+    }
+  }
+  return outside;
 }
 
 /**

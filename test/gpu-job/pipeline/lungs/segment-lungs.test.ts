@@ -347,6 +347,65 @@ describe("segmentLungs on an image whose background was blanked", () => {
   });
 });
 
+describe("segmentLungs with air outside the patient behind a thin wall", () => {
+  it("leaves a CT table's foam core out (the whole table in a 460 mm field of view)", () => {
+    // 320 x 320 at 1.44 mm: the table's 2 mm skins stay above the air threshold and close its -920 HU core.
+    const r = renderSmall("normal", 9100, {
+      size: 320,
+      slices: 40,
+      sliceThickness: 5,
+      pixelSpacing: 460 / 320,
+      table: true,
+    });
+    const s = segmentLungs(r.ct);
+    expect(dice(s.labels, r.lungs.data, RIGHT)).toBeGreaterThan(0.99);
+    expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.99);
+    expect(s.warnings.some((w) => w.includes("could not be separated"))).toBe(false);
+    // Without the rule the core (as large as a lung over the stack) was taken for both lungs.
+    const without = segmentLungs(r.ct, { thinWallMm: 0 });
+    expect(dice(without.labels, r.lungs.data, RIGHT)).toBeLessThan(0.8);
+  });
+
+  it("leaves a covered cushion on a table core out too, once the core is known to be outside", () => {
+    // Body 300 x 200 mm with two lungs; under its back a cushion (-900 HU, 1.5 mm cover) on a table whose
+    // core (-920 HU) has 2 mm skins. Only the cushion's ends face the room's air through a thin wall (under
+    // the limit's share); its underside does so only through the core, once the core is known to be outside.
+    const spacing: Vec3 = [1, 1, 5];
+    const dims: Vec3 = [340, 300, 12];
+    const hu = (x: number, y: number): number => {
+      // The back flattened where it lies on the cushion.
+      if ((x / 150) ** 2 + (y / 100) ** 2 < 1 || (Math.abs(x) < 100 && y > 0 && y < 100)) {
+        const lung = ((Math.abs(x) - 65) / 45) ** 2 + (y / 70) ** 2 < 1;
+        return lung ? -850 : 40;
+      }
+      const cushion = Math.abs(x) < 80 && y >= 100 && y < 116;
+      if (cushion) return Math.abs(x) > 78.5 || y >= 114.5 ? 40 : -900;
+      const table = Math.abs(x) < 160 && y >= 116 && y < 140;
+      if (table) return Math.abs(x) > 158 || y < 118 || y >= 138 ? 300 : -920;
+      return -1000;
+    };
+    const [nx, ny, nz] = dims;
+    const data = new Int16Array(nx * ny * nz);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) data[i + nx * j + nx * ny * k] = hu(i - nx / 2 + 0.5, j - 150 + 0.5);
+    const volume: Volume = { dims, spacing, origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], data };
+    const s = segmentLungs(volume);
+    let belowBody = 0;
+    let lung = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          if (!s.labels[i + nx * j + nx * ny * k]) continue;
+          lung++;
+          if (j - 150 + 0.5 >= 100) belowBody++;
+        }
+    expect(belowBody).toBe(0);
+    // Two lungs of 45 x 70 mm half-axes: about 2 x 9.9 cm^2 per slice over 12 slices.
+    expect(lung).toBeGreaterThan(0.95 * 2 * Math.PI * 45 * 70 * nz);
+  });
+});
+
 describe("segmentLungs on a rolled patient", () => {
   // Rolled 15 degrees (left towards anterior): the heart's corner in the left lung's convex hull has no
   // right lung along its image row. Taken for consolidation, it gave a normal phantom 50 mL of false lesion.
