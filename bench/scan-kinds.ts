@@ -2,7 +2,7 @@
  * Scan kinds the training phantoms never showed, through the whole analysis (analyze(): our lung stage,
  * the engine, the writers) with the bundled model: long and short stacks, thick, thin, gapped and
  * overlapping slices, narrow and wide fields of view, coarse pixels, noise, tilts up to 60 degrees, NIfTI,
- * bodies smaller, larger, wider, deeper, shorter and taller than the one drawn.
+ * bodies smaller, larger, wider, deeper, shorter and taller than the one drawn, pleural fluid, a CT table.
  * Per case: the class and its probabilities, lesion Dice against the truth (CAP, COVID-19) or the
  * false-positive lesion volume (normal), and our lung mask's Dice against the true lungs. This is how the
  * failures in bench/README.md ("Scans that are not a lung-filled axial stack") and the model card's
@@ -106,6 +106,22 @@ const KINDS: Record<string, Kind> = {
     habitus: { widthScale: 1.4, depthScale: 1.4, heightScale: 1.4 },
     pixelSpacing: 500 / 512,
     slices: 180,
+  },
+  // A CT table under the patient (options.table; core/phantom/table.ts), which no training phantom had:
+  // its foam core is air-like, enclosed by its skins when the whole table is in view.
+  "CT table in a 500 mm field of view (the whole table in view)": { table: true, pixelSpacing: 500 / 512 },
+  "CT table in a 360 mm field of view (cut at its sides)": { table: true },
+  "CT table in a round 500 mm field of view": { table: true, pixelSpacing: 500 / 512, reconstructionCircle: true },
+  "CT table under a patient rolled 20 deg in a 500 mm field of view": {
+    table: true,
+    patientRollDeg: 20,
+    pixelSpacing: 500 / 512,
+  },
+  "CT table under a large body (all 1.2) in a 450 mm field of view": {
+    table: true,
+    habitus: { widthScale: 1.2, depthScale: 1.2, heightScale: 1.2 },
+    pixelSpacing: 450 / 512,
+    slices: 160,
   },
   // Pleural fluid, which no training phantom held (options.effusionMl; core/phantom/effusion.ts).
   "right effusion 500 mL": { effusionMl: { right: 500, left: 0 } },

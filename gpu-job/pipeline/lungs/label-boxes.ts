@@ -4,6 +4,18 @@ import type { Vec3 } from "../../../core/contracts/volume.js";
 /** Inclusive index box [i0, i1, j0, j1, k0, k1]. */
 export type LabelBox = [number, number, number, number, number, number];
 
+/** The smallest box holding both. */
+export function unionBox(a: Readonly<LabelBox>, b: Readonly<LabelBox>): LabelBox {
+  return [
+    Math.min(a[0], b[0]),
+    Math.max(a[1], b[1]),
+    Math.min(a[2], b[2]),
+    Math.max(a[3], b[3]),
+    Math.min(a[4], b[4]),
+    Math.max(a[5], b[5]),
+  ];
+}
+
 /** boxes[label] for every non-zero label present; undefined for absent ones. */
 export function labelBoxes(labels: Uint8Array, dims: Vec3): Array<LabelBox | undefined> {
   const [nx, ny, nz] = dims;

@@ -46,11 +46,11 @@ import { fillLungEnvelope, TURNED_AXIS_FROM_DEG } from "./envelope-fill.js";
 import { outOfViewMask } from "./field-of-view.js";
 import { fillLungHoles } from "./fill-holes.js";
 import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
-import type { LabelBox } from "./label-boxes.js";
+import { type LabelBox, unionBox } from "./label-boxes.js";
 import { bodyRollDeg, lungRollDeg } from "./lung-axis.js";
 import { type LungSegmentationOptions, resolveLungOptions } from "./options.js";
 import { splitMergedLungs } from "./split.js";
-import { thinWallShare } from "./thin-wall.js";
+import { thinWallShares } from "./thin-wall.js";
 import { LUNG_LABEL, type LungSegmentation } from "./types.js";
 import { VoxelQueue } from "./voxel-queue.js";
 import { assignZones } from "./zones.js";
@@ -163,6 +163,7 @@ function keepLungLike(
     volume,
     kept,
     comps.filter((c) => c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels),
+    stats.ordinals,
     o,
     queue,
     outOfView,
@@ -181,35 +182,32 @@ function keepLungLike(
 }
 
 /**
- * Which of `candidates` (components of `kept` voxels) are air outside the patient behind a thin wall;
- * those are turned to STATE.outside. Repeated while any turns, since a cushion may lie on a table core
- * that is outside only once known to be.
+ * Which of `candidates` (components of `kept` voxels, their ordinals in `ordinals`) are air outside the
+ * patient behind a thin wall; those are turned to STATE.outside. Measured again while any turns, since a
+ * cushion may lie on a table core that is outside only once known to be.
  */
 function outsideBehindThinWalls(
   state: Uint8Array,
   volume: Volume,
   kept: number,
   candidates: ComponentStats[],
+  ordinals: Uint8Array | undefined,
   o: LungSegmentationOptions,
   queue: VoxelQueue,
   outOfView: Uint8Array | undefined,
 ): Set<ComponentStats> {
   const outside = new Set<ComponentStats>();
-  if (o.thinWallMm <= 0) return outside;
+  if (o.thinWallMm <= 0 || !ordinals || candidates.length === 0) return outside;
   const grid = { dims: volume.dims, spacing: volume.spacing, outOfView };
+  const box = candidates.map((c) => c.box).reduce((a, b) => unionBox(a, b));
   for (let turned = true; turned; ) {
     turned = false;
+    const shares = thinWallShares(state, grid, ordinals, kept, o.thinWallMm, box);
     for (const c of candidates) {
-      if (outside.has(c)) continue;
-      flood(state, volume.dims, c.seed, kept, STATE.scratch, queue);
-      const share = thinWallShare(state, grid, queue.data, queue.length, STATE.scratch, o.thinWallMm);
-      const behindThinWall = share >= o.thinWallMaxShare;
-      const to = behindThinWall ? STATE.outside : kept;
-      for (let h = 0; h < queue.length; h++) state[queue.at(h)] = to;
-      if (behindThinWall) {
-        outside.add(c);
-        turned = true;
-      }
+      if (outside.has(c) || c.ordinal === NO_ORDINAL || shares[c.ordinal]! < o.thinWallMaxShare) continue;
+      flood(state, volume.dims, c.seed, kept, STATE.outside, queue);
+      outside.add(c);
+      turned = true;
     }
   }
   return outside;
@@ -233,16 +231,7 @@ function assignSides(
   const boxes: Array<LabelBox | undefined> = [];
   const grow = (label: number, b: LabelBox): void => {
     const cur = boxes[label];
-    boxes[label] = cur
-      ? [
-          Math.min(cur[0], b[0]),
-          Math.max(cur[1], b[1]),
-          Math.min(cur[2], b[2]),
-          Math.max(cur[3], b[3]),
-          Math.min(cur[4], b[4]),
-          Math.max(cur[5], b[5]),
-        ]
-      : [...b];
+    boxes[label] = cur ? unionBox(cur, b) : [...b];
   };
   const x = lpsX(volume);
   const meanX = (c: ComponentStats): number =>

@@ -14,6 +14,7 @@
  */
 import type { Vec3 } from "../../../core/contracts/volume.js";
 import { STATE } from "./air-mask.js";
+import { NO_ORDINAL } from "./components.js";
 
 export interface ThinWallGrid {
   dims: Vec3;
@@ -23,39 +24,40 @@ export interface ThinWallGrid {
 }
 
 /**
- * Share (0..1) of the in-plane boundary of the voxels `voxels[0, count)` (all equal to `member` in
- * `state`) that faces outside air through at most `wallMm` of tissue. 0 when the component has no
- * in-plane boundary inside the image. Reads `state` only.
+ * For every component of `member` voxels, by its ordinal in `ordinals` (components.ts: FIRST_ORDINAL up,
+ * NO_ORDINAL for none), the share (0..1) of its in-plane boundary that faces outside air through at most
+ * `wallMm` of tissue; 0 for a component with no in-plane boundary inside the image. One pass over the
+ * box; reads `state` and `ordinals` only.
  */
-export function thinWallShare(
+export function thinWallShares(
   state: Uint8Array,
   grid: ThinWallGrid,
-  voxels: Int32Array,
-  count: number,
+  ordinals: Uint8Array,
   member: number,
   wallMm: number,
-): number {
-  const [nx, ny] = grid.dims;
+  /** Inclusive index box [i0, i1, j0, j1, k0, k1] holding every component to measure; default: all. */
+  box?: readonly [number, number, number, number, number, number],
+): Float64Array {
+  const [nx, ny, nz] = grid.dims;
   const plane = nx * ny;
   const unseen = grid.outOfView;
   // Steps of a walk along i and along j: voxels whose far side is within wallMm of the component.
   const stepsI = Math.floor(wallMm / grid.spacing[0]);
   const stepsJ = Math.floor(wallMm / grid.spacing[1]);
-  let sides = 0;
-  let thin = 0;
-  // Walk from voxel n in steps of `stride` (at most `steps`, staying on the row/column): outside air met?
+  const sides = new Float64Array(256);
+  const thin = new Float64Array(256);
+  // Walk from voxel n in steps of `stride` (at most steps + 1, staying on the row or column): outside air?
   const reachesOutside = (
     n: number,
     stride: number,
     steps: number,
-    fromCoord: number,
+    coord: number,
     limit: number,
   ): boolean => {
-    let m = n;
-    let c = fromCoord;
-    for (let s = 0; s <= steps; s++) {
+    const dir = stride > 0 ? 1 : -1;
+    for (let s = 0, m = n, c = coord; s <= steps; s++) {
       m += stride;
-      c += stride > 0 ? 1 : -1;
+      c += dir;
       if (c < 0 || c >= limit) return false;
       const v = state[m]!;
       if (v === STATE.outside) return !unseen?.[m % plane];
@@ -63,28 +65,23 @@ export function thinWallShare(
     }
     return false;
   };
-  for (let h = 0; h < count; h++) {
-    const n = voxels[h]!;
-    const p = n % plane;
-    const i = p % nx;
-    const j = (p - i) / nx;
-    // Each in-plane neighbour that is in the image and not the component is one side of the boundary.
-    if (i > 0 && state[n - 1] !== member) {
-      sides++;
-      if (reachesOutside(n, -1, stepsI, i, nx)) thin++;
-    }
-    if (i < nx - 1 && state[n + 1] !== member) {
-      sides++;
-      if (reachesOutside(n, 1, stepsI, i, nx)) thin++;
-    }
-    if (j > 0 && state[n - nx] !== member) {
-      sides++;
-      if (reachesOutside(n, -nx, stepsJ, j, ny)) thin++;
-    }
-    if (j < ny - 1 && state[n + nx] !== member) {
-      sides++;
-      if (reachesOutside(n, nx, stepsJ, j, ny)) thin++;
-    }
-  }
-  return sides === 0 ? 0 : thin / sides;
+  const other = (m: number, o: number): boolean => state[m] !== member || ordinals[m] !== o;
+  const side = (o: number, isThin: boolean): void => {
+    sides[o] = sides[o]! + 1;
+    if (isThin) thin[o] = thin[o]! + 1;
+  };
+  const [i0, i1, j0, j1, k0, k1] = box ?? [0, nx - 1, 0, ny - 1, 0, nz - 1];
+  for (let k = k0; k <= k1; k++)
+    for (let j = j0; j <= j1; j++)
+      for (let i = i0, n = i0 + nx * j + plane * k; i <= i1; i++, n++) {
+        if (state[n] !== member) continue;
+        const o = ordinals[n]!;
+        if (o === NO_ORDINAL) continue;
+        // Each in-plane neighbour that is in the image and not the component is one side of the boundary.
+        if (i > 0 && other(n - 1, o)) side(o, reachesOutside(n, -1, stepsI, i, nx));
+        if (i < nx - 1 && other(n + 1, o)) side(o, reachesOutside(n, 1, stepsI, i, nx));
+        if (j > 0 && other(n - nx, o)) side(o, reachesOutside(n, -nx, stepsJ, j, ny));
+        if (j < ny - 1 && other(n + nx, o)) side(o, reachesOutside(n, nx, stepsJ, j, ny));
+      }
+  return thin.map((t, o) => (sides[o]! > 0 ? t / sides[o]! : 0));
 }

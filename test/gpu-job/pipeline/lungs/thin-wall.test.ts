@@ -1,44 +1,40 @@
 import { describe, expect, it } from "vitest";
 import { STATE } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
-import { thinWallShare } from "../../../../gpu-job/pipeline/lungs/thin-wall.js";
+import { FIRST_ORDINAL } from "../../../../gpu-job/pipeline/lungs/components.js";
+import { thinWallShares } from "../../../../gpu-job/pipeline/lungs/thin-wall.js";
 
 /**
  * One slice drawn as text: 'c' the component, '#' tissue, 'o' outside air, 'a' other air (another
- * component), 'x' outside but out of the field of view (padding). Returns the share for `wallMm`.
+ * component), 'x' outside but out of the field of view (padding). Returns the component's share for `wallMm`.
  */
 function shareOf(rows: string[], wallMm: number, spacing: [number, number] = [1, 1]): number {
   const ny = rows.length;
   const nx = rows[0]!.length;
   const state = new Uint8Array(nx * ny);
+  const ordinals = new Uint8Array(nx * ny);
   const unseen = new Uint8Array(nx * ny);
-  const voxels: number[] = [];
+  const C = FIRST_ORDINAL;
   rows.forEach((r, j) => {
     for (let i = 0; i < nx; i++) {
       const n = i + nx * j;
       const c = r[i];
-      state[n] =
-        c === "c"
-          ? STATE.scratch
-          : c === "o" || c === "x"
-            ? STATE.outside
-            : c === "a"
-              ? STATE.air
-              : STATE.tissue;
+      state[n] = c === "c" || c === "a" ? STATE.lung : c === "o" || c === "x" ? STATE.outside : STATE.tissue;
+      if (c === "c") ordinals[n] = C;
+      if (c === "a") ordinals[n] = C + 1;
       if (c === "x") unseen[n] = 1;
-      if (c === "c") voxels.push(n);
     }
   });
-  return thinWallShare(
+  const shares = thinWallShares(
     state,
     { dims: [nx, ny, 1], spacing: [spacing[0], spacing[1], 5], outOfView: unseen },
-    Int32Array.from(voxels),
-    voxels.length,
-    STATE.scratch,
+    ordinals,
+    STATE.lung,
     wallMm,
   );
+  return shares[C]!;
 }
 
-describe("thinWallShare", () => {
+describe("thinWallShares", () => {
   it("is the whole boundary for air wrapped in a wall as thin as the limit, none for a thicker wall", () => {
     const twoMm = [
       "oooooooo",
@@ -86,5 +82,36 @@ describe("thinWallShare", () => {
 
   it("is 0 for a component with no boundary inside the image", () => {
     expect(shareOf(["cc", "cc"], 5)).toBe(0);
+  });
+
+  it("measures each component by its ordinal: a thin-walled one beside a thick-walled one", () => {
+    // 'a' (ordinal FIRST_ORDINAL + 1) lies one voxel from outside air on every side; 'c' three voxels in.
+    const rows = [
+      "oooooooooo",
+      "o#########",
+      "o#a#######",
+      "o#####c###",
+      "o#########",
+      "o#########",
+      "o#########",
+    ];
+    expect(shareOf(rows, 1)).toBe(0);
+    const ny = rows.length;
+    const nx = rows[0]!.length;
+    const state = new Uint8Array(nx * ny).map((_, n) =>
+      "ca".includes(rows[Math.floor(n / nx)]![n % nx]!)
+        ? STATE.lung
+        : rows[Math.floor(n / nx)]![n % nx] === "o"
+          ? STATE.outside
+          : STATE.tissue,
+    );
+    const ordinals = new Uint8Array(nx * ny).map((_, n) => {
+      const c = rows[Math.floor(n / nx)]![n % nx];
+      return c === "c" ? FIRST_ORDINAL : c === "a" ? FIRST_ORDINAL + 1 : 0;
+    });
+    const shares = thinWallShares(state, { dims: [nx, ny, 1], spacing: [1, 1, 1] }, ordinals, STATE.lung, 1);
+    // 'a': up and left reach outside through one voxel; right and down do not.
+    expect(shares[FIRST_ORDINAL + 1]).toBe(0.5);
+    expect(shares[FIRST_ORDINAL]).toBe(0);
   });
 });
