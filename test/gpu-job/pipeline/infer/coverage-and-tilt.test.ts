@@ -15,7 +15,8 @@
  * 1.2 times the size non-pneumonia (bench/README.md "Other bodies"). A child-sized chest, beyond the sizes
  * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE). And
  * a normal chest with 500 mL of pleural fluid: the lung stage must leave the fluid out. And a normal chest
- * tilted 60 degrees and a CAP chest as a coronal series, which the lung stage reads in LPS order.
+ * tilted 60 degrees and a CAP chest as a coronal series, which the lung stage reads in LPS order. And a CAP
+ * chest on a CT table wholly in view, whose foam core is not lung.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,6 +71,16 @@ const CASES: Record<string, Omit<PhantomOptions, "out">> = {
     slices: 160,
     pixelSpacing: 450 / 256,
     habitus: { widthScale: 1.2, depthScale: 1.2, heightScale: 1.2 },
+  },
+  // The whole CT table in view: its foam core, enclosed by the skins, was taken for lung (11.5 L of "lung",
+  // CAP only 0.79, LUNG_SIZE_OUT_OF_RANGE) before the lung stage's thin-wall rule (lungs/thin-wall.ts).
+  "CAP, on a CT table in a 460 mm field of view": {
+    ...BASE,
+    class: "cap",
+    slices: 120,
+    size: 320,
+    pixelSpacing: 460 / 320,
+    table: true,
   },
 };
 const results = new Map<string, AnalyzeResult>();
