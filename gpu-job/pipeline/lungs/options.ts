@@ -38,6 +38,13 @@ export const LungSegmentationOptionsSchema = z
      */
     thinWallMm: z.number().min(0).max(20).default(5),
     thinWallMaxShare: z.number().min(0).max(1).default(0.2),
+    /**
+     * Lung leaked into the outside air through a gap narrower than this (mm) in its slice — a streak from
+     * metal across the chest wall — is lung again when its part behind the gap is at least
+     * leakMinAreaMm2 and not gas (leaks.ts). 0 turns it off.
+     */
+    leakNeckMm: z.number().min(0).max(20).default(5),
+    leakMinAreaMm2: z.number().min(0).default(200),
     /** How far down from the top of the scan (mm) the trachea is looked for. */
     tracheaSearchDepthMm: z.number().positive().default(40),
     /** Cross-section limits of the trachea lumen where it is looked for (adult lumen about 150-450 mm^2). */

@@ -7,6 +7,8 @@
  *   1. Air: HU < airThresholdHu (-320); air reaching the border of its slice is outside the body, unless
  *      the body itself reaches the border and the region lies mostly within the body's convex hull (lungs
  *      cut by a narrow field of view; air-mask.ts).
+ *      Lung that a streak from metal joined to the outside air through a gap narrower than leakNeckMm is
+ *      taken back (leaks.ts).
  *   2. Trachea and main bronchi out of the air inside the body (airways.ts), so they neither count as lung
  *      nor join the lungs into one component.
  *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
@@ -47,6 +49,7 @@ import { outOfViewMask } from "./field-of-view.js";
 import { fillLungHoles } from "./fill-holes.js";
 import { lpsX, pixelAreaMm2, sliceOrder, voxelVolumeMl } from "./grid.js";
 import { type LabelBox, unionBox } from "./label-boxes.js";
+import { reclaimLeakedCavities } from "./leaks.js";
 import { bodyRollDeg, lungRollDeg } from "./lung-axis.js";
 import { type LungSegmentationOptions, resolveLungOptions } from "./options.js";
 import { splitMergedLungs } from "./split.js";
@@ -91,6 +94,11 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
 
   const outOfView = outOfViewMask(volume);
   const state = airState(volume, o.airThresholdHu, outOfView);
+  const leaked = reclaimLeakedCavities(state, volume, outOfView, {
+    neckMm: o.leakNeckMm,
+    minAreaMm2: o.leakMinAreaMm2,
+    gasMedianHu: o.gasMedianHu,
+  });
   const x = lpsX(volume);
   const midline = bodyMidlineX(state, dims, volume.spacing, x);
   if (midline === undefined) return empty("No lungs found: there is no body in the volume (all air).");
@@ -109,6 +117,10 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
   else if (airway.leak)
     warnings.push("Airway growing stopped at a leak into the lung; the airway exclusion may be incomplete.");
 
+  if (leaked.length > 0)
+    warnings.push(
+      `In ${leaked.length} slice(s) lung met the outside air through a gap narrower than ${o.leakNeckMm} mm (a streak from metal, most likely) and was kept as lung.`,
+    );
   const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
   fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
   const order = sliceOrder(volume);

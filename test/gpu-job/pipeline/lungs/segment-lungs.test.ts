@@ -406,6 +406,35 @@ describe("segmentLungs with air outside the patient behind a thin wall", () => {
   });
 });
 
+describe("segmentLungs on a streak from metal across the chest wall", () => {
+  it("keeps the lung of the slices a dark streak joins to the room's air, and says so", () => {
+    // 256 x 256 over 360 mm, 5 mm slices: a 2 mm streak at -600 HU in 4 slices, from a device in the left
+    // anterior chest wall out through the wall and into the left lung (a pacemaker's, say).
+    const r = renderSmall("normal", 9107, { size: 256, slices: 40, sliceThickness: 5 });
+    const clean = segmentLungs(r.ct);
+    expect(clean.warnings.some((w) => w.includes("gap narrower"))).toBe(false);
+    const ct = { ...r.ct, data: Int16Array.from(r.ct.data) };
+    const a = voxelToLps(ct);
+    const [nx, ny, nz] = ct.dims;
+    const [ux, uy] = [Math.cos(Math.PI / 3), -Math.sin(Math.PI / 3)];
+    for (let k = nz / 2 - 2; k < nz / 2 + 2; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const x = a[0]! * i + a[3]! - 80;
+          const y = a[5]! * j + a[7]! + 95;
+          const n = i + nx * j + nx * ny * k;
+          if (Math.abs(-x * uy + y * ux) < 1 && Math.abs(x * ux + y * uy) < 150 && ct.data[n]! > -600)
+            ct.data[n] = -600;
+        }
+    const s = segmentLungs(ct);
+    expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.99);
+    expect(s.warnings.some((w) => w.includes("gap narrower than 5 mm"))).toBe(true);
+    // Without the rule the left lung of those 4 slices went outside with the room's air.
+    const without = segmentLungs(ct, { leakNeckMm: 0 });
+    expect(dice(without.labels, r.lungs.data, LEFT)).toBeLessThan(0.95);
+  });
+});
+
 describe("segmentLungs on a rolled patient", () => {
   // Rolled 15 degrees (left towards anterior): the heart's corner in the left lung's convex hull has no
   // right lung along its image row. Taken for consolidation, it gave a normal phantom 50 mL of false lesion.
