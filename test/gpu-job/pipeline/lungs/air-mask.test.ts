@@ -1,32 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { Volume } from "../../../../core/contracts/volume.js";
-import { airState, STATE } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
+import { airState } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
+import { drawnSlice, stateRows } from "./drawn-slice.js";
 
 /**
  * One slice drawn as text: '#' tissue (40 HU), '.' air (-1000 HU), 'x' out of the reconstructed view
  * (padding, -2000 HU, passed as the out-of-view mask); returns the state as text (a air, o outside).
  */
 function stateOf(rows: string[]): string[] {
-  const ny = rows.length;
-  const nx = rows[0]!.length;
-  const data = new Int16Array(nx * ny);
-  const unseen = new Uint8Array(nx * ny);
-  rows.forEach((r, j) => {
-    for (let i = 0; i < nx; i++) {
-      data[j * nx + i] = r[i] === "#" ? 40 : r[i] === "x" ? -2000 : -1000;
-      unseen[j * nx + i] = r[i] === "x" ? 1 : 0;
-    }
-  });
-  const volume: Volume = {
-    dims: [nx, ny, 1],
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data,
-  };
+  const volume = drawnSlice(rows, { "#": 40, ".": -1000, x: -2000 });
+  const unseen = Uint8Array.from(rows.join(""), (c) => (c === "x" ? 1 : 0));
   const s = airState(volume, -320, unseen.includes(1) ? unseen : undefined);
-  const code = (v: number) => (v === STATE.air ? "a" : v === STATE.outside ? "o" : "#");
-  return rows.map((_, j) => Array.from(s.subarray(j * nx, (j + 1) * nx), code).join(""));
+  return stateRows(s, rows[0]!.length, rows.length);
 }
 
 describe("airState", () => {

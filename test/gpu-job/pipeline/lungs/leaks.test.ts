@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Volume } from "../../../../core/contracts/volume.js";
-import { airState, STATE } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
+import { airState } from "../../../../gpu-job/pipeline/lungs/air-mask.js";
 import { outOfViewMask } from "../../../../gpu-job/pipeline/lungs/field-of-view.js";
 import { reclaimLeakedCavities } from "../../../../gpu-job/pipeline/lungs/leaks.js";
+import { drawnSlice, stateRows } from "./drawn-slice.js";
 
 /**
  * One slice drawn as text, 1 mm pixels: '#' tissue (40 HU), '.' room air (-1000 HU), 'l' lung (-850 HU),
@@ -10,28 +10,11 @@ import { reclaimLeakedCavities } from "../../../../gpu-job/pipeline/lungs/leaks.
  * as text (o outside, a air, # tissue) and the slices reclaimed.
  */
 function reclaim(rows: string[], neckMm = 3, minAreaMm2 = 4): { state: string[]; slices: number[] } {
-  const ny = rows.length;
-  const nx = rows[0]!.length;
-  const hu = { "#": 40, ".": -1000, l: -850, x: -2000 } as Record<string, number>;
-  const data = new Int16Array(nx * ny);
-  rows.forEach((r, j) => {
-    for (let i = 0; i < nx; i++) data[i + nx * j] = hu[r[i]!]!;
-  });
-  const volume: Volume = {
-    dims: [nx, ny, 1],
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data,
-  };
+  const volume = drawnSlice(rows, { "#": 40, ".": -1000, l: -850, x: -2000 });
   const unseen = rows.some((r) => r.includes("x")) ? outOfViewMask(volume) : undefined;
   const state = airState(volume, -320, unseen);
   const slices = reclaimLeakedCavities(state, volume, unseen, { neckMm, minAreaMm2, gasMedianHu: -950 });
-  const code = (v: number) => (v === STATE.air ? "a" : v === STATE.outside ? "o" : "#");
-  return {
-    state: rows.map((_, j) => Array.from(state.subarray(j * nx, (j + 1) * nx), code).join("")),
-    slices,
-  };
+  return { state: stateRows(state, rows[0]!.length, rows.length), slices };
 }
 
 // A body (the room's air all round it) with a 6 x 4 lung under a two-row chest wall; `wall` draws that wall.
