@@ -12,8 +12,8 @@
  * the border behind a neck — grown back by the same square within the outside air. Such a cavity is air
  * again (not outside) when it is at least minAreaMm2 and its median is not gas (room air reads -1000 HU,
  * lung about -850): room air in a skin fold or beside an arm stays outside. Outside air that the reclaimed
- * lung then cuts off from the border (bits of it behind a rib or a vessel) is air too. Pixels coarser than neckMm / 2
- * along an axis are not eroded along it (the rule cannot see a neck there, and such streaks blur away).
+ * lung then cuts off from the border (bits of it behind a rib or a vessel) is air too. Pixels coarser than
+ * neckMm / 2 along an axis are not eroded along it (the rule cannot see a neck there; such streaks blur away).
  */
 import type { Volume } from "../../../core/contracts/volume.js";
 import { STATE } from "./air-mask.js";

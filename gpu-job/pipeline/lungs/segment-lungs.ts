@@ -119,7 +119,8 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
 
   if (leaked.length > 0)
     warnings.push(
-      `In ${leaked.length} slice(s) lung met the outside air through a gap narrower than ${o.leakNeckMm} mm (a streak from metal, most likely) and was kept as lung.`,
+      `In ${leaked.length} slice(s) lung met the outside air through a gap narrower than ${o.leakNeckMm} mm ` +
+        "(a streak from metal, most likely) and was kept as lung.",
     );
   const boxes = assignSides(state, volume, lungs, midline, o, labels, warnings, queue);
   fillLungHoles(labels, dims, o.maxHoleAreaMm2 / pixelAreaMm2(volume), boxes);
