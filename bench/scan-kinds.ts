@@ -123,6 +123,10 @@ const KINDS: Record<string, Kind> = {
     pixelSpacing: 450 / 512,
     slices: 160,
   },
+  // A pacemaker and the streaks metal draws (options.metal; core/phantom/metal.ts), which no training
+  // phantom had: dark streaks cross the chest wall into the lung below the air threshold.
+  "pacemaker with streaks": { metal: true },
+  "pacemaker with streaks (5 mm slices)": { metal: true, sliceThickness: 5, slices: 60 },
   // Pleural fluid, which no training phantom held (options.effusionMl; core/phantom/effusion.ts).
   "right effusion 500 mL": { effusionMl: { right: 500, left: 0 } },
   "right effusion 1200 mL": { effusionMl: { right: 1200, left: 0 } },

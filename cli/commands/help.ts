@@ -37,6 +37,8 @@ export const HELP = {
   --circle                   round reconstruction: pixels outside the inscribed disc are padding (-1024 HU)
   --table                    a CT table under the patient: carbon-fibre skins round a -920 HU foam core,
                              440 mm wide (seen whole from a 450 mm field of view on)
+  --metal                    a pacemaker under the left clavicle, with the streaks metal draws across its
+                             slices (dark ones below the air threshold through the chest wall)
   --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.6..1.4;
                              default 1,1,1): a smaller, wider, deeper or taller chest than the one body drawn
   --effusion <right>,<left>  pleural fluid per side, mL (0..2000 each; default none): water-density fluid

@@ -26,6 +26,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       roll: { type: "string" },
       circle: { type: "boolean", default: false },
       table: { type: "boolean", default: false },
+      metal: { type: "boolean", default: false },
       habitus: { type: "string" },
       effusion: { type: "string" },
       syntax: { type: "string" },
@@ -53,6 +54,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     patientRollDeg: num(values.roll),
     reconstructionCircle: values.circle || undefined,
     table: values.table || undefined,
+    metal: values.metal || undefined,
   };
   if (values.plane !== undefined && values.oblique !== undefined)
     throw new UsageError(`--plane and --oblique exclude each other\n\n${HELP.phantom}`);

@@ -31,6 +31,7 @@ import {
   type PhantomClass,
   planLesions,
 } from "./lesions.js";
+import { paintPacemaker } from "./metal.js";
 import { addNoise, HU_MIN } from "./noise.js";
 import { createRng } from "./rng.js";
 import { mediastinumStamps, ribStamps, spineStamps, sternumStamps } from "./skeleton.js";
@@ -82,6 +83,8 @@ export interface RenderOptions {
   outOfView?: Uint8Array;
   /** A CT table painted under the body before the noise (table.ts; options.table). */
   table?: PlacedTable;
+  /** A pacemaker and its streaks painted before the noise (metal.ts; options.metal). */
+  pacemaker?: boolean;
 }
 
 /** The pixels outside the disc inscribed in a grid's nx x ny image (pixel centres beyond its radius). */
@@ -188,6 +191,7 @@ export function renderPhantom(
       averageInto(renderLayers(plan, fineSlabGrid(grid, f, k0, nk)).hu, f, nx, ny, nk, hu, k0);
       for (let k = 0; k < nk; k++) tick();
     }
+  if (opts.pacemaker) paintPacemaker(hu, grid, plan.seed);
   if (opts.table) paintTable(hu, opts.table);
   addNoise(hu, nx, ny, nz, opts.noiseSd, opts.correlatedNoise, [plan.seed, "noise"], tick);
   if (opts.outOfView) padOutOfView(opts.outOfView, hu, layers.lung);

@@ -118,6 +118,11 @@ export const PhantomOptionsSchema = z
      * level whatever the roll. Off by default, so every other phantom is what it was.
      */
     table: z.boolean().default(false),
+    /**
+     * A pacemaker in the left anterior chest wall with the streaks metal draws across its slices (metal.ts).
+     * Off by default.
+     */
+    metal: z.boolean().default(false),
     habitus: HabitusSchema.prefault({}),
     /**
      * A pleural effusion per side, mL (0: none): water-density fluid (12 HU) in the dependent pleural space,

@@ -88,6 +88,7 @@ export function renderResolved(
       correlatedNoise: o.correlatedNoise,
       ...(o.reconstructionCircle ? { outOfView: outsideInscribedCircle(grid) } : {}),
       ...(o.table ? { table: placeTable(grid, o.habitus, o.patientRollDeg) } : {}),
+      ...(o.metal ? { pacemaker: true } : {}),
     },
     onProgress,
   );
@@ -156,6 +157,7 @@ export async function runPhantom(
       ...(plane ? [plane] : []),
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
       ...(o.table ? ["table"] : []),
+      ...(o.metal ? ["pacemaker"] : []),
       ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
       ...(o.effusionMl.right > 0 || o.effusionMl.left > 0
         ? [`effusion ${o.effusionMl.right},${o.effusionMl.left}`]
@@ -226,6 +228,7 @@ export async function runPhantom(
     patientRollDeg: o.patientRollDeg,
     reconstructionCircle: o.reconstructionCircle,
     table: o.table,
+    metal: o.metal,
     anatomyGrid,
     habitus: o.habitus,
     files: {

@@ -84,6 +84,8 @@ export const PhantomTruthSchema = z.object({
     reconstructionCircle: z.literal(true).optional(),
     /** A CT table was drawn under the body (options.table); absent when not. Never lung or lesion. */
     table: z.literal(true).optional(),
+    /** A pacemaker and its streaks were drawn (options.metal); absent when not. Never lung or lesion. */
+    metal: z.literal(true).optional(),
     /** The body's scales (options.habitus); absent for the unscaled body. */
     habitus: z.object({ widthScale: z.number(), depthScale: z.number(), heightScale: z.number() }).optional(),
   }),
@@ -126,6 +128,7 @@ export interface TruthContext {
   patientRollDeg?: number;
   reconstructionCircle?: boolean;
   table?: boolean;
+  metal?: boolean;
   /**
    * The grid the anatomy was sampled on (renderResolved's anatomyGrid): where each voxel lies in the
    * upright unscaled anatomy, which the pleural depths and zones are read from. Default: the CT's grid.
@@ -274,6 +277,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       ...(supersampling > 1 ? { supersampling } : {}),
       ...(ctx.reconstructionCircle ? { reconstructionCircle: true as const } : {}),
       ...(ctx.table ? { table: true as const } : {}),
+      ...(ctx.metal ? { metal: true as const } : {}),
       ...(scale && ctx.habitus ? { habitus: { ...ctx.habitus } } : {}),
     },
     lungs: { rightMl: round3(rightMl), leftMl: round3(leftMl), totalMl: round3(rightMl + leftMl) },

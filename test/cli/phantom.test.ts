@@ -108,7 +108,7 @@ describe("deepsc phantom", () => {
     expect(unknown.stderr).toMatch(/--plane axial\|coronal\|sagittal/);
   });
 
-  it("--table draws a CT table under the body and says so in truth.json, the anatomy unchanged", () => {
+  it("--table and --metal draw a CT table and a pacemaker and say so in truth.json, the anatomy unchanged", () => {
     const bare = join(work, "bare");
     const tabled = join(work, "table");
     expect(deepsc(["phantom", ...small, "--out", bare]).code).toBe(0);
@@ -126,6 +126,14 @@ describe("deepsc phantom", () => {
     expect(truth.totals.lesionVolumeMl).toBe(plain.totals.lesionVolumeMl);
     const help = deepsc(["phantom", "--help"]);
     expect(help.stdout + help.stderr).toMatch(/--table\s+a CT table under the patient/);
+    expect(help.stdout + help.stderr).toMatch(/--metal\s+a pacemaker under the left clavicle/);
+    const metal = join(work, "metal");
+    expect(deepsc(["phantom", ...small, "--metal", "--out", metal]).code).toBe(0);
+    const metalTruth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(metal, "truth", "truth.json"), "utf8")),
+    );
+    expect(metalTruth.grid.metal).toBe(true);
+    expect(metalTruth.grid.table).toBeUndefined();
   });
 
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {

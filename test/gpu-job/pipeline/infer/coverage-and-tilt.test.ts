@@ -16,7 +16,8 @@
  * the rule was checked on, is resampled all the same but called unreliable (LUNG_SIZE_OUT_OF_RANGE). And
  * a normal chest with 500 mL of pleural fluid: the lung stage must leave the fluid out. And a normal chest
  * tilted 60 degrees and a CAP chest as a coronal series, which the lung stage reads in LPS order. And a CAP
- * chest on a CT table wholly in view, whose foam core is not lung.
+ * chest on a CT table wholly in view, whose foam core is not lung, and a normal chest with a pacemaker whose
+ * streaks join the lung to the room's air in some slices.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -81,6 +82,15 @@ const CASES: Record<string, Omit<PhantomOptions, "out">> = {
     size: 320,
     pixelSpacing: 460 / 320,
     table: true,
+  },
+  // A pacemaker and its lead, whose dark streaks cross the chest wall into the lung (core/phantom/metal.ts):
+  // the lung stage of before handed 11 slices' lung to the room's air (lung 7 % short, non-pneumonia 0.71).
+  "normal, with a pacemaker's streaks (384 x 384)": {
+    ...BASE,
+    class: "normal",
+    slices: 100,
+    size: 384,
+    metal: true,
   },
 };
 const results = new Map<string, AnalyzeResult>();
