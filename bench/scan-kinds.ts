@@ -111,7 +111,11 @@ const KINDS: Record<string, Kind> = {
   // its foam core is air-like, enclosed by its skins when the whole table is in view.
   "CT table in a 500 mm field of view (the whole table in view)": { table: true, pixelSpacing: 500 / 512 },
   "CT table in a 360 mm field of view (cut at its sides)": { table: true },
-  "CT table in a round 500 mm field of view": { table: true, pixelSpacing: 500 / 512, reconstructionCircle: true },
+  "CT table in a round 500 mm field of view": {
+    table: true,
+    pixelSpacing: 500 / 512,
+    reconstructionCircle: true,
+  },
   "CT table under a patient rolled 20 deg in a 500 mm field of view": {
     table: true,
     patientRollDeg: 20,
