@@ -106,8 +106,11 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
   // Components write their ordinals into `labels`; assignSides turns them into right/left.
   const stats = { values: volume.data, belowThreshold: o.gasMedianHu, x, midline, ordinals: labels };
   const lungs = keepLungLike(state, volume, STATE.air, STATE.lung, o, voxelMl, queue, stats, outOfView);
-  if (lungs.length === 0)
+  if (lungs.length === 0) {
+    // The components' ordinals are in `labels`: none of them is lung.
+    labels.fill(0);
     return empty("No lungs found: no air-filled region of lung size and attenuation inside the body.");
+  }
   if (airway.reason === "not-axial")
     warnings.push("Slices are not axial: the trachea and main bronchi were not searched for or excluded.");
   else if (airway.reason === "no-trachea")

@@ -680,6 +680,15 @@ describe("segmentLungs failure paths", () => {
     expect(s.warnings[0]).toMatch(noLungs);
   });
 
+  it("gas of lung size and nothing else (stomach-like, -1000 HU): no label at all, with a warning", () => {
+    // The components' ordinals were once left in the labels here, and the model's lung mask took the gas.
+    const vol = synthetic([64, 64, 10], [4, 4, 5], (x, y) => (Math.hypot(x, y) < 40 ? -1000 : false));
+    const s = segmentLungs(vol);
+    expect(s.labels.every((v) => v === 0)).toBe(true);
+    expect(s.volumeMl).toEqual({ right: 0, left: 0 });
+    expect(s.warnings[0]).toMatch(noLungs);
+  });
+
   it("a phantom's abdomen below the lungs: empty, with a warning", () => {
     // 20 slices of 5 mm centred at z = -25 - ... : phantomGrid centres on the chest, so shift by taking a
     // tall grid and keeping its lowest slices.
