@@ -31,6 +31,12 @@ export const LungSegmentationOptionsSchema = z
      */
     gasMedianHu: hu.default(-950),
     /**
+     * When no component passes the gas rule, those of lung size whose median is at least this are the lungs
+     * all the same (severe emphysema, or HU read off calibration), with a warning. Room air and gas in the
+     * bowel read -1000 HU.
+     */
+    darkLungMinHu: hu.default(-990),
+    /**
      * Air outside the patient behind a thin wall (thin-wall.ts): a component of which at least
      * thinWallMaxShare of the in-plane boundary reaches outside air through at most thinWallMm of tissue
      * is not lung but the foam core of a table, a cushion or a wedge. A chest wall is thicker than this

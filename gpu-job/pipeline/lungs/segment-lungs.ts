@@ -13,7 +13,8 @@
  *      nor join the lungs into one component.
  *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
  *      of at least minLungAreaMm2 in some slice, not gas (median HU not below gasMedianHu: stomach and
- *      bowel gas is near -1000 HU, aerated lung near -850), not behind a thin wall (thin-wall.ts: the foam
+ *      bowel gas is near -1000 HU, aerated lung near -850; when nothing passes, lungs darker than that but
+ *      with a median above darkLungMinHu, with a warning: severe emphysema), not behind a thin wall (thin-wall.ts: the foam
  *      core of a table wholly in view, a covered cushion: outside the patient), and at least
  *      minLungFraction of the largest such component (airway remnants above the seed, bubbles and bowel gas
  *      drop out).
@@ -105,7 +106,17 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
   const airway = excludeAirways(state, volume, o);
   // Components write their ordinals into `labels`; assignSides turns them into right/left.
   const stats = { values: volume.data, belowThreshold: o.gasMedianHu, x, midline, ordinals: labels };
-  const lungs = keepLungLike(state, volume, STATE.air, STATE.lung, o, voxelMl, queue, stats, outOfView);
+  const { lungs, dark } = keepLungLike(
+    state,
+    volume,
+    STATE.air,
+    STATE.lung,
+    o,
+    voxelMl,
+    queue,
+    stats,
+    outOfView,
+  );
   if (lungs.length === 0) {
     // The components' ordinals are in `labels`: none of them is lung.
     labels.fill(0);
@@ -120,6 +131,11 @@ function segmentAxialStack(volume: Volume, o: LungSegmentationOptions): LungSegm
   else if (airway.leak)
     warnings.push("Airway growing stopped at a leak into the lung; the airway exclusion may be incomplete.");
 
+  if (dark)
+    warnings.push(
+      `The lungs are unusually dark (more than half their voxels below ${o.gasMedianHu} HU: severe emphysema, ` +
+        "or HU off calibration); air regions of lung size were taken for them.",
+    );
   if (leaked.length > 0)
     warnings.push(
       `In ${leaked.length} slice(s) lung met the outside air through a gap narrower than ${o.leakNeckMm} mm ` +
@@ -171,7 +187,7 @@ function keepLungLike(
   queue: VoxelQueue,
   stats: StatsOptions,
   outOfView: Uint8Array | undefined,
-): ComponentStats[] {
+): { lungs: ComponentStats[]; dark: boolean } {
   const comps = findComponents(state, volume.dims, member, kept, stats);
   const minSliceVoxels = o.minLungAreaMm2 / pixelAreaMm2(volume);
   const outside = outsideBehindThinWalls(
@@ -184,17 +200,44 @@ function keepLungLike(
     queue,
     outOfView,
   );
-  const lungLike = (c: ComponentStats): boolean =>
-    !outside.has(c) &&
-    c.voxels * voxelMl >= o.minLungMl &&
-    c.maxSliceVoxels >= minSliceVoxels &&
-    c.below <= c.voxels / 2;
+  const lungSized = (c: ComponentStats): boolean =>
+    !outside.has(c) && c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels;
+  let lungLike = (c: ComponentStats): boolean => lungSized(c) && c.below <= c.voxels / 2;
+  let dark = false;
+  if (!comps.some(lungLike)) {
+    // Nothing lung-like: lungs darker than the gas rule allows (severe emphysema, HU off calibration) are
+    // still not gas if their median is above darkLungMinHu; room air and bowel gas read -1000.
+    const darkLungs = new Set(
+      comps.filter((c) => lungSized(c) && medianAtLeast(state, volume, c, kept, o.darkLungMinHu, queue)),
+    );
+    lungLike = (c) => darkLungs.has(c);
+    dark = darkLungs.size > 0;
+  }
   const largest = comps.reduce((m, c) => (lungLike(c) ? Math.max(m, c.voxels) : m), 0);
   const keep = (c: ComponentStats): boolean => lungLike(c) && c.voxels >= o.minLungFraction * largest;
   // Flooding the (usually few and small) rejects is cheaper than flooding the lungs again.
   for (const c of comps)
     if (!keep(c) && !outside.has(c)) flood(state, volume.dims, c.seed, kept, STATE.rejected, queue);
-  return comps.filter(keep).sort((a, b) => b.voxels - a.voxels);
+  return { lungs: comps.filter(keep).sort((a, b) => b.voxels - a.voxels), dark };
+}
+
+/** Whether at least half of component `c`'s voxels (all `kept` in `state`) read `hu` or more. */
+function medianAtLeast(
+  state: Uint8Array,
+  volume: Volume,
+  c: ComponentStats,
+  kept: number,
+  hu: number,
+  queue: VoxelQueue,
+): boolean {
+  flood(state, volume.dims, c.seed, kept, STATE.scratch, queue);
+  let atLeast = 0;
+  for (let h = 0; h < queue.length; h++) {
+    const v = queue.at(h);
+    if ((volume.data[v] as number) >= hu) atLeast++;
+    state[v] = kept;
+  }
+  return 2 * atLeast >= queue.length;
 }
 
 /**

@@ -689,6 +689,23 @@ describe("segmentLungs failure paths", () => {
     expect(s.warnings[0]).toMatch(noLungs);
   });
 
+  it("lungs darker than the gas rule (severe emphysema): taken all the same, with a warning", () => {
+    // The parenchyma shifted to a median of about -979 HU (vessels and walls unchanged): the gas rule alone
+    // (median below -950) dropped both lungs and the scan came out "No lungs found".
+    const r = renderSmall("normal", 9107, { size: 256, slices: 60, sliceThickness: 5 });
+    const data = Int16Array.from(r.ct.data, (v, n) =>
+      r.lungs.data[n] && v < -600 ? Math.max(-1024, v - 130) : v,
+    );
+    const s = segmentLungs({ ...r.ct, data });
+    expect(dice(s.labels, r.lungs.data, RIGHT)).toBeGreaterThan(0.98);
+    expect(dice(s.labels, r.lungs.data, LEFT)).toBeGreaterThan(0.98);
+    expect(s.warnings.some((w) => w.startsWith("The lungs are unusually dark"))).toBe(true);
+    const strict = segmentLungs({ ...r.ct, data }, { darkLungMinHu: -950 });
+    expect(strict.warnings[0]).toMatch(noLungs);
+    // A normal chest never takes this path.
+    expect(segmentLungs(r.ct).warnings.some((w) => w.includes("unusually dark"))).toBe(false);
+  });
+
   it("a phantom's abdomen below the lungs: empty, with a warning", () => {
     // 20 slices of 5 mm centred at z = -25 - ... : phantomGrid centres on the chest, so shift by taking a
     // tall grid and keeping its lowest slices.
