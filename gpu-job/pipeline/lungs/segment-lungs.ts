@@ -13,11 +13,11 @@
  *      nor join the lungs into one component.
  *   3. Lungs: 3D 6-connected components of the remaining air of at least minLungMl with a cross-section
  *      of at least minLungAreaMm2 in some slice, not gas (median HU not below gasMedianHu: stomach and
- *      bowel gas is near -1000 HU, aerated lung near -850; when nothing passes, lungs darker than that but
- *      with a median above darkLungMinHu, with a warning: severe emphysema), not behind a thin wall (thin-wall.ts: the foam
- *      core of a table wholly in view, a covered cushion: outside the patient), and at least
- *      minLungFraction of the largest such component (airway remnants above the seed, bubbles and bowel gas
- *      drop out).
+ *      bowel gas is near -1000 HU, aerated lung near -850; when nothing passes, those with a median of at
+ *      least darkLungMinHu, with a warning: severe emphysema), not behind a thin wall (thin-wall.ts: the
+ *      foam core of a table wholly in view, a covered cushion: outside the patient), and at least
+ *      minLungFraction of the largest such component (airway remnants above the seed, bubbles and bowel
+ *      gas drop out).
  *   4. Sides: a component with a real share on both sides of the body midline holds both lungs and is
  *      split by erosion and a watershed on the distance map (split.ts); otherwise the two largest
  *      components on opposite sides of the midline are the lungs, the right one at lower LPS x. Further
