@@ -18,7 +18,7 @@
 import type { Volume } from "../../../core/contracts/volume.js";
 import { STATE } from "./air-mask.js";
 import { floodFromBorder } from "./plane-flood.js";
-import { RunList } from "./runs.js";
+import { doubled, RunList } from "./runs.js";
 import { VoxelQueue } from "./voxel-queue.js";
 
 export interface LeakOptions {
@@ -110,8 +110,8 @@ class RowRuns {
         const hi = i === nx ? nx : i - ri;
         if (hi <= lo) continue;
         if (n === this.start.length) {
-          this.start = grown(this.start);
-          this.end = grown(this.end);
+          this.start = doubled(this.start);
+          this.end = doubled(this.end);
         }
         this.start[n] = lo;
         this.end[n] = hi;
@@ -140,7 +140,7 @@ function cutOffCores(rows: RowRuns, eroded: RunList, nx: number, ny: number, rj:
     const b1 = Math.min(ny - 1, j + rj);
     let len = 0;
     for (let r = rows.first[b0]!; r < rows.first[b0 + 1]!; r++) {
-      if (len + 2 > cur.length) cur = grown(cur);
+      if (len + 2 > cur.length) cur = doubled(cur);
       cur[len++] = rows.start[r]!;
       cur[len++] = rows.end[r]!;
     }
@@ -153,7 +153,7 @@ function cutOffCores(rows: RowRuns, eroded: RunList, nx: number, ny: number, rj:
         const s = Math.max(cur[x]!, rows.start[y]!);
         const e = Math.min(cur[x + 1]!, rows.end[y]!);
         if (e > s) {
-          if (out + 2 > next.length) next = grown(next);
+          if (out + 2 > next.length) next = doubled(next);
           next[out++] = s;
           next[out++] = e;
         }
@@ -212,10 +212,4 @@ function grow(
 function medianHu(data: ArrayLike<number>, base: number, pixels: number[]): number {
   const values = Float64Array.from(pixels, (q) => data[base + q] as number).sort();
   return values[values.length >> 1] as number;
-}
-
-function grown(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
 }

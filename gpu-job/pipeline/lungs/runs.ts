@@ -63,7 +63,8 @@ export class RunList {
   }
 }
 
-function doubled(a: Int32Array): Int32Array {
+/** A copy of `a` twice as long (growing a run buffer). */
+export function doubled(a: Int32Array): Int32Array {
   const b = new Int32Array(a.length * 2);
   b.set(a);
   return b;

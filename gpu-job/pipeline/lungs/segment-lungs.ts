@@ -190,18 +190,19 @@ function keepLungLike(
 ): { lungs: ComponentStats[]; dark: boolean } {
   const comps = findComponents(state, volume.dims, member, kept, stats);
   const minSliceVoxels = o.minLungAreaMm2 / pixelAreaMm2(volume);
+  const sized = (c: ComponentStats): boolean =>
+    c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels;
   const outside = outsideBehindThinWalls(
     state,
     volume,
     kept,
-    comps.filter((c) => c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels),
+    comps.filter(sized),
     stats.ordinals,
     o,
     queue,
     outOfView,
   );
-  const lungSized = (c: ComponentStats): boolean =>
-    !outside.has(c) && c.voxels * voxelMl >= o.minLungMl && c.maxSliceVoxels >= minSliceVoxels;
+  const lungSized = (c: ComponentStats): boolean => !outside.has(c) && sized(c);
   let lungLike = (c: ComponentStats): boolean => lungSized(c) && c.below <= c.voxels / 2;
   let dark = false;
   if (!comps.some(lungLike)) {
