@@ -2,7 +2,8 @@
  * Scan kinds the training phantoms never showed, through the whole analysis (analyze(): our lung stage,
  * the engine, the writers) with the bundled model: long and short stacks, thick, thin, gapped and
  * overlapping slices, narrow and wide fields of view, coarse pixels, noise, tilts up to 60 degrees, NIfTI,
- * bodies smaller, larger, wider, deeper, shorter and taller than the one drawn, pleural fluid, a CT table.
+ * bodies smaller, larger, wider, deeper, shorter and taller than the one drawn, pleural fluid, a CT table,
+ * metal, emphysema.
  * Per case: the class and its probabilities, lesion Dice against the truth (CAP, COVID-19) or the
  * false-positive lesion volume (normal), and our lung mask's Dice against the true lungs. This is how the
  * failures in bench/README.md ("Scans that are not a lung-filled axial stack") and the model card's
@@ -131,6 +132,11 @@ const KINDS: Record<string, Kind> = {
   // phantom had: dark streaks cross the chest wall into the lung below the air threshold.
   "pacemaker with streaks": { metal: true },
   "pacemaker with streaks (5 mm slices)": { metal: true, sliceThickness: 5, slices: 60 },
+  // Emphysema (options.emphysema; core/phantom/emphysema.ts), which no training phantom had: centrilobular
+  // air spaces, upper-zone predominant, and subpleural bullae (LAA-950 about 8, 20 and 32 % at seed 9100).
+  "emphysema share 0.10": { emphysema: 0.1 },
+  "emphysema share 0.25": { emphysema: 0.25 },
+  "emphysema share 0.40": { emphysema: 0.4 },
   // Pleural fluid, which no training phantom held (options.effusionMl; core/phantom/effusion.ts).
   "right effusion 500 mL": { effusionMl: { right: 500, left: 0 } },
   "right effusion 1200 mL": { effusionMl: { right: 1200, left: 0 } },

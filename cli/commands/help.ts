@@ -39,6 +39,8 @@ export const HELP = {
                              440 mm wide (seen whole from a 450 mm field of view on)
   --metal                    a pacemaker under the left clavicle, with the streaks metal draws across its
                              slices (dark ones below the air threshold through the chest wall)
+  --emphysema <share>        this share of the lungs (0..0.6) destroyed into air spaces at -985 HU: small
+                             centrilobular ones, upper-zone predominant, and a few subpleural bullae
   --habitus <w>,<d>,<h>      the whole body scaled left-right, front-back and head-feet (each 0.6..1.4;
                              default 1,1,1): a smaller, wider, deeper or taller chest than the one body drawn
   --effusion <right>,<left>  pleural fluid per side, mL (0..2000 each; default none): water-density fluid

@@ -27,6 +27,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
       circle: { type: "boolean", default: false },
       table: { type: "boolean", default: false },
       metal: { type: "boolean", default: false },
+      emphysema: { type: "string" },
       habitus: { type: "string" },
       effusion: { type: "string" },
       syntax: { type: "string" },
@@ -55,6 +56,7 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     reconstructionCircle: values.circle || undefined,
     table: values.table || undefined,
     metal: values.metal || undefined,
+    emphysema: num(values.emphysema),
   };
   if (values.plane !== undefined && values.oblique !== undefined)
     throw new UsageError(`--plane and --oblique exclude each other\n\n${HELP.phantom}`);

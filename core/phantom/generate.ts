@@ -20,6 +20,7 @@ import {
   type TissueCode,
 } from "./anatomy.js";
 import { type EffusionPlan, underFluid } from "./effusion.js";
+import { type EmphysemaPlan, emphysematousHu, emphysemaWeight } from "./emphysema.js";
 import {
   LESION_BOUNDARY,
   LESION_HALO,
@@ -50,6 +51,8 @@ export interface PhantomPlan {
   airways: Segment[];
   /** Pleural fluid (effusion.ts), set by the renderer's caller: it depends on the grid's roll and the body. */
   effusion?: EffusionPlan;
+  /** Air spaces in the lung (emphysema.ts; options.emphysema), set by the renderer's caller. */
+  emphysema?: EmphysemaPlan;
 }
 
 /** The anatomy of a seed is shared by all classes: only the lesions depend on the class. */
@@ -247,11 +250,13 @@ function renderLayers(
   const lesion = new Uint8Array(n);
   const map = new GridMap(grid);
   const fluidVoxels: [number, number] = [0, 0];
-  renderBase(map, hu, tissue, lung, tick, plan.effusion, fluidVoxels);
+  renderBase(map, hu, tissue, lung, tick, plan, fluidVoxels);
   const soft = 0.5 * Math.max(grid.spacing[0], grid.spacing[1]);
   for (const s of plan.stamps) renderStamp(map, s, soft, hu, tissue, lung);
   tick();
-  const core = plan.lesions.map((l) => renderLesion(map, l, hu, tissue, lung, lesion, outOfView));
+  const core = plan.lesions.map((l) =>
+    renderLesion(map, l, hu, tissue, lung, lesion, plan.emphysema, outOfView),
+  );
   tick();
   return { hu, tissue, lung, lesion, core, fluidVoxels };
 }
@@ -265,9 +270,10 @@ function renderBase(
   tissue: Uint8Array,
   lung: Uint8Array,
   tick: () => void,
-  effusion: EffusionPlan | undefined,
+  plan: Pick<PhantomPlan, "effusion" | "emphysema">,
   fluidVoxels: [number, number],
 ): void {
+  const { effusion, emphysema } = plan;
   const [nx, ny, nz] = map.g.dims;
   const a = map.a;
   for (let k = 0; k < nz; k++) {
@@ -285,7 +291,7 @@ function renderBase(
         tissue[idx] = t;
         if (t === Tissue.LUNG_RIGHT || t === Tissue.LUNG_LEFT) {
           lung[idx] = t;
-          hu[idx] = Math.round(lungParenchymaHu(y));
+          hu[idx] = Math.round(parenchymaHu(emphysema, x, y, z));
         } else {
           hu[idx] = HU_OF[t]!;
         }
@@ -296,6 +302,12 @@ function renderBase(
     }
     tick();
   }
+}
+
+/** Noise-free parenchyma at anatomy point (x, y, z): the lung's, or less where emphysema destroyed it. */
+function parenchymaHu(emphysema: EmphysemaPlan | undefined, x: number, y: number, z: number): number {
+  const base = lungParenchymaHu(y);
+  return emphysema ? emphysematousHu(base, emphysemaWeight(emphysema, x, y, z)) : base;
 }
 
 /** Paint one stamp. `soft` is the half-width (mm) of the anti-aliased edge of soft stamps. */
@@ -393,6 +405,7 @@ function renderLesion(
   tissue: Uint8Array,
   lung: Uint8Array,
   labels: Uint8Array,
+  emphysema: EmphysemaPlan | undefined,
   outOfView?: Uint8Array,
 ): number {
   const { lo, hi } = lesionBounds(lesion);
@@ -424,7 +437,7 @@ function renderLesion(
           t === Tissue.LESION_GGO ||
           t === Tissue.LESION_CONSOLIDATION;
         if (!parenchyma) continue;
-        const base = lungParenchymaHu(y);
+        const base = parenchymaHu(emphysema, x, y, z);
         const value = Math.round(base + lesionWeight(f) * (lesionLevel(lesion, f) - base));
         if (value > hu[idx]!) hu[idx] = value;
         if (f <= LESION_BOUNDARY && t !== Tissue.LESION_CONSOLIDATION) {

@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import { TransferSyntaxNameSchema } from "../dicom/write-series.js";
+import { MAX_EMPHYSEMA_SHARE } from "./emphysema.js";
 
 /** Bumped whenever the same seed would render different voxels; recorded in truth.json. */
 export const PHANTOM_GENERATOR_VERSION = "1.1.1";
@@ -123,6 +124,11 @@ export const PhantomOptionsSchema = z
      * Off by default.
      */
     metal: z.boolean().default(false),
+    /**
+     * Emphysema: this share of the lung's volume destroyed into air spaces (emphysema.ts), centrilobular
+     * and upper-zone predominant, with a few subpleural bullae. 0, the default, draws none.
+     */
+    emphysema: z.number().min(0).max(MAX_EMPHYSEMA_SHARE).default(0),
     habitus: HabitusSchema.prefault({}),
     /**
      * A pleural effusion per side, mL (0: none): water-density fluid (12 HU) in the dependent pleural space,

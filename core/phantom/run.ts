@@ -22,6 +22,7 @@ import {
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
 import { gravityInAnatomy, planEffusion } from "./effusion.js";
+import { planEmphysema } from "./emphysema.js";
 import {
   outsideInscribedCircle,
   type PhantomPlan,
@@ -79,7 +80,11 @@ export function renderResolved(
   const turned = o.patientRollDeg === 0 ? grid : turnedAboutChestAxis(grid, -o.patientRollDeg);
   const renderGrid = isDefaultHabitus(o.habitus) ? turned : scaledAboutChestCentre(turned, o.habitus);
   const effusion = planEffusion(o.effusionMl, gravityInAnatomy(grid, renderGrid), o.habitus);
-  const plan = { ...planPhantom(o.class, o.seed), ...(effusion ? { effusion } : {}) };
+  const plan = {
+    ...planPhantom(o.class, o.seed),
+    ...(effusion ? { effusion } : {}),
+    ...(o.emphysema > 0 ? { emphysema: planEmphysema(o.seed, o.emphysema) } : {}),
+  };
   const rendered = renderPhantom(
     plan,
     renderGrid,
@@ -158,6 +163,7 @@ export async function runPhantom(
       ...(o.reconstructionCircle ? ["reconstruction circle"] : []),
       ...(o.table ? ["table"] : []),
       ...(o.metal ? ["pacemaker"] : []),
+      ...(o.emphysema > 0 ? [`emphysema ${o.emphysema}`] : []),
       ...(isDefaultHabitus(o.habitus) ? [] : [`habitus ${Object.values(o.habitus).join(",")}`]),
       ...(o.effusionMl.right > 0 || o.effusionMl.left > 0
         ? [`effusion ${o.effusionMl.right},${o.effusionMl.left}`]
@@ -229,6 +235,7 @@ export async function runPhantom(
     reconstructionCircle: o.reconstructionCircle,
     table: o.table,
     metal: o.metal,
+    ...(plan.emphysema ? { emphysema: plan.emphysema } : {}),
     anatomyGrid,
     habitus: o.habitus,
     files: {
@@ -275,7 +282,8 @@ function describeTruth(t: PhantomTruth): string {
     `(${t.grid.orientation}, ${t.grid.zDirection}); lungs ${(t.lungs.totalMl / 1000).toFixed(2)} L; ${lesions}` +
     (t.effusion
       ? `; pleural fluid right ${t.effusion.rightMl.toFixed(0)} mL, left ${t.effusion.leftMl.toFixed(0)} mL`
-      : "")
+      : "") +
+    (t.emphysema ? `; emphysema, ${t.emphysema.laa950Percent.toFixed(1)} % of the lungs below -950 HU` : "")
   );
 }
 

@@ -8,6 +8,7 @@ import * as z from "zod";
 import { Mat3Schema, Vec3Schema } from "../contracts/validation-report.js";
 import type { Geometry, Vec3 } from "../contracts/volume.js";
 import { voxelToLps } from "../geometry/affine.js";
+import type { EmphysemaPlan } from "./emphysema.js";
 import type { RenderedPhantom } from "./generate.js";
 import type { LesionPlan, PhantomClass } from "./lesions.js";
 import { depthAt, getLungModel, inwardNormalAt, type LungModel, zoneOf } from "./lung-model.js";
@@ -18,6 +19,8 @@ import { supersamplingFactor } from "./supersample.js";
 export const SUBPLEURAL_SHELLS_MM = [7, 14, 21, 28, 35] as const;
 /** A lesion is "ggo" below this consolidated fraction, "consolidation" above 1 minus it, else "mixed". */
 const PURE_TYPE_FRACTION = 0.05;
+/** Below this a lung voxel is a low-attenuation area (LAA-950, the usual CT emphysema index). */
+const LAA_HU = -950;
 
 const ShellSharesSchema = z.object({
   "7": z.number(),
@@ -95,6 +98,18 @@ export const PhantomTruthSchema = z.object({
    * the lungs above; absent without. Lesions' pleural depths are still read from the whole lung's pleura.
    */
   effusion: z.object({ rightMl: z.number(), leftMl: z.number() }).optional(),
+  /**
+   * Emphysema drawn (options.emphysema; emphysema.ts); absent without. `laa950Percent` is the CT index:
+   * the share of lung voxels below -950 HU in the image as written (noise included).
+   */
+  emphysema: z
+    .object({
+      share: z.number(),
+      centrilobularSpaces: z.number().int(),
+      bullae: z.number().int(),
+      laa950Percent: z.number(),
+    })
+    .optional(),
   lesions: z.array(LesionTruthSchema),
   totals: z.object({
     lesionCount: z.number().int().nonnegative(),
@@ -129,6 +144,7 @@ export interface TruthContext {
   reconstructionCircle?: boolean;
   table?: boolean;
   metal?: boolean;
+  emphysema?: Pick<EmphysemaPlan, "share" | "centrilobular" | "bullae">;
   /**
    * The grid the anatomy was sampled on (renderResolved's anatomyGrid): where each voxel lies in the
    * upright unscaled anatomy, which the pleural depths and zones are read from. Default: the CT's grid.
@@ -175,6 +191,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
       : undefined;
   const model = getLungModel();
   const lungCount = [0, 0, 0];
+  let lowAttenuation = 0;
   const acc: Accumulator[] = ctx.lesions.map(() => ({ count: 0, si: 0, sj: 0, sk: 0, hu: 0, depth: 0 }));
   const shells = SUBPLEURAL_SHELLS_MM.map(() => 0);
   const lung = r.lungs.data;
@@ -187,6 +204,7 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
         const side = lung[idx]!;
         if (side === 0) continue;
         lungCount[side]!++;
+        if (hu[idx]! < LAA_HU) lowAttenuation++;
         const id = labels[idx]!;
         if (id === 0) continue;
         const s = acc[id - 1];
@@ -286,6 +304,16 @@ export function computeTruth(r: RenderedPhantom, ctx: TruthContext): PhantomTrut
           effusion: {
             rightMl: round3(r.fluidVoxels[0] * voxelMl),
             leftMl: round3(r.fluidVoxels[1] * voxelMl),
+          },
+        }
+      : {}),
+    ...(ctx.emphysema
+      ? {
+          emphysema: {
+            share: ctx.emphysema.share,
+            centrilobularSpaces: ctx.emphysema.centrilobular,
+            bullae: ctx.emphysema.bullae,
+            laa950Percent: pct(lowAttenuation, lungCount[1]! + lungCount[2]!),
           },
         }
       : {}),

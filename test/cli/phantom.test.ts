@@ -108,7 +108,7 @@ describe("deepsc phantom", () => {
     expect(unknown.stderr).toMatch(/--plane axial\|coronal\|sagittal/);
   });
 
-  it("--table and --metal draw a CT table and a pacemaker and say so in truth.json, the anatomy unchanged", () => {
+  it("--table, --metal and --emphysema draw a CT table, a pacemaker and air spaces and say so in truth.json, the anatomy unchanged", () => {
     const bare = join(work, "bare");
     const tabled = join(work, "table");
     expect(deepsc(["phantom", ...small, "--out", bare]).code).toBe(0);
@@ -134,6 +134,26 @@ describe("deepsc phantom", () => {
     );
     expect(metalTruth.grid.metal).toBe(true);
     expect(metalTruth.grid.table).toBeUndefined();
+    expect(help.stdout + help.stderr).toMatch(/--emphysema <share>\s+this share of the lungs/);
+    const emphysema = join(work, "emphysema");
+    // Not quiet: the summary line names the emphysema.
+    const loud = small.filter((a) => a !== "--quiet");
+    const run = deepsc(["phantom", ...loud, "--emphysema", "0.2", "--out", emphysema]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/emphysema, [\d.]+ % of the lungs below -950 HU/);
+    const emphysemaTruth = PhantomTruthSchema.parse(
+      JSON.parse(readFileSync(join(emphysema, "truth", "truth.json"), "utf8")),
+    );
+    expect(emphysemaTruth.emphysema?.share).toBe(0.2);
+    // 11 mm pixels are area averages: few of them stay below -950 HU.
+    expect(emphysemaTruth.emphysema?.laa950Percent).toBeGreaterThan(0);
+    expect(plain.emphysema).toBeUndefined();
+    // Still lung: the same lungs and lesions as without.
+    expect(emphysemaTruth.lungs).toEqual(plain.lungs);
+    expect(emphysemaTruth.totals.lesionVolumeMl).toBe(plain.totals.lesionVolumeMl);
+    const tooMuch = deepsc(["phantom", ...small, "--emphysema", "0.9", "--out", join(work, "too-much")]);
+    expect(tooMuch.code).toBe(1);
+    expect(tooMuch.stderr).toMatch(/emphysema/);
   });
 
   it("refuses a roll beyond 45 degrees with the usage (exit 1, a usage error)", () => {
