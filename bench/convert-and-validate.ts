@@ -14,11 +14,11 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { S3RVER_CREDENTIALS } from "../cli/local-stack/s3-server.js";
 import { openObjectStoreInput } from "../core/input/object-store-source.js";
 import { runPhantom } from "../core/phantom/run.js";
 import { validateSource } from "../core/validation/validate.js";
 import { createS3Client, S3ObjectStore } from "../lambdas/adapters/s3-object-store.js";
-import { S3RVER_CREDENTIALS } from "../test/helpers/s3rver.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DATA = join(ROOT, "bench", ".data");

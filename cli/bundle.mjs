@@ -6,7 +6,8 @@
  * command still loads only its own code: `convert` never loads the report writers, PDF or PNG libraries.
  *
  * Left outside the bundle and resolved from node_modules at run time: onnxruntime-node (native addon),
- * dcmjs (loaded with createRequire) and the @cornerstonejs codecs (WebAssembly beside their JavaScript).
+ * dcmjs (loaded with createRequire), the @cornerstonejs codecs (WebAssembly beside their JavaScript), and
+ * s3rver and dynalite (the local stack's servers, CommonJS with files of their own).
  */
 import { rmSync } from "node:fs";
 import { build } from "esbuild";
@@ -24,7 +25,7 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  external: ["onnxruntime-node", "dcmjs", "@cornerstonejs/*"],
+  external: ["onnxruntime-node", "dcmjs", "@cornerstonejs/*", "s3rver", "dynalite"],
   // CommonJS dependencies (yauzl, pngjs, ...) call require() for Node's built-ins; an ESM bundle has none.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -16,6 +16,8 @@ const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   convert: async () => (await import("./commands/convert.js")).convertCommand,
   analyze: async () => (await import("./commands/analyze.js")).analyzeCommand,
   phantom: async () => (await import("./commands/phantom.js")).phantomCommand,
+  serve: async () => (await import("./commands/serve.js")).serveCommand,
+  submit: async () => (await import("./commands/submit.js")).submitCommand,
   sample: async () => (await import("./commands/sample.js")).sampleCommand,
 };
 

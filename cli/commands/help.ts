@@ -48,6 +48,21 @@ export const HELP = {
   --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
   --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
   --noise <HU>               noise standard deviation (default 15)`,
+  serve: `deepsc serve [--port <n>] [--s3-port <n>] [--host <address>] [--data <dir>]
+  The AWS pipeline on this machine, for integrators: the status API (the same routes and answers as on AWS;
+  an API key instead of IAM) on --port (default 8080), an S3 server (s3rver) for the presigned uploads and
+  downloads on --s3-port (default port + 1), a DynamoDB server (dynalite) for the studies, and the analysis
+  job run on the CPU for each upload. Everything is kept in --data (default ./deepsc-data), with an API key
+  for tenant 'local' written on first start (more tenants: add keys to api-keys.json). Binds 127.0.0.1 unless
+  --host says otherwise. Runs until Ctrl-C.`,
+  submit: `deepsc submit <input> --api <url> [--key <key>] [--wait] [--out <dir>] [--timeout <minutes>]
+  The client of the status API, here (deepsc serve) or on AWS: uploads <input> (a DICOM folder or file, zipped
+  on the way; a .zip; a .nii or .nii.gz) through a presigned PUT, prints the study id, and with --wait polls
+  until the study ends; --out downloads its results (checked against their sha256) into <dir>.
+  --key      the local stack's API key; without it requests are signed with AWS SigV4 (the default
+             credential chain: AWS_PROFILE, environment, SSO, instance role) for an API Gateway URL
+  --timeout  give up waiting after this many minutes (default 60)
+  Exit 0 submitted (or, with --wait, succeeded), 2 rejected or failed (the reasons are printed), 1 error.`,
   sample: `deepsc sample [--dir <dir>]
   What \`npm start\` runs: generates the sample chest CT (synthetic, seed 7; 512x512x64 at 5 mm) under samples/ if it is
   missing, then analyses it as \`deepsc analyze\` does, into samples/covid-seed7/results/`,

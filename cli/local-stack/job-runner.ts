@@ -1,0 +1,262 @@
+/**
+ * The local stack's stand-in for AWS Batch: a JobSubmitter (core/ports/job-submitter.ts) that runs each job
+ * as Batch would, the gpu-job container's entrypoint (dist/gpu-job/main.js) in its own process with the
+ * job's parameters in its environment, one job at a time (the analysis uses every core), and reports the
+ * job's states (RUNNING, SUCCEEDED, FAILED) through the same code as the job-events Lambda
+ * (core/studies/job-events.ts). Exit codes mean what they mean to Batch (gpu-job/job/exit-codes.ts): a
+ * retryable one runs the job again, up to `maxAttempts`.
+ *
+ * Jobs are written to `<dataDir>/jobs/<jobId>.json` before they are queued, so a stack that is stopped or
+ * killed with jobs waiting or running runs them again when it starts (`recover()`): a job is restart-safe
+ * (results complete from an earlier attempt are not analysed again; manifest.json is written last).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import * as z from "zod";
+import { JOB_PARAMETER_ENV, type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
+import type { JobSubmission, JobSubmitter } from "../../core/ports/job-submitter.js";
+import type { ObjectStore } from "../../core/ports/object-store.js";
+import type { StudyRepository } from "../../core/ports/study-repository.js";
+import { applyJobStateChange } from "../../core/studies/job-events.js";
+import type { BatchJobState } from "../../core/studies/transitions.js";
+import { EXIT_CODES, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
+import { S3_ENDPOINT_ENV } from "../../gpu-job/job/params.js";
+import { JOB_ENV } from "../../infra/runtime-contract.js";
+import { S3RVER_CREDENTIALS, S3RVER_REGION } from "./s3-server.js";
+
+const JobRecordSchema = z.object({
+  jobId: z.string().uuid(),
+  jobName: z.string().min(1),
+  parameters: JobParametersSchema,
+  submittedAt: z.string(),
+  /** Set once the job has ended (SUCCEEDED or FAILED); kept so findByName still finds it. */
+  endedAt: z.string().optional(),
+});
+type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** Runs one attempt of a job with this environment; resolves to its exit code. */
+export type JobLauncher = (env: Record<string, string>, signal: AbortSignal) => Promise<number>;
+
+export interface LocalJobRunnerOptions {
+  dataDir: string;
+  /** The S3 server the job reads its input from and writes its results to. */
+  s3Endpoint: string;
+  uidSalt: string;
+  studies: StudyRepository;
+  /** The results bucket (job-events reads manifest.json and failure.json there). */
+  results: ObjectStore;
+  /** @default a child process running dist/gpu-job/main.js */
+  launch?: JobLauncher;
+  /** Attempts per job, as the job definition's retry strategy. @default 2 */
+  maxAttempts?: number;
+  /** One line per job event (no patient data: ids, states, exit codes). */
+  log?: (message: string) => void;
+}
+
+type ResolvedOptions = Required<LocalJobRunnerOptions>;
+
+export class LocalJobRunner implements JobSubmitter {
+  readonly #o: ResolvedOptions;
+  readonly #jobs = new Map<string, JobRecord>();
+  readonly #queue: JobRecord[] = [];
+  readonly #dir: string;
+  #running: Promise<void> | undefined;
+  #abort = new AbortController();
+  #closed = false;
+
+  constructor(options: LocalJobRunnerOptions) {
+    this.#o = {
+      ...options,
+      launch: options.launch ?? gpuJobProcess(),
+      maxAttempts: options.maxAttempts ?? 2,
+      log: options.log ?? (() => {}),
+    };
+    this.#dir = join(options.dataDir, "jobs");
+  }
+
+  /** Load the jobs of earlier runs and queue again those that never ended. Returns how many were queued. */
+  async recover(): Promise<number> {
+    await mkdir(this.#dir, { recursive: true });
+    const records: JobRecord[] = [];
+    for (const name of (await readdir(this.#dir)).filter((n) => n.endsWith(".json")).sort()) {
+      const parsed = JobRecordSchema.safeParse(JSON.parse(await readFile(join(this.#dir, name), "utf8")));
+      if (parsed.success) records.push(parsed.data);
+      else this.#o.log(`job file ${name} is not a job record; ignored`);
+    }
+    records.sort((a, b) => a.submittedAt.localeCompare(b.submittedAt));
+    let queued = 0;
+    for (const r of records) {
+      this.#jobs.set(r.jobId, r);
+      if (r.endedAt === undefined) {
+        this.#queue.push(r);
+        queued++;
+      }
+    }
+    this.#kick();
+    return queued;
+  }
+
+  async submit(job: JobSubmission): Promise<{ jobId: string }> {
+    if (this.#closed) throw new Error("the local job runner is stopped");
+    const record: JobRecord = {
+      jobId: randomUUID(),
+      jobName: job.jobName,
+      parameters: job.parameters,
+      submittedAt: new Date().toISOString(),
+    };
+    await this.#save(record);
+    this.#jobs.set(record.jobId, record);
+    this.#queue.push(record);
+    this.#o.log(`job ${record.jobId} queued for study ${record.parameters.studyId}`);
+    this.#kick();
+    return { jobId: record.jobId };
+  }
+
+  async findByName(jobName: string): Promise<{ jobId: string } | undefined> {
+    for (const r of this.#jobs.values()) if (r.jobName === jobName) return { jobId: r.jobId };
+    return undefined;
+  }
+
+  /** Resolves when the queue is empty and nothing runs (tests). */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  /** Stop: no new jobs; the running one is stopped (SIGTERM) and left for recover() on the next start. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#abort.abort();
+    await this.#running;
+  }
+
+  #kick(): void {
+    if (this.#running !== undefined || this.#closed) return;
+    this.#running = (async () => {
+      // Yield first: without a job the body would finish before `#running` is even assigned, and the
+      // assignment would then leave a settled promise there for good.
+      await Promise.resolve();
+      try {
+        for (let job = this.#queue.shift(); job !== undefined && !this.#closed; job = this.#queue.shift())
+          await this.#run(job);
+      } finally {
+        this.#running = undefined;
+      }
+      // A job submitted while the last one finished.
+      if (this.#queue.length > 0) this.#kick();
+    })();
+  }
+
+  async #run(job: JobRecord): Promise<void> {
+    for (let attempt = 1; attempt <= this.#o.maxAttempts; attempt++) {
+      await this.#report(job, "RUNNING", attempt - 1);
+      let code: number;
+      try {
+        code = await this.#o.launch(
+          this.#environment(job.parameters, job.jobId, attempt),
+          this.#abort.signal,
+        );
+      } catch (e) {
+        this.#o.log(`job ${job.jobId} could not start: ${(e as Error).message}`);
+        code = EXIT_CODES.INTERNAL_ERROR;
+      }
+      // Stopped with the stack: not an outcome; the job runs again after a restart.
+      if (this.#closed) return;
+      this.#o.log(`job ${job.jobId} attempt ${attempt} exited with ${code}`);
+      if (code === EXIT_CODES.SUCCESS) return this.#end(job, "SUCCEEDED", attempt);
+      if (!RETRYABLE_EXIT_CODES.includes(code) || attempt === this.#o.maxAttempts)
+        return this.#end(job, "FAILED", attempt, `Essential container in task exited with code ${code}`);
+    }
+  }
+
+  async #end(job: JobRecord, state: BatchJobState, attempts: number, statusReason?: string): Promise<void> {
+    await this.#report(job, state, attempts, statusReason);
+    job.endedAt = new Date().toISOString();
+    await this.#save(job);
+  }
+
+  async #report(job: JobRecord, status: BatchJobState, attempts: number, statusReason?: string) {
+    const outcome = await applyJobStateChange(
+      {
+        jobId: job.jobId,
+        status,
+        attempts,
+        studyId: job.parameters.studyId,
+        ...(statusReason !== undefined ? { statusReason } : {}),
+      },
+      { studies: this.#o.studies, results: this.#o.results, now: () => new Date() },
+    );
+    if (outcome.kind !== "ignored")
+      this.#o.log(
+        `study ${outcome.studyId}: ${outcome.status}${outcome.codes.length ? ` (${outcome.codes.join(", ")})` : ""}`,
+      );
+  }
+
+  #environment(p: JobParameters, jobId: string, attempt: number): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const k of Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[])
+      env[JOB_PARAMETER_ENV[k]] = p[k];
+    return {
+      ...env,
+      [S3_ENDPOINT_ENV]: this.#o.s3Endpoint,
+      [JOB_ENV.executionProvider]: "cpu",
+      [JOB_ENV.uidSalt]: this.#o.uidSalt,
+      [JOB_ENV.scratchDir]: join(this.#o.dataDir, "scratch"),
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_REGION: S3RVER_REGION,
+      AWS_BATCH_JOB_ID: jobId,
+      AWS_BATCH_JOB_ATTEMPT: String(attempt),
+    };
+  }
+
+  async #save(r: JobRecord): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    const file = join(this.#dir, `${r.jobId}.json`);
+    await writeFile(`${file}.part`, `${JSON.stringify(r, null, 2)}\n`);
+    await rename(`${file}.part`, file);
+  }
+}
+
+/**
+ * dist/gpu-job/main.js of this package, found from wherever this code runs (the sources, tsc's output or
+ * the CLI bundle in dist/bin), as bundledModelPath finds the model.
+ */
+export function gpuJobEntrypoint(): string {
+  const relative = join("dist", "gpu-job", "main.js");
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir)
+      throw new Error(`${relative} not found above ${import.meta.dirname}: run \`npm run build\` first`);
+  }
+}
+
+/**
+ * One attempt in a child process, as Batch runs the container: the job's log lines (JSON, no patient
+ * data) go to this process's stderr, or nowhere; an abort sends SIGTERM (the job exits 143).
+ */
+export const gpuJobProcess =
+  (output: "stderr" | "ignore" = "stderr"): JobLauncher =>
+  (env, signal) =>
+    new Promise((resolve, reject) => {
+      const out = output === "stderr" ? 2 : "ignore";
+      const child: ChildProcess = spawn(process.execPath, [gpuJobEntrypoint()], {
+        // Only what the job needs: the stack's own environment (credentials, say) stays here.
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+        stdio: ["ignore", out, out],
+      });
+      const onAbort = () => child.kill("SIGTERM");
+      signal.addEventListener("abort", onAbort, { once: true });
+      child.once("error", (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      });
+      child.once("exit", (code, sig) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(code ?? (sig === "SIGTERM" ? EXIT_CODES.TERMINATED : EXIT_CODES.INTERNAL_ERROR));
+      });
+    });

@@ -1,0 +1,272 @@
+/**
+ * The local stack (`deepsc serve`): the AWS pipeline on one machine, with real protocol servers where AWS
+ * has a service and the product's own code everywhere else.
+ *
+ *   S3          s3rver on localhost, buckets deepsc-ingest and deepsc-results  (AWS: S3)
+ *   DynamoDB    dynalite, the studies table with its tenant index             (AWS: DynamoDB)
+ *   events      s3rver's object events -> core/studies/ingest.ts             (AWS: EventBridge -> ingest Lambda)
+ *   jobs        LocalJobRunner: dist/gpu-job/main.js per job, CPU            (AWS: Batch + job-events Lambda)
+ *   status API  lambdas/status-api/app.ts behind node:http, API keys         (AWS: API Gateway, IAM)
+ *
+ * So a client that works here (presigned PUT of series.zip or a NIfTI, poll the study, download through
+ * presigned GETs) works against AWS unchanged but for its credentials. Everything lives in the data folder:
+ * objects, the studies table, the job queue, the API keys and the deployment's UID salt; a restart keeps
+ * them and runs again the jobs that had not ended.
+ *
+ * Not here: DICOM-file uploads with a manifest.json work through S3 as on AWS (PUT each file, then the
+ * manifest), but POST /v1/uploads presigns only series.zip and NIfTI, as on AWS. Multipart uploads fire no
+ * s3rver event: PUT each object whole.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import * as z from "zod";
+import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
+import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
+import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
+import { bundledModelPath, ModelManifestSchema } from "../../gpu-job/pipeline/model/model-manifest.js";
+import { DynamoStudyRepository } from "../../lambdas/adapters/dynamo-study-repository.js";
+import { S3ObjectStore } from "../../lambdas/adapters/s3-object-store.js";
+import type { RouteLog } from "../../lambdas/status-api/app.js";
+import { S3UrlSigner } from "../../lambdas/status-api/s3-url-signer.js";
+import { type ApiKey, loadApiKeys } from "./api-keys.js";
+import { startDynamoServer } from "./dynamo-server.js";
+import { createHttpApi } from "./http-api.js";
+import { type JobLauncher, LocalJobRunner } from "./job-runner.js";
+import { startS3Server } from "./s3-server.js";
+
+export const LOCAL_BUCKETS = { ingest: "deepsc-ingest", results: "deepsc-results" } as const;
+const STUDIES_TABLE = "deepsc-studies";
+const TENANT_ROLE_PREFIX = "deepsc-tenant-";
+/** A claim is exclusive this long: far longer than header-only validation takes here. */
+const LEASE_MS = 60_000;
+/** When an ingest throws (the studies table or S3 unreachable, a claim busy), it is retried this much later, as Lambda retries. */
+const INGEST_RETRY_DELAYS_MS = [2_000, 10_000] as const;
+
+export interface LocalStackOptions {
+  /** Everything the stack keeps: objects, studies, jobs, API keys, the UID salt. */
+  dataDir: string;
+  /** Address every server binds to, and that URLs name. @default "127.0.0.1" */
+  host?: string;
+  /** The status API's port. @default 8080; 0 for any free port */
+  port?: number;
+  /** The S3 server's port. @default the API's port + 1, or any free port when that is 0 */
+  s3Port?: number;
+  /** How jobs run. @default the gpu-job entrypoint in a child process (job-runner.ts) */
+  launch?: JobLauncher;
+  /** Lines for people: requests, ingests, job states (ids, codes and states only, no patient data). */
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  /** http://host:port, the status API's base URL (paths start with /v1/). */
+  apiUrl: string;
+  /** The S3 endpoint (path-style; credentials S3RVER / S3RVER). */
+  s3Endpoint: string;
+  dataDir: string;
+  keys: ApiKey[];
+  /** The key this start created (a new data folder), else undefined. */
+  createdKey: ApiKey | undefined;
+  /** Model identity studies are analysed with (part of each study id). */
+  model: string;
+  runner: LocalJobRunner;
+  /** Resolves when no ingest is pending and no job waits or runs (tests). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ConfigSchema = z.object({ uidSalt: z.string().min(MIN_UID_SALT_CHARS) });
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  const dataDir = resolve(o.dataDir);
+  const host = o.host ?? "127.0.0.1";
+  const port = o.port ?? 8080;
+  const log = o.log ?? (() => {});
+  await mkdir(join(dataDir, "s3"), { recursive: true });
+  const { uidSalt } = await loadConfig(dataDir);
+  const keys = await loadApiKeys(dataDir);
+  const model = await modelIdentity();
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const s3 = await startS3Server({
+      directory: join(dataDir, "s3"),
+      address: host,
+      port: o.s3Port ?? (port === 0 ? 0 : port + 1),
+      buckets: [LOCAL_BUCKETS.ingest, LOCAL_BUCKETS.results],
+    });
+    closers.push(() => s3.close());
+    const db = await startDynamoServer({ path: join(dataDir, "dynamodb"), address: host });
+    closers.push(() => db.close());
+    const table = await db.createStudiesTable(STUDIES_TABLE);
+
+    const client = s3.newClient();
+    const studies = new DynamoStudyRepository(db.client, table);
+    const ingestStore = new S3ObjectStore(client, LOCAL_BUCKETS.ingest);
+    const results = new S3ObjectStore(client, LOCAL_BUCKETS.results);
+    const runner = new LocalJobRunner({
+      dataDir,
+      s3Endpoint: s3.endpoint,
+      uidSalt,
+      studies,
+      results,
+      log,
+      ...(o.launch ? { launch: o.launch } : {}),
+    });
+    closers.push(() => runner.close());
+
+    const ingestConfig: IngestConfig = {
+      ingestBucket: LOCAL_BUCKETS.ingest,
+      resultsBucket: LOCAL_BUCKETS.results,
+      modelUri: model,
+      leaseMs: LEASE_MS,
+      uidSalt,
+    };
+    const pending = new Set<Promise<void>>();
+    let closing = false;
+    const deliver = async (key: string, etag: string): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const outcome = await ingestUpload({ key, etag }, ingestConfig, {
+            store: ingestStore,
+            studies,
+            jobs: runner,
+            now: () => new Date(),
+            newToken: randomUUID,
+          });
+          if (outcome.kind !== "ignored")
+            log(
+              `ingest: study ${outcome.studyId} ${outcome.kind}${outcome.kind === "rejected" ? ` (${outcome.codes.join(", ")})` : ""}`,
+            );
+          return;
+        } catch (e) {
+          const delay = INGEST_RETRY_DELAYS_MS[attempt];
+          if (delay === undefined || closing) {
+            log(
+              `ingest failed for good (${(e as Error).name}); the upload is kept, upload it again to retry`,
+            );
+            return;
+          }
+          const wait = e instanceof ClaimBusyError ? Math.max(delay, e.leaseUntil - Date.now()) : delay;
+          log(`ingest failed (${(e as Error).name}); retrying in ${Math.round(wait / 1000)} s`);
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    };
+    // s3rver's event for every put, post and copy: the EventBridge rule's "Object Created" on the ingest bucket.
+    s3.server.on("event", (event: unknown) => {
+      for (const created of objectsCreated(event, LOCAL_BUCKETS.ingest)) {
+        const p = deliver(created.key, created.etag).finally(() => pending.delete(p));
+        pending.add(p);
+      }
+    });
+
+    const api = createHttpApi({
+      config: {
+        ingestBucket: LOCAL_BUCKETS.ingest,
+        resultsBucket: LOCAL_BUCKETS.results,
+        tenantRolePrefix: TENANT_ROLE_PREFIX,
+        urlExpiresIn: MAX_PRESIGN_SECONDS,
+      },
+      deps: { studies, results, signer: new S3UrlSigner(client), now: () => new Date() },
+      tenantOf: (h) => keys.tenantOf(h),
+      log: (l: RouteLog) =>
+        log(
+          `${l.route} -> ${l.status}${l.tenant ? ` (tenant ${l.tenant})` : ""}${l.studyId ? ` study ${l.studyId}` : ""}`,
+        ),
+    });
+    await listen(api, port, host);
+    closers.push(() => closeServer(api));
+    closers.push(async () => {
+      closing = true;
+      await Promise.allSettled([...pending]);
+    });
+    await runner.recover();
+
+    const apiPort = (api.address() as AddressInfo).port;
+    const idle = async (): Promise<void> => {
+      // An ingest queues a job; a job that ends queues nothing, but an event may arrive meanwhile.
+      do {
+        while (pending.size > 0) await Promise.allSettled([...pending]);
+        await runner.idle();
+      } while (pending.size > 0);
+    };
+    return {
+      apiUrl: `http://${host.includes(":") ? `[${host}]` : host}:${apiPort}`,
+      s3Endpoint: s3.endpoint,
+      dataDir,
+      keys: keys.keys,
+      createdKey: keys.created,
+      model,
+      runner,
+      idle,
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** The S3 event records of objects created in `bucket`: key and ETag. */
+export function objectsCreated(event: unknown, bucket: string): Array<{ key: string; etag: string }> {
+  const parsed = S3rverEventSchema.safeParse(event);
+  if (!parsed.success) return [];
+  return parsed.data.Records.filter(
+    (r) => r.eventName.startsWith("ObjectCreated:") && r.s3.bucket.name === bucket && r.s3.object.eTag,
+  ).map((r) => ({ key: r.s3.object.key, etag: r.s3.object.eTag as string }));
+}
+
+/** s3rver's event: the S3 notification format (keys as stored, not form-encoded). */
+const S3rverEventSchema = z.object({
+  Records: z.array(
+    z.object({
+      eventName: z.string(),
+      s3: z.object({
+        bucket: z.object({ name: z.string() }),
+        object: z.object({ key: z.string().min(1), eTag: z.string().optional() }),
+      }),
+    }),
+  ),
+});
+
+/** The data folder's config.json: the deployment's UID salt, made once (as the Secrets Manager secret on AWS). */
+async function loadConfig(dataDir: string): Promise<z.infer<typeof ConfigSchema>> {
+  const file = join(dataDir, "config.json");
+  try {
+    return ConfigSchema.parse(JSON.parse(await readFile(file, "utf8")));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`${file} is damaged: ${(e as Error).message}`, { cause: e });
+  }
+  const config = { uidSalt: randomBytes(32).toString("hex") };
+  await writeFile(`${file}.part`, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${file}.part`, file);
+  return config;
+}
+
+/** The bundled model as a study-id component: its name, version and the ONNX file's sha256. */
+async function modelIdentity(): Promise<string> {
+  const m = ModelManifestSchema.parse(JSON.parse(await readFile(bundledModelPath(), "utf8")));
+  return `image:${m.name}@${m.version}#${m.sha256}`;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,67 @@
+/**
+ * Download a study's results through their presigned URLs into a folder, each checked against the sha256
+ * the API lists (written as `<name>.part`, renamed when it matches), manifest.json last, as the job
+ * publishes them: a folder with a manifest.json holds every file it lists.
+ */
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type * as z from "zod";
+import type { ResultFileSchema } from "../../core/contracts/study.js";
+import { relativeKeyProblem } from "../../core/contracts/upload-manifest.js";
+import { RESULTS_MANIFEST_NAME } from "../../core/studies/keys.js";
+
+type ResultFile = z.infer<typeof ResultFileSchema>;
+
+export class DownloadError extends Error {
+  override readonly name = "DownloadError";
+}
+
+/** Returns the paths written, manifest.json last. */
+export async function downloadResults(files: readonly ResultFile[], outDir: string): Promise<string[]> {
+  for (const f of files) {
+    const problem = relativeKeyProblem(f.path);
+    if (problem !== undefined)
+      throw new DownloadError(`the API listed a result path that ${problem}: ${f.path}`);
+  }
+  const ordered = [
+    ...files.filter((f) => f.path !== RESULTS_MANIFEST_NAME),
+    ...files.filter((f) => f.path === RESULTS_MANIFEST_NAME),
+  ];
+  const written: string[] = [];
+  for (const f of ordered) {
+    const dest = join(outDir, ...f.path.split("/"));
+    await mkdir(dirname(dest), { recursive: true });
+    const res = await fetch(f.url);
+    if (!res.ok || res.body === null)
+      throw new DownloadError(
+        `downloading ${f.path} answered ${res.status}${res.status === 403 ? " (its URL may have expired: run the command again)" : ""}`,
+      );
+    const hash = createHash("sha256");
+    const tap = new Transform({
+      transform(chunk, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const part = `${dest}.part`;
+    await pipeline(
+      Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
+      tap,
+      createWriteStream(part),
+    );
+    const got = hash.digest("hex");
+    if (got !== f.sha256) {
+      await rm(part, { force: true });
+      throw new DownloadError(
+        `${f.path} arrived with sha256 ${got}, not the ${f.sha256} listed: run the command again`,
+      );
+    }
+    await rename(part, dest);
+    written.push(dest);
+  }
+  return written;
+}

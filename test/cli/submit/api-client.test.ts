@@ -1,0 +1,98 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiError, StatusApiClient } from "../../../cli/submit/api-client.js";
+
+let server: Server;
+let base: string;
+let seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string } = {
+  headers: {},
+  body: "",
+};
+let reply: { status: number; type: string; body: string } = {
+  status: 200,
+  type: "application/json",
+  body: "{}",
+};
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body };
+      res.writeHead(reply.status, { "content-type": reply.type }).end(reply.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
+});
+afterAll(() => {
+  server.close();
+});
+
+const upload = {
+  uploadId: "u1",
+  key: "incoming/a/u1/series.zip",
+  method: "PUT",
+  url: "http://x/y",
+  expiresAt: "2026-01-01T00:00:00.000Z",
+};
+
+describe("StatusApiClient", () => {
+  it("sends the local stack's key as a Bearer token under the API's base path", async () => {
+    reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
+    const c = new StatusApiClient(base, { kind: "key", key: "k-123" });
+    expect((await c.createUpload("scan.nii.gz")).uploadId).toBe("u1");
+    expect(seen.method).toBe("POST");
+    expect(seen.url).toBe("/prod/v1/uploads");
+    expect(seen.headers.authorization).toBe("Bearer k-123");
+    expect(JSON.parse(seen.body)).toEqual({ file: "scan.nii.gz" });
+  });
+
+  it("signs with SigV4 for execute-api when no key is given (credentials from the environment)", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+      AWS_REGION: "eu-west-1",
+    });
+    delete process.env.AWS_PROFILE;
+    try {
+      reply = { status: 200, type: "application/json", body: JSON.stringify({ items: [] }) };
+      const c = new StatusApiClient(base, { kind: "sigv4" });
+      await c.listStudies(5);
+      expect(seen.url).toBe("/prod/v1/studies?limit=5");
+      expect(seen.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+      );
+      expect(seen.headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
+    } finally {
+      process.env = saved;
+    }
+    // The region comes from an API Gateway host name before the environment.
+    expect(
+      () => new StatusApiClient("https://abc.execute-api.us-east-2.amazonaws.com/prod", { kind: "sigv4" }),
+    ).not.toThrow();
+  });
+
+  it("turns problem+json into an ApiError that carries the API's own words, and refuses answers that are not the API's", async () => {
+    reply = {
+      status: 404,
+      type: "application/problem+json",
+      body: JSON.stringify({
+        type: "urn:x",
+        title: "Not Found",
+        status: 404,
+        detail: "Study x does not exist.",
+      }),
+    };
+    const c = new StatusApiClient(base, { kind: "key", key: "k" });
+    await expect(c.getStudy("0".repeat(32))).rejects.toThrow(/404 \(Not Found: Study x does not exist\.\)/);
+    reply = { status: 200, type: "text/html", body: "<html>login</html>" };
+    await expect(c.getStudy("0".repeat(32))).rejects.toThrow(ApiError);
+    expect(() => new StatusApiClient("ftp://x", { kind: "key", key: "k" })).toThrow(/http/);
+  });
+});
