@@ -75,12 +75,27 @@ export async function listOutputFiles(root: string): Promise<string[]> {
   return out.sort(byUtf8);
 }
 
-/** Build the manifest of `outDir` without writing it. */
+/** `files` (relative to root) sorted, each checked to be a regular file under a safe relative path. */
+async function checkedOutputFiles(root: string, files: readonly string[]): Promise<string[]> {
+  for (const rel of files) {
+    const problem = relativeKeyProblem(rel);
+    if (problem !== undefined) throw new ResultsManifestError(`output path ${rel} ${problem}`);
+    const st = await fs.lstat(path.join(root, ...rel.split("/")));
+    if (!st.isFile()) throw new ResultsManifestError(`${rel} in the results folder is not a regular file`);
+  }
+  return [...new Set(files)].sort(byUtf8);
+}
+
+/**
+ * Build the manifest of `outDir` without writing it: of `files` (paths relative to it) when given, which
+ * must be regular files, else of every file in it (listOutputFiles).
+ */
 export async function buildResultsManifest(
   outDir: string,
   extra: ResultsManifestExtra = {},
+  only?: readonly string[],
 ): Promise<ResultsManifest> {
-  const files = await listOutputFiles(outDir);
+  const files = only === undefined ? await listOutputFiles(outDir) : await checkedOutputFiles(outDir, only);
   const entries = await mapLimit(files, HASH_CONCURRENCY, async (rel): Promise<ResultFileEntry> => {
     const { sha256, size } = await digestFile(path.join(outDir, ...rel.split("/")));
     return { path: rel, sha256, size, contentType: contentTypeOf(rel) };
@@ -120,8 +135,9 @@ export async function writeFileAtomic(dir: string, name: string, text: string): 
 export async function writeResultsManifest(
   outDir: string,
   extra: ResultsManifestExtra = {},
+  only?: readonly string[],
 ): Promise<ResultsManifest> {
-  const manifest = await buildResultsManifest(outDir, extra);
+  const manifest = await buildResultsManifest(outDir, extra, only);
   await writeFileAtomic(outDir, RESULTS_MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -33,7 +33,7 @@ import { type DeviceRequest, type ModelSession, openModelSession } from "./model
 import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel } from "./preprocess/model-grid.js";
 import { inPlaneFieldOfViewMm } from "./preprocess/orientation.js";
-import { writeReports } from "./report/write-reports.js";
+import { removeEarlierReports, writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
 
 export const OUTPUT_FILES = {
@@ -73,9 +73,12 @@ export async function analyze(
 ): Promise<AnalyzeResult> {
   const progress = options.onProgress ?? (() => {});
   const t0 = performance.now();
-  // A previous run's manifest must not vouch for the files this run is about to replace.
+  // A previous run's manifest must not vouch for the files this run is about to replace, and the outputs of
+  // an earlier study analysed into this folder (its SEG, key images, masks) must not outlive it here.
   await mkdir(outDir, { recursive: true });
   await rm(join(outDir, RESULTS_MANIFEST_FILE), { force: true });
+  for (const f of Object.values(OUTPUT_FILES)) await rm(join(outDir, f), { force: true });
+  await removeEarlierReports(outDir);
 
   // The model first: a missing or tampered model fails before minutes of decoding.
   const { model, session } = options.session ?? (await openDefault(options));
@@ -226,7 +229,7 @@ export async function analyze(
     // Key images, report.html/.pdf and (DICOM input) lesions.seg.dcm: before the manifest, which lists them.
     progress("report", 0, 1);
     const tReports = performance.now();
-    await writeReports(outDir, {
+    const reports = await writeReports(outDir, {
       diagnosis,
       volume,
       lesions: inference.lesions,
@@ -236,10 +239,21 @@ export async function analyze(
     const tEnd = performance.now();
     progress("report", 1, 1);
 
-    const manifest = await writeResultsManifest(outDir, {
-      model: { name: m.name, version: m.version, sha256: model.sha256, executionProvider: session.provider },
-      timings: { reportsMs: round(tEnd - tReports), totalMs: round(tEnd - t0) },
-    });
+    // Exactly the files this run wrote: whatever else lies in the folder (the user's own files, the input
+    // itself) is neither vouched for nor published.
+    const manifest = await writeResultsManifest(
+      outDir,
+      {
+        model: {
+          name: m.name,
+          version: m.version,
+          sha256: model.sha256,
+          executionProvider: session.provider,
+        },
+        timings: { reportsMs: round(tEnd - tReports), totalMs: round(tEnd - t0) },
+      },
+      [...Object.values(OUTPUT_FILES), ...reports.files],
+    );
     return { outDir, files: [...manifest.files.map((f) => f.path), RESULTS_MANIFEST_FILE], diagnosis };
   } finally {
     if (!options.session) await session.release();

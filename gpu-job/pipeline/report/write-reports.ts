@@ -6,13 +6,13 @@
  *
  * This is the I/O shell: rendering and encoding are pure functions elsewhere in this folder.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Diagnosis } from "../../../core/contracts/diagnosis.js";
 import type { Volume } from "../../../core/contracts/volume.js";
 import type { DicomSource } from "../../../core/validation/dicom-source.js";
 import { encodePng } from "./images/encode-png.js";
-import { type KeyImage, renderKeyImages } from "./images/key-images.js";
+import { KEY_IMAGE_FILE, type KeyImage, renderKeyImages } from "./images/key-images.js";
 import { renderHtml } from "./render-html.js";
 import { renderPdf } from "./render-pdf.js";
 import { buildReportDocument, type Figure } from "./report-content.js";
@@ -24,6 +24,27 @@ export const REPORT_FILES = {
   seg: "lesions.seg.dcm",
   imagesDir: "images",
 } as const;
+
+/**
+ * Remove what an earlier run of the report stage may have left in `outDir` (its key images, report and SEG),
+ * and nothing else: a folder analysed twice, say first a DICOM study and then a NIfTI one, must not keep the
+ * first study's SEG or key images beside the second's results.
+ */
+export async function removeEarlierReports(outDir: string): Promise<void> {
+  for (const f of [REPORT_FILES.html, REPORT_FILES.pdf, REPORT_FILES.seg])
+    await rm(join(outDir, f), { force: true });
+  let names: string[];
+  try {
+    names = await readdir(join(outDir, REPORT_FILES.imagesDir));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ENOTDIR")
+      return;
+    throw e;
+  }
+  for (const n of names)
+    if (KEY_IMAGE_FILE.test(`${REPORT_FILES.imagesDir}/${n}`))
+      await rm(join(outDir, REPORT_FILES.imagesDir, n), { force: true });
+}
 
 export interface ReportInputs {
   diagnosis: Diagnosis;

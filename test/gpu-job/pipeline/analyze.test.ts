@@ -4,7 +4,17 @@
  * masks, the manifest is last and true, the result does not depend on slice order, and a rejected input
  * leaves no manifest behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,6 +37,7 @@ const PHANTOM = { class: "covid", seed: 9201, size: 128, slices: 40, sliceThickn
 let ascending: AnalyzeResult;
 let descending: AnalyzeResult;
 let dicomDir: string;
+let niftiPath: string;
 
 beforeAll(async () => {
   const up = await runPhantom({ ...PHANTOM, out: join(work, "up"), format: "dicom" });
@@ -37,6 +48,7 @@ beforeAll(async () => {
     zDirection: "descending",
   });
   dicomDir = up.ctPath;
+  niftiPath = down.ctPath;
   ascending = await analyze(up.ctPath, join(work, "out-up"), { device: "cpu" });
   descending = await analyze(down.ctPath, join(work, "out-down"), { device: "cpu" });
 }, 240_000);
@@ -208,6 +220,40 @@ describe("analyze", () => {
     const { volume: axialTruth } = await readNiftiFile(join(work, "up", "truth", "lesions.nii.gz"));
     const { volume: axial } = await readNiftiFile(join(ascending.outDir, OUTPUT_FILES.lesions));
     expect(dice(lesions, truth)).toBeGreaterThan(dice(axial, axialTruth) - 0.1);
+  }, 120_000);
+
+  it("lists only this run's files in manifest.json, and clears an earlier study's outputs from a reused folder", async () => {
+    // A DICOM study (with its SEG) analysed into a folder that also holds the user's own files and a link.
+    const out = join(work, "out-reused");
+    mkdirSync(join(out, "images"), { recursive: true });
+    writeFileSync(join(out, "notes.txt"), "the user's");
+    writeFileSync(join(out, "images", "axial-9.png"), "an earlier run's key image");
+    symlinkSync("/etc/hostname", join(out, "link"));
+    await analyze(dicomDir, out, { device: "cpu" });
+    expect(existsSync(join(out, "lesions.seg.dcm"))).toBe(true);
+    // Then a NIfTI study: no SEG of its own, and the DICOM study's must not stay beside its results.
+    const r = await analyze(niftiPath, out, { device: "cpu" });
+    const manifest = parseResultsManifest(readFileSync(join(out, "manifest.json"), "utf8"));
+    const listed = manifest.files.map((f) => f.path);
+    expect(listed).not.toContain("lesions.seg.dcm");
+    expect(listed).not.toContain("notes.txt");
+    expect(listed).not.toContain("link");
+    expect(listed).not.toContain("images/axial-9.png");
+    expect(listed).toEqual(
+      expect.arrayContaining([...Object.values(OUTPUT_FILES), "report.pdf", "report.html"]),
+    );
+    expect(r.files).toEqual([...listed, "manifest.json"]);
+    expect(existsSync(join(out, "lesions.seg.dcm"))).toBe(false);
+    expect(existsSync(join(out, "images", "axial-9.png"))).toBe(false);
+    // The user's own file is theirs: neither listed nor removed.
+    expect(readFileSync(join(out, "notes.txt"), "utf8")).toBe("the user's");
+    for (const f of manifest.files)
+      expect(
+        createHash("sha256")
+          .update(readFileSync(join(out, f.path)))
+          .digest("hex"),
+        f.path,
+      ).toBe(f.sha256);
   }, 120_000);
 
   it("rejects an unusable input with reasons and leaves no manifest behind", async () => {

@@ -18,6 +18,9 @@ export const IMAGE_FILES = {
   chart: "images/peripheral-distribution.png",
 } as const;
 
+/** Every name IMAGE_FILES can give (an earlier run's key images are recognised by it, and removed). */
+export const KEY_IMAGE_FILE = /^images\/(axial-\d+|coronal|peripheral-distribution)\.png$/;
+
 export interface KeyImage {
   /** Path relative to the results folder. */
   file: string;
