@@ -250,8 +250,10 @@ export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
       }
     }
   }
-  const headerTilt = Math.abs(first.header.gantryTilt ?? 0);
-  judgeTilt(Math.max(tiltDeg, headerTilt), policy, problems, warnings);
+  // Judged on the positions alone: GantryDetectorTilt (0018,1120) says how the gantry stood, not whether the
+  // stack is sheared, and scanners that tilt the image plane itself (ImageOrientationPatient) write an
+  // unsheared stack with the tag set; the tag once rejected such a 40-degree stack that dcm2niix converts.
+  judgeTilt(tiltDeg, policy, problems, warnings);
   judgeSliceCount(n, policy, problems);
   if (problems.length > 0) throw new InputRejected(problems);
 

@@ -172,6 +172,14 @@ describe("buildStack", () => {
     expect(codes(() => buildStack(slices(steep), ANALYSIS_POLICY))).toContain("GANTRY_TILT");
   });
 
+  it("judges tilt by the positions, not by GantryDetectorTilt: an unsheared stack with the tag set is no tilt", () => {
+    // Scanners that tilt the image plane itself write positions along the plane's normal and the tag too.
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2.5]).map((h) => ({ ...h, gantryTilt: 40 }));
+    const stack = buildStack(slices(headers), ANALYSIS_POLICY);
+    expect(stack.tiltDeg).toBe(0);
+    expect(stack.warnings.map((w) => w.code)).not.toContain("GANTRY_TILT");
+  });
+
   it("rejects missing geometry, naming the file", () => {
     const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
     delete headers[3]!.frames[0]!.position;
