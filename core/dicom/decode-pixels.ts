@@ -88,6 +88,14 @@ export function checkPixelFormat(header: DicomHeader, where: { file: string } = 
     );
   const pd = header.pixelData;
   if (!pd || pd.length === 0) reject("MISSING_PIXEL_DATA", undefined, where);
+  // Compressed fragments under a native syntax (a file relabelled by a broken anonymiser): the decoder
+  // refuses them, so the header-only check must too, or the ingest would start a job bound to fail.
+  if (pd.encapsulated && transferSyntaxInfo(header.transferSyntax)?.codec === "native")
+    reject(
+      "UNSUPPORTED_TRANSFER_SYNTAX",
+      `Pixel Data is encapsulated but transfer syntax ${header.transferSyntax} is not a compressed one.`,
+      where,
+    );
   if (header.rows <= 0 || header.columns <= 0)
     reject("MISSING_PIXEL_DATA", "Rows or Columns is missing or zero.", where);
   // MONOCHROME1 differs from MONOCHROME2 only in how values are displayed (minimum is white): the modality

@@ -190,13 +190,19 @@ async function checkGzipTrailer(entry: InputEntry, h: NiftiHeader, prefix: Uint8
   if (tail.length < 4) reject("TRUNCATED", "The gzip trailer could not be read.", where);
   const isize = new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true);
   // 0 is what zero padding after the member reads as (a NIfTI is never empty): inconclusive, not truncated.
-  if (isize !== 0 && isize < declared)
+  // Writers put nothing after the voxels (nibabel, dcm2niix, ITK) or little; a cut stream's last 4 bytes are
+  // arbitrary and land in that narrow window about once in 4000 cuts, so anything else is a cut file (a
+  // check of fewer bytes only caught a cut when those bytes happened to read less than the header's size).
+  if (isize !== 0 && (isize < declared || isize > declared + GZIP_TRAILING_SLACK_BYTES))
     reject(
       "TRUNCATED",
-      `The gzip trailer records ${isize} uncompressed bytes; the header declares ${declared}.`,
+      `The gzip trailer records ${isize} uncompressed bytes; the header declares ${declared}${isize > declared ? " (the file is cut: its last bytes are not a gzip trailer)" : ""}.`,
       where,
     );
 }
+
+/** Bytes after the voxels a .nii.gz may hold and still pass the header-only trailer check. */
+const GZIP_TRAILING_SLACK_BYTES = 1 << 20;
 
 /** Inflate just enough of a gzip entry for the NIfTI header. */
 async function inflateHeader(entry: InputEntry, prefix: Uint8Array): Promise<Uint8Array> {

@@ -158,6 +158,11 @@ type EntriesOutcome = {
   dicomSource?: DicomSource;
 };
 
+/** File names that say DICOM (a .dcm, .dic or .dicom extension). */
+const DICOM_FILE_NAME = /\.(dcm|dic|dicom)$/i;
+/** A Part 10 file's preamble and "DICM" alone take 132 bytes; no DICOM image fits in fewer. */
+const DICOM_HEADER_MIN_BYTES = 132;
+
 async function validateEntries(w: Working): Promise<EntriesOutcome> {
   const entries = w.source.entries;
   if (entries.length === 0) throw rejection("EMPTY_INPUT", "The input holds no files.");
@@ -186,7 +191,18 @@ async function validateEntries(w: Working): Promise<EntriesOutcome> {
     );
 
   // Files that are not DICOM at all are ignored beside a series (README, thumbnails); any other failure
-  // (truncated, unsupported transfer syntax) may hit the series itself, so it rejects.
+  // (truncated, unsupported transfer syntax) may hit the series itself, so it rejects. So does a file named
+  // as DICOM too short to hold a DICOM header: a slice cut before its header (an interrupted copy), which
+  // ignored would vanish from the end of the stack unnoticed.
+  for (const r of failed)
+    if (r.entry.size < DICOM_HEADER_MIN_BYTES && DICOM_FILE_NAME.test(r.entry.path))
+      r.reasons = [
+        reason(
+          "TRUNCATED",
+          `${r.entry.size === 0 ? "The file is empty" : `The file holds only ${r.entry.size} bytes`}, too few for a DICOM header: it was cut (an interrupted copy?). Upload the series again.`,
+          { file: r.entry.path },
+        ),
+      ];
   const notDicom = failed.filter((r) => r.reasons.every((x) => x.code === "NOT_DICOM"));
   const hardFailures = failed.filter((r) => !notDicom.includes(r));
   if (hardFailures.length > 0) throw new InputRejected(hardFailures.flatMap((r) => r.reasons).slice(0, 20));

@@ -140,3 +140,57 @@ describe("validatePath: what a report says about the input's files", () => {
     expect(JSON.stringify(report)).not.toContain(uid);
   });
 });
+
+describe("validatePath: a slice cut before its header", () => {
+  it.each(MODES)(
+    "is TRUNCATED when the file says DICOM by its name, not ignored as not DICOM (%s)",
+    async (mode) => {
+      for (const size of [0, 100, 131]) {
+        const dir = folder({
+          "1.dcm": ctSlice(0),
+          "2.dcm": ctSlice(1),
+          "3.dcm": ctSlice(2),
+          "4.dcm": ctSlice(3).subarray(0, size),
+        });
+        const { report } = await validatePath(dir, { mode, purpose: "convert" });
+        expect(report.accepted, `cut to ${size} bytes`).toBe(false);
+        expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", "4.dcm"]]);
+        expect(report.reasons[0]!.message).toMatch(/too few for a DICOM header/);
+      }
+    },
+  );
+
+  it.each(MODES)(
+    "still ignores a short file that does not say DICOM (a note, an empty marker) (%s)",
+    async (mode) => {
+      const dir = folder({
+        "1.dcm": ctSlice(0),
+        "2.dcm": ctSlice(1),
+        "3.dcm": ctSlice(2),
+        "README.txt": new TextEncoder().encode("exported by X"),
+        ".complete": new Uint8Array(0),
+      });
+      const { report } = await validatePath(dir, { mode, purpose: "convert" });
+      expect(report.accepted).toBe(true);
+      expect(report.warnings.map((w) => w.code)).toContain("FILES_IGNORED");
+    },
+  );
+});
+
+describe("validatePath: compressed fragments under a native transfer syntax (a relabelled file)", () => {
+  it.each(MODES)("are UNSUPPORTED_TRANSFER_SYNTAX in both modes, as decoding finds (%s)", async (mode) => {
+    const relabelled = buildFile({
+      ts: TS.explicitLE,
+      elements: withElements(ctElements(), [
+        { tag: 0x00080018, vr: "UI", str: "1.2.3.4.5.13" },
+        { tag: 0x00200013, vr: "IS", str: "3" },
+        { tag: 0x00200032, vr: "DS", str: "0\\0\\2" },
+        { tag: 0x7fe00010, vr: "OB", undefinedLength: true, bytes: encapsulate([new Uint8Array(12)]) },
+      ]),
+    });
+    const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1), "3.dcm": relabelled });
+    const { report } = await validatePath(dir, { mode, purpose: "convert" });
+    expect(report.accepted).toBe(false);
+    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "3.dcm"]]);
+  });
+});
