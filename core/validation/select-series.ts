@@ -5,7 +5,7 @@
  * resolved to the latest acquisition.
  */
 import type { SeriesCandidate, Warning } from "../contracts/validation-report.js";
-import type { DicomHeader } from "../dicom/header.js";
+import type { DicomHeader, FrameInfo } from "../dicom/header.js";
 import { isCtSopClass, isLocalizer } from "../dicom/sop-classes.js";
 import { reject } from "../errors.js";
 import { hashUid } from "../privacy.js";
@@ -27,22 +27,48 @@ export interface SeriesGroup {
 }
 
 export function groupSeries(headers: DicomHeader[]): SeriesGroup[] {
-  const groups = new Map<string, SeriesGroup>();
+  const groups: SeriesGroup[] = [];
+  // Per series UID and matrix, the orientations seen so far, each with its group.
+  const byStack = new Map<string, Array<{ orientation: FrameInfo["orientation"]; group: SeriesGroup }>>();
   for (const h of headers) {
     for (const s of slicesOf(h)) {
-      const key = [h.seriesInstanceUid ?? "no-series-uid", orientationKey(s.info), h.rows, h.columns].join(
-        "|",
-      );
-      let g = groups.get(key);
+      const stack = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns].join("|");
+      let seen = byStack.get(stack);
+      if (!seen) {
+        seen = [];
+        byStack.set(stack, seen);
+      }
+      // Orientations are compared within a tolerance, not as rounded text: scanner jitter of 1e-4 (or 4e-8
+      // across a rounding boundary) split one series in two, and the larger half was kept silently.
+      let g = seen.find((o) => sameOrientation(o.orientation, s.info.orientation))?.group;
       if (!g) {
-        g = { key, seriesUid: h.seriesInstanceUid, slices: [], headers: [] };
-        groups.set(key, g);
+        const [uid, rows, columns] = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns];
+        g = {
+          key: [uid, orientationKey(s.info), rows, columns].join("|"),
+          seriesUid: h.seriesInstanceUid,
+          slices: [],
+          headers: [],
+        };
+        seen.push({ orientation: s.info.orientation, group: g });
+        groups.push(g);
       }
       g.slices.push(s);
       if (g.headers[g.headers.length - 1] !== h) g.headers.push(h);
     }
   }
-  return [...groups.values()];
+  return groups;
+}
+
+/**
+ * Direction cosines within this of each other are one orientation (about 0.06 degrees): far above scanner
+ * jitter (1e-5 to 1e-4), far below any real change of plane (a localizer, another reconstruction).
+ */
+const ORIENTATION_TOLERANCE = 1e-3;
+
+function sameOrientation(a: FrameInfo["orientation"], b: FrameInfo["orientation"]): boolean {
+  if (!a || !b) return !a && !b;
+  for (let i = 0; i < 6; i++) if (Math.abs(a[i]! - b[i]!) > ORIENTATION_TOLERANCE) return false;
+  return true;
 }
 
 export interface Selection {

@@ -24,7 +24,7 @@ export function normalOf(info: FrameInfo): Vec3 | undefined {
   return len > 1e-6 ? [n[0] / len, n[1] / len, n[2] / len] : undefined;
 }
 
-/** Stable text key for an orientation, rounded so scanner jitter (1e-4) does not split a series. */
+/** Text key of an orientation (rounded), naming a series group; groups are formed by select-series.ts sameOrientation. */
 export function orientationKey(info: FrameInfo): string {
   return info.orientation ? info.orientation.map((v) => v.toFixed(3)).join(",") : "none";
 }

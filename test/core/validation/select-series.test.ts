@@ -154,4 +154,20 @@ describe("selectSeries", () => {
     }));
     expect(selectSeries(groupSeries([h])).chosen.slices).toHaveLength(3);
   });
+
+  it("keeps one series whole when its orientations jitter across a rounding boundary, and splits real changes of plane", () => {
+    // 48 slices whose row cosines alternate 0.00049998 / 0.00050002 (4e-8 apart, either side of 5e-4).
+    const headers = fakeStack(48, [0, 0, 0], [0, 0, 2.5], { series: "1.9" }).map((h, k) => {
+      const e = k % 2 ? 0.00050002 : 0.00049998;
+      const c = Math.sqrt(1 - e * e);
+      const orientation: [number, number, number, number, number, number] = [c, e, 0, -e, c, 0];
+      return { ...h, frames: h.frames.map((f) => ({ ...f, orientation })) };
+    });
+    const groups = groupSeries(headers);
+    expect(groups).toHaveLength(1);
+    expect(selectSeries(groups).chosen.slices).toHaveLength(48);
+    // A localizer under the same series UID, another plane entirely, is still its own group.
+    const scout = fakeStack(1, [0, 0, 0], [0, 0, 1], { series: "1.9", orientation: [0, 1, 0, 0, 0, -1] });
+    expect(groupSeries([...headers, ...scout])).toHaveLength(2);
+  });
 });
