@@ -5,7 +5,7 @@
 import type { Reason } from "../contracts/validation-report.js";
 import type { DicomHeader } from "../dicom/header.js";
 import { NeedMoreBytes, parseDicomHeader } from "../dicom/parse-header.js";
-import { isInputRejected, reason } from "../errors.js";
+import { InputRejected, isInputRejected, reason } from "../errors.js";
 import type { InputEntry } from "../input/source.js";
 import { mapLimit } from "../util/map-limit.js";
 import { SNIFF_BYTES, type Sniffed, sniff } from "./sniff.js";
@@ -21,6 +21,14 @@ export type EntryResult =
   | { entry: InputEntry; kind: "nifti" | "gzip" | "zip" }
   | { entry: InputEntry; kind: "rejected"; reasons: Reason[] };
 
+/**
+ * The most a DICOM header (everything before Pixel Data) may take. CT headers are kilobytes, with vendors'
+ * private data a few megabytes; without a bound a file with a huge element before its pixels was read whole
+ * by header-only validation, 16 at a time (review: 1.7 GB resident for four 400 MB files, beyond the ingest
+ * Lambda's memory), so its study never got an answer.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
 export async function parseHeaderWithPrefix(entry: InputEntry, firstBytes: Uint8Array): Promise<DicomHeader> {
   let bytes = firstBytes;
   for (let attempt = 0; ; attempt++) {
@@ -31,9 +39,19 @@ export async function parseHeaderWithPrefix(entry: InputEntry, firstBytes: Uint8
         throw e;
       const want = Math.min(
         entry.size,
-        Math.max(bytes.length * 4, (e as { minBytes?: number }).minBytes ?? 0),
+        attempt === MAX_PREFIX_GROWTH - 1
+          ? entry.size
+          : Math.max(bytes.length * 4, (e as { minBytes?: number }).minBytes ?? 0),
       );
-      bytes = await entry.read(0, attempt === MAX_PREFIX_GROWTH - 1 ? entry.size : want);
+      if (want > MAX_HEADER_BYTES && bytes.length >= MAX_HEADER_BYTES)
+        throw new InputRejected([
+          reason(
+            "TOO_LARGE",
+            `The DICOM header (the elements before Pixel Data) is larger than ${MAX_HEADER_BYTES / 2 ** 20} MiB; CT headers are far smaller. Remove the large private elements, or export the series again.`,
+            { file: entry.path },
+          ),
+        ]);
+      bytes = await entry.read(0, Math.min(want, MAX_HEADER_BYTES));
     }
   }
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hashUid } from "../../../core/privacy.js";
+import { MAX_HEADER_BYTES } from "../../../core/validation/read-headers.js";
 import type { ValidationMode } from "../../../core/validation/validate.js";
 import { validatePath } from "../../../core/validation/validate-path.js";
 import {
@@ -193,4 +194,27 @@ describe("validatePath: compressed fragments under a native transfer syntax (a r
     expect(report.accepted).toBe(false);
     expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "3.dcm"]]);
   });
+});
+
+describe("validatePath: a huge element before Pixel Data", () => {
+  it.each(MODES)(
+    "is TOO_LARGE after reading at most the header limit, not the whole file (%s)",
+    async (mode) => {
+      const padded = buildFile({
+        ts: TS.explicitLE,
+        elements: withElements(ctElements(), [
+          { tag: 0x00080018, vr: "UI", str: "1.2.3.4.5.13" },
+          { tag: 0x00200013, vr: "IS", str: "3" },
+          { tag: 0x00200032, vr: "DS", str: "0\\0\\2" },
+          { tag: 0x00291010, vr: "OB", bytes: new Uint8Array(MAX_HEADER_BYTES + 4 * 1024 * 1024) },
+          { tag: 0x7fe00010, vr: "OW", bytes: nativePixels([1, 2, 3, 4, 5, 6], 16) },
+        ]),
+      });
+      const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1), "3.dcm": padded });
+      const { report } = await validatePath(dir, { mode, purpose: "convert" });
+      expect(report.accepted).toBe(false);
+      expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TOO_LARGE", "3.dcm"]]);
+      if (mode === "header-only") expect(report.bytesRead).toBeLessThan(MAX_HEADER_BYTES + 1024 * 1024);
+    },
+  );
 });
