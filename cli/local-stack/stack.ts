@@ -26,7 +26,8 @@ import * as z from "zod";
 import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
 import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
-import { bundledModelPath, ModelManifestSchema } from "../../gpu-job/pipeline/model/model-manifest.js";
+import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
+import { MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
 import { DynamoStudyRepository } from "../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../lambdas/adapters/s3-object-store.js";
 import type { RouteLog } from "../../lambdas/status-api/app.js";
@@ -87,7 +88,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   await mkdir(join(dataDir, "s3"), { recursive: true });
   const { uidSalt } = await loadConfig(dataDir);
   const keys = await loadApiKeys(dataDir);
-  const model = await modelIdentity();
+  const model = modelIdentity(MODEL_IN_IMAGE);
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -248,12 +249,6 @@ async function loadConfig(dataDir: string): Promise<z.infer<typeof ConfigSchema>
   await writeFile(`${file}.part`, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   await rename(`${file}.part`, file);
   return config;
-}
-
-/** The bundled model as a study-id component: its name, version and the ONNX file's sha256. */
-async function modelIdentity(): Promise<string> {
-  const m = ModelManifestSchema.parse(JSON.parse(await readFile(bundledModelPath(), "utf8")));
-  return `image:${m.name}@${m.version}#${m.sha256}`;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -50,7 +50,7 @@ const MAX_MANIFEST_BYTES_FOR_ID = 16 * 1024 * 1024;
 export interface IngestConfig {
   ingestBucket: string;
   resultsBucket: string;
-  /** Model identity (URI with version, or "image"); part of the study id. */
+  /** Model identity (model-manifest.ts modelIdentity: the image's model by version and sha256, or an S3 URI); part of the study id. */
   modelUri: string;
   /** How long a claim is exclusive; must exceed the ingest function's timeout. */
   leaseMs: number;

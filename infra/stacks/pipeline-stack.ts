@@ -17,6 +17,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
+import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import type { PipelineConfig } from "../config.js";
 import { EventProcessor } from "../constructs/event-processor.js";
 import { GpuBatch } from "../constructs/gpu-batch.js";
@@ -180,7 +181,8 @@ export class PipelineStack extends Stack {
       [LAMBDA_ENV.studiesTable]: props.studiesTable.tableName,
       [LAMBDA_ENV.ingestBucket]: props.ingestBucket.bucketName,
       [LAMBDA_ENV.resultsBucket]: props.resultsBucket.bucketName,
-      [LAMBDA_ENV.modelUri]: config.modelUri,
+      // The study id's model component: the image's model by name, version and sha256, not "image".
+      [LAMBDA_ENV.modelUri]: modelIdentity(config.modelUri),
     };
 
     this.ingest = new EventProcessor(this, "Ingest", {

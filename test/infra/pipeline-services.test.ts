@@ -5,6 +5,7 @@
  */
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { at, resourcesOf, type SynthesizedApp, synthDeepscApp } from "./synth-app.js";
 
 type Props = Record<string, unknown>;
@@ -129,6 +130,8 @@ describe("pipeline stack services", () => {
             RESULTS_BUCKET_NAME: expect.anything(),
           }),
         );
+        // The model the image carries, by version and checksum (part of every study id), not "image".
+        if (service === "deepsc-ingest") expect(env.DEEPSC_MODEL_URI).toBe(modelIdentity("image"));
         if (dlq) {
           expect(fn.DeadLetterConfig).toEqual({ TargetArn: { "Fn::GetAtt": [expect.any(String), "Arn"] } });
           s.pipeline.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {

@@ -5,7 +5,7 @@
  * required; the rest (training records, metrics) pass through untouched.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import * as z from "zod";
@@ -185,6 +185,18 @@ export function bundledModelPath(): string {
     if (existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) return resolve(import.meta.dirname, "../../models/model.json");
   }
+}
+
+/**
+ * What names the model a deployment analyses with, for study ids (core/studies/study-id.ts): the model in
+ * the image (its manifest's name, version and ONNX sha256), or the S3 URI of a model.json (whose key should
+ * change with the model: an object replaced in place keeps its name). "image" alone named every model the
+ * same, so after an upgrade a re-sent upload was taken for a study already analysed.
+ */
+export function modelIdentity(modelUri: string, manifestPath: string = bundledModelPath()): string {
+  if (modelUri !== "image") return modelUri;
+  const m = ModelManifestSchema.parse(JSON.parse(readFileSync(manifestPath, "utf8")));
+  return `image:${m.name}@${m.version}#${m.sha256}`;
 }
 
 /**
