@@ -197,8 +197,10 @@ export class LocalJobRunner implements JobSubmitter {
 
   #environment(p: JobParameters, jobId: string, attempt: number): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const k of Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[])
-      env[JOB_PARAMETER_ENV[k]] = p[k];
+    for (const k of Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[]) {
+      const value = p[k];
+      if (value !== undefined) env[JOB_PARAMETER_ENV[k]] = value;
+    }
     return {
       ...env,
       [S3_ENDPOINT_ENV]: this.#o.s3Endpoint,

@@ -132,6 +132,11 @@ export const JobParametersSchema = z.object({
   resultsBucket: z.string().min(1),
   /** `results/{tenant}/{studyId}/`, ending with "/". */
   resultsPrefix: z.string().regex(/^results\/[a-z0-9-]+\/[0-9a-f]{32}\/$/),
+  /**
+   * The ETag (without quotes) of the object the ingest validated (the zip, the NIfTI or the manifest): the job
+   * refuses anything else under the key (INPUT_CHANGED), as an upload overwritten in place would be.
+   */
+  inputEtag: z.string().min(1).optional(),
 });
 export type JobParameters = z.infer<typeof JobParametersSchema>;
 
@@ -143,6 +148,7 @@ export const JOB_PARAMETER_ENV: Readonly<Record<keyof JobParameters, string>> = 
   inputKey: "DEEPSC_INPUT_KEY",
   resultsBucket: "DEEPSC_RESULTS_BUCKET",
   resultsPrefix: "DEEPSC_RESULTS_PREFIX",
+  inputEtag: "DEEPSC_INPUT_ETAG",
 };
 
 /**

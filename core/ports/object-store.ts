@@ -5,6 +5,8 @@
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** The store's entity tag without quotes (S3's ETag), where the store has one: it names the content. */
+  etag?: string;
 }
 
 export interface ObjectStore {

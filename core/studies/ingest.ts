@@ -95,7 +95,7 @@ export class ClaimBusyError extends Error {
 }
 
 export type IngestOutcome =
-  | { kind: "ignored"; why: "outside-upload-layout" | "not-series-complete" }
+  | { kind: "ignored"; why: "outside-upload-layout" | "not-series-complete" | "superseded" }
   | { kind: "duplicate"; studyId: string; tenant: string; status: string }
   | { kind: "rejected"; studyId: string; tenant: string; codes: string[]; bytesRead: number }
   | {
@@ -116,6 +116,12 @@ export async function ingestUpload(
   if (upload === undefined) return { kind: "ignored", why: "outside-upload-layout" };
   if (upload.trigger === undefined) return { kind: "ignored", why: "not-series-complete" };
   const { tenant } = upload;
+  const etag = obj.etag.replace(/^"|"$/g, "");
+  // An upload overwritten in place (a presigned PUT reused) fires one event per version; validating the
+  // object that is there now for an older event named after the older bytes would give that study the
+  // newer bytes (and start a second job on them). The newer version's own event does the work.
+  const stored = await currentEtag(deps.store, obj.key);
+  if (stored !== undefined && stored !== etag) return { kind: "ignored", why: "superseded" };
 
   const studyId = deriveStudyId({
     tenant,
@@ -187,6 +193,7 @@ export async function ingestUpload(
       inputKey: obj.key,
       resultsBucket: cfg.resultsBucket,
       resultsPrefix: resultsPrefix(tenant, studyId),
+      inputEtag: etag,
     };
     try {
       ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
@@ -211,6 +218,19 @@ export async function ingestUpload(
     resubmitted: existingJob === undefined && tookOver,
     bytesRead: report.bytesRead,
   };
+}
+
+/**
+ * The ETag of the object now stored under `key`, or undefined when the store keeps none (a local folder) or
+ * the object is gone (validation then says so).
+ */
+async function currentEtag(store: ObjectStore, key: string): Promise<string | undefined> {
+  try {
+    return (await store.head(key)).etag;
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) return undefined;
+    throw e;
+  }
 }
 
 /** A claim whose study is neither rejected nor submitted: its holder is at work, failed or vanished. */

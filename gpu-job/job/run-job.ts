@@ -127,7 +127,11 @@ export async function runJob(config: JobConfig, deps: JobDeps): Promise<JobOutco
       }
 
       const input = await timed("stageIn", () =>
-        storageStep("stage-in", () => stageIn(deps.storeFor(params.inputBucket), params.inputKey, inputDir)),
+        storageStep("stage-in", () =>
+          stageIn(deps.storeFor(params.inputBucket), params.inputKey, inputDir, {
+            ...(params.inputEtag !== undefined ? { expectedEtag: params.inputEtag } : {}),
+          }),
+        ),
       );
       logger.info("input staged", { shape: input.shape, files: input.files, bytes: input.bytes });
 

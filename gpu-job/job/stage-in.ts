@@ -34,6 +34,12 @@ export interface StageInOptions {
   /** Parallel downloads of a DICOM series. @default 8 */
   concurrency?: number;
   limits?: Partial<InputLimits>;
+  /**
+   * The ETag of the object the ingest validated (JobParameters.inputEtag): any other content under the key
+   * is INPUT_CHANGED. Checked before and after the download (S3 serves one version per request, so equal
+   * tags on both sides mean the bytes are that version's).
+   */
+  expectedEtag?: string;
 }
 
 export function inputShapeOf(key: string): InputShape | undefined {
@@ -54,9 +60,21 @@ function missing(what: string, cause: unknown): JobFailure {
   );
 }
 
-async function headOrMissing(store: JobStore, key: string, what: string): Promise<number> {
+async function headOrMissing(
+  store: JobStore,
+  key: string,
+  what: string,
+  expectedEtag?: string,
+): Promise<number> {
   try {
-    return (await store.head(key)).size;
+    const info = await store.head(key);
+    if (expectedEtag !== undefined && info.etag !== undefined && info.etag !== expectedEtag)
+      throw new JobFailure(
+        "INPUT_REJECTED",
+        "INPUT_CHANGED",
+        `${what} was replaced after it was validated (its ETag differs); the replacement is a study of its own.`,
+      );
+    return info.size;
   } catch (e) {
     if (e instanceof ObjectNotFoundError) throw missing(what, e);
     throw e;
@@ -69,11 +87,12 @@ async function stageSingleObject(
   dir: string,
   shape: "zip" | "nifti",
   limits: InputLimits,
+  expectedEtag: string | undefined,
 ): Promise<StagedInput> {
   const lower = key.toLowerCase();
   const local = shape === "zip" ? "input.zip" : lower.endsWith(".nii.gz") ? "input.nii.gz" : "input.nii";
   const what = `The uploaded ${shape === "zip" ? "zip" : "NIfTI file"}`;
-  const size = await headOrMissing(store, key, what);
+  const size = await headOrMissing(store, key, what, expectedEtag);
   if (size === 0) reject("EMPTY_INPUT", `${what} is empty.`);
   if (size > limits.maxTotalBytes)
     reject("TOO_LARGE", `${what} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);
@@ -87,19 +106,26 @@ async function stageSingleObject(
   }
   if (got.size !== size)
     throw new JobFailure("INPUT_REJECTED", "INPUT_CHANGED", `${what} changed size while it was being read.`);
+  if (expectedEtag !== undefined) await headOrMissing(store, key, what, expectedEtag);
   return { path: target, shape, files: 1, bytes: got.size };
 }
 
-async function readUploadManifest(store: JobStore, key: string): Promise<UploadManifest> {
-  const size = await headOrMissing(store, key, `The upload's ${UPLOAD_MANIFEST_NAME}`);
+async function readUploadManifest(
+  store: JobStore,
+  key: string,
+  expectedEtag: string | undefined,
+): Promise<UploadManifest> {
+  const what = `The upload's ${UPLOAD_MANIFEST_NAME}`;
+  const size = await headOrMissing(store, key, what, expectedEtag);
   checkUploadManifestSize(size);
   let bytes: Uint8Array;
   try {
     bytes = await store.get(key);
   } catch (e) {
-    if (e instanceof ObjectNotFoundError) throw missing(`The upload's ${UPLOAD_MANIFEST_NAME}`, e);
+    if (e instanceof ObjectNotFoundError) throw missing(what, e);
     throw e;
   }
+  if (expectedEtag !== undefined) await headOrMissing(store, key, what, expectedEtag);
   return parseUploadManifest(bytes);
 }
 
@@ -109,8 +135,9 @@ async function stageDicomSeries(
   dir: string,
   limits: InputLimits,
   concurrency: number,
+  expectedEtag: string | undefined,
 ): Promise<StagedInput> {
-  const manifest = await readUploadManifest(store, manifestKey);
+  const manifest = await readUploadManifest(store, manifestKey, expectedEtag);
   // The same selection the ingest Lambda validated (core/input/object-store-source.ts).
   const files = manifest.files.filter((f) => !f.key.split("/").some(isIgnoredSegment));
   if (files.length === 0) reject("EMPTY_INPUT", `${UPLOAD_MANIFEST_NAME} lists no files.`);
@@ -167,6 +194,7 @@ export async function stageIn(
       "UNSUPPORTED_FORMAT",
       `The input is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
     );
-  if (shape === "dicom") return stageDicomSeries(store, inputKey, dir, limits, options.concurrency ?? 8);
-  return stageSingleObject(store, inputKey, dir, shape, limits);
+  if (shape === "dicom")
+    return stageDicomSeries(store, inputKey, dir, limits, options.concurrency ?? 8, options.expectedEtag);
+  return stageSingleObject(store, inputKey, dir, shape, limits, options.expectedEtag);
 }

@@ -13,10 +13,10 @@ export interface BatchJobSubmitterOptions {
 }
 
 export function jobEnvironment(p: JobParameters): { name: string; value: string }[] {
-  return (Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[]).map((k) => ({
-    name: JOB_PARAMETER_ENV[k],
-    value: p[k],
-  }));
+  return (Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[]).flatMap((k) => {
+    const value = p[k];
+    return value === undefined ? [] : [{ name: JOB_PARAMETER_ENV[k], value }];
+  });
 }
 
 export class BatchJobSubmitter implements JobSubmitter {

@@ -38,6 +38,11 @@ export function createS3Client(opts: CreateS3ClientOptions = {}): S3Client {
   });
 }
 
+/** `{etag}` without S3's quotes, or nothing when the response carried none. */
+export function etagOf(raw: string | undefined): { etag?: string } {
+  return raw === undefined || raw === "" ? {} : { etag: raw.replace(/^"|"$/g, "") };
+}
+
 function isNotFound(e: unknown): boolean {
   if (typeof e !== "object" || e === null) return false;
   const err = e as { name?: unknown; $metadata?: { httpStatusCode?: number } };
@@ -75,7 +80,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: res.ContentLength ?? 0 };
+      return { key, size: res.ContentLength ?? 0, ...etagOf(res.ETag) };
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(key, { cause: e });
       throw e;

@@ -8,6 +8,7 @@ import {
   SubmitJobCommand,
   type SubmitJobCommandInput,
 } from "@aws-sdk/client-batch";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
@@ -141,6 +142,11 @@ describe("ingest handler", () => {
       inputKey: key,
       resultsBucket: RESULTS,
       resultsPrefix: `results/acme/${outcome.studyId}/`,
+      // The version validated: the job refuses any other content under the key.
+      inputEtag: (await s3.client.send(new HeadObjectCommand({ Bucket: INGEST, Key: key }))).ETag?.replace(
+        /"/g,
+        "",
+      ),
     };
     expect(input.parameters).toEqual(expected);
     const env = Object.fromEntries(
@@ -163,6 +169,20 @@ describe("ingest handler", () => {
     const { zip } = await phantomFiles();
     expect(rec.bytesRead).toBeGreaterThan(0);
     expect(rec.bytesTotal).toBe(zip.length);
+  });
+
+  it("ignores the event of an upload overwritten since (the newer version's event starts its study)", async () => {
+    const { zip } = await phantomFiles();
+    const key = "incoming/acme/u-overwritten/series.zip";
+    const junk = new TextEncoder().encode("this is not a zip at all");
+    const first = objectCreatedEvent(INGEST, key, await putObject(s3.client, INGEST, key, junk), junk.length);
+    const second = objectCreatedEvent(INGEST, key, await putObject(s3.client, INGEST, key, zip), zip.length);
+    const before = submits().length;
+    expect(await ingest(first)).toEqual({ kind: "ignored", why: "superseded" });
+    expect(submits()).toHaveLength(before);
+    const outcome = await ingest(second);
+    expect(outcome.kind).toBe("queued");
+    expect(submits()).toHaveLength(before + 1);
   });
 
   it("starts one job for the same event delivered three times, in sequence and concurrently", async () => {
