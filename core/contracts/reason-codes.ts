@@ -55,6 +55,8 @@ export const WARNING_CODES = {
   NOT_CHEST:
     "The scan may not cover the chest: less than 1 L of lung was found, and the model's class is unreliable.",
   HU_NOT_CHECKED: "Too few voxels to check the Hounsfield-unit histogram.",
+  NON_FINITE_VOXELS:
+    "Some voxels of a floating-point NIfTI held no number (NaN or infinity) and were read as -1024 HU, like padding.",
   SLICE_THICKNESS_MISMATCH:
     "SliceThickness differs from the measured slice spacing; the measured spacing was used.",
   LUNG_SEGMENTATION:

@@ -139,7 +139,34 @@ function finishVolume(
       { file: name },
     );
   const { geometry, warnings } = niftiGeometry(header, name);
-  return { volume: { ...geometry, data: sink.result() }, warnings };
+  const data = sink.result();
+  const replaced = replaceNonFinite(data);
+  if (replaced > 0)
+    warnings.push({
+      code: "NON_FINITE_VOXELS",
+      message: `${replaced} voxel(s) held no number (NaN or infinity, as resampling tools write outside the scanned field) and were read as ${NON_FINITE_HU} HU, like padding.`,
+      file: name,
+    });
+  return { volume: { ...geometry, data }, warnings };
+}
+
+/** What a voxel without a number becomes: the padding floor, read as outside the body by every stage. */
+export const NON_FINITE_HU = -1024;
+
+/**
+ * Replace NaN and infinities of float data by NON_FINITE_HU; returns how many. Left in, they passed the HU
+ * check (which skips them), made the lung stage's thresholds false everywhere, and reached the model's
+ * input as NaN.
+ */
+function replaceNonFinite(data: Int16Array | Float32Array): number {
+  if (data instanceof Int16Array) return 0;
+  let n = 0;
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(data[i]!)) {
+      data[i] = NON_FINITE_HU;
+      n++;
+    }
+  return n;
 }
 
 /** Rejections that do not need the voxels: pair headers, the voxel limit, and data the file cannot hold. */

@@ -516,3 +516,24 @@ print(json.dumps(out))
     expect(files.length).toBe(36);
   });
 });
+
+describe("voxels without a number", () => {
+  it("reads NaN and infinities of float data as -1024 HU, with a warning that counts them", async () => {
+    const file = volumeFile(
+      [-1000, Number.NaN, 40, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 7.5],
+      "float32",
+      {
+        dims: [3, 2, 1],
+      },
+    );
+    const { volume, warnings } = await readNifti(bytesEntry(file, "nan.nii"));
+    expect([...volume.data]).toEqual([-1000, -1024, 40, -1024, -1024, 7.5]);
+    expect(warnings.map((w) => w.code)).toEqual(["NON_FINITE_VOXELS"]);
+    expect(warnings[0]!.message).toMatch(/^3 voxel\(s\) held no number/);
+  });
+
+  it("warns of nothing on finite float data", async () => {
+    const { warnings } = await readNifti(bytesEntry(volumeFile([-1000, 0, 40], "float32"), "ok.nii"));
+    expect(warnings.map((w) => w.code)).not.toContain("NON_FINITE_VOXELS");
+  });
+});
