@@ -122,12 +122,12 @@ function distributionBlocks(f: Findings): Block[] {
       rows: [
         [
           "Bilateral involvement",
-          `${yesNo(dist.bilateral)} (each lung at least ${f.method.bilateralMinMl} mL of lesion)`,
+          `${yesNo(dist.bilateral)} (yes when each lung holds at least ${f.method.bilateralMinMl} mL of lesion)`,
         ],
         ["Lower-zone share of lesion volume", pct(dist.lowerZoneShare)],
         [
           "Lower-zone predominance",
-          `${yesNo(dist.lowerZonePredominant)} (lower zones above ${pct(f.method.lowerZonePredominanceShare)} of the lesion volume)`,
+          `${yesNo(dist.lowerZonePredominant)} (yes when the lower zones hold more than ${pct(f.method.lowerZonePredominanceShare)} of the lesion volume)`,
         ],
       ],
     },
