@@ -34,6 +34,8 @@ export interface DicomSource {
   sopInstanceUids: string[];
   /** Per k: 1-based frame of a multi-frame source instance; undefined for single-frame instances. */
   frameNumbers: (number | undefined)[];
+  /** The source's SliceThickness (mm), which the SEG repeats; undefined when the source has none. */
+  sliceThickness?: number;
   patientStudy: DicomPatientStudy;
 }
 
@@ -94,6 +96,7 @@ export async function readDicomSource(
     sopClassUids: headers.map((h) => h.sopClassUid as string),
     sopInstanceUids: headers.map((h) => h.sopInstanceUid as string),
     frameNumbers: stack.slices.map((s) => (s.header.numberOfFrames > 1 ? s.frame + 1 : undefined)),
+    ...(stack.slices[0]?.info.sliceThickness ? { sliceThickness: stack.slices[0].info.sliceThickness } : {}),
     patientStudy: await readPatientStudy(first, entries.get(first.file)),
   };
 }

@@ -75,6 +75,14 @@ export class SegBuildError extends Error {
   override readonly name = "SegBuildError";
 }
 
+/** The distance between slice planes: the k step projected on the normal of the i-j plane. */
+function normalSpacing(g: Geometry): number {
+  const [i, j, k] = [column(g.direction, 0), column(g.direction, 1), column(g.direction, 2)];
+  const n = [i[1]! * j[2]! - i[2]! * j[1]!, i[2]! * j[0]! - i[0]! * j[2]!, i[0]! * j[1]! - i[1]! * j[0]!];
+  const len = Math.hypot(n[0]!, n[1]!, n[2]!);
+  return (g.spacing[2] * Math.abs(n[0]! * k[0]! + n[1]! * k[1]! + n[2]! * k[2]!)) / len;
+}
+
 export function buildSegDataset(input: BuildSegInput): BuiltSeg {
   const { geometry: g, source, model, uids } = input;
   const [nx, ny, nz] = g.dims;
@@ -191,8 +199,10 @@ export function buildSegDataset(input: BuildSegInput): BuiltSeg {
           {
             // PixelSpacing is [between rows (j), between columns (i)].
             PixelSpacing: [formatDS(g.spacing[1]), formatDS(g.spacing[0])],
-            SliceThickness: formatDS(g.spacing[2]),
-            SpacingBetweenSlices: formatDS(g.spacing[2]),
+            // The source's thickness (a slice may be thinner or thicker than the step), and the step along
+            // the plane's normal, which a gantry-tilted stack's k axis is longer than.
+            SliceThickness: formatDS(source.sliceThickness ?? normalSpacing(g)),
+            SpacingBetweenSlices: formatDS(normalSpacing(g)),
           },
         ],
         PlaneOrientationSequence: [

@@ -367,3 +367,34 @@ describe("lesions.seg.dcm, source variants", () => {
     expect(readDicom(writeSeg(up, mask, "ascii").path).SpecificCharacterSet).toBeUndefined();
   });
 });
+
+describe("lesions.seg.dcm, slice measures", () => {
+  const mask = () => new Uint8Array(up.volume.data.length).fill(1, 0, 1);
+  const measures = (source: DicomSource, geometry: Volume = up.volume) =>
+    (
+      (
+        buildSegDataset({ geometry, lesions: mask(), source, model: MODEL, uids: newSegUids(), now: NOW })
+          .dataset.SharedFunctionalGroupsSequence as Natural[]
+      )[0]!.PixelMeasuresSequence as Natural[]
+    )[0]!;
+
+  it("repeats the source's SliceThickness, which may differ from the step between slices", () => {
+    const m = measures({ ...up.source, sliceThickness: 2 });
+    expect(Number(m.SliceThickness)).toBe(2);
+    expect(Number(m.SpacingBetweenSlices)).toBeCloseTo(up.volume.spacing[2], 6);
+  });
+
+  it("gives the spacing between slice planes along their normal on a gantry-tilted (sheared) grid", () => {
+    // k axis tilted 12 degrees from the normal in the y-z plane: the planes are 5 mm apart, the k step longer.
+    const t = (12 * Math.PI) / 180;
+    const sheared: Volume = {
+      ...up.volume,
+      spacing: [up.volume.spacing[0], up.volume.spacing[1], 5 / Math.cos(t)],
+      direction: [1, 0, 0, 0, 1, Math.sin(t), 0, 0, Math.cos(t)],
+    };
+    const { sliceThickness: _, ...noThickness } = up.source;
+    const m = measures(noThickness, sheared);
+    expect(Number(m.SpacingBetweenSlices)).toBeCloseTo(5, 4);
+    expect(Number(m.SliceThickness)).toBeCloseTo(5, 4);
+  });
+});
