@@ -7,7 +7,7 @@
 import { type ReasonCode, WARNING_CODES } from "../contracts/reason-codes.js";
 import type { Reason, SeriesSummary, ValidationReport, Warning } from "../contracts/validation-report.js";
 import { ValidationReportSchema } from "../contracts/validation-report.js";
-import type { Volume } from "../contracts/volume.js";
+import type { Geometry, Volume } from "../contracts/volume.js";
 import { checkPixelFormat } from "../dicom/decode-pixels.js";
 import type { DicomHeader } from "../dicom/header.js";
 import { InputRejected, isInputRejected, reason } from "../errors.js";
@@ -245,11 +245,7 @@ async function validateDicom(
       code: "LOSSY_COMPRESSION",
       message: "Pixels were lossy-compressed; HU values are approximate.",
     });
-  if (planeOf(column(stack.geometry.direction, 2)) !== "axial" && stack.geometry.dims[2] > 1)
-    w.warnings.push({
-      code: "NOT_AXIAL",
-      message: WARNING_CODES.NOT_AXIAL,
-    });
+  warnIfNotAxial(w, stack.geometry);
 
   const first = chosenHeaders[0]!;
   const series: SeriesSummary = {
@@ -316,6 +312,7 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
   judgeTilt(shearAngleDeg(g.direction), w.policy, problems, w.warnings);
   judgeSliceCount(g.dims[2], w.policy, problems);
   if (problems.length > 0) throw new InputRejected(problems);
+  warnIfNotAxial(w, g);
   const series: SeriesSummary = {
     format: "nifti",
     container: w.source.container,
@@ -334,6 +331,16 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
   w.warnings.push(...warnings);
   checkHu(w, volume, series);
   return { series, volume };
+}
+
+/**
+ * NOT_AXIAL when the slices' plane (i x j) is not axial, for DICOM and NIfTI alike: the plane the series
+ * reports as its orientation. A gantry-tilted axial stack is axial (its shear has GANTRY_TILT); the slice
+ * step's direction, tested before, called it not axial while its orientation read axial.
+ */
+function warnIfNotAxial(w: Working, g: Geometry): void {
+  if (g.dims[2] > 1 && planeOf(cross(column(g.direction, 0), column(g.direction, 1))) !== "axial")
+    w.warnings.push({ code: "NOT_AXIAL", message: WARNING_CODES.NOT_AXIAL });
 }
 
 function checkHu(w: Working, volume: Volume, series: SeriesSummary): void {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { runPhantom } from "../../../core/phantom/run.js";
 import { hashUid } from "../../../core/privacy.js";
 import { MAX_HEADER_BYTES } from "../../../core/validation/read-headers.js";
 import type { ValidationMode } from "../../../core/validation/validate.js";
@@ -217,4 +218,42 @@ describe("validatePath: a huge element before Pixel Data", () => {
       if (mode === "header-only") expect(report.bytesRead).toBeLessThan(MAX_HEADER_BYTES + 1024 * 1024);
     },
   );
+});
+
+describe("validatePath: NOT_AXIAL follows the slices' plane, for DICOM and NIfTI alike", () => {
+  it("warns of a coronal series whether it comes as DICOM or as NIfTI", async () => {
+    const base = { class: "normal", seed: 3, size: 32, slices: 8, orientation: "coronal" } as const;
+    const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
+    dirs.push(dir);
+    const dicom = await runPhantom({ ...base, format: "dicom", out: join(dir, "d") });
+    const nifti = await runPhantom({ ...base, format: "nifti", out: join(dir, "n") });
+    for (const input of [dicom.ctPath, nifti.ctPath]) {
+      const { report } = await validatePath(input, { mode: "header-only", purpose: "convert" });
+      expect(report.series?.orientation, input).toBe("coronal");
+      expect(
+        report.warnings.map((w) => w.code),
+        input,
+      ).toContain("NOT_AXIAL");
+    }
+  });
+
+  it("does not call a gantry-tilted axial stack not axial (its shear gets GANTRY_TILT)", async () => {
+    const tilt = Math.tan((15 * Math.PI) / 180);
+    const slice = (k: number) =>
+      buildFile({
+        ts: TS.explicitLE,
+        elements: withElements(ctElements(), [
+          { tag: 0x00080018, vr: "UI", str: `1.2.3.4.5.${k + 10}` },
+          { tag: 0x00200013, vr: "IS", str: String(k + 1) },
+          { tag: 0x00200032, vr: "DS", str: `0\\${(2 * k * tilt).toFixed(4)}\\${2 * k}` },
+          { tag: 0x7fe00010, vr: "OW", bytes: nativePixels([1, 2, 3, 4, 5, 6], 16) },
+        ]),
+      });
+    const dir = folder({ "1.dcm": slice(0), "2.dcm": slice(1), "3.dcm": slice(2), "4.dcm": slice(3) });
+    const { report } = await validatePath(dir, { mode: "header-only", purpose: "convert" });
+    expect(report.series?.orientation).toBe("axial");
+    const codes = report.warnings.map((w) => w.code);
+    expect(codes).toContain("GANTRY_TILT");
+    expect(codes).not.toContain("NOT_AXIAL");
+  });
 });
