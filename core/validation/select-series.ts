@@ -171,6 +171,26 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       "INCONSISTENT_SERIES",
       `The input holds CT series of ${studies.size} different studies; upload the series of one study at a time.`,
     );
+  // Slices of the chosen series in its own plane but with another matrix: part of the stack, which ignored
+  // would leave it a slice short without a word (at the stack's end no gap shows). A localizer (another
+  // plane) under the same series UID is a different thing and stays ignored.
+  const firstOrientation = best.group.slices[0]?.info.orientation;
+  const odd = ranked.find(
+    (r) =>
+      r !== best &&
+      r.group.seriesUid === best.group.seriesUid &&
+      isCtSopClass(r.ranked.facts.sopClassUid) &&
+      !isLocalizer(r.ranked.facts.imageType) &&
+      sameOrientation(r.group.slices[0]?.info.orientation, firstOrientation),
+  );
+  if (odd) {
+    const [a, b] = [best.group.headers[0]!, odd.group.headers[0]!];
+    reject(
+      "INCONSISTENT_SERIES",
+      `${odd.group.slices.length} slice(s) of the series are ${b.columns}x${b.rows} pixels, the other ${best.group.slices.length} ${a.columns}x${a.rows}; upload the series as the scanner wrote it.`,
+      { file: b.file },
+    );
+  }
   const second = ranked[1];
   let tieBrokenBy: string | undefined;
   if (

@@ -170,4 +170,18 @@ describe("selectSeries", () => {
     const scout = fakeStack(1, [0, 0, 0], [0, 0, 1], { series: "1.9", orientation: [0, 1, 0, 0, 0, -1] });
     expect(groupSeries([...headers, ...scout])).toHaveLength(2);
   });
+
+  it("rejects a series one of whose slices has another matrix (INCONSISTENT_SERIES), rather than drop it", () => {
+    const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.7" });
+    const last = fakeHeader({ series: "1.7", instance: 25, position: [0, 0, 60], rows: 8 });
+    expect(rejectCode(() => selectSeries(groupSeries([...headers, last])))).toBe("INCONSISTENT_SERIES");
+    // A localizer under the series' UID is another plane: ignored, as before.
+    const scout = fakeStack(1, [0, 0, 0], [0, 0, 1], {
+      series: "1.7",
+      imageType: ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+      orientation: [0, 1, 0, 0, 0, -1],
+      rows: 8,
+    });
+    expect(selectSeries(groupSeries([...headers, ...scout])).chosen.slices).toHaveLength(24);
+  });
 });
