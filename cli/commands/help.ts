@@ -58,7 +58,7 @@ export const HELP = {
   submit: `deepsc submit <input> --api <url> [--key <key>] [--wait] [--out <dir>] [--timeout <minutes>]
   The client of the status API, here (deepsc serve) or on AWS: uploads <input> (a DICOM folder or file, zipped
   on the way; a .zip; a .nii or .nii.gz) through a presigned PUT, prints the study id, and with --wait polls
-  until the study ends; --out downloads its results (checked against their sha256) into <dir>.
+  until the study ends; --out (which implies --wait) downloads its results, each checked against its sha256.
   --key      the local stack's API key; without it requests are signed with AWS SigV4 (the default
              credential chain: AWS_PROFILE, environment, SSO, instance role) for an API Gateway URL
   --timeout  give up waiting after this many minutes (default 60)

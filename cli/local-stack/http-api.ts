@@ -82,14 +82,17 @@ async function handle(req: IncomingMessage, o: HttpApiOptions): Promise<APIGatew
   return response;
 }
 
+/** The request's body as text (null when empty); past MAX_BODY_BYTES the rest is read and dropped, then 413. */
 function readBody(req: IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+    });
+    req.on("end", () => {
+      if (size > MAX_BODY_BYTES)
         reject(
           new HttpProblem(
             413,
@@ -98,9 +101,8 @@ function readBody(req: IncomingMessage): Promise<string | null> {
             `Bodies are at most ${MAX_BODY_BYTES} bytes.`,
           ),
         );
-      } else chunks.push(c);
+      else resolve(chunks.length === 0 ? null : Buffer.concat(chunks).toString("utf8"));
     });
-    req.on("end", () => resolve(chunks.length === 0 ? null : Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
 }

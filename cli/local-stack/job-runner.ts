@@ -52,6 +52,8 @@ export interface LocalJobRunnerOptions {
   launch?: JobLauncher;
   /** Attempts per job, as the job definition's retry strategy. @default 2 */
   maxAttempts?: number;
+  /** An attempt running longer is stopped (SIGTERM) and the job FAILED, as Batch's job timeout does. @default 60 minutes */
+  attemptTimeoutMs?: number;
   /** One line per job event (no patient data: ids, states, exit codes). */
   log?: (message: string) => void;
 }
@@ -72,6 +74,7 @@ export class LocalJobRunner implements JobSubmitter {
       ...options,
       launch: options.launch ?? gpuJobProcess(),
       maxAttempts: options.maxAttempts ?? 2,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 60 * 60_000,
       log: options.log ?? (() => {}),
     };
     this.#dir = join(options.dataDir, "jobs");
@@ -82,7 +85,13 @@ export class LocalJobRunner implements JobSubmitter {
     await mkdir(this.#dir, { recursive: true });
     const records: JobRecord[] = [];
     for (const name of (await readdir(this.#dir)).filter((n) => n.endsWith(".json")).sort()) {
-      const parsed = JobRecordSchema.safeParse(JSON.parse(await readFile(join(this.#dir, name), "utf8")));
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(join(this.#dir, name), "utf8"));
+      } catch {
+        raw = undefined;
+      }
+      const parsed = JobRecordSchema.safeParse(raw);
       if (parsed.success) records.push(parsed.data);
       else this.#o.log(`job file ${name} is not a job record; ignored`);
     }
@@ -154,10 +163,11 @@ export class LocalJobRunner implements JobSubmitter {
     for (let attempt = 1; attempt <= this.#o.maxAttempts; attempt++) {
       await this.#report(job, "RUNNING", attempt - 1);
       let code: number;
+      const timeout = AbortSignal.timeout(this.#o.attemptTimeoutMs);
       try {
         code = await this.#o.launch(
           this.#environment(job.parameters, job.jobId, attempt),
-          this.#abort.signal,
+          AbortSignal.any([this.#abort.signal, timeout]),
         );
       } catch (e) {
         this.#o.log(`job ${job.jobId} could not start: ${(e as Error).message}`);
@@ -165,6 +175,13 @@ export class LocalJobRunner implements JobSubmitter {
       }
       // Stopped with the stack: not an outcome; the job runs again after a restart.
       if (this.#closed) return;
+      if (timeout.aborted)
+        return this.#end(
+          job,
+          "FAILED",
+          attempt,
+          `Job attempt timed out after ${this.#o.attemptTimeoutMs / 1000} s`,
+        );
       this.#o.log(`job ${job.jobId} attempt ${attempt} exited with ${code}`);
       if (code === EXIT_CODES.SUCCESS) return this.#end(job, "SUCCEEDED", attempt);
       if (!RETRYABLE_EXIT_CODES.includes(code) || attempt === this.#o.maxAttempts)

@@ -57,6 +57,8 @@ export interface LocalStackOptions {
   s3Port?: number;
   /** How jobs run. @default the gpu-job entrypoint in a child process (job-runner.ts) */
   launch?: JobLauncher;
+  /** A job attempt running longer is stopped and its study FAILED. @default 60 minutes, as the Batch job's */
+  jobTimeoutMs?: number;
   /** Lines for people: requests, ingests, job states (ids, codes and states only, no patient data). */
   log?: (line: string) => void;
 }
@@ -118,6 +120,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       results,
       log,
       ...(o.launch ? { launch: o.launch } : {}),
+      ...(o.jobTimeoutMs !== undefined ? { attemptTimeoutMs: o.jobTimeoutMs } : {}),
     });
     closers.push(() => runner.close());
 
@@ -148,13 +151,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         } catch (e) {
           const delay = INGEST_RETRY_DELAYS_MS[attempt];
           if (delay === undefined || closing) {
-            log(
-              `ingest failed for good (${(e as Error).name}); the upload is kept, upload it again to retry`,
-            );
+            log(`ingest failed for good (${describe(e)}); the upload is kept: upload it again to retry`);
             return;
           }
           const wait = e instanceof ClaimBusyError ? Math.max(delay, e.leaseUntil - Date.now()) : delay;
-          log(`ingest failed (${(e as Error).name}); retrying in ${Math.round(wait / 1000)} s`);
+          log(`ingest failed (${describe(e)}); retrying in ${Math.round(wait / 1000)} s`);
           await new Promise((r) => setTimeout(r, wait));
         }
       }
@@ -212,6 +213,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     await closeAll();
     throw e;
   }
+}
+
+/** An error for the stack's log: its name and message (the operator's own machine). */
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** The S3 event records of objects created in `bucket`: key and ETag. */

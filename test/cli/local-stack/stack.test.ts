@@ -195,6 +195,26 @@ describe("the local stack's job runner", () => {
     }
   }, 120_000);
 
+  it("stops an attempt that runs past the job timeout and fails its study, as Batch's timeout does", async () => {
+    const stuck: JobLauncher = (_env, signal) =>
+      new Promise((resolve) => signal.addEventListener("abort", () => resolve(143), { once: true }));
+    const stack = await startLocalStack({
+      dataDir: await dataDir("data-stuck"),
+      port: 0,
+      s3Port: 0,
+      launch: stuck,
+      jobTimeoutMs: 500,
+    });
+    try {
+      const r = await deepscAsync(["submit", nifti, "--api", stack.apiUrl, "--key", KEY_A, "--wait"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/FAILED/);
+      expect(r.stderr).toMatch(/JOB_FAILED: .*timed out after 0\.5 s/);
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+
   it("keeps a job that was running when the stack stopped, and runs it at the next start", async () => {
     const dir = await dataDir("data-restart");
     let started!: () => void;
