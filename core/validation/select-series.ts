@@ -28,11 +28,14 @@ export interface SeriesGroup {
 
 export function groupSeries(headers: DicomHeader[]): SeriesGroup[] {
   const groups: SeriesGroup[] = [];
-  // Per series UID and matrix, the orientations seen so far, each with its group.
+  // Per series UID, matrix and localizer-ness, the orientations seen so far, each with its group. A localizer
+  // is its own group even in the stack's plane and matrix (selection ranks a group by its first file, so
+  // one scout slice among the axial ones was read into the volume).
   const byStack = new Map<string, Array<{ orientation: FrameInfo["orientation"]; group: SeriesGroup }>>();
   for (const h of headers) {
     for (const s of slicesOf(h)) {
-      const stack = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns].join("|");
+      const localizer = isLocalizer(h.imageType);
+      const stack = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns, localizer].join("|");
       let seen = byStack.get(stack);
       if (!seen) {
         seen = [];
@@ -44,7 +47,7 @@ export function groupSeries(headers: DicomHeader[]): SeriesGroup[] {
       if (!g) {
         const [uid, rows, columns] = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns];
         g = {
-          key: [uid, orientationKey(s.info), rows, columns].join("|"),
+          key: [uid, orientationKey(s.info), rows, columns, ...(localizer ? ["localizer"] : [])].join("|"),
           seriesUid: h.seriesInstanceUid,
           slices: [],
           headers: [],

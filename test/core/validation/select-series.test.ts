@@ -184,4 +184,17 @@ describe("selectSeries", () => {
     });
     expect(selectSeries(groupSeries([...headers, ...scout])).chosen.slices).toHaveLength(24);
   });
+
+  it("keeps a localizer slice out of the stack even in the stack's plane and matrix", () => {
+    const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.8" });
+    const scout = fakeHeader({
+      series: "1.8",
+      instance: 99,
+      position: [0, 0, 100],
+      imageType: ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+    });
+    const sel = selectSeries(groupSeries([scout, ...headers]));
+    expect(sel.chosen.slices).toHaveLength(24);
+    expect(sel.chosen.headers).not.toContain(scout);
+  });
 });
