@@ -62,6 +62,8 @@ export class HttpProblem extends Error {
     readonly kind: string,
     readonly title: string,
     readonly detail: string,
+    /** Headers the status requires (405: Allow). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail);
   }
@@ -89,7 +91,7 @@ export function problemResponse(p: HttpProblem, instance?: string): APIGatewayPr
   };
   return {
     statusCode: p.status,
-    headers: { "content-type": "application/problem+json", "cache-control": "no-store" },
+    headers: { ...p.headers, "content-type": "application/problem+json", "cache-control": "no-store" },
     body: JSON.stringify(body),
   };
 }
@@ -161,6 +163,9 @@ function requireMethod(method: string, allowed: string): void {
       "method-not-allowed",
       "Method Not Allowed",
       `Use ${allowed} on this resource.`,
+      {
+        allow: allowed,
+      },
     );
 }
 

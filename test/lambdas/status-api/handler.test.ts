@@ -247,6 +247,8 @@ describe("status API", () => {
       const p = ProblemSchema.parse(body(r));
       expect(p.status).toBe(status);
       expect(p.type).toMatch(/^urn:deepsc:problem:/);
+      // RFC 9110: a 405 names the methods the resource takes.
+      if (status === 405) expect(r.headers?.allow).toBe("GET");
     }
   });
 });
