@@ -37,7 +37,9 @@ export async function phantomCommand(argv: string[]): Promise<number> {
     },
   });
   if (positionals.length > 0 || !values.out) throw new UsageError(HELP.phantom);
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  // An empty value is no number (Number("") is 0): the options' checks then name the flag.
+  const num = (v: string | undefined) =>
+    v === undefined ? undefined : v.trim() === "" ? Number.NaN : Number(v);
   const opts: Record<string, unknown> = {
     class: values.class,
     seed: num(values.seed),

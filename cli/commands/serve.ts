@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { ApiKeysFileError } from "../local-stack/api-keys.js";
-import { startLocalStack } from "../local-stack/stack.js";
+import { DataDirInUseError, startLocalStack } from "../local-stack/stack.js";
 import { UsageError } from "../usage.js";
 import { HELP } from "./help.js";
 
@@ -33,7 +33,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE")
       throw new UsageError(`a port is in use (${err.message}): choose others with --port and --s3-port`);
-    if (e instanceof ApiKeysFileError) throw new UsageError(e.message);
+    if (e instanceof ApiKeysFileError || e instanceof DataDirInUseError) throw new UsageError(e.message);
     throw e;
   }
   const lines = [

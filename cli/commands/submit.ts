@@ -83,7 +83,12 @@ export async function submitCommand(argv: string[]): Promise<number> {
     }
     process.stdout.write(`${study.studyId}\n`);
     say(`study ${study.studyId}: ${study.status}`);
-    if (!wait) return 0;
+    if (!wait) {
+      // Already ended without results (a rejected upload is often ended by the time it is found).
+      if (!TERMINAL_STATUSES.includes(study.status) || study.status === "SUCCEEDED") return 0;
+      for (const r of study.reasons ?? []) say(`  ${r.code}: ${r.message}`);
+      return 2;
+    }
 
     const end = Date.now() + timeoutMin * 60_000;
     let last = study.status;
@@ -99,7 +104,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
         return 1;
       }
       await sleep(delay);
-      study = await client.getStudy(study.studyId);
+      study = await pollingThrough(() => client.getStudy((study as StudyView).studyId), say);
       if (study.status !== last) {
         say(`study ${study.studyId}: ${study.status}`);
         last = study.status;
@@ -160,3 +165,19 @@ async function sayDiagnosis(outDir: string, say: (line: string) => void): Promis
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A poll that the API could not answer (restarting, a network blip) is tried again a few times. */
+async function pollingThrough<T>(poll: () => Promise<T>, say: (line: string) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await poll();
+    } catch (e) {
+      const transient = e instanceof ApiError && (e.status === 0 || e.status >= 500);
+      if (!transient || attempt === POLL_RETRIES) throw e;
+      say(`${(e as Error).message}; trying again`);
+      await sleep(POLL_MS.max);
+    }
+  }
+}
+
+const POLL_RETRIES = 6;

@@ -15,9 +15,9 @@ export const API_KEYS_FILE = "api-keys.json";
 export const DEFAULT_TENANT = "local";
 
 const ApiKeysFileSchema = z.object({
-  keys: z.array(
-    z.object({ key: z.string().min(16, "keys are at least 16 characters"), tenant: TenantIdSchema }),
-  ),
+  keys: z
+    .array(z.object({ key: z.string().min(16, "keys are at least 16 characters"), tenant: TenantIdSchema }))
+    .refine((keys) => new Set(keys.map((k) => k.key)).size === keys.length, "a key is listed twice"),
 });
 export type ApiKey = z.infer<typeof ApiKeysFileSchema>["keys"][number];
 

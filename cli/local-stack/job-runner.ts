@@ -13,10 +13,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import * as z from "zod";
-import { JOB_PARAMETER_ENV, type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
+import { type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
 import type { JobSubmission, JobSubmitter } from "../../core/ports/job-submitter.js";
 import type { ObjectStore } from "../../core/ports/object-store.js";
 import type { StudyRepository } from "../../core/ports/study-repository.js";
@@ -25,6 +25,7 @@ import type { BatchJobState } from "../../core/studies/transitions.js";
 import { EXIT_CODES, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { S3_ENDPOINT_ENV } from "../../gpu-job/job/params.js";
 import { JOB_ENV } from "../../infra/runtime-contract.js";
+import { jobEnvironment } from "../../lambdas/adapters/batch-job-submitter.js";
 import { S3RVER_CREDENTIALS, S3RVER_REGION } from "./s3-server.js";
 
 const JobRecordSchema = z.object({
@@ -83,6 +84,8 @@ export class LocalJobRunner implements JobSubmitter {
   /** Load the jobs of earlier runs and queue again those that never ended. Returns how many were queued. */
   async recover(): Promise<number> {
     await mkdir(this.#dir, { recursive: true });
+    // Scratch folders of attempts a crash cut short (copies of scans): nothing runs yet, so all of it goes.
+    await rm(join(this.#o.dataDir, "scratch"), { recursive: true, force: true });
     const records: JobRecord[] = [];
     for (const name of (await readdir(this.#dir)).filter((n) => n.endsWith(".json")).sort()) {
       let raw: unknown;
@@ -134,11 +137,19 @@ export class LocalJobRunner implements JobSubmitter {
     while (this.#running !== undefined) await this.#running;
   }
 
-  /** Stop: no new jobs; the running one is stopped (SIGTERM) and left for recover() on the next start. */
-  async close(): Promise<void> {
+  /**
+   * Stop taking and starting jobs, at once (synchronously: an exit of the running job seen after this is the
+   * stop's doing, never an outcome); the running one is stopped and left for recover() on the next start.
+   */
+  halt(): void {
     this.#closed = true;
     this.#queue.length = 0;
     this.#abort.abort();
+  }
+
+  /** halt(), then wait for the running job's process to end. */
+  async close(): Promise<void> {
+    this.halt();
     await this.#running;
   }
 
@@ -149,8 +160,17 @@ export class LocalJobRunner implements JobSubmitter {
       // assignment would then leave a settled promise there for good.
       await Promise.resolve();
       try {
-        for (let job = this.#queue.shift(); job !== undefined && !this.#closed; job = this.#queue.shift())
-          await this.#run(job);
+        for (let job = this.#queue.shift(); job !== undefined && !this.#closed; job = this.#queue.shift()) {
+          try {
+            await this.#run(job);
+          } catch (e) {
+            // The studies table or the disk failed while recording a state: the job stays un-ended, so the
+            // next start runs it again (its results, if complete, are not analysed twice).
+            this.#o.log(
+              `job ${job.jobId} could not record its state (${(e as Error).name}: ${(e as Error).message}); it runs again at the next start`,
+            );
+          }
+        }
       } finally {
         this.#running = undefined;
       }
@@ -164,14 +184,20 @@ export class LocalJobRunner implements JobSubmitter {
       await this.#report(job, "RUNNING", attempt - 1);
       let code: number;
       const timeout = AbortSignal.timeout(this.#o.attemptTimeoutMs);
+      // Each attempt in a scratch folder of its own, removed after it whatever happened (a stopped job's
+      // copy of the scan must not stay behind).
+      const scratch = join(this.#o.dataDir, "scratch", `${job.jobId}-${attempt}`);
       try {
+        await mkdir(scratch, { recursive: true });
         code = await this.#o.launch(
-          this.#environment(job.parameters, job.jobId, attempt),
+          this.#environment(job.parameters, job.jobId, attempt, scratch),
           AbortSignal.any([this.#abort.signal, timeout]),
         );
       } catch (e) {
         this.#o.log(`job ${job.jobId} could not start: ${(e as Error).message}`);
         code = EXIT_CODES.INTERNAL_ERROR;
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
       }
       // Stopped with the stack: not an outcome; the job runs again after a restart.
       if (this.#closed) return;
@@ -212,18 +238,13 @@ export class LocalJobRunner implements JobSubmitter {
       );
   }
 
-  #environment(p: JobParameters, jobId: string, attempt: number): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const k of Object.keys(JOB_PARAMETER_ENV) as (keyof JobParameters)[]) {
-      const value = p[k];
-      if (value !== undefined) env[JOB_PARAMETER_ENV[k]] = value;
-    }
+  #environment(p: JobParameters, jobId: string, attempt: number, scratch: string): Record<string, string> {
     return {
-      ...env,
+      ...Object.fromEntries(jobEnvironment(p).map((e) => [e.name, e.value])),
       [S3_ENDPOINT_ENV]: this.#o.s3Endpoint,
       [JOB_ENV.executionProvider]: "cpu",
       [JOB_ENV.uidSalt]: this.#o.uidSalt,
-      [JOB_ENV.scratchDir]: join(this.#o.dataDir, "scratch"),
+      [JOB_ENV.scratchDir]: scratch,
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       AWS_REGION: S3RVER_REGION,
@@ -254,6 +275,9 @@ export function gpuJobEntrypoint(): string {
   }
 }
 
+/** How long a stopped job has to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 10_000;
+
 /**
  * One attempt in a child process, as Batch runs the container: the job's log lines (JSON, no patient
  * data) go to this process's stderr, or nowhere; an abort sends SIGTERM (the job exits 143).
@@ -267,15 +291,27 @@ export const gpuJobProcess =
         // Only what the job needs: the stack's own environment (credentials, say) stays here.
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
         stdio: ["ignore", out, out],
+        // Its own process group: a Ctrl-C at the terminal reaches the stack, which stops the job itself,
+        // and not the job first (it exited 143, which read as the job's own failure).
+        detached: true,
       });
-      const onAbort = () => child.kill("SIGTERM");
+      let kill: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        child.kill("SIGTERM");
+        // As Batch does after its grace period: a job stuck in synchronous code never runs its handler.
+        kill = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+      };
       signal.addEventListener("abort", onAbort, { once: true });
-      child.once("error", (e) => {
+      const done = () => {
         signal.removeEventListener("abort", onAbort);
+        clearTimeout(kill);
+      };
+      child.once("error", (e) => {
+        done();
         reject(e);
       });
       child.once("exit", (code, sig) => {
-        signal.removeEventListener("abort", onAbort);
+        done();
         resolve(code ?? (sig === "SIGTERM" ? EXIT_CODES.TERMINATED : EXIT_CODES.INTERNAL_ERROR));
       });
     });

@@ -10,7 +10,7 @@
  */
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lambdas/adapters/s3-object-store.js";
 
@@ -77,8 +77,22 @@ export interface S3Server {
   close(): Promise<void>;
 }
 
+/**
+ * Refuse a port that is taken before s3rver tries it: s3rver's listen() reports the failure only as an
+ * 'error' event nobody can catch, which ended the process with a stack trace.
+ */
+async function assertPortFree(address: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen(port, address, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startS3Server(options: S3ServerOptions): Promise<S3Server> {
   installS3rverDesShim();
+  await assertPortFree(options.address ?? "127.0.0.1", options.port ?? 0);
   const require = createRequire(import.meta.url);
   const S3rver = require("s3rver") as S3rverConstructor;
   const address = options.address ?? "127.0.0.1";

@@ -13,12 +13,12 @@
  * objects, the studies table, the job queue, the API keys and the deployment's UID salt; a restart keeps
  * them and runs again the jobs that had not ended.
  *
- * Not here: DICOM-file uploads with a manifest.json work through S3 as on AWS (PUT each file, then the
- * manifest), but POST /v1/uploads presigns only series.zip and NIfTI, as on AWS. Multipart uploads fire no
- * s3rver event: PUT each object whole.
+ * As on AWS, POST /v1/uploads presigns only series.zip and NIfTI; DICOM files with a manifest.json (PUT each
+ * file, then the manifest) go through the S3 endpoint directly. Multipart uploads fire no s3rver event: PUT
+ * each object whole.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -26,6 +26,7 @@ import * as z from "zod";
 import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
 import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
+import { INCOMING_PREFIX, parseIncomingKey } from "../../core/studies/keys.js";
 import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
 import { DynamoStudyRepository } from "../../lambdas/adapters/dynamo-study-repository.js";
@@ -88,12 +89,16 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const port = o.port ?? 8080;
   const log = o.log ?? (() => {});
   await mkdir(join(dataDir, "s3"), { recursive: true });
+  const unlock = await lockDataDir(dataDir);
   const { uidSalt } = await loadConfig(dataDir);
   const keys = await loadApiKeys(dataDir);
   const model = modelIdentity(MODEL_IN_IMAGE);
 
-  const closers: Array<() => Promise<void>> = [];
+  const closers: Array<() => Promise<void>> = [unlock];
+  let runner: LocalJobRunner | undefined;
   const closeAll = async () => {
+    // First, at once: a job whose process exits from here on was stopped, it did not fail.
+    runner?.halt();
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
@@ -112,7 +117,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const studies = new DynamoStudyRepository(db.client, table);
     const ingestStore = new S3ObjectStore(client, LOCAL_BUCKETS.ingest);
     const results = new S3ObjectStore(client, LOCAL_BUCKETS.results);
-    const runner = new LocalJobRunner({
+    const jobs = new LocalJobRunner({
       dataDir,
       s3Endpoint: s3.endpoint,
       uidSalt,
@@ -122,7 +127,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       ...(o.launch ? { launch: o.launch } : {}),
       ...(o.jobTimeoutMs !== undefined ? { attemptTimeoutMs: o.jobTimeoutMs } : {}),
     });
-    closers.push(() => runner.close());
+    runner = jobs;
+    closers.push(() => jobs.close());
 
     const ingestConfig: IngestConfig = {
       ingestBucket: LOCAL_BUCKETS.ingest,
@@ -139,7 +145,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
           const outcome = await ingestUpload({ key, etag }, ingestConfig, {
             store: ingestStore,
             studies,
-            jobs: runner,
+            jobs,
             now: () => new Date(),
             newToken: randomUUID,
           });
@@ -189,13 +195,20 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       await Promise.allSettled([...pending]);
     });
     await runner.recover();
+    // Uploads whose event this process never handled (it was down, or stopped mid-ingest): s3rver's events
+    // live in memory only, so every upload is delivered again; the ingest is idempotent (a finished study is
+    // a duplicate, nothing more).
+    for (const created of await uploadsIn(ingestStore)) {
+      const p = deliver(created.key, created.etag).finally(() => pending.delete(p));
+      pending.add(p);
+    }
 
     const apiPort = (api.address() as AddressInfo).port;
     const idle = async (): Promise<void> => {
       // An ingest queues a job; a job that ends queues nothing, but an event may arrive meanwhile.
       do {
         while (pending.size > 0) await Promise.allSettled([...pending]);
-        await runner.idle();
+        await jobs.idle();
       } while (pending.size > 0);
     };
     return {
@@ -205,13 +218,54 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       keys: keys.keys,
       createdKey: keys.created,
       model,
-      runner,
+      runner: jobs,
       idle,
       close: closeAll,
     };
   } catch (e) {
     await closeAll();
     throw e;
+  }
+}
+
+/** Series-complete objects under incoming/ (a zip, a NIfTI, a manifest) with their ETags. */
+async function uploadsIn(store: S3ObjectStore): Promise<Array<{ key: string; etag: string }>> {
+  const out: Array<{ key: string; etag: string }> = [];
+  for (const o of await store.list(INCOMING_PREFIX)) {
+    if (parseIncomingKey(o.key)?.trigger === undefined) continue;
+    const { etag } = await store.head(o.key);
+    if (etag !== undefined) out.push({ key: o.key, etag });
+  }
+  return out;
+}
+
+/** A second stack on one data folder would share its database and queue: refused while the first runs. */
+export class DataDirInUseError extends Error {
+  override readonly name = "DataDirInUseError";
+}
+
+/** Take `<dataDir>/serve.lock` (our pid); returns its release. A lock whose process is gone is taken over. */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, "serve.lock");
+  try {
+    const pid = Number((await readFile(file, "utf8")).trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+      throw new DataDirInUseError(
+        `another deepsc serve (process ${pid}) uses ${dataDir}: stop it, or give this one another --data`,
+      );
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  await writeFile(file, `${process.pid}\n`);
+  return () => rm(file, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -126,7 +126,7 @@ export async function ingestUpload(
   const studyId = deriveStudyId({
     tenant,
     uploadId: upload.uploadId,
-    content: await contentFingerprint(obj, upload, deps.store),
+    content: await contentFingerprint(obj.key, etag, upload, deps.store),
     model: cfg.modelUri,
   });
 
@@ -244,18 +244,17 @@ function unfinished(existing: StudyRecord): boolean {
  * left out: uploading identical bytes again is the same study, not a second analysis.
  */
 async function contentFingerprint(
-  obj: CreatedObject,
+  key: string,
+  bareEtag: string,
   upload: IncomingKey,
   store: ObjectStore,
 ): Promise<string[]> {
-  const etag = `etag:${obj.etag.replace(/^"|"$/g, "")}`;
+  const etag = `etag:${bareEtag}`;
   if (upload.trigger !== "manifest") return [`${posix.basename(upload.rest)}`, etag];
   try {
-    const { size } = await store.head(obj.key);
+    const { size } = await store.head(key);
     if (size > MAX_MANIFEST_BYTES_FOR_ID) return [UPLOAD_MANIFEST_NAME, etag];
-    const parsed = UploadManifestSchema.safeParse(
-      JSON.parse(new TextDecoder().decode(await store.get(obj.key))),
-    );
+    const parsed = UploadManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(await store.get(key))));
     if (!parsed.success) return [UPLOAD_MANIFEST_NAME, etag];
     return parsed.data.files.map((f) => `${f.key}:${f.sha256}`);
   } catch (e) {

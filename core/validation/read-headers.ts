@@ -67,7 +67,7 @@ export async function readHeaders(
       const kind: Sniffed = sniff(prefix.subarray(0, SNIFF_BYTES));
       if (kind !== "dicom-or-unknown") return { entry, kind };
       // Content decides, but a file named as NIfTI that is not one is best reported as such.
-      if (/\.(nii|hdr)$/i.test(entry.path))
+      if (/\.(nii|hdr)(\.gz)?$/i.test(entry.path))
         return {
           entry,
           kind: "rejected",

@@ -47,6 +47,16 @@ describe("loadApiKeys", () => {
       JSON.stringify({ keys: [{ key: "0123456789abcdef", tenant: "Hospital A" }] }),
     );
     await expect(loadApiKeys(dir)).rejects.toThrow(/tenant id must match/);
+    await writeFile(
+      join(dir, API_KEYS_FILE),
+      JSON.stringify({
+        keys: [
+          { key: "0123456789abcdef", tenant: "a" },
+          { key: "0123456789abcdef", tenant: "b" },
+        ],
+      }),
+    );
+    await expect(loadApiKeys(dir)).rejects.toThrow(/a key is listed twice/);
     await writeFile(join(dir, API_KEYS_FILE), JSON.stringify({ keys: [{ key: "short", tenant: "a" }] }));
     await expect(loadApiKeys(dir)).rejects.toThrow(/at least 16 characters/);
     // Nothing was overwritten.

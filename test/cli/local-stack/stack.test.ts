@@ -11,9 +11,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_KEYS_FILE } from "../../../cli/local-stack/api-keys.js";
 import { gpuJobProcess, type JobLauncher } from "../../../cli/local-stack/job-runner.js";
-import { type LocalStack, startLocalStack } from "../../../cli/local-stack/stack.js";
+import { startS3Server } from "../../../cli/local-stack/s3-server.js";
+import { LOCAL_BUCKETS, type LocalStack, startLocalStack } from "../../../cli/local-stack/stack.js";
 import { ResultsManifestSchema } from "../../../core/contracts/study.js";
 import { runPhantom } from "../../../core/phantom/run.js";
+import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
 import { deepscAsync } from "../../helpers/cli.js";
 
 /** What the tests read of the status API's answers. */
@@ -214,6 +216,41 @@ describe("the local stack's job runner", () => {
       await stack.close();
     }
   }, 60_000);
+
+  it("ingests at start an upload whose event it never saw (the stack was down when it arrived)", async () => {
+    const dir = await dataDir("data-missed");
+    const first = await startLocalStack({
+      dataDir: dir,
+      port: 0,
+      s3Port: 0,
+      launch: gpuJobProcess("ignore"),
+    });
+    await first.close();
+    // The upload lands while no stack listens: s3rver alone on the stack's objects.
+    const s3 = await startS3Server({ directory: join(dir, "s3"), buckets: [LOCAL_BUCKETS.ingest] });
+    await new S3ObjectStore(s3.newClient(), LOCAL_BUCKETS.ingest).put(
+      "incoming/hospital-a/missed-upload/scan.nii.gz",
+      await readFile(nifti),
+    );
+    await s3.close();
+    const second = await startLocalStack({
+      dataDir: dir,
+      port: 0,
+      s3Port: 0,
+      launch: gpuJobProcess("ignore"),
+    });
+    try {
+      await second.idle();
+      const list = await json(
+        await fetch(`${second.apiUrl}/v1/studies`, { headers: { authorization: `Bearer ${KEY_A}` } }),
+      );
+      expect(list.items).toEqual([
+        expect.objectContaining({ uploadId: "missed-upload", status: "SUCCEEDED" }),
+      ]);
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
 
   it("keeps a job that was running when the stack stopped, and runs it at the next start", async () => {
     const dir = await dataDir("data-restart");

@@ -72,10 +72,6 @@ describe("StatusApiClient", () => {
     } finally {
       process.env = saved;
     }
-    // The region comes from an API Gateway host name before the environment.
-    expect(
-      () => new StatusApiClient("https://abc.execute-api.us-east-2.amazonaws.com/prod", { kind: "sigv4" }),
-    ).not.toThrow();
   });
 
   it("turns problem+json into an ApiError that carries the API's own words, and refuses answers that are not the API's", async () => {
@@ -94,5 +90,30 @@ describe("StatusApiClient", () => {
     reply = { status: 200, type: "text/html", body: "<html>login</html>" };
     await expect(c.getStudy("0".repeat(32))).rejects.toThrow(ApiError);
     expect(() => new StatusApiClient("ftp://x", { kind: "key", key: "k" })).toThrow(/http/);
+  });
+
+  it("signs for the region of an API Gateway host name, before the environment's", async () => {
+    const saved = { ...process.env };
+    const realFetch = globalThis.fetch;
+    let authorization = "";
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+      AWS_REGION: "eu-west-1",
+    });
+    delete process.env.AWS_PROFILE;
+    globalThis.fetch = (async (_url: string | URL, init?: RequestInit) => {
+      authorization = String((init?.headers as Record<string, string>).authorization);
+      return new Response(JSON.stringify({ items: [] }), { status: 200 });
+    }) as typeof fetch;
+    try {
+      await new StatusApiClient("https://abc.execute-api.us-east-2.amazonaws.com/prod", {
+        kind: "sigv4",
+      }).listStudies();
+      expect(authorization).toMatch(/\/us-east-2\/execute-api\/aws4_request/);
+    } finally {
+      globalThis.fetch = realFetch;
+      process.env = saved;
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -55,6 +56,23 @@ describe("downloadResults", () => {
     expect(written.at(-1)).toBe(join(out, "manifest.json"));
     expect(order.at(-1)).toBe("/manifest.json");
     expect(await readFile(join(out, "images", "axial-1.png"), "utf8")).toBe("png");
+  });
+
+  it("clears an earlier download (its manifest and the files it lists) and leaves other files alone", async () => {
+    const out = join(work, "reused");
+    await downloadResults([file("images/axial-1.png"), file("manifest.json")], out);
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, "notes.txt"), "mine");
+    // The earlier manifest listed images/axial-1.png; this study has none.
+    const earlier = JSON.stringify({
+      schemaVersion: "1.0",
+      files: [{ path: "images/axial-1.png", sha256: "x" }],
+    });
+    await writeFile(join(out, "manifest.json"), earlier);
+    await downloadResults([file("diagnosis.json"), file("manifest.json")], out);
+    expect(existsSync(join(out, "images", "axial-1.png"))).toBe(false);
+    expect(await readFile(join(out, "notes.txt"), "utf8")).toBe("mine");
+    expect(await readFile(join(out, "diagnosis.json"), "utf8")).toBe('{"a":1}');
   });
 
   it("refuses a file whose bytes do not match, leaving no part of it, and a path that leaves the folder", async () => {

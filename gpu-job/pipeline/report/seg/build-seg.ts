@@ -16,7 +16,7 @@
  */
 import type { Geometry } from "../../../../core/contracts/volume.js";
 import { formatDS } from "../../../../core/dicom/write-series.js";
-import { column, voxelCentre } from "../../../../core/geometry/affine.js";
+import { column, cross, dot, normalize, voxelCentre } from "../../../../core/geometry/affine.js";
 import type { DicomSource } from "../../../../core/validation/dicom-source.js";
 import { packBinaryFrames, segFrameSlices } from "./frames.js";
 import {
@@ -77,10 +77,8 @@ export class SegBuildError extends Error {
 
 /** The distance between slice planes: the k step projected on the normal of the i-j plane. */
 function normalSpacing(g: Geometry): number {
-  const [i, j, k] = [column(g.direction, 0), column(g.direction, 1), column(g.direction, 2)];
-  const n = [i[1]! * j[2]! - i[2]! * j[1]!, i[2]! * j[0]! - i[0]! * j[2]!, i[0]! * j[1]! - i[1]! * j[0]!];
-  const len = Math.hypot(n[0]!, n[1]!, n[2]!);
-  return (g.spacing[2] * Math.abs(n[0]! * k[0]! + n[1]! * k[1]! + n[2]! * k[2]!)) / len;
+  const n = normalize(cross(column(g.direction, 0), column(g.direction, 1)));
+  return g.spacing[2] * Math.abs(dot(n, normalize(column(g.direction, 2))));
 }
 
 export function buildSegDataset(input: BuildSegInput): BuiltSeg {
