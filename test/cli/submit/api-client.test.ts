@@ -103,7 +103,7 @@ describe("StatusApiClient", () => {
     });
     delete process.env.AWS_PROFILE;
     globalThis.fetch = (async (_url: string | URL, init?: RequestInit) => {
-      authorization = String((init?.headers as Record<string, string>).authorization);
+      authorization = String(((init?.headers ?? {}) as Record<string, string>).authorization);
       return new Response(JSON.stringify({ items: [] }), { status: 200 });
     }) as typeof fetch;
     try {
