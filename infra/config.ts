@@ -4,7 +4,7 @@
  * into one typed object; a bad value stops the synth with a message naming the context key.
  */
 import * as z from "zod";
-import { MODEL_IN_IMAGE } from "./runtime-contract.js";
+import { isModelUri, MODEL_IN_IMAGE } from "./runtime-contract.js";
 
 /** A tenant (hospital) that gets its own IAM role: it may call the status API and upload under incoming/{id}/. */
 export interface TenantConfig {
@@ -135,8 +135,8 @@ const ConfigSchema = z
     maxvCpus: int(4, 10_000).default(64),
     modelUri: z
       .string()
-      .refine((u) => u === MODEL_IN_IMAGE || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(u), {
-        message: `modelUri must be "${MODEL_IN_IMAGE}" or s3://bucket/key`,
+      .refine(isModelUri, {
+        message: `modelUri must be "${MODEL_IN_IMAGE}" or s3://bucket/key/model.json`,
       })
       .default(MODEL_IN_IMAGE),
     tenants: tenants.default([]),

@@ -1,6 +1,6 @@
 /**
- * The gpu-job image's build context is the repository root (the job imports core/, cli/ and lambdas/
- * adapters), filtered by gpu-job/Dockerfile.dockerignore — the per-Dockerfile ignore file BuildKit reads.
+ * The gpu-job image's build context is the repository root (the job imports core/, infra/'s runtime contract
+ * and lambdas/ adapters), filtered by gpu-job/Dockerfile.dockerignore — the per-Dockerfile ignore file BuildKit reads.
  * CDK fingerprints the asset with the same patterns, so the asset hash changes exactly when what Docker
  * would build changes, and `cdk synth` never needs Docker.
  */

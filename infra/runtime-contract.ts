@@ -95,6 +95,14 @@ export const JOB_ENV = {
 /** `DEEPSC_MODEL_URI` value meaning "the model baked into the container image". */
 export const MODEL_IN_IMAGE = "image";
 
+/** A model's manifest in S3: bucket (group 1) and key (group 2) of an s3://bucket/…/model.json. */
+export const MODEL_S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.json)$/;
+
+/** What DEEPSC_MODEL_URI may hold, for the job and for the CDK config alike. */
+export function isModelUri(u: string): boolean {
+  return u === MODEL_IN_IMAGE || MODEL_S3_URI.test(u);
+}
+
 /** CloudWatch namespace of the Powertools metrics the handlers emit (POWERTOOLS_METRICS_NAMESPACE). */
 export const METRICS_NAMESPACE = "DeepSC";
 /** The ingest Lambda's Powertools service name (the `service` dimension of its metrics). */

@@ -10,7 +10,7 @@ import * as z from "zod";
 import { JOB_PARAMETER_ENV, type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
 import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { parseIncomingKey, resultsPrefix } from "../../core/studies/keys.js";
-import { JOB_ENV, MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
+import { isModelUri, JOB_ENV, MODEL_IN_IMAGE, MODEL_S3_URI } from "../../infra/runtime-contract.js";
 
 /**
  * Optional endpoint of an S3-compatible server (the local stack, tests). Unset on AWS, where the SDK's
@@ -42,13 +42,11 @@ export class JobConfigError extends Error {
   }
 }
 
-const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/;
-
 const DeploymentEnvSchema = z.object({
   [JOB_ENV.modelUri]: z
     .string()
     .default(MODEL_IN_IMAGE)
-    .refine((u) => u === MODEL_IN_IMAGE || (S3_URI.test(u) && u.endsWith(".json")), {
+    .refine(isModelUri, {
       message: `must be "${MODEL_IN_IMAGE}" or s3://bucket/key/model.json`,
     }),
   [JOB_ENV.executionProvider]: z.enum(["cpu", "cuda"]).default("cuda"),
@@ -134,7 +132,7 @@ export function parseJobEnv(env: NodeJS.ProcessEnv): JobConfig {
 
   const d = deployment.data;
   const uri = d[JOB_ENV.modelUri];
-  const m = S3_URI.exec(uri);
+  const m = MODEL_S3_URI.exec(uri);
   return {
     params: params.data,
     model: m === null ? { kind: "image" } : { kind: "s3", bucket: m[1]!, key: m[2]! },

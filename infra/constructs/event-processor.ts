@@ -62,6 +62,10 @@ export class EventProcessor extends Construct {
       ...fnProps,
       deadLetterQueue: this.deadLetterQueue,
     });
+    // Lambda writes a failed asynchronous event to its dead-letter queue as the function's role, and the queue
+    // is encrypted with a customer-managed key: without a data key the write fails and the event is lost. CDK
+    // grants only sqs:SendMessage for a function's DLQ (aws/aws-cdk#33153).
+    queueKey.grant(this.handler.function, "kms:GenerateDataKey", "kms:Decrypt");
 
     this.rule = new events.Rule(this, "Rule", { description: ruleDescription, eventPattern });
     this.rule.addTarget(

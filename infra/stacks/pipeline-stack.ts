@@ -336,13 +336,22 @@ export class PipelineStack extends Stack {
   }
 
   /** Read access to the model files when the job fetches them from S3 (the folder of model.json). */
-  private grantModelRead(role: iam.IGrantable, modelUri: string): void {
+  private grantModelRead(role: iam.IRole, modelUri: string): void {
     if (modelUri === MODEL_IN_IMAGE) return;
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(modelUri);
     if (!match) throw new Error(`modelUri must be "${MODEL_IN_IMAGE}" or s3://bucket/key, got ${modelUri}`);
     const [, bucketName = "", key = ""] = match;
-    const folder = key.includes("/") ? `${key.slice(0, key.lastIndexOf("/"))}/*` : "*";
-    s3.Bucket.fromBucketName(this, "ModelBucket", bucketName).grantRead(role, folder);
+    const folder = key.includes("/") ? `${key.slice(0, key.lastIndexOf("/"))}/` : "";
+    s3.Bucket.fromBucketName(this, "ModelBucket", bucketName).grantRead(role, `${folder}*`);
+    // The model's files lie beside its model.json; their names come from the manifest.
+    allowWildcards(role, [
+      {
+        finding: new RegExp(
+          `^Resource::arn:<AWS::Partition>:s3:::${bucketName.replace(/\./g, "\\.")}/${folder.replace(/\//g, "\\/")}\\*$`,
+        ),
+        reason: `The model's files (ONNX, variants) beside ${modelUri}, named by its manifest.`,
+      },
+    ]);
   }
 
   /**

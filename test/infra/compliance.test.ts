@@ -193,3 +193,30 @@ describe("compliance of the synthesized app", () => {
     expect([...attached].filter((p) => !MANAGED_POLICIES.has(p))).toEqual([]);
   });
 });
+
+describe("a model fetched from S3, and the Lambdas' own dead-letter queues", () => {
+  let s: SynthesizedApp;
+  beforeAll(() => {
+    // As `-c modelUri=s3://deepsc-models/v1/model.json`: synth threw on the unacknowledged model folder.
+    s = synthDeepscApp({ modelUri: "s3://deepsc-models/v1/model.json" });
+  });
+  afterAll(() => s.cleanup());
+
+  it("lets the job read the model's folder, and only that folder of the model bucket", () => {
+    const text = JSON.stringify(resourcesOf(s.pipeline, "AWS::IAM::Policy"));
+    expect(text).toContain(":s3:::deepsc-models/v1/*");
+    expect(text).not.toMatch(/:s3:::deepsc-models\/\*"/);
+  });
+
+  it("lets each event function write its encrypted dead-letter queue (SendMessage and the ops key's data keys)", () => {
+    const policies = Object.values(resourcesOf(s.pipeline, "AWS::IAM::Policy")).filter((p) =>
+      /"Ref":"(Ingest|JobEvents)Handler/.test(JSON.stringify(p.Properties?.Roles ?? [])),
+    );
+    expect(policies.length).toBeGreaterThanOrEqual(2);
+    for (const p of policies) {
+      const text = JSON.stringify(p.Properties?.PolicyDocument);
+      expect(text).toContain("sqs:SendMessage");
+      expect(text).toMatch(/"kms:GenerateDataKey".*OpsKey|OpsKey.*"kms:GenerateDataKey"/);
+    }
+  });
+});

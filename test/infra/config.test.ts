@@ -72,7 +72,11 @@ describe("parsePipelineConfig", () => {
     [{ spot: "maybe" }, /-c spot/],
     [{ gpuInstanceTypes: "" }, /-c gpuInstanceTypes/],
     [{ gpuInstanceTypes: "g5 xlarge" }, /not an EC2 instance type/],
-    [{ modelUri: "https://example.org/model.json" }, /modelUri must be "image" or s3:\/\/bucket\/key/],
+    [
+      { modelUri: "https://example.org/model.json" },
+      /modelUri must be "image" or s3:\/\/bucket\/key\/model.json/,
+    ],
+    [{ modelUri: "s3://deepsc-models/v2/" }, /modelUri must be "image" or s3:\/\/bucket\/key\/model.json/],
     [{ namePrefix: "Deep" }, /namePrefix must match/],
     [{ maxvCpus: "2" }, /-c maxvCpus/],
   ])("rejects %j naming the key", (ctx, message) => {
