@@ -6,10 +6,11 @@
  * a 404, as on AWS).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod";
 import { TenantIdSchema } from "../../core/contracts/study.js";
+import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 
 export const API_KEYS_FILE = "api-keys.json";
 export const DEFAULT_TENANT = "local";
@@ -44,8 +45,7 @@ export async function loadApiKeys(dataDir: string): Promise<ApiKeys> {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     created = { key: randomBytes(24).toString("base64url"), tenant: DEFAULT_TENANT };
     raw = `${JSON.stringify({ keys: [created] }, null, 2)}\n`;
-    await writeFile(`${file}.part`, raw, { mode: 0o600 });
-    await rename(`${file}.part`, file);
+    await writeFileAtomic(dataDir, API_KEYS_FILE, raw, { mode: 0o600 });
   }
   let parsed: z.infer<typeof ApiKeysFileSchema>;
   try {

@@ -12,9 +12,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import * as z from "zod";
 import { type JobParameters, JobParametersSchema } from "../../core/contracts/study.js";
 import type { JobSubmission, JobSubmitter } from "../../core/ports/job-submitter.js";
@@ -22,6 +21,8 @@ import type { ObjectStore } from "../../core/ports/object-store.js";
 import type { StudyRepository } from "../../core/ports/study-repository.js";
 import { applyJobStateChange } from "../../core/studies/job-events.js";
 import type { BatchJobState } from "../../core/studies/transitions.js";
+import { findUpwards } from "../../core/util/find-upwards.js";
+import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { EXIT_CODES, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { S3_ENDPOINT_ENV } from "../../gpu-job/job/params.js";
 import { JOB_ENV } from "../../infra/runtime-contract.js";
@@ -255,9 +256,7 @@ export class LocalJobRunner implements JobSubmitter {
 
   async #save(r: JobRecord): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    const file = join(this.#dir, `${r.jobId}.json`);
-    await writeFile(`${file}.part`, `${JSON.stringify(r, null, 2)}\n`);
-    await rename(`${file}.part`, file);
+    await writeFileAtomic(this.#dir, `${r.jobId}.json`, `${JSON.stringify(r, null, 2)}\n`);
   }
 }
 
@@ -267,12 +266,10 @@ export class LocalJobRunner implements JobSubmitter {
  */
 export function gpuJobEntrypoint(): string {
   const relative = join("dist", "gpu-job", "main.js");
-  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir)
-      throw new Error(`${relative} not found above ${import.meta.dirname}: run \`npm run build\` first`);
-  }
+  const found = findUpwards(import.meta.dirname, relative);
+  if (found === undefined)
+    throw new Error(`${relative} not found above ${import.meta.dirname}: run \`npm run build\` first`);
+  return found;
 }
 
 /** How long a stopped job has to exit after SIGTERM before SIGKILL. */

@@ -4,7 +4,6 @@
  * and streaming sha256, and appears atomically (temp file + fsync + rename), so a reader — stage-out, a
  * person, a killed-and-restarted job — either sees a complete manifest or none.
  */
-import { randomBytes } from "node:crypto";
 import { type Dirent, promises as fs } from "node:fs";
 import path from "node:path";
 import {
@@ -18,12 +17,12 @@ import {
 } from "../../core/contracts/results-manifest.js";
 import { relativeKeyProblem } from "../../core/contracts/upload-manifest.js";
 import { mapLimit } from "../../core/util/map-limit.js";
+import { ATOMIC_TEMP_SUFFIX, writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { contentTypeOf } from "./content-type.js";
 import { digestFile } from "./hash.js";
 
 /** Temp names of an in-flight manifest write; never listed (a crashed writer may leave one behind). */
 const TEMP_PREFIX = `.${RESULTS_MANIFEST_FILE}.`;
-const TEMP_SUFFIX = ".tmp";
 /** Files hashed at once: enough to overlap disk reads, few enough to keep file handles bounded. */
 const HASH_CONCURRENCY = 4;
 
@@ -41,7 +40,7 @@ export class ResultsManifestError extends Error {
 function isManifestOrTemp(rel: string): boolean {
   return (
     rel === RESULTS_MANIFEST_FILE ||
-    (!rel.includes("/") && rel.startsWith(TEMP_PREFIX) && rel.endsWith(TEMP_SUFFIX))
+    (!rel.includes("/") && rel.startsWith(TEMP_PREFIX) && rel.endsWith(ATOMIC_TEMP_SUFFIX))
   );
 }
 
@@ -109,22 +108,12 @@ export async function buildResultsManifest(
   });
 }
 
-/** Write `text` to `dir/name` so that readers see the old file or the whole new one, never a part. */
-export async function writeFileAtomic(dir: string, name: string, text: string): Promise<void> {
-  const tmp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
-  const fh = await fs.open(tmp, "wx", 0o644);
-  try {
-    await fh.writeFile(text, "utf8");
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await fs.rename(tmp, path.join(dir, name));
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+/**
+ * Write `text` to `dir/name` atomically (core/util/write-file-atomic.ts) under the results folder's temp
+ * names, which listOutputFiles skips.
+ */
+export function writeResultFile(dir: string, name: string, text: string): Promise<void> {
+  return writeFileAtomic(dir, name, text, { tempPrefix: TEMP_PREFIX });
 }
 
 /**
@@ -138,7 +127,7 @@ export async function writeResultsManifest(
   only?: readonly string[],
 ): Promise<ResultsManifest> {
   const manifest = await buildResultsManifest(outDir, extra, only);
-  await writeFileAtomic(outDir, RESULTS_MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeResultFile(outDir, RESULTS_MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

@@ -19,7 +19,7 @@ import type { LabelVolume, Volume } from "../../core/contracts/volume.js";
 import { InputRejected } from "../../core/errors.js";
 import { writeNifti } from "../../core/nifti/write.js";
 import { validatePath } from "../../core/validation/validate-path.js";
-import { writeFileAtomic, writeResultsManifest } from "../job/results-manifest.js";
+import { writeResultFile, writeResultsManifest } from "../job/results-manifest.js";
 import { computeFindings } from "./findings/compute-findings.js";
 import { impression } from "./findings/impression.js";
 import { alignedViewWeight, inferScan } from "./infer/engine.js";
@@ -224,7 +224,7 @@ export async function analyze(
       },
       warnings,
     } satisfies Diagnosis);
-    await writeFileAtomic(outDir, OUTPUT_FILES.diagnosis, `${JSON.stringify(diagnosis, null, 2)}\n`);
+    await writeResultFile(outDir, OUTPUT_FILES.diagnosis, `${JSON.stringify(diagnosis, null, 2)}\n`);
     progress("write", 4, 4);
     // Key images, report.html/.pdf and (DICOM input) lesions.seg.dcm: before the manifest, which lists them.
     progress("report", 0, 1);

@@ -5,10 +5,11 @@
  * required; the rest (training records, metrics) pass through untouched.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import * as z from "zod";
+import { findUpwards } from "../../../core/util/find-upwards.js";
 
 export const CLASS_NAMES = ["covid19", "cap", "non_pneumonia"] as const;
 export type ClassName = (typeof CLASS_NAMES)[number];
@@ -179,12 +180,10 @@ export class ModelManifestError extends Error {
  * or the container (/app/dist/...). models/ is never copied into dist/.
  */
 export function bundledModelPath(): string {
-  const relative = join("gpu-job", "models", "model.json");
-  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return resolve(import.meta.dirname, "../../models/model.json");
-  }
+  return (
+    findUpwards(import.meta.dirname, join("gpu-job", "models", "model.json")) ??
+    resolve(import.meta.dirname, "../../models/model.json")
+  );
 }
 
 /**
