@@ -18,7 +18,7 @@
  * each object whole.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -27,6 +27,7 @@ import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
 import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
 import { INCOMING_PREFIX, parseIncomingKey } from "../../core/studies/keys.js";
+import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
 import { DynamoStudyRepository } from "../../lambdas/adapters/dynamo-study-repository.js";
@@ -82,6 +83,7 @@ export interface LocalStack {
 }
 
 const ConfigSchema = z.object({ uidSalt: z.string().min(MIN_UID_SALT_CHARS) });
+const CONFIG_FILE = "config.json";
 
 export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
   const dataDir = resolve(o.dataDir);
@@ -95,10 +97,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const model = modelIdentity(MODEL_IN_IMAGE);
 
   const closers: Array<() => Promise<void>> = [unlock];
-  let runner: LocalJobRunner | undefined;
+  // Set once the runner exists; closeAll calls it first, at once: a job whose process exits from there on
+  // was stopped, it did not fail.
+  let halt = () => {};
   const closeAll = async () => {
-    // First, at once: a job whose process exits from here on was stopped, it did not fail.
-    runner?.halt();
+    halt();
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
@@ -127,7 +130,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       ...(o.launch ? { launch: o.launch } : {}),
       ...(o.jobTimeoutMs !== undefined ? { attemptTimeoutMs: o.jobTimeoutMs } : {}),
     });
-    runner = jobs;
+    halt = () => jobs.halt();
     closers.push(() => jobs.close());
 
     const ingestConfig: IngestConfig = {
@@ -166,12 +169,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         }
       }
     };
+    /** Deliver in the background, tracked so that close() and idle() can wait for it. */
+    const track = ({ key, etag }: { key: string; etag: string }): void => {
+      const p = deliver(key, etag).finally(() => pending.delete(p));
+      pending.add(p);
+    };
     // s3rver's event for every put, post and copy: the EventBridge rule's "Object Created" on the ingest bucket.
     s3.server.on("event", (event: unknown) => {
-      for (const created of objectsCreated(event, LOCAL_BUCKETS.ingest)) {
-        const p = deliver(created.key, created.etag).finally(() => pending.delete(p));
-        pending.add(p);
-      }
+      for (const created of objectsCreated(event, LOCAL_BUCKETS.ingest)) track(created);
     });
 
     const api = createHttpApi({
@@ -194,14 +199,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       closing = true;
       await Promise.allSettled([...pending]);
     });
-    await runner.recover();
+    await jobs.recover();
     // Uploads whose event this process never handled (it was down, or stopped mid-ingest): s3rver's events
     // live in memory only, so every upload is delivered again; the ingest is idempotent (a finished study is
     // a duplicate, nothing more).
-    for (const created of await uploadsIn(ingestStore)) {
-      const p = deliver(created.key, created.etag).finally(() => pending.delete(p));
-      pending.add(p);
-    }
+    for (const created of await uploadsIn(ingestStore)) track(created);
 
     const apiPort = (api.address() as AddressInfo).port;
     const idle = async (): Promise<void> => {
@@ -228,15 +230,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   }
 }
 
-/** Series-complete objects under incoming/ (a zip, a NIfTI, a manifest) with their ETags. */
+/** Series-complete objects under incoming/ (a zip, a NIfTI, a manifest) with their ETags, from one listing. */
 async function uploadsIn(store: S3ObjectStore): Promise<Array<{ key: string; etag: string }>> {
-  const out: Array<{ key: string; etag: string }> = [];
-  for (const o of await store.list(INCOMING_PREFIX)) {
-    if (parseIncomingKey(o.key)?.trigger === undefined) continue;
-    const { etag } = await store.head(o.key);
-    if (etag !== undefined) out.push({ key: o.key, etag });
-  }
-  return out;
+  return (await store.list(INCOMING_PREFIX)).flatMap(({ key, etag }) =>
+    etag !== undefined && parseIncomingKey(key)?.trigger !== undefined ? [{ key, etag }] : [],
+  );
 }
 
 /** A second stack on one data folder would share its database and queue: refused while the first runs. */
@@ -298,7 +296,7 @@ const S3rverEventSchema = z.object({
 
 /** The data folder's config.json: the deployment's UID salt, made once (as the Secrets Manager secret on AWS). */
 async function loadConfig(dataDir: string): Promise<z.infer<typeof ConfigSchema>> {
-  const file = join(dataDir, "config.json");
+  const file = join(dataDir, CONFIG_FILE);
   try {
     return ConfigSchema.parse(JSON.parse(await readFile(file, "utf8")));
   } catch (e) {
@@ -306,8 +304,7 @@ async function loadConfig(dataDir: string): Promise<z.infer<typeof ConfigSchema>
       throw new Error(`${file} is damaged: ${(e as Error).message}`, { cause: e });
   }
   const config = { uidSalt: randomBytes(32).toString("hex") };
-  await writeFile(`${file}.part`, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  await rename(`${file}.part`, file);
+  await writeFileAtomic(dataDir, CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return config;
 }
 

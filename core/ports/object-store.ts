@@ -2,6 +2,11 @@
  * The object store port: what validation and stage-in need from S3 (or a local folder standing in for it).
  * Byte-range reads are first-class so the ingest Lambda can validate a series from headers alone.
  */
+/** An entity tag without the quotes S3 wraps it in (events, HEAD and LIST carry it either way). */
+export function bareEtag(raw: string): string {
+  return raw.replace(/^"|"$/g, "");
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;

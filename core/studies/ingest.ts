@@ -37,7 +37,7 @@ import { isInputRejected, reason } from "../errors.js";
 import { openObjectStoreInput } from "../input/object-store-source.js";
 import type { InputLimits } from "../input/source.js";
 import type { JobSubmitter } from "../ports/job-submitter.js";
-import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
+import { bareEtag, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
 import type { StudyRepository } from "../ports/study-repository.js";
 import { rejectionReport, validateSource } from "../validation/validate.js";
 import { jobNameFor } from "./job-name.js";
@@ -116,17 +116,17 @@ export async function ingestUpload(
   if (upload === undefined) return { kind: "ignored", why: "outside-upload-layout" };
   if (upload.trigger === undefined) return { kind: "ignored", why: "not-series-complete" };
   const { tenant } = upload;
-  const etag = obj.etag.replace(/^"|"$/g, "");
+  const etag = bareEtag(obj.etag);
   // An upload overwritten in place (a presigned PUT reused) fires one event per version; validating the
   // object that is there now for an older event named after the older bytes would give that study the
   // newer bytes (and start a second job on them). The newer version's own event does the work.
-  const stored = await currentEtag(deps.store, obj.key);
-  if (stored !== undefined && stored !== etag) return { kind: "ignored", why: "superseded" };
+  const stored = await headIfPresent(deps.store, obj.key);
+  if (stored?.etag !== undefined && stored.etag !== etag) return { kind: "ignored", why: "superseded" };
 
   const studyId = deriveStudyId({
     tenant,
     uploadId: upload.uploadId,
-    content: await contentFingerprint(obj.key, etag, upload, deps.store),
+    content: await contentFingerprint(obj.key, etag, upload, stored, deps.store),
     model: cfg.modelUri,
   });
 
@@ -220,13 +220,10 @@ export async function ingestUpload(
   };
 }
 
-/**
- * The ETag of the object now stored under `key`, or undefined when the store keeps none (a local folder) or
- * the object is gone (validation then says so).
- */
-async function currentEtag(store: ObjectStore, key: string): Promise<string | undefined> {
+/** The object now stored under `key` (its ETag when the store keeps one), or undefined when it is gone. */
+async function headIfPresent(store: ObjectStore, key: string): Promise<ObjectInfo | undefined> {
   try {
-    return (await store.head(key)).etag;
+    return await store.head(key);
   } catch (e) {
     if (e instanceof ObjectNotFoundError) return undefined;
     throw e;
@@ -245,15 +242,16 @@ function unfinished(existing: StudyRecord): boolean {
  */
 async function contentFingerprint(
   key: string,
-  bareEtag: string,
+  objectEtag: string,
   upload: IncomingKey,
+  stored: ObjectInfo | undefined,
   store: ObjectStore,
 ): Promise<string[]> {
-  const etag = `etag:${bareEtag}`;
+  const etag = `etag:${objectEtag}`;
   if (upload.trigger !== "manifest") return [`${posix.basename(upload.rest)}`, etag];
+  // Gone since the event: validation will say so; the ETag still names this exact manifest.
+  if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return [UPLOAD_MANIFEST_NAME, etag];
   try {
-    const { size } = await store.head(key);
-    if (size > MAX_MANIFEST_BYTES_FOR_ID) return [UPLOAD_MANIFEST_NAME, etag];
     const parsed = UploadManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(await store.get(key))));
     if (!parsed.success) return [UPLOAD_MANIFEST_NAME, etag];
     return parsed.data.files.map((f) => `${f.key}:${f.sha256}`);

@@ -34,8 +34,9 @@ export function groupSeries(headers: DicomHeader[]): SeriesGroup[] {
   const byStack = new Map<string, Array<{ orientation: FrameInfo["orientation"]; group: SeriesGroup }>>();
   for (const h of headers) {
     for (const s of slicesOf(h)) {
+      const uid = h.seriesInstanceUid ?? "no-series-uid";
       const localizer = isLocalizer(h.imageType);
-      const stack = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns, localizer].join("|");
+      const stack = [uid, h.rows, h.columns, localizer].join("|");
       let seen = byStack.get(stack);
       if (!seen) {
         seen = [];
@@ -45,9 +46,10 @@ export function groupSeries(headers: DicomHeader[]): SeriesGroup[] {
       // across a rounding boundary) split one series in two, and the larger half was kept silently.
       let g = seen.find((o) => sameOrientation(o.orientation, s.info.orientation))?.group;
       if (!g) {
-        const [uid, rows, columns] = [h.seriesInstanceUid ?? "no-series-uid", h.rows, h.columns];
         g = {
-          key: [uid, orientationKey(s.info), rows, columns, ...(localizer ? ["localizer"] : [])].join("|"),
+          key: [uid, orientationKey(s.info), h.rows, h.columns, ...(localizer ? ["localizer"] : [])].join(
+            "|",
+          ),
           seriesUid: h.seriesInstanceUid,
           slices: [],
           headers: [],

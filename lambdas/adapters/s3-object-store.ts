@@ -10,7 +10,12 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "../../core/ports/object-store.js";
+import {
+  bareEtag,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from "../../core/ports/object-store.js";
 
 export interface CreateS3ClientOptions {
   /** Custom endpoint (the local stack's S3 server); omit for AWS. */
@@ -40,7 +45,7 @@ export function createS3Client(opts: CreateS3ClientOptions = {}): S3Client {
 
 /** `{etag}` without S3's quotes, or nothing when the response carried none. */
 export function etagOf(raw: string | undefined): { etag?: string } {
-  return raw === undefined || raw === "" ? {} : { etag: raw.replace(/^"|"$/g, "") };
+  return raw === undefined || raw === "" ? {} : { etag: bareEtag(raw) };
 }
 
 function isNotFound(e: unknown): boolean {
@@ -69,7 +74,7 @@ export class S3ObjectStore implements ObjectStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined) out.push({ key: o.Key, size: o.Size ?? 0 });
+        if (o.Key !== undefined) out.push({ key: o.Key, size: o.Size ?? 0, ...etagOf(o.ETag) });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
