@@ -5,13 +5,7 @@ import { getLungModel, modelPoint } from "../../../core/phantom/lung-model.js";
 import { resolvePhantomOptions } from "../../../core/phantom/options.js";
 import { renderResolved } from "../../../core/phantom/run.js";
 import { computeTruth } from "../../../core/phantom/truth.js";
-
-/** How many elements differ (toEqual on arrays of millions is far too slow). */
-function differing(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let n = 0;
-  for (let v = 0; v < a.length; v++) if (a[v] !== b[v]) n++;
-  return n + Math.abs(a.length - b.length);
-}
+import { differing } from "../../helpers/arrays.js";
 
 describe("planEmphysema", () => {
   it("covers the requested share of the lung model's points, more of the upper zones, the same for the same seed", () => {

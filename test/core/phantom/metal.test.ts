@@ -5,13 +5,7 @@ import { LEAD, PACEMAKER } from "../../../core/phantom/metal.js";
 import { HU_MAX } from "../../../core/phantom/noise.js";
 import { resolvePhantomOptions } from "../../../core/phantom/options.js";
 import { renderResolved } from "../../../core/phantom/run.js";
-
-/** How many elements differ (toEqual on arrays of millions is far too slow). */
-function differing(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let n = 0;
-  for (let v = 0; v < a.length; v++) if (a[v] !== b[v]) n++;
-  return n + Math.abs(a.length - b.length);
-}
+import { differing } from "../../helpers/arrays.js";
 
 /** The slice whose centre is nearest LPS z. */
 function nearest(z: number[], target: number): number {
