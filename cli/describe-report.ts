@@ -1,16 +1,31 @@
 /** Human-readable rendering of a ValidationReport for the CLI. */
 import { basename } from "node:path";
+import { fileRefPosition } from "../core/contracts/file-ref.js";
 import type { ValidationReport } from "../core/contracts/validation-report.js";
 
-/** One line per reason/warning, for people (the JSON report is for machines). */
-export function describeReport(report: ValidationReport, input: string): string {
+/**
+ * One line per reason/warning, for people (the JSON report is for machines). `inputPaths` (the outcome's,
+ * in memory) turns a report's `#<n>` file references back into paths for the operator's own terminal; the
+ * report itself never names a path.
+ */
+export function describeReport(
+  report: ValidationReport,
+  input: string,
+  inputPaths: readonly string[] = [],
+): string {
+  const where = (file: string | undefined) => {
+    if (file === undefined) return "";
+    const n = fileRefPosition(file);
+    const path = n !== undefined ? inputPaths[n - 1] : undefined;
+    return ` [file ${file}${path !== undefined ? `: ${path}` : ""}]`;
+  };
   const lines: string[] = [];
   lines.push(`${basename(input)}: ${report.accepted ? "ACCEPTED" : "REJECTED"} (${report.mode} validation)`);
   for (const r of report.reasons)
     lines.push(
-      `  reason  ${r.code}: ${r.message}${r.file ? ` [${r.file}]` : ""}${r.slice !== undefined ? ` (slice ${r.slice})` : ""}`,
+      `  reason  ${r.code}: ${r.message}${where(r.file)}${r.slice !== undefined ? ` (slice ${r.slice})` : ""}`,
     );
-  for (const w of report.warnings) lines.push(`  warning ${w.code}: ${w.message}`);
+  for (const w of report.warnings) lines.push(`  warning ${w.code}: ${w.message}${where(w.file)}`);
   const s = report.series;
   if (s) {
     const fmt = (v: readonly number[] | undefined, d = 3) =>

@@ -3,6 +3,7 @@
  * The salt is per deployment (DEEPSC_UID_SALT); the default keeps hashes stable for local runs.
  */
 import { createHash } from "node:crypto";
+import { fileRef, fileRefPosition } from "./contracts/file-ref.js";
 
 const DEFAULT_SALT = "deepsc-local";
 /** Shortest deployment salt accepted (the job's and the ingest Lambda's): a short one makes hashes guessable. */
@@ -35,4 +36,22 @@ export function redactUids(text: string, salt?: string): string {
   return text.replace(UID_TOKEN, (uid) =>
     !isUidLike(uid) || uid.startsWith(DICOM_STANDARD_ROOT) ? uid : `uid-${hashUid(uid, salt).slice(0, 12)}`,
   );
+}
+
+/**
+ * Reasons or warnings whose `file` (a path among `sortedPaths`, the input's entries) becomes its position
+ * (core/contracts/file-ref.ts): reports never carry paths. A `file` that already is a reference stays; any
+ * other value is dropped rather than reported, since it could be a name from outside the listing.
+ */
+export function pseudonymiseFiles<T extends { file?: string }>(
+  items: T[],
+  sortedPaths: readonly string[],
+): T[] {
+  const position = new Map(sortedPaths.map((p, i) => [p, i + 1]));
+  return items.map((x) => {
+    if (x.file === undefined || fileRefPosition(x.file) !== undefined) return x;
+    const { file, ...rest } = x;
+    const n = position.get(file);
+    return (n === undefined ? rest : { ...rest, file: fileRef(n) }) as T;
+  });
 }

@@ -62,7 +62,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (isInputRejected(e)) {
-      const lines = e.reasons.map((r) => `  ${r.code}: ${r.message}${r.file ? ` (${r.file})` : ""}`);
+      const lines = e.reasons.map((r) => `  ${r.code}: ${r.message}${r.file ? ` (file ${r.file})` : ""}`);
       process.stderr.write(`deepsc analyze: the input was rejected:\n${lines.join("\n")}\n`);
       return 2;
     }

@@ -19,13 +19,13 @@ export async function validateCommand(argv: string[]): Promise<number> {
   if (!input || positionals.length > 1) throw new UsageError(HELP.validate);
   if (values.purpose !== "analysis" && values.purpose !== "convert") throw new UsageError(HELP.validate);
   const progress = createProgress(!values.json);
-  const { report } = await validatePath(input, {
+  const { report, inputPaths } = await validatePath(input, {
     mode: values["header-only"] ? "header-only" : "full",
     purpose: values.purpose,
     onProgress: (stage, d, t) => progress.update(stage, d, t),
   }).finally(() => progress.stop());
   process.stdout.write(
-    values.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report, input)}\n`,
+    values.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeReport(report, input, inputPaths)}\n`,
   );
   return report.accepted ? 0 : 2;
 }

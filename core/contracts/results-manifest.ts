@@ -14,6 +14,7 @@
  * manifest this schema accepts also passes that reader.
  */
 import * as z from "zod";
+import { StoredFileRefSchema } from "./file-ref.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
 
 export const RESULTS_MANIFEST_SCHEMA_VERSION = 1;
@@ -116,7 +117,7 @@ export const FailureReasonSchema = z.object({
   /** A ReasonCode (input rejected) or a JobFailureReason. */
   code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/),
   message: z.string().max(MAX_MESSAGE_CHARS),
-  file: z.string().optional(),
+  file: StoredFileRefSchema,
   slice: z.number().int().nonnegative().optional(),
 });
 export type FailureReason = z.infer<typeof FailureReasonSchema>;

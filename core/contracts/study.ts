@@ -8,6 +8,7 @@
  * `progress` number that combines the Batch attempt and the status rank (core/studies/transitions.ts).
  */
 import * as z from "zod";
+import { StoredFileRefSchema } from "./file-ref.js";
 import { ReasonCodeSchema } from "./reason-codes.js";
 import { JobFailureReasonSchema } from "./results-manifest.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
@@ -78,7 +79,7 @@ export const JobFailureCodeSchema = z.enum(
 export const StudyReasonSchema = z.object({
   code: z.union([ReasonCodeSchema, JobFailureReasonSchema, JobFailureCodeSchema]),
   message: z.string(),
-  file: z.string().optional(),
+  file: StoredFileRefSchema,
   slice: z.number().int().nonnegative().optional(),
 });
 export type StudyReason = z.infer<typeof StudyReasonSchema>;

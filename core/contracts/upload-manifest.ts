@@ -55,7 +55,7 @@ export const UploadManifestSchema = z
     const seen = new Set<string>();
     m.files.forEach((f, i) => {
       if (seen.has(f.key))
-        ctx.addIssue({ code: "custom", path: ["files", i, "key"], message: `duplicate key ${f.key}` });
+        ctx.addIssue({ code: "custom", path: ["files", i, "key"], message: "duplicate key" });
       seen.add(f.key);
     });
   });

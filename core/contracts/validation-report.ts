@@ -4,13 +4,14 @@
  * study UIDs appear only as salted hashes (see core/privacy.ts).
  */
 import * as z from "zod";
+import { FileRefSchema } from "./file-ref.js";
 import { ReasonCodeSchema, WarningCodeSchema } from "./reason-codes.js";
 
 export const ReasonSchema = z.object({
   code: ReasonCodeSchema,
   message: z.string(),
-  /** Path of the offending file, relative to the input (never an absolute local path). */
-  file: z.string().optional(),
+  /** The offending file as `#<n>`, its position in path order (file-ref.ts); messages never name files. */
+  file: FileRefSchema.optional(),
   /** 0-based index of the offending slice along the sorted stack, where one applies. */
   slice: z.number().int().nonnegative().optional(),
 });
@@ -19,7 +20,7 @@ export type Reason = z.infer<typeof ReasonSchema>;
 export const WarningSchema = z.object({
   code: WarningCodeSchema,
   message: z.string(),
-  file: z.string().optional(),
+  file: FileRefSchema.optional(),
   slice: z.number().int().nonnegative().optional(),
 });
 export type Warning = z.infer<typeof WarningSchema>;

@@ -158,9 +158,10 @@ export async function openFileSource(
   limits: InputLimits,
 ): Promise<InputSource> {
   const name = path.basename(absPath);
-  if (size === 0) reject("EMPTY_INPUT", `${name} is an empty file.`, { file: name });
+  // Messages never name the file (core/privacy.ts fileRef): the input is the one file.
+  if (size === 0) reject("EMPTY_INPUT", "The input file is empty.");
   if (size > limits.maxTotalBytes)
-    reject("TOO_LARGE", `${name} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`, { file: name });
+    reject("TOO_LARGE", `The input file is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);
   let bytesRead = 0;
   const entry: DirectReadEntry = {
     path: name,

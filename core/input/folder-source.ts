@@ -64,7 +64,11 @@ class FolderWalk {
       return; // A dangling link holds no data; nothing to read, nothing to escape to.
     }
     if (!isInside(this.rootReal, target))
-      reject("ARCHIVE_UNSAFE", `Symbolic link ${rel} points outside the input folder.`, { file: rel });
+      reject(
+        "ARCHIVE_UNSAFE",
+        // Not named: folder names can be the patient's (reports name no paths; core/privacy.ts fileRef).
+        "A symbolic link in the folder points outside it: copy the files it points to into the folder instead (`find <folder> -type l` lists the links).",
+      );
     const st = await stat(target);
     if (st.isDirectory()) await this.#visitDir(target, rel);
     else if (st.isFile()) this.#visitFile(target, rel);
@@ -97,7 +101,7 @@ export async function openFolderSource(absPath: string, limits: InputLimits): Pr
   const rootReal = await realpath(absPath);
   const walk = new FolderWalk(rootReal, limits);
   await walk.walk(rootReal, "");
-  if (walk.files.length === 0) reject("EMPTY_INPUT", `The folder ${name} holds no files.`);
+  if (walk.files.length === 0) reject("EMPTY_INPUT", "The folder holds no files.");
   walk.files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 
   let bytesRead = 0;

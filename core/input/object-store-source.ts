@@ -49,7 +49,7 @@ export function parseUploadManifest(bytes: Uint8Array): UploadManifest {
     );
   return parsed.data;
 }
-/** How many offending file names a reason message lists before "and N more". */
+/** How many offending files a reason message lists before "and N more". */
 const NAMES_IN_MESSAGE = 5;
 
 /** RandomAccess over one object, every read a ranged GET through the counting store. */
@@ -83,7 +83,7 @@ function objectEntry(store: CountingObjectStore, key: string, entryPath: string,
       if (e === s) return new Uint8Array(0);
       const bytes = await store.getRange(key, s, e);
       if (bytes.length !== e - s)
-        reject("TRUNCATED", `${entryPath} is shorter than the ${size} bytes it had when listed.`, {
+        reject("TRUNCATED", `The file is shorter than the ${size} bytes it had when listed.`, {
           file: entryPath,
         });
       return bytes;
@@ -91,9 +91,13 @@ function objectEntry(store: CountingObjectStore, key: string, entryPath: string,
   };
 }
 
-function listNames(names: string[]): string {
-  const shown = names.slice(0, NAMES_IN_MESSAGE).join(", ");
-  return names.length > NAMES_IN_MESSAGE ? `${shown} and ${names.length - NAMES_IN_MESSAGE} more` : shown;
+/** "files[3], files[8] and 2 more": manifest entries by their 0-based position in its `files` list. */
+function listPositions(files: { index: number }[]): string {
+  const shown = files
+    .slice(0, NAMES_IN_MESSAGE)
+    .map((f) => `files[${f.index}]`)
+    .join(", ");
+  return files.length > NAMES_IN_MESSAGE ? `${shown} and ${files.length - NAMES_IN_MESSAGE} more` : shown;
 }
 
 async function openSingleObject(
@@ -103,9 +107,10 @@ async function openSingleObject(
 ): Promise<InputSource> {
   const name = posix.basename(key);
   const { size } = await store.head(key);
-  if (size === 0) reject("EMPTY_INPUT", `${name} is an empty object.`, { file: name });
+  // Messages never name the upload's file (core/privacy.ts fileRef): the upload is the one object.
+  if (size === 0) reject("EMPTY_INPUT", "The uploaded object is empty.");
   if (size > limits.maxTotalBytes)
-    reject("TOO_LARGE", `${name} is ${size} bytes; the limit is ${limits.maxTotalBytes}.`, { file: name });
+    reject("TOO_LARGE", `The uploaded object is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);
   return {
     container: "file",
     name,
@@ -129,7 +134,10 @@ async function openManifest(
 ): Promise<InputSource> {
   const manifest = await readManifest(store, key);
   const folder = posix.dirname(key) === "." ? "" : posix.dirname(key);
-  const files = manifest.files.filter((f) => !f.key.split("/").some(isIgnoredSegment));
+  // Positions in the manifest's own `files` list name files in messages: keys can hold the patient's name.
+  const files = manifest.files
+    .map((f, index) => ({ ...f, index }))
+    .filter((f) => !f.key.split("/").some(isIgnoredSegment));
   if (files.length === 0) reject("EMPTY_INPUT", `${UPLOAD_MANIFEST_NAME} lists no files.`);
   if (files.length > limits.maxEntries)
     reject(
@@ -144,22 +152,20 @@ async function openManifest(
   const prefix = folder === "" ? "" : `${folder}/`;
   const stored = new Map<string, ObjectInfo>((await store.list(prefix)).map((o) => [o.key, o]));
   const fullKey = (rel: string) => `${prefix}${rel}`;
-  const missing = files.filter((f) => !stored.has(fullKey(f.key))).map((f) => f.key);
+  const missing = files.filter((f) => !stored.has(fullKey(f.key)));
   if (missing.length > 0)
     reject(
       "TRUNCATED",
-      `${UPLOAD_MANIFEST_NAME} lists ${missing.length} file(s) that are not in the upload: ${listNames(missing)}.`,
-      { file: missing[0]! },
+      `${UPLOAD_MANIFEST_NAME} lists ${missing.length} file(s) that are not in the upload: ${listPositions(missing)}.`,
     );
   const wrongSize = files.filter((f) => stored.get(fullKey(f.key))!.size !== f.size);
   if (wrongSize.length > 0) {
     const first = wrongSize[0]!;
     reject(
       "TRUNCATED",
-      `${wrongSize.length} uploaded file(s) differ in size from ${UPLOAD_MANIFEST_NAME}: ${listNames(
-        wrongSize.map((f) => f.key),
-      )} (${first.key} is ${stored.get(fullKey(first.key))!.size} bytes, the manifest says ${first.size}).`,
-      { file: first.key },
+      `${wrongSize.length} uploaded file(s) differ in size from ${UPLOAD_MANIFEST_NAME}: ${listPositions(
+        wrongSize,
+      )} (files[${first.index}] is ${stored.get(fullKey(first.key))!.size} bytes, the manifest says ${first.size}).`,
     );
   }
 

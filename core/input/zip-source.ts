@@ -187,16 +187,16 @@ function openZipFile(reader: YauzlReader, size: number): Promise<yauzl.ZipFile> 
   });
 }
 
-/** Reject with the archive (and an entry, when one is at fault) named. */
-function unsafe(code: ReasonCode, message: string, entryName?: string): never {
-  reject(code, message, entryName === undefined ? undefined : { file: entryName });
+/**
+ * Reject; `entryPath` is the entry at fault once the zip is open (reports turn it into its position,
+ * core/privacy.ts fileRef). Messages never quote entry names: a PACS export names folders after the patient.
+ */
+function unsafe(code: ReasonCode, message: string, entryPath?: string): never {
+  reject(code, message, entryPath === undefined ? undefined : { file: entryPath });
 }
 
-/** Quoted for messages: control characters escaped, length bounded. */
-function quote(name: string): string {
-  const q = JSON.stringify(name);
-  return q.length > 200 ? `${q.slice(0, 197)}..."` : q;
-}
+/** An entry met while the directory is read, before the zip's file list exists: named by its directory line. */
+const directoryEntry = (line: number) => `Zip entry ${line} (line ${line} of \`unzip -Z1\`)`;
 
 /** Why an entry name could escape an extraction folder, or undefined when it is a plain relative name. */
 export function unsafeEntryNameProblem(name: string): string | undefined {
@@ -224,32 +224,33 @@ class DirectoryCheck {
   readonly files: CheckedEntry[] = [];
   uncompressedTotal = 0;
   readonly #names = new Set<string>();
-  readonly #spans: { start: number; end: number; name: string }[] = [];
+  readonly #spans: { start: number; end: number; line: number }[] = [];
+  /** 1-based position of the record being checked in the central directory. */
+  #line = 0;
 
-  constructor(
-    private readonly archive: string,
-    private readonly limits: InputLimits,
-  ) {}
+  constructor(private readonly limits: InputLimits) {}
 
   add(entry: yauzl.Entry): void {
     const rawName = entry.fileName as unknown as Buffer;
     const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, rawName, entry.extraFields, false);
+    const line = ++this.#line;
+    const entryAt = directoryEntry(line);
     const problem = unsafeEntryNameProblem(name);
-    if (problem !== undefined) unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} ${problem}.`, name);
+    if (problem !== undefined) unsafe("ARCHIVE_UNSAFE", `${entryAt}: its name ${problem}.`);
 
     // A local header is at least 30 bytes followed by the compressed data; spans that overlap mean several
     // entries share data (the overlapping-files zip bomb) or the directory is corrupt.
     this.#spans.push({
       start: entry.relativeOffsetOfLocalHeader,
       end: entry.relativeOffsetOfLocalHeader + LOCAL_HEADER_SIZE + entry.compressedSize,
-      name,
+      line,
     });
 
     this.uncompressedTotal += entry.uncompressedSize;
     if (this.uncompressedTotal > this.limits.maxUncompressedBytes)
       unsafe(
         "TOO_LARGE",
-        `${this.archive} declares more than ${this.limits.maxUncompressedBytes} uncompressed bytes.`,
+        `The zip declares more than ${this.limits.maxUncompressedBytes} uncompressed bytes.`,
       );
     if (
       entry.uncompressedSize > RATIO_CHECK_MIN_BYTES &&
@@ -257,9 +258,8 @@ class DirectoryCheck {
     )
       unsafe(
         "ARCHIVE_UNSAFE",
-        `Zip entry ${quote(name)} expands ${entry.compressedSize} bytes to ${entry.uncompressedSize}` +
+        `${entryAt} expands ${entry.compressedSize} bytes to ${entry.uncompressedSize}` +
           ` (ratio over ${this.limits.maxCompressionRatio}): a zip bomb.`,
-        name,
       );
 
     const segments = name.split("/").filter((s) => s !== "" && s !== ".");
@@ -267,30 +267,23 @@ class DirectoryCheck {
     if (isDirectory || segments.length === 0 || segments.some(isIgnoredSegment)) return;
     const normalised = segments.join("/");
 
-    if (isUnixSymlink(entry))
-      unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} is a symbolic link.`, normalised);
+    if (isUnixSymlink(entry)) unsafe("ARCHIVE_UNSAFE", `${entryAt} is a symbolic link.`);
     if (NESTED_ARCHIVE_NAME.test(normalised))
       unsafe(
         "ARCHIVE_UNSAFE",
-        `Zip entry ${quote(name)} is itself an archive; nested archives are not expanded` +
+        `${entryAt} is itself an archive; nested archives are not expanded` +
           " (upload a .nii.gz directly, or zip the DICOM files themselves).",
-        normalised,
       );
     if (entry.isEncrypted())
-      unsafe(
-        "UNSUPPORTED_FORMAT",
-        `Zip entry ${quote(name)} is encrypted; password-protected zips are not supported.`,
-        normalised,
-      );
+      unsafe("UNSUPPORTED_FORMAT", `${entryAt} is encrypted; password-protected zips are not supported.`);
     if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
       unsafe(
         "UNSUPPORTED_FORMAT",
-        `Zip entry ${quote(name)} uses compression method ${entry.compressionMethod};` +
+        `${entryAt} uses compression method ${entry.compressionMethod};` +
           " only stored (0) and deflate (8) are supported.",
-        normalised,
       );
     if (this.#names.has(normalised))
-      unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(name)} appears more than once.`, normalised);
+      unsafe("ARCHIVE_UNSAFE", `${entryAt} repeats the path of an earlier entry.`);
     this.#names.add(normalised);
     this.files.push({ path: normalised, raw: entry });
   }
@@ -303,8 +296,7 @@ class DirectoryCheck {
       if (span.end > archiveSize || (next !== undefined && span.end > next.start))
         unsafe(
           "ARCHIVE_UNSAFE",
-          `Zip entry ${quote(span.name)} overlaps another entry or the end of the archive.`,
-          span.name,
+          `${directoryEntry(span.line)} overlaps another entry or the end of the archive.`,
         );
     }
     if (
@@ -313,19 +305,19 @@ class DirectoryCheck {
     )
       unsafe(
         "ARCHIVE_UNSAFE",
-        `${this.archive} expands ${archiveSize} bytes to ${this.uncompressedTotal}` +
+        `The zip expands ${archiveSize} bytes to ${this.uncompressedTotal}` +
           ` (ratio over ${this.limits.maxCompressionRatio}): a zip bomb.`,
       );
-    if (this.files.length === 0) unsafe("EMPTY_INPUT", `${this.archive} holds no files.`);
+    if (this.files.length === 0) unsafe("EMPTY_INPUT", "The zip holds no files.");
   }
 }
 
 /** Map what yauzl or the storage threw while opening into a rejection, or rethrow a real failure. */
-async function classifyOpenError(e: unknown, source: RandomAccess, archive: string): Promise<never> {
+async function classifyOpenError(e: unknown, source: RandomAccess): Promise<never> {
   if (isInputRejected(e)) throw e;
   if (e instanceof StorageError) throw e.cause ?? e;
   if (e instanceof DirectoryTooLarge)
-    unsafe("ARCHIVE_UNSAFE", `${archive} has a central directory over ${MAX_DIRECTORY_BYTES} bytes.`);
+    unsafe("ARCHIVE_UNSAFE", `The zip has a central directory over ${MAX_DIRECTORY_BYTES} bytes.`);
   const message = e instanceof Error ? e.message : String(e);
   if (/end of central directory record signature not found/i.test(message)) {
     // A zip starts with a local header (or is an empty archive); without its directory at the end it was
@@ -333,12 +325,12 @@ async function classifyOpenError(e: unknown, source: RandomAccess, archive: stri
     const magic = await source.read(0, 4);
     const isZipStart = magic[0] === 0x50 && magic[1] === 0x4b && (magic[2] === 3 || magic[2] === 5);
     if (isZipStart)
-      unsafe("TRUNCATED", `${archive} ends before its central directory: the upload looks truncated.`);
-    unsafe("UNSUPPORTED_FORMAT", `${archive} is not a zip archive.`);
+      unsafe("TRUNCATED", "The zip ends before its central directory: the upload looks truncated.");
+    unsafe("UNSUPPORTED_FORMAT", "The input is not a zip archive.");
   }
   if (/encryption|multi-disk/i.test(message))
-    unsafe("UNSUPPORTED_FORMAT", `${archive} cannot be read: ${message}.`);
-  unsafe("ARCHIVE_UNSAFE", `${archive} has a corrupt central directory: ${message}.`);
+    unsafe("UNSUPPORTED_FORMAT", `The zip cannot be read: ${message}.`);
+  unsafe("ARCHIVE_UNSAFE", `The zip has a corrupt central directory: ${message}.`);
 }
 
 /** True when bytes start like an archive (zip, gzip, 7z, rar, bzip2, xz, zstd) or carry a tar header. */
@@ -392,14 +384,14 @@ class ZipEntry implements InputEntry {
     if (s === 0 && looksLikeArchive(bytes))
       unsafe(
         "ARCHIVE_UNSAFE",
-        `Zip entry ${quote(this.path)} is itself an archive; nested archives are not expanded.`,
+        "This zip entry is itself an archive; nested archives are not expanded.",
         this.path,
       );
     return bytes;
   }
 
   #fail(problem: string): never {
-    unsafe("ARCHIVE_UNSAFE", `Zip entry ${quote(this.path)} ${problem}.`, this.path);
+    unsafe("ARCHIVE_UNSAFE", `This zip entry ${problem}.`, this.path);
   }
 
   /** Local header plus the data bytes a first read of [0, end) needs (compressed: the cursor's first step). */
@@ -491,12 +483,12 @@ export async function openZip(
   let zipfile: yauzl.ZipFile | undefined;
   try {
     if (reader.size > lim.maxTotalBytes)
-      unsafe("TOO_LARGE", `${name} is ${reader.size} bytes; the limit is ${lim.maxTotalBytes}.`);
+      unsafe("TOO_LARGE", `The zip is ${reader.size} bytes; the limit is ${lim.maxTotalBytes}.`);
     zipfile = await openZipFile(yreader, reader.size);
     // The record count comes from the end-of-central-directory record: refuse before reading the directory.
     if (zipfile.entryCount > lim.maxEntries)
-      unsafe("TOO_LARGE", `${name} has ${zipfile.entryCount} entries; the limit is ${lim.maxEntries}.`);
-    const check = new DirectoryCheck(name, lim);
+      unsafe("TOO_LARGE", `The zip has ${zipfile.entryCount} entries; the limit is ${lim.maxEntries}.`);
+    const check = new DirectoryCheck(lim);
     for await (const entry of zipfile.eachEntry()) check.add(entry);
     // From here on nothing listens to the iterator; an error yauzl might still emit must not crash the process.
     zipfile.on("error", () => {});
@@ -526,7 +518,7 @@ export async function openZip(
     };
   } catch (e) {
     try {
-      return await classifyOpenError(e, reader, name);
+      return await classifyOpenError(e, reader);
     } finally {
       zipfile?.close();
       await reader.close();

@@ -277,7 +277,7 @@ async function validateUpload(
     // The event is stale: the object was deleted after it fired. Retrying cannot help.
     if (e instanceof ObjectNotFoundError)
       return rejectionReport(
-        [reason("EMPTY_INPUT", `${posix.basename(key)} no longer exists in the upload.`)],
+        [reason("EMPTY_INPUT", "The uploaded file no longer exists: it was deleted after it arrived.")],
         "header-only",
         uidSalt,
       );

@@ -14,7 +14,7 @@ import { InputRejected, isInputRejected, reason } from "../errors.js";
 import { column, cross, planeOf, shearAngleDeg } from "../geometry/affine.js";
 import { DEFAULT_LIMITS, type InputEntry, type InputLimits, type InputSource } from "../input/source.js";
 import { inspectNifti, readNifti } from "../nifti/read.js";
-import { hashUid, redactUids } from "../privacy.js";
+import { hashUid, pseudonymiseFiles, redactUids } from "../privacy.js";
 import { checkHuPlausible } from "../volume/hu-check.js";
 import { assembleVolume, type SliceSink } from "./assemble-volume.js";
 import { type DicomSource, readDicomSource } from "./dicom-source.js";
@@ -54,6 +54,11 @@ export interface ValidationOutcome {
    * Holds patient identification: in memory only, never in the report, JSON or logs.
    */
   dicomSource?: DicomSource;
+  /**
+   * The input's entry paths in path order, which the report's `#<n>` file references index (1-based). In
+   * memory only, for the local CLI's own terminal: paths can name the patient, so no report carries them.
+   */
+  inputPaths?: readonly string[];
 }
 
 /** Files that are part of a DICOM export but hold no image: ignored when they sit beside a series. */
@@ -86,10 +91,10 @@ export async function validateSource(source: InputSource, opts: ValidateOptions)
     });
   try {
     const outcome = await validateEntries(w);
-    return { ...outcome, report: finish(w, true, [], outcome.series) };
+    return { ...outcome, report: finish(w, true, [], outcome.series), inputPaths: entryPaths(source) };
   } catch (e) {
     if (!isInputRejected(e)) throw e;
-    return { report: finish(w, false, e.reasons, null) };
+    return { report: finish(w, false, e.reasons, null), inputPaths: entryPaths(source) };
   }
 }
 
@@ -99,7 +104,7 @@ export function rejectionReport(reasons: Reason[], mode: ValidationMode, uidSalt
     schemaVersion: "1.0",
     accepted: false,
     mode,
-    reasons: redactFileMentions(reasons, uidSalt),
+    reasons: redactFileMentions(reasons, [], uidSalt),
     warnings: [],
     series: null,
     files: { total: 0, used: 0 },
@@ -118,8 +123,8 @@ function finish(
     schemaVersion: "1.0",
     accepted,
     mode: w.opts.mode,
-    reasons: redactFileMentions(reasons, w.opts.uidSalt),
-    warnings: redactFileMentions(dedupeWarnings(w.warnings), w.opts.uidSalt),
+    reasons: redactFileMentions(reasons, entryPaths(w.source), w.opts.uidSalt),
+    warnings: redactFileMentions(dedupeWarnings(w.warnings), entryPaths(w.source), w.opts.uidSalt),
     series,
     files: { total: w.source.entries.length, used: w.filesUsed },
     bytesRead: w.source.bytesRead(),
@@ -127,16 +132,20 @@ function finish(
   });
 }
 
+const entryPaths = (source: InputSource): string[] => source.entries.map((e) => e.path);
+
 /**
- * Reasons and warnings name the input's files, and files are often named by their SOPInstanceUID: such UIDs
- * become salted hashes here, in `file` and in the message, like every UID a report carries (core/privacy.ts).
+ * Reasons and warnings point at the input's files by position, never by path (a PACS export's folders are
+ * often the patient's name; core/privacy.ts fileRef), and messages never name files. Messages can still
+ * quote a UID (a file named by its SOPInstanceUID, say): those become salted hashes like every UID a report
+ * carries.
  */
-function redactFileMentions<T extends Reason | Warning>(items: T[], salt: string | undefined): T[] {
-  return items.map((x) => ({
-    ...x,
-    message: redactUids(x.message, salt),
-    ...(x.file !== undefined ? { file: redactUids(x.file, salt) } : {}),
-  }));
+function redactFileMentions<T extends Reason | Warning>(
+  items: T[],
+  sortedPaths: readonly string[],
+  salt: string | undefined,
+): T[] {
+  return pseudonymiseFiles(items, sortedPaths).map((x) => ({ ...x, message: redactUids(x.message, salt) }));
 }
 
 function dedupeWarnings(ws: Warning[]): Warning[] {

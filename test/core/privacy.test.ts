@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hashUid, redactUids } from "../../core/privacy.js";
+import { hashUid, pseudonymiseFiles, redactUids } from "../../core/privacy.js";
 
 describe("hashUid", () => {
   it("is a salted, stable 16-hex-digit hash, and 'none' for a missing UID", () => {
@@ -37,5 +37,35 @@ describe("redactUids", () => {
       "spacing 1.25 mm, version 1.2.3, 0.5.2",
     ])
       expect(redactUids(text, salt)).toBe(text);
+  });
+});
+
+describe("pseudonymiseFiles", () => {
+  const paths = ["DOE^JANE/1.2.3.4.5.dcm", "DOE^JANE/IM1.dcm", "DOE^JANE/IM2.dcm"];
+
+  it("turns a listed path into its 1-based position and keeps everything else", () => {
+    const out = pseudonymiseFiles(
+      [
+        { code: "A", message: "m", file: "DOE^JANE/IM2.dcm", slice: 3 },
+        { code: "B", message: "n" },
+      ],
+      paths,
+    );
+    expect(out).toEqual([
+      { code: "A", message: "m", file: "#3", slice: 3 },
+      { code: "B", message: "n" },
+    ]);
+  });
+
+  it("keeps a reference and drops a path it does not list rather than report it", () => {
+    const out = pseudonymiseFiles(
+      [
+        { message: "a", file: "#2" },
+        { message: "b", file: "SMITH/other.dcm" },
+        { message: "c", file: "#0" },
+      ],
+      paths,
+    );
+    expect(out).toEqual([{ message: "a", file: "#2" }, { message: "b" }, { message: "c" }]);
   });
 });

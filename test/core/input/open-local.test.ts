@@ -55,7 +55,7 @@ describe("openLocalInput", () => {
     await expectRejected(
       openLocalInput(path.join(dir, "fake.zip")),
       "UNSUPPORTED_FORMAT",
-      /fake\.zip is not a zip/,
+      /^The input is not a zip archive/,
     );
   });
 

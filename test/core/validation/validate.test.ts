@@ -2,9 +2,9 @@
  * validateSource / validatePath over small built DICOM folders: which files may sink an upload and which are
  * only ignored beside the series that is analysed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { hashUid } from "../../../core/privacy.js";
@@ -70,7 +70,10 @@ afterEach(() => {
 function folder(files: Record<string, Uint8Array>): string {
   const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
   dirs.push(dir);
-  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  for (const [name, bytes] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), bytes);
+  }
   return dir;
 }
 
@@ -101,7 +104,7 @@ describe("validatePath: files of an unsupported transfer syntax", () => {
     const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1, HTJ2K), "3.dcm": ctSlice(2) });
     const { report } = await validatePath(dir, { mode, purpose: "convert" });
     expect(report.accepted).toBe(false);
-    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "2.dcm"]]);
+    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "#2"]]);
     expect(report.reasons[0]!.message).toContain(HTJ2K);
   });
 });
@@ -122,24 +125,36 @@ describe("validatePath: what a report says about the input's files", () => {
       const dropped = report.warnings.filter((w) => w.code === "DUPLICATES_DROPPED");
       // The same SOP instance three times: two copies dropped, each named, though they read alike.
       expect(dropped).toHaveLength(2);
-      expect(new Set(dropped.map((w) => w.file)).size).toBe(2);
+      expect(dropped.map((w) => w.file).sort()).toEqual(["#2", "#3"]);
       expect(dropped[0]!.message).toBe(dropped[1]!.message);
       expect(report.series?.dims).toEqual([3, 2, 3]);
     },
   );
 
-  it("names a file called by its SOPInstanceUID by a salted hash, in `file` and in the message", async () => {
+  it("names a file by its position in path order, never by its path or its UID", async () => {
     const uid = "1.2.826.0.1.3680043.8.498.77777777777777";
     const cut = ctSlice(1);
     const dir = folder({
-      "1.dcm": ctSlice(0),
-      [`${uid}.dcm`]: cut.subarray(0, cut.length - 5),
-      "3.dcm": ctSlice(2),
+      "DOE^JANE 19600101/1.dcm": ctSlice(0),
+      [`DOE^JANE 19600101/${uid}.dcm`]: cut.subarray(0, cut.length - 5),
+      "DOE^JANE 19600101/3.dcm": ctSlice(2),
     });
-    const { report } = await validatePath(dir, { mode: "full", purpose: "convert", uidSalt: "s" });
-    expect(report.reasons.map((r) => r.code)).toEqual(["TRUNCATED"]);
-    expect(report.reasons[0]!.file).toBe(`uid-${hashUid(uid, "s").slice(0, 12)}.dcm`);
-    expect(JSON.stringify(report)).not.toContain(uid);
+    const { report, inputPaths } = await validatePath(dir, {
+      mode: "full",
+      purpose: "convert",
+      uidSalt: "s",
+    });
+    // In code-unit order "…/1.2.826….dcm" comes before "…/1.dcm" ('2' < 'd').
+    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", "#1"]]);
+    expect(inputPaths).toEqual([
+      `DOE^JANE 19600101/${uid}.dcm`,
+      "DOE^JANE 19600101/1.dcm",
+      "DOE^JANE 19600101/3.dcm",
+    ]);
+    const json = JSON.stringify(report);
+    expect(json).not.toContain(uid);
+    expect(json).not.toContain("DOE");
+    expect(json).not.toContain("1960");
   });
 });
 
@@ -156,7 +171,7 @@ describe("validatePath: a slice cut before its header", () => {
         });
         const { report } = await validatePath(dir, { mode, purpose: "convert" });
         expect(report.accepted, `cut to ${size} bytes`).toBe(false);
-        expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", "4.dcm"]]);
+        expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TRUNCATED", "#4"]]);
         expect(report.reasons[0]!.message).toMatch(/too few for a DICOM header/);
       }
     },
@@ -193,7 +208,7 @@ describe("validatePath: compressed fragments under a native transfer syntax (a r
     const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1), "3.dcm": relabelled });
     const { report } = await validatePath(dir, { mode, purpose: "convert" });
     expect(report.accepted).toBe(false);
-    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "3.dcm"]]);
+    expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["UNSUPPORTED_TRANSFER_SYNTAX", "#3"]]);
   });
 });
 
@@ -214,7 +229,7 @@ describe("validatePath: a huge element before Pixel Data", () => {
       const dir = folder({ "1.dcm": ctSlice(0), "2.dcm": ctSlice(1), "3.dcm": padded });
       const { report } = await validatePath(dir, { mode, purpose: "convert" });
       expect(report.accepted).toBe(false);
-      expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TOO_LARGE", "3.dcm"]]);
+      expect(report.reasons.map((r) => [r.code, r.file])).toEqual([["TOO_LARGE", "#3"]]);
       if (mode === "header-only") expect(report.bytesRead).toBeLessThan(MAX_HEADER_BYTES + 1024 * 1024);
     },
   );

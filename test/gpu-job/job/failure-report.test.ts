@@ -80,15 +80,22 @@ describe("failure.json -> study reasons", () => {
   it("carries an input rejection's reason codes, file and slice to the study", async () => {
     const e = new InputRejected([
       reason("SLICE_GAP", "Slices are missing between 40 and 44.", { slice: 41 }),
-      reason("NOT_CT", "The image is not CT.", { file: "IM7.dcm" }),
+      reason("NOT_CT", "The image is not CT.", { file: "#7" }),
     ]);
     expect(await failWith(e)).toEqual({
       status: "FAILED",
       reasons: [
         { code: "SLICE_GAP", message: "Slices are missing between 40 and 44.", slice: 41 },
-        { code: "NOT_CT", message: "The image is not CT.", file: "IM7.dcm" },
+        { code: "NOT_CT", message: "The image is not CT.", file: "#7" },
       ],
     });
+  });
+
+  it("drops a file given as a path (an older job's), which could name the patient", async () => {
+    const e = new InputRejected([reason("NOT_CT", "The image is not CT.", { file: "DOE_JANE/IM7.dcm" })]);
+    const got = await failWith(e);
+    expect(got?.reasons).toEqual([{ code: "NOT_CT", message: "The image is not CT." }]);
+    expect(JSON.stringify(got)).not.toContain("DOE");
   });
 
   it("carries the job's own codes to the study as they are", async () => {

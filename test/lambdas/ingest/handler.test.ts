@@ -12,7 +12,6 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
-import { hashUid } from "../../../core/privacy.js";
 import { ClaimBusyError } from "../../../core/studies/ingest.js";
 import {
   INGEST_TIMEOUT_S,
@@ -276,11 +275,14 @@ describe("ingest handler", () => {
     expect(submits()).toHaveLength(0);
   });
 
-  it("names a rejected file called by its UID with the deployment's salted hash, never in clear", async () => {
+  it("names a rejected file by its position, never by its path or UID, in the studies table", async () => {
     const { slices } = await phantomFiles();
     const uid = "1.2.826.0.1.3680043.8.498.424242424242";
+    // PACS exports often put the patient's name in the folder.
     const renamed = slices.map((x, i) =>
-      i === 5 ? { name: `${uid}.dcm`, bytes: x.bytes.subarray(0, x.bytes.length - 100) } : x,
+      i === 5
+        ? { name: `DOE_JANE_19600101/${uid}.dcm`, bytes: x.bytes.subarray(0, x.bytes.length - 100) }
+        : { ...x, name: `DOE_JANE_19600101/${x.name}` },
     );
     const { manifestKey, etag } = await uploadDicomWithManifest(
       s3.client,
@@ -293,8 +295,13 @@ describe("ingest handler", () => {
     if (outcome.kind !== "rejected") return;
     const rec = await study(outcome.studyId);
     const named = rec.reasons.find((r) => r.file !== undefined);
-    expect(named?.file).toBe(`uid-${hashUid(uid, SALT).slice(0, 12)}.dcm`);
+    const position = renamed
+      .map((x) => x.name)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .indexOf(`DOE_JANE_19600101/${uid}.dcm`);
+    expect(named?.file).toBe(`#${position + 1}`);
     expect(JSON.stringify(rec)).not.toContain(uid);
+    expect(JSON.stringify(rec)).not.toContain("DOE_JANE");
   });
 
   it("accepts a complete DICOM upload only when its manifest arrives; slices alone start nothing", async () => {

@@ -71,6 +71,7 @@ let seq = 0;
 async function seedStudy(
   tenant: string,
   status: "QUEUED" | "SUCCEEDED" | "REJECTED" = "QUEUED",
+  reasons: { code: "SLICE_GAP"; message: string; file?: string }[] = [{ code: "SLICE_GAP", message: "gap" }],
 ): Promise<string> {
   const uploadId = `u-${++seq}`;
   const studyId = deriveStudyId({ tenant, uploadId, content: ["etag:x"], model: "m" });
@@ -86,12 +87,7 @@ async function seedStudy(
     now,
   });
   if (status === "REJECTED") {
-    await repo.reject(
-      studyId,
-      "t",
-      { reasons: [{ code: "SLICE_GAP", message: "gap" }], bytesRead: 1, bytesTotal: 2 },
-      now,
-    );
+    await repo.reject(studyId, "t", { reasons, bytesRead: 1, bytesTotal: 2 }, now);
   } else {
     await repo.recordSubmission(studyId, "t", { jobId: "j", jobName: "n", bytesRead: 1, bytesTotal: 2 }, now);
     if (status === "SUCCEEDED") await repo.advance(studyId, { status: "SUCCEEDED", attempt: 1 }, now);
@@ -123,6 +119,20 @@ describe("status API", () => {
     }
     // Same answer whether the study is someone else's or does not exist: no probing across tenants.
     expect((body(other) as { title: string }).title).toBe((body(missing) as { title: string }).title);
+  });
+
+  it("never returns a path stored by an older version as a reason's file; a position reference stays", async () => {
+    const id = await seedStudy("acme", "REJECTED", [
+      { code: "SLICE_GAP", message: "gap", file: "DOE_JANE_19600101/IM7.dcm" },
+      { code: "SLICE_GAP", message: "gap", file: "#8" },
+    ]);
+    const r = await api(request("acme", "GET", `/v1/studies/${id}`));
+    expect(r.statusCode).toBe(200);
+    expect(r.body).not.toContain("DOE_JANE");
+    expect(StudySchema.parse(body(r)).reasons).toEqual([
+      { code: "SLICE_GAP", message: "gap" },
+      { code: "SLICE_GAP", message: "gap", file: "#8" },
+    ]);
   });
 
   it("serves presigned result URLs (at most 15 minutes) that really download the files", async () => {
