@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runPhantom } from "../../../core/phantom/run.js";
-import { hashUid } from "../../../core/privacy.js";
 import { MAX_HEADER_BYTES } from "../../../core/validation/read-headers.js";
 import type { ValidationMode } from "../../../core/validation/validate.js";
 import { validatePath } from "../../../core/validation/validate-path.js";
