@@ -31,6 +31,8 @@ export const REASON_CODES = {
   DUPLICATE_SLICES: "Several slices share one position and cannot be resolved to one acquisition.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
   HU_IMPLAUSIBLE: "The intensities are not plausible Hounsfield units (no air peak near -1000 HU).",
+  UPLOAD_CHANGED:
+    "The upload, or a file its manifest lists, was overwritten while it was being validated; a replaced upload's new version is validated on its own.",
 } as const;
 
 export type ReasonCode = keyof typeof REASON_CODES;

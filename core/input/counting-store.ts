@@ -2,7 +2,7 @@
  * An ObjectStore decorator that counts the bytes fetched through it. The ingest Lambda reports this number
  * (ValidationReport.bytesRead) to show that validation read headers, not whole series.
  */
-import type { ObjectInfo, ObjectStore } from "../ports/object-store.js";
+import type { ObjectInfo, ObjectStore, ReadOptions } from "../ports/object-store.js";
 
 export class CountingObjectStore implements ObjectStore {
   #bytesRead = 0;
@@ -22,14 +22,14 @@ export class CountingObjectStore implements ObjectStore {
     return this.inner.head(key);
   }
 
-  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
-    const bytes = await this.inner.getRange(key, start, end);
+  async getRange(key: string, start: number, end: number, opts?: ReadOptions): Promise<Uint8Array> {
+    const bytes = await this.inner.getRange(key, start, end, opts);
     this.#bytesRead += bytes.length;
     return bytes;
   }
 
-  async get(key: string): Promise<Uint8Array> {
-    const bytes = await this.inner.get(key);
+  async get(key: string, opts?: ReadOptions): Promise<Uint8Array> {
+    const bytes = await this.inner.get(key, opts);
     this.#bytesRead += bytes.length;
     return bytes;
   }

@@ -14,7 +14,7 @@ import {
   UploadManifestSchema,
 } from "../contracts/upload-manifest.js";
 import { reject } from "../errors.js";
-import type { ObjectInfo, ObjectStore } from "../ports/object-store.js";
+import { ObjectChangedError, type ObjectInfo, type ObjectStore } from "../ports/object-store.js";
 import { CountingObjectStore } from "./counting-store.js";
 import { clampRange } from "./file-source.js";
 import { isIgnoredSegment } from "./folder-source.js";
@@ -52,18 +52,36 @@ export function parseUploadManifest(bytes: Uint8Array): UploadManifest {
 /** How many offending files a reason message lists before "and N more". */
 const NAMES_IN_MESSAGE = 5;
 
-/** RandomAccess over one object, every read a ranged GET through the counting store. */
+/**
+ * Reads of the upload's own object (the zip, the NIfTI, the manifest) pinned to the version the event
+ * named: a replaced upload is not validated as the study of an older event. Its newer version's event
+ * starts its own study.
+ */
+async function readPinned<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof ObjectChangedError)) throw e;
+    reject(
+      "UPLOAD_CHANGED",
+      "The upload was replaced while it was being validated; the new version is validated as a study of its own.",
+    );
+  }
+}
+
+/** RandomAccess over one object, every read a ranged GET of one version through the counting store. */
 class ObjectRandomAccess implements RandomAccess {
   constructor(
     private readonly store: CountingObjectStore,
     private readonly key: string,
     readonly size: number,
+    private readonly etag: string | undefined,
   ) {}
 
   read(start: number, end: number): Promise<Uint8Array> {
     const to = Math.min(end, this.size);
     if (to <= start) return Promise.resolve(new Uint8Array(0));
-    return this.store.getRange(this.key, start, to);
+    return readPinned(() => this.store.getRange(this.key, start, to, pin(this.etag)));
   }
 
   bytesRead(): number {
@@ -73,15 +91,41 @@ class ObjectRandomAccess implements RandomAccess {
   async close(): Promise<void> {}
 }
 
-/** An entry backed by one object; a short read means the object changed since it was checked. */
-function objectEntry(store: CountingObjectStore, key: string, entryPath: string, size: number): InputEntry {
+const pin = (etag: string | undefined) => (etag !== undefined ? { ifMatch: etag } : {});
+
+/**
+ * An entry backed by one version of one object (`etag`, where the store keeps entity tags). `listed`: a
+ * file a manifest lists, whose change is the uploader's (UPLOAD_CHANGED on the file); otherwise the
+ * upload's own object, replaced by a newer upload (readPinned). A short read means the object changed too.
+ */
+function objectEntry(
+  store: CountingObjectStore,
+  key: string,
+  entryPath: string,
+  size: number,
+  etag: string | undefined,
+  listed: boolean,
+): InputEntry {
+  const getRange = async (s: number, e: number) => {
+    if (!listed) return readPinned(() => store.getRange(key, s, e, pin(etag)));
+    try {
+      return await store.getRange(key, s, e, pin(etag));
+    } catch (err) {
+      if (!(err instanceof ObjectChangedError)) throw err;
+      reject(
+        "UPLOAD_CHANGED",
+        `The file was overwritten while the upload was being validated, after ${UPLOAD_MANIFEST_NAME} listed it. Upload every file before ${UPLOAD_MANIFEST_NAME}, and send the series again as a new upload.`,
+        { file: entryPath },
+      );
+    }
+  };
   return {
     path: entryPath,
     size,
     async read(start?: number, end?: number) {
       const [s, e] = clampRange(start, end, size);
       if (e === s) return new Uint8Array(0);
-      const bytes = await store.getRange(key, s, e);
+      const bytes = await getRange(s, e);
       if (bytes.length !== e - s)
         reject("TRUNCATED", `The file is shorter than the ${size} bytes it had when listed.`, {
           file: entryPath,
@@ -102,11 +146,10 @@ function listPositions(files: { index: number }[]): string {
 
 async function openSingleObject(
   store: CountingObjectStore,
-  key: string,
+  { key, size, etag }: ObjectInfo,
   limits: InputLimits,
 ): Promise<InputSource> {
   const name = posix.basename(key);
-  const { size } = await store.head(key);
   // Messages never name the upload's file (core/privacy.ts fileRef): the upload is the one object.
   if (size === 0) reject("EMPTY_INPUT", "The uploaded object is empty.");
   if (size > limits.maxTotalBytes)
@@ -114,25 +157,28 @@ async function openSingleObject(
   return {
     container: "file",
     name,
-    entries: [objectEntry(store, key, name, size)],
+    entries: [objectEntry(store, key, name, size, etag, false)],
     bytesRead: () => store.bytesRead(),
     bytesTotal: size,
     close: async () => {},
   };
 }
 
-async function readManifest(store: CountingObjectStore, key: string): Promise<UploadManifest> {
-  const { size } = await store.head(key);
+async function readManifest(
+  store: CountingObjectStore,
+  { key, size, etag }: ObjectInfo,
+): Promise<UploadManifest> {
   checkUploadManifestSize(size);
-  return parseUploadManifest(await store.get(key));
+  return parseUploadManifest(await readPinned(() => store.get(key, pin(etag))));
 }
 
 async function openManifest(
   store: CountingObjectStore,
-  key: string,
+  object: ObjectInfo,
   limits: InputLimits,
 ): Promise<InputSource> {
-  const manifest = await readManifest(store, key);
+  const { key } = object;
+  const manifest = await readManifest(store, object);
   const folder = posix.dirname(key) === "." ? "" : posix.dirname(key);
   // Positions in the manifest's own `files` list name files in messages: keys can hold the patient's name.
   const files = manifest.files
@@ -170,7 +216,7 @@ async function openManifest(
   }
 
   const entries = files
-    .map((f) => objectEntry(store, fullKey(f.key), f.key, f.size))
+    .map((f) => objectEntry(store, fullKey(f.key), f.key, f.size, stored.get(fullKey(f.key))!.etag, true))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     container: "object-store",
@@ -185,24 +231,35 @@ async function openManifest(
 /**
  * Open the upload that `key` names. Rejections (bad manifest, unsafe zip, missing files) are InputRejected;
  * a missing `key` itself is the store's ObjectNotFoundError, because the event that named it is stale.
+ * `version` is the caller's HEAD of `key` (the ingest Lambda's, checked against its event): every read of
+ * the upload is pinned to that version and every listed file to the version listed, so an upload
+ * overwritten during validation is UPLOAD_CHANGED instead of validated as a mix of two versions.
  */
 export async function openObjectStoreInput(
   store: ObjectStore,
   key: string,
   limits: Partial<InputLimits> = {},
+  version?: ObjectInfo,
 ): Promise<InputSource> {
   const lim: InputLimits = { ...DEFAULT_LIMITS, ...limits };
   const counting = new CountingObjectStore(store);
   const base = posix.basename(key);
   const lower = base.toLowerCase();
-  if (lower.endsWith(".zip")) {
-    const { size } = await counting.head(key);
-    return openZip(new ObjectRandomAccess(counting, key, size), base, "zip", lim);
-  }
-  if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return openSingleObject(counting, key, lim);
-  if (base === UPLOAD_MANIFEST_NAME) return openManifest(counting, key, lim);
-  reject(
-    "UNSUPPORTED_FORMAT",
-    `${base} is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
-  );
+  const kind = lower.endsWith(".zip")
+    ? "zip"
+    : lower.endsWith(".nii") || lower.endsWith(".nii.gz")
+      ? "nifti"
+      : base === UPLOAD_MANIFEST_NAME
+        ? "manifest"
+        : undefined;
+  if (kind === undefined)
+    reject(
+      "UNSUPPORTED_FORMAT",
+      `The object is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
+    );
+  const object = version ?? (await counting.head(key));
+  if (kind === "zip")
+    return openZip(new ObjectRandomAccess(counting, key, object.size, object.etag), base, "zip", lim);
+  if (kind === "nifti") return openSingleObject(counting, object, lim);
+  return openManifest(counting, object, lim);
 }

@@ -14,15 +14,23 @@ export interface ObjectInfo {
   etag?: string;
 }
 
+/**
+ * `ifMatch`: read only the version with this entity tag (bare, as ObjectInfo carries it); any other content
+ * under the key is an ObjectChangedError. A store that keeps no entity tags (a local folder) ignores it.
+ */
+export interface ReadOptions {
+  ifMatch?: string;
+}
+
 export interface ObjectStore {
   /** All objects under a prefix (paginated internally), in key order. */
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Size of one object; rejects if it does not exist. */
   head(key: string): Promise<ObjectInfo>;
   /** Bytes [start, end) of an object; `end` is clamped to the object's size. */
-  getRange(key: string, start: number, end: number): Promise<Uint8Array>;
+  getRange(key: string, start: number, end: number, opts?: ReadOptions): Promise<Uint8Array>;
   /** The whole object. */
-  get(key: string): Promise<Uint8Array>;
+  get(key: string, opts?: ReadOptions): Promise<Uint8Array>;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
 }
 
@@ -37,5 +45,19 @@ export class ObjectNotFoundError extends Error {
     options?: { cause?: unknown },
   ) {
     super(`Object not found: ${key}`, options);
+  }
+}
+
+/**
+ * Raised by `get` and `getRange` when `ifMatch` names a version the key no longer holds: the object was
+ * overwritten between the listing (or event) that named it and this read.
+ */
+export class ObjectChangedError extends Error {
+  override readonly name = "ObjectChangedError";
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Object changed since it was listed: ${key}`, options);
   }
 }

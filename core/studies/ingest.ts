@@ -162,7 +162,7 @@ export async function ingestUpload(
     tookOver = true;
   }
 
-  const report = await validateUpload(deps.store, obj.key, cfg.limits, cfg.uidSalt);
+  const report = await validateUpload(deps.store, obj.key, stored, cfg.limits, cfg.uidSalt);
   if (!report.accepted) {
     const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
     await deps.studies.reject(
@@ -266,12 +266,14 @@ async function contentFingerprint(
 async function validateUpload(
   store: ObjectStore,
   key: string,
+  version: ObjectInfo | undefined,
   limits: Partial<InputLimits> | undefined,
   uidSalt: string | undefined,
 ): Promise<ValidationReport> {
   let source: Awaited<ReturnType<typeof openObjectStoreInput>>;
   try {
-    source = await openObjectStoreInput(store, key, limits);
+    // Reads are pinned to the version the event named (and HEAD confirmed): see openObjectStoreInput.
+    source = await openObjectStoreInput(store, key, limits, version);
   } catch (e) {
     if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only", uidSalt);
     // The event is stale: the object was deleted after it fired. Retrying cannot help.

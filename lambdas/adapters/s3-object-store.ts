@@ -12,9 +12,11 @@ import {
 } from "@aws-sdk/client-s3";
 import {
   bareEtag,
+  ObjectChangedError,
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
+  type ReadOptions,
 } from "../../core/ports/object-store.js";
 
 export interface CreateS3ClientOptions {
@@ -52,6 +54,30 @@ function isNotFound(e: unknown): boolean {
   if (typeof e !== "object" || e === null) return false;
   const err = e as { name?: unknown; $metadata?: { httpStatusCode?: number } };
   return err.name === "NotFound" || err.name === "NoSuchKey" || err.$metadata?.httpStatusCode === 404;
+}
+
+function isPreconditionFailed(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  const err = e as { name?: unknown; $metadata?: { httpStatusCode?: number } };
+  return err.name === "PreconditionFailed" || err.$metadata?.httpStatusCode === 412;
+}
+
+/** The If-Match header for a bare entity tag (HTTP wants it quoted). */
+const ifMatchOf = (opts: ReadOptions | undefined) =>
+  opts?.ifMatch !== undefined ? { IfMatch: `"${opts.ifMatch}"` } : {};
+
+/**
+ * S3 answers a mismatched If-Match with 412; a server that ignores the header (s3rver) still names the
+ * version it served in ETag, so both are checked. The unread body is dropped so its connection is freed.
+ */
+function checkServedVersion(
+  key: string,
+  opts: ReadOptions | undefined,
+  res: { ETag?: string | undefined; Body?: unknown },
+): void {
+  if (opts?.ifMatch === undefined || res.ETag === undefined || bareEtag(res.ETag) === opts.ifMatch) return;
+  (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
+  throw new ObjectChangedError(key);
 }
 
 function isInvalidRange(e: unknown): boolean {
@@ -92,33 +118,44 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+  async getRange(key: string, start: number, end: number, opts?: ReadOptions): Promise<Uint8Array> {
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0)
       throw new RangeError(`Invalid byte range [${start}, ${end})`);
     // An HTTP range cannot be empty; [start, start) is answered without a request.
     if (end <= start) return new Uint8Array(0);
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: `bytes=${start}-${end - 1}`,
+          ...ifMatchOf(opts),
+        }),
       );
+      checkServedVersion(key, opts, res);
       const bytes = (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
       // A server that ignores Range answers 200 with the whole object; keep only what was asked.
       if (res.ContentRange === undefined && bytes.length > end - start) return bytes.slice(start, end);
       return bytes;
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(key, { cause: e });
+      if (isPreconditionFailed(e)) throw new ObjectChangedError(key, { cause: e });
       // A start at or past the end is "416 Range Not Satisfiable"; the port clamps it to no bytes.
       if (isInvalidRange(e)) return new Uint8Array(0);
       throw e;
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, opts?: ReadOptions): Promise<Uint8Array> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...ifMatchOf(opts) }),
+      );
+      checkServedVersion(key, opts, res);
       return (await res.Body?.transformToByteArray()) ?? new Uint8Array(0);
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(key, { cause: e });
+      if (isPreconditionFailed(e)) throw new ObjectChangedError(key, { cause: e });
       throw e;
     }
   }

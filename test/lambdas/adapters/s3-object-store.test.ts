@@ -4,7 +4,12 @@ import path from "node:path";
 import { zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openObjectStoreInput } from "../../../core/input/object-store-source.js";
-import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
+import {
+  ObjectChangedError,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from "../../../core/ports/object-store.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
 import { ctLikeBytes, expectRejected } from "../../helpers/input-fixtures.js";
 import { type S3rverHandle, startS3rver } from "../../helpers/s3rver.js";
@@ -63,6 +68,121 @@ describe("S3ObjectStore against s3rver", () => {
     await expect(store.head("nope/x")).rejects.toBeInstanceOf(ObjectNotFoundError);
     await expect(store.get("nope/x")).rejects.toBeInstanceOf(ObjectNotFoundError);
     await expect(store.getRange("nope/x", 0, 10)).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+});
+
+describe("S3ObjectStore reads pinned to one version (ifMatch)", () => {
+  it("reads the version named and refuses another with ObjectChangedError, sending If-Match", async () => {
+    const key = "pinned/t/u/series.zip";
+    await store.put(key, "first version");
+    const first = await store.head(key);
+    // The header goes on the wire (S3 answers a mismatch with 412); s3rver ignores it, so the adapter also
+    // compares the ETag the response names.
+    const ifMatchSent: (string | undefined)[] = [];
+    s3.client.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { headers?: Record<string, string> };
+        ifMatchSent.push(req.headers?.["if-match"]);
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "captureIfMatch" },
+    );
+    try {
+      expect(text(await store.getRange(key, 0, 5, { ifMatch: first.etag! }))).toBe("first");
+      expect(text(await store.get(key, { ifMatch: first.etag! }))).toBe("first version");
+      expect(ifMatchSent).toEqual([`"${first.etag}"`, `"${first.etag}"`]);
+      await store.put(key, "second version");
+      await expect(store.getRange(key, 0, 5, { ifMatch: first.etag! })).rejects.toBeInstanceOf(
+        ObjectChangedError,
+      );
+      await expect(store.get(key, { ifMatch: first.etag! })).rejects.toBeInstanceOf(ObjectChangedError);
+      // Without a pin, whatever is there now.
+      expect(text(await store.getRange(key, 0, 6))).toBe("second");
+    } finally {
+      s3.client.middlewareStack.remove("captureIfMatch");
+    }
+  });
+});
+
+/** The store, with `after(key)` run once right after the first call of `method` for `key` returns. */
+function interfering(
+  method: "head" | "list",
+  trigger: string,
+  after: () => Promise<void>,
+): ObjectStore & { fired: boolean } {
+  const wrapped = {
+    fired: false,
+    list: async (prefix: string) => {
+      const out = await store.list(prefix);
+      if (method === "list" && !wrapped.fired && prefix === trigger) {
+        wrapped.fired = true;
+        await after();
+      }
+      return out;
+    },
+    head: async (key: string): Promise<ObjectInfo> => {
+      const out = await store.head(key);
+      if (method === "head" && !wrapped.fired && key === trigger) {
+        wrapped.fired = true;
+        await after();
+      }
+      return out;
+    },
+    getRange: store.getRange.bind(store),
+    get: store.get.bind(store),
+    put: store.put.bind(store),
+  };
+  return wrapped;
+}
+
+describe("openObjectStoreInput over S3: an upload overwritten while it is read", () => {
+  it("a zip replaced after its HEAD is UPLOAD_CHANGED, not read as a mix of two versions", async () => {
+    const key = "race/t/u1/series.zip";
+    await store.put(key, zipSync({ "a.dcm": ctLikeBytes(5000, 1) }));
+    const racing = interfering("head", key, () => store.put(key, zipSync({ "b.dcm": ctLikeBytes(6000, 2) })));
+    await expectRejected(
+      openObjectStoreInput(racing, key),
+      "UPLOAD_CHANGED",
+      /replaced while it was being validated/,
+    );
+    expect(racing.fired).toBe(true);
+  });
+
+  it("a listed file overwritten after the listing is UPLOAD_CHANGED on that file", async () => {
+    const prefix = "race/t/u2/";
+    const a = ctLikeBytes(4000, 1);
+    const b = ctLikeBytes(4000, 2);
+    await store.put(`${prefix}a.dcm`, a);
+    await store.put(`${prefix}b.dcm`, b);
+    await store.put(
+      `${prefix}manifest.json`,
+      JSON.stringify({
+        schemaVersion: "1.0",
+        files: [
+          { key: "a.dcm", size: a.length, sha256: sha256(a) },
+          { key: "b.dcm", size: b.length, sha256: sha256(b) },
+        ],
+      }),
+    );
+    // Same size, other bytes: only the version tells.
+    const racing = interfering("list", prefix, () => store.put(`${prefix}b.dcm`, ctLikeBytes(4000, 3)));
+    const src = await openObjectStoreInput(racing, `${prefix}manifest.json`);
+    expect(text(await src.entries[0]!.read(0, 4))).toBe(text(a.slice(0, 4)));
+    const r = await expectRejected(
+      src.entries[1]!.read(0, 4),
+      "UPLOAD_CHANGED",
+      /overwritten .* after manifest\.json listed it/,
+    );
+    expect(r.file).toBe("b.dcm"); // the validation report turns it into its position
+  });
+
+  it("a version the caller has already seen is the one read: a NIfTI replaced since is UPLOAD_CHANGED", async () => {
+    const key = "race/t/u3/scan.nii";
+    await store.put(key, ctLikeBytes(1000, 4));
+    const seen = await store.head(key);
+    await store.put(key, ctLikeBytes(1000, 5));
+    const src = await openObjectStoreInput(store, key, {}, seen);
+    await expectRejected(src.entries[0]!.read(0, 348), "UPLOAD_CHANGED");
   });
 });
 

@@ -12,6 +12,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
+import type { ObjectStore } from "../../../core/ports/object-store.js";
 import { ClaimBusyError } from "../../../core/studies/ingest.js";
 import {
   INGEST_TIMEOUT_S,
@@ -58,11 +59,9 @@ let jobCounter = 0;
 /** The deployment's UID salt, as the Lambda reads it from Secrets Manager (lambdas/adapters/uid-salt.ts). */
 const SALT = "ingest-test-salt-0123456789abcdef";
 
-beforeAll(async () => {
-  [s3, db] = await Promise.all([startS3rver({ buckets: [INGEST, RESULTS] }), startDynalite()]);
-  const table = await db.createStudiesTable();
-  repo = new DynamoStudyRepository(db.client, table);
-  ingest = createIngestHandler({
+/** The handler as deployed, over `store` (the ingest bucket unless a test puts something in between). */
+const handlerOver = (store: ObjectStore) =>
+  createIngestHandler({
     config: {
       ingestBucket: INGEST,
       resultsBucket: RESULTS,
@@ -70,11 +69,17 @@ beforeAll(async () => {
       leaseMs: ingestLeaseSeconds(INGEST_TIMEOUT_S) * 1000,
       uidSalt: SALT,
     },
-    store: new S3ObjectStore(s3.client, INGEST),
+    store,
     studies: repo,
     jobs: batchJobs(),
     ...quietPowertools("ingest-test"),
   });
+
+beforeAll(async () => {
+  [s3, db] = await Promise.all([startS3rver({ buckets: [INGEST, RESULTS] }), startDynalite()]);
+  const table = await db.createStudiesTable();
+  repo = new DynamoStudyRepository(db.client, table);
+  ingest = handlerOver(new S3ObjectStore(s3.client, INGEST));
 });
 
 afterAll(async () => {
@@ -182,6 +187,34 @@ describe("ingest handler", () => {
     const outcome = await ingest(second);
     expect(outcome.kind).toBe("queued");
     expect(submits()).toHaveLength(before + 1);
+  });
+
+  it("rejects an upload overwritten while it is validated as UPLOAD_CHANGED, never validating the newer bytes", async () => {
+    const { zip } = await phantomFiles();
+    const key = "incoming/acme/u-overwritten-during/series.zip";
+    const event = objectCreatedEvent(INGEST, key, await putObject(s3.client, INGEST, key, zip), zip.length);
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    // The second version lands right after the handler's HEAD confirmed the first.
+    let overwritten = false;
+    const racing: ObjectStore = {
+      list: (p) => s3Store.list(p),
+      head: async (k) => {
+        const info = await s3Store.head(k);
+        if (!overwritten) {
+          overwritten = true;
+          await putObject(s3.client, INGEST, key, zip.slice(0, zip.length - 10));
+        }
+        return info;
+      },
+      getRange: (k, a, b, o) => s3Store.getRange(k, a, b, o),
+      get: (k, o) => s3Store.get(k, o),
+      put: (k, b, t) => s3Store.put(k, b, t),
+    };
+    const before = submits().length;
+    const outcome = await handlerOver(racing)(event);
+    expect(overwritten).toBe(true);
+    expect(outcome).toMatchObject({ kind: "rejected", codes: ["UPLOAD_CHANGED"] });
+    expect(submits()).toHaveLength(before);
   });
 
   it("starts one job for the same event delivered three times, in sequence and concurrently", async () => {
