@@ -1,10 +1,13 @@
 /**
  * A VPC with private isolated subnets only: no internet gateway, no NAT. Batch GPU instances and the Lambdas
- * reach AWS exclusively through VPC endpoints, so study data never crosses the internet and there is no
- * egress path to exfiltrate it. Flow logs go to a KMS-encrypted log group.
+ * reach AWS exclusively through VPC endpoints, so study data never crosses the internet. The S3 and DynamoDB
+ * gateway endpoints carry policies naming the deployment's own buckets and table (plus ECR's layer bucket):
+ * without them an endpoint admits any bucket in any account, an egress path for study data. Flow logs go to
+ * a KMS-encrypted log group.
  */
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Aws, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -44,6 +47,10 @@ export class IsolatedNetwork extends Construct {
   readonly endpointSecurityGroup: ec2.SecurityGroup;
   /** The subnets workloads run in (all of them are isolated). */
   readonly workloadSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+  /** S3 through the VPC: only what `allowS3` names, and ECR's image layers. */
+  readonly s3Endpoint: ec2.GatewayVpcEndpoint;
+  /** DynamoDB through the VPC: only the tables `allowDynamoDb` names. */
+  readonly dynamoDbEndpoint: ec2.GatewayVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: IsolatedNetworkProps) {
     super(scope, id);
@@ -58,10 +65,6 @@ export class IsolatedNetwork extends Construct {
       natGateways: 0,
       subnetConfiguration: [{ name: "isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
       restrictDefaultSecurityGroup: true,
-      gatewayEndpoints: {
-        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
-        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
-      },
       flowLogs: {
         all: {
           destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
@@ -69,6 +72,22 @@ export class IsolatedNetwork extends Construct {
         },
       },
     });
+
+    // Same construct ids as the Vpc's own `gatewayEndpoints` option used: an existing deployment keeps them.
+    this.s3Endpoint = this.vpc.addGatewayEndpoint("S3", { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    this.dynamoDbEndpoint = this.vpc.addGatewayEndpoint("DynamoDB", {
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+    });
+    // Image pulls fetch layers from ECR's own bucket in the region (AWS: "Amazon ECR interface VPC
+    // endpoints", minimum S3 gateway endpoint policy). Its owner is AWS, so no account condition.
+    this.s3Endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "EcrImageLayers",
+        principals: [new iam.AnyPrincipal()],
+        actions: ["s3:GetObject"],
+        resources: [`arn:${Aws.PARTITION}:s3:::prod-${Aws.REGION}-starport-layer-bucket/*`],
+      }),
+    );
 
     this.endpointSecurityGroup = new ec2.SecurityGroup(this, "EndpointSecurityGroup", {
       vpc: this.vpc,
@@ -86,8 +105,32 @@ export class IsolatedNetwork extends Construct {
     }
   }
 
+  /**
+   * Let the workloads reach these S3 resources (bucket and object ARNs) through the VPC, as principals of
+   * this account; IAM still decides what each role may do there.
+   */
+  allowS3(sid: string, resources: string[], actions: string[] = ["s3:*"]): void {
+    this.s3Endpoint.addToPolicy(ownAccountStatement(sid, actions, resources));
+  }
+
+  /** Let the workloads reach these DynamoDB tables and their indexes through the VPC, as this account. */
+  allowDynamoDb(sid: string, tableArns: string[]): void {
+    const resources = tableArns.flatMap((arn) => [arn, `${arn}/index/*`]);
+    this.dynamoDbEndpoint.addToPolicy(ownAccountStatement(sid, ["dynamodb:*"], resources));
+  }
+
   /** Let `peer` (a workload's security group) reach the interface endpoints over HTTPS. */
   allowEndpointAccessFrom(peer: ec2.IConnectable, description: string): void {
     this.endpointSecurityGroup.connections.allowFrom(peer, ec2.Port.tcp(443), description);
   }
+}
+
+function ownAccountStatement(sid: string, actions: string[], resources: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    principals: [new iam.AnyPrincipal()],
+    actions,
+    resources,
+    conditions: { StringEquals: { "aws:PrincipalAccount": Aws.ACCOUNT_ID } },
+  });
 }

@@ -95,6 +95,13 @@ export class PipelineStack extends Stack {
       logRetention,
     });
     const { vpc, workloadSubnets } = this.network;
+    this.network.allowS3("DeploymentBuckets", [
+      props.ingestBucket.bucketArn,
+      props.ingestBucket.arnForObjects("*"),
+      props.resultsBucket.bucketArn,
+      props.resultsBucket.arnForObjects("*"),
+    ]);
+    this.network.allowDynamoDb("StudiesTable", [props.studiesTable.tableArn]);
 
     // ---- GPU Batch -------------------------------------------------------------------------------------
     const jobLogs = new logs.LogGroup(this, "GpuJobLogs", {
@@ -342,7 +349,13 @@ export class PipelineStack extends Stack {
     if (!match) throw new Error(`modelUri must be "${MODEL_IN_IMAGE}" or s3://bucket/key, got ${modelUri}`);
     const [, bucketName = "", key = ""] = match;
     const folder = key.includes("/") ? `${key.slice(0, key.lastIndexOf("/"))}/` : "";
-    s3.Bucket.fromBucketName(this, "ModelBucket", bucketName).grantRead(role, `${folder}*`);
+    const modelBucket = s3.Bucket.fromBucketName(this, "ModelBucket", bucketName);
+    modelBucket.grantRead(role, `${folder}*`);
+    this.network.allowS3(
+      "ModelFiles",
+      [modelBucket.bucketArn, modelBucket.arnForObjects(`${folder}*`)],
+      ["s3:GetObject", "s3:ListBucket"],
+    );
     // The model's files lie beside its model.json; their names come from the manifest.
     allowWildcards(role, [
       {
