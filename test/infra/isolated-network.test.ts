@@ -17,8 +17,7 @@ function endpointPolicy(s: SynthesizedApp, service: "s3" | "dynamodb"): Statemen
     JSON.stringify(e.Properties?.ServiceName).includes(`.${service}"`),
   );
   expect(endpoints).toHaveLength(1);
-  const [[, endpoint]] = endpoints as [[string, { Properties?: Record<string, unknown> }]];
-  const doc = endpoint.Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
+  const doc = endpoints[0]![1].Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
   expect(doc, `${service} endpoint policy`).toBeDefined();
   return doc!.Statement;
 }
