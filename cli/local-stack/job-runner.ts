@@ -36,6 +36,11 @@ const JobRecordSchema = z.object({
   submittedAt: z.string(),
   /** Set once the job has ended (SUCCEEDED or FAILED); kept so findByName still finds it. */
   endedAt: z.string().optional(),
+  /**
+   * The attempt last started. A job recovered after a stop goes on from it (that attempt, cut short by the
+   * stop, is not an outcome), so a stop never grants a job more attempts than Batch would.
+   */
+  attempt: z.number().int().positive().optional(),
 });
 type JobRecord = z.infer<typeof JobRecordSchema>;
 
@@ -181,7 +186,15 @@ export class LocalJobRunner implements JobSubmitter {
   }
 
   async #run(job: JobRecord): Promise<void> {
-    for (let attempt = 1; attempt <= this.#o.maxAttempts; attempt++) {
+    for (
+      let attempt = Math.min(job.attempt ?? 1, this.#o.maxAttempts);
+      attempt <= this.#o.maxAttempts;
+      attempt++
+    ) {
+      if (job.attempt !== attempt) {
+        job.attempt = attempt;
+        await this.#save(job);
+      }
       await this.#report(job, "RUNNING", attempt - 1);
       let code: number;
       const timeout = AbortSignal.timeout(this.#o.attemptTimeoutMs);

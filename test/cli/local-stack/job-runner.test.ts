@@ -56,6 +56,45 @@ describe("LocalJobRunner", () => {
     // And the process is still here to say so.
     expect(await readdir(join(work, "jobs"))).toContain(`${jobId}.json`);
   });
+
+  it("goes on from the attempt a stop cut short: a stop never grants a job a third attempt", async () => {
+    const dataDir = await mkdtemp(join(work, "attempts-"));
+    const seen: string[] = [];
+    let secondStarted!: () => void;
+    const started = new Promise<void>((r) => {
+      secondStarted = r;
+    });
+    const first = new LocalJobRunner({
+      ...runnerOptions(),
+      dataDir,
+      launch: (env, signal) => {
+        seen.push(`first:${env.AWS_BATCH_JOB_ATTEMPT}`);
+        if (env.AWS_BATCH_JOB_ATTEMPT === "1") return Promise.resolve(75); // retryable
+        secondStarted();
+        return new Promise<number>((resolve) => signal.addEventListener("abort", () => resolve(143)));
+      },
+    });
+    await first.recover();
+    const { jobId } = await first.submit({ jobName: "j2", parameters, tags: {} });
+    await started;
+    await first.close();
+
+    const second = new LocalJobRunner({
+      ...runnerOptions(),
+      dataDir,
+      launch: async (env) => {
+        seen.push(`second:${env.AWS_BATCH_JOB_ATTEMPT}`);
+        return 75;
+      },
+    });
+    expect(await second.recover()).toBe(1);
+    await second.idle();
+    // Attempt 2 again (it never ended), and no more: two attempts in all, as Batch would allow.
+    expect(seen).toEqual(["first:1", "first:2", "second:2"]);
+    const record = JSON.parse(await readFile(join(dataDir, "jobs", `${jobId}.json`), "utf8"));
+    expect(record.endedAt).toBeDefined();
+    expect(record.attempt).toBe(2);
+  });
 });
 
 function runnerOptions() {
