@@ -63,24 +63,28 @@ export async function listOutputFiles(root: string): Promise<string[]> {
       if (e.isDirectory()) await walk(path.join(dir, e.name), rel);
       else if (e.isFile()) {
         if (!isManifestOrTemp(rel)) out.push(rel);
-      } else throw new ResultsManifestError(`${rel} in the results folder is not a regular file`);
+      } else throw notRegularFile(rel);
     }
   };
   await walk(root, "");
-  for (const rel of out) {
-    const problem = relativeKeyProblem(rel);
-    if (problem !== undefined) throw new ResultsManifestError(`output path ${rel} ${problem}`);
-  }
+  for (const rel of out) checkOutputPath(rel);
   return out.sort(byUtf8);
 }
+
+/** An output's path becomes an S3 key under the study's prefix: it must be a plain relative key. */
+function checkOutputPath(rel: string): void {
+  const problem = relativeKeyProblem(rel);
+  if (problem !== undefined) throw new ResultsManifestError(`output path ${rel} ${problem}`);
+}
+
+const notRegularFile = (rel: string) =>
+  new ResultsManifestError(`${rel} in the results folder is not a regular file`);
 
 /** `files` (relative to root) sorted, each checked to be a regular file under a safe relative path. */
 async function checkedOutputFiles(root: string, files: readonly string[]): Promise<string[]> {
   for (const rel of files) {
-    const problem = relativeKeyProblem(rel);
-    if (problem !== undefined) throw new ResultsManifestError(`output path ${rel} ${problem}`);
-    const st = await fs.lstat(path.join(root, ...rel.split("/")));
-    if (!st.isFile()) throw new ResultsManifestError(`${rel} in the results folder is not a regular file`);
+    checkOutputPath(rel);
+    if (!(await fs.lstat(path.join(root, ...rel.split("/")))).isFile()) throw notRegularFile(rel);
   }
   return [...new Set(files)].sort(byUtf8);
 }
