@@ -11,8 +11,8 @@
  *   truth/truth.json                written last: its presence means the phantom is complete
  * Every mask is on the CT's own grid and affine.
  */
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Geometry, LabelVolume } from "../contracts/volume.js";
 import {
   type DicomIdentity,
@@ -21,6 +21,7 @@ import {
   writeCtSeriesToZip,
 } from "../dicom/write-series.js";
 import { writeNifti } from "../nifti/write.js";
+import { writeFileAtomic } from "../util/write-file-atomic.js";
 import { gravityInAnatomy, planEffusion } from "./effusion.js";
 import { planEmphysema } from "./emphysema.js";
 import {
@@ -245,8 +246,11 @@ export async function runPhantom(
       lungs: "truth/lungs.nii.gz",
     },
   });
-  await writeFile(`${truthFiles.json}.part`, `${JSON.stringify(truth, null, 2)}\n`);
-  await rename(`${truthFiles.json}.part`, truthFiles.json);
+  await writeFileAtomic(
+    dirname(truthFiles.json),
+    basename(truthFiles.json),
+    `${JSON.stringify(truth, null, 2)}\n`,
+  );
   paths.push(truthFiles.json);
   step();
 
