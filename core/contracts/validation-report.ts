@@ -79,7 +79,12 @@ export const ValidationReportSchema = z.object({
   warnings: z.array(WarningSchema),
   series: SeriesSummarySchema.nullable(),
   files: z.object({ total: z.number().int().nonnegative(), used: z.number().int().nonnegative() }),
+  /**
+   * Bytes fetched from storage, every read counted (compressed bytes for a zip). Full validation reads the
+   * headers and then the pixel data, so it can exceed bytesTotal; header-only validation reads a fraction.
+   */
   bytesRead: z.number().int().nonnegative(),
+  /** Stored size of the input: the zip's or NIfTI's size, or the sum of the files' sizes. */
   bytesTotal: z.number().int().nonnegative(),
 });
 export type ValidationReport = z.infer<typeof ValidationReportSchema>;
