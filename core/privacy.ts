@@ -49,9 +49,11 @@ export function pseudonymiseFiles<T extends { file?: string }>(
 ): T[] {
   const position = new Map(sortedPaths.map((p, i) => [p, i + 1]));
   return items.map((x) => {
-    if (x.file === undefined || fileRefPosition(x.file) !== undefined) return x;
+    if (x.file === undefined) return x;
     const { file, ...rest } = x;
+    // A listed path first: a file may itself be named like a reference ("#3").
     const n = position.get(file);
-    return (n === undefined ? rest : { ...rest, file: fileRef(n) }) as T;
+    if (n !== undefined) return { ...rest, file: fileRef(n) } as T;
+    return (fileRefPosition(file) !== undefined ? x : rest) as T;
   });
 }

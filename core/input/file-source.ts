@@ -55,7 +55,7 @@ export async function readFileRange(absPath: string, start: number, end: number,
       filled += n;
     }
     if (filled < end - start)
-      reject("TRUNCATED", `${display} became shorter while it was being read.`, { file: display });
+      reject("TRUNCATED", "The file became shorter while it was being read.", { file: display });
     return new Uint8Array(buf.buffer, buf.byteOffset, filled);
   } finally {
     closeSync(fd);
@@ -96,7 +96,7 @@ export async function readFileInto(
       filled += n;
     }
     if (filled < target.length)
-      reject("TRUNCATED", `${display} became shorter while it was being read.`, { file: display });
+      reject("TRUNCATED", "The file became shorter while it was being read.", { file: display });
   } finally {
     closeSync(fd);
   }

@@ -53,9 +53,9 @@ export function parseUploadManifest(bytes: Uint8Array): UploadManifest {
 const NAMES_IN_MESSAGE = 5;
 
 /**
- * Reads of the upload's own object (the zip, the NIfTI, the manifest) pinned to the version the event
- * named: a replaced upload is not validated as the study of an older event. Its newer version's event
- * starts its own study.
+ * Reads of the upload's own object (the zip or NIfTI) pinned to the version the event named: a replaced
+ * upload is not validated as the study of an older event (its ETag named the study); the newer version's
+ * event starts its own study.
  */
 async function readPinned<T>(read: () => Promise<T>): Promise<T> {
   try {
@@ -64,7 +64,7 @@ async function readPinned<T>(read: () => Promise<T>): Promise<T> {
     if (!(e instanceof ObjectChangedError)) throw e;
     reject(
       "UPLOAD_CHANGED",
-      "The upload was replaced while it was being validated; the new version is validated as a study of its own.",
+      "The upload was replaced while it was being validated; its new version is validated as a study of its own.",
     );
   }
 }
@@ -95,8 +95,10 @@ const pin = (etag: string | undefined) => (etag !== undefined ? { ifMatch: etag 
 
 /**
  * An entry backed by one version of one object (`etag`, where the store keeps entity tags). `listed`: a
- * file a manifest lists, whose change is the uploader's (UPLOAD_CHANGED on the file); otherwise the
- * upload's own object, replaced by a newer upload (readPinned). A short read means the object changed too.
+ * file a manifest lists; a newer version of it is the store's ObjectChangedError, left to the caller (the
+ * ingest Lambda validates again from a fresh listing: a client's retried PUT of the same bytes gets a new
+ * ETag too). Otherwise the upload's own object, replaced by a newer upload (readPinned). A short read
+ * means the object changed as well.
  */
 function objectEntry(
   store: CountingObjectStore,
@@ -106,19 +108,8 @@ function objectEntry(
   etag: string | undefined,
   listed: boolean,
 ): InputEntry {
-  const getRange = async (s: number, e: number) => {
-    if (!listed) return readPinned(() => store.getRange(key, s, e, pin(etag)));
-    try {
-      return await store.getRange(key, s, e, pin(etag));
-    } catch (err) {
-      if (!(err instanceof ObjectChangedError)) throw err;
-      reject(
-        "UPLOAD_CHANGED",
-        `The file was overwritten while the upload was being validated, after ${UPLOAD_MANIFEST_NAME} listed it. Upload every file before ${UPLOAD_MANIFEST_NAME}, and send the series again as a new upload.`,
-        { file: entryPath },
-      );
-    }
-  };
+  const getRange = (s: number, e: number) =>
+    listed ? store.getRange(key, s, e, pin(etag)) : readPinned(() => store.getRange(key, s, e, pin(etag)));
   return {
     path: entryPath,
     size,
@@ -164,21 +155,14 @@ async function openSingleObject(
   };
 }
 
-async function readManifest(
-  store: CountingObjectStore,
-  { key, size, etag }: ObjectInfo,
-): Promise<UploadManifest> {
-  checkUploadManifestSize(size);
-  return parseUploadManifest(await readPinned(() => store.get(key, pin(etag))));
-}
-
 async function openManifest(
   store: CountingObjectStore,
-  object: ObjectInfo,
+  { key, size, etag }: ObjectInfo,
   limits: InputLimits,
+  prefetched: Uint8Array | undefined,
 ): Promise<InputSource> {
-  const { key } = object;
-  const manifest = await readManifest(store, object);
+  checkUploadManifestSize(size);
+  const manifest = parseUploadManifest(prefetched ?? (await readPinned(() => store.get(key, pin(etag)))));
   const folder = posix.dirname(key) === "." ? "" : posix.dirname(key);
   // Positions in the manifest's own `files` list name files in messages: keys can hold the patient's name.
   const files = manifest.files
@@ -228,18 +212,26 @@ async function openManifest(
   };
 }
 
+/** What the caller already knows of the upload's own object. */
+export interface KnownUpload {
+  /** Its HEAD (the ingest Lambda's, checked against its event): every read is pinned to this version. */
+  version: ObjectInfo;
+  /** A manifest's bytes, read (pinned) before: not read again, so they cannot change under the caller. */
+  manifest?: Uint8Array;
+}
+
 /**
  * Open the upload that `key` names. Rejections (bad manifest, unsafe zip, missing files) are InputRejected;
  * a missing `key` itself is the store's ObjectNotFoundError, because the event that named it is stale.
- * `version` is the caller's HEAD of `key` (the ingest Lambda's, checked against its event): every read of
- * the upload is pinned to that version and every listed file to the version listed, so an upload
- * overwritten during validation is UPLOAD_CHANGED instead of validated as a mix of two versions.
+ * With `known`, every read of the upload is pinned to its version (a zip or NIfTI replaced meanwhile is
+ * UPLOAD_CHANGED, never validated as a mix of two versions) and every listed file to the version listed
+ * (a newer one is ObjectChangedError).
  */
 export async function openObjectStoreInput(
   store: ObjectStore,
   key: string,
   limits: Partial<InputLimits> = {},
-  version?: ObjectInfo,
+  known?: KnownUpload,
 ): Promise<InputSource> {
   const lim: InputLimits = { ...DEFAULT_LIMITS, ...limits };
   const counting = new CountingObjectStore(store);
@@ -257,9 +249,9 @@ export async function openObjectStoreInput(
       "UNSUPPORTED_FORMAT",
       `The object is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
     );
-  const object = version ?? (await counting.head(key));
+  const object = known?.version ?? (await counting.head(key));
   if (kind === "zip")
     return openZip(new ObjectRandomAccess(counting, key, object.size, object.etag), base, "zip", lim);
   if (kind === "nifti") return openSingleObject(counting, object, lim);
-  return openManifest(counting, object, lim);
+  return openManifest(counting, object, lim, known?.manifest);
 }

@@ -34,10 +34,16 @@ import type { JobParameters, StudyReason, StudyRecord } from "../contracts/study
 import { UPLOAD_MANIFEST_NAME, UploadManifestSchema } from "../contracts/upload-manifest.js";
 import type { ValidationReport } from "../contracts/validation-report.js";
 import { isInputRejected, reason } from "../errors.js";
-import { openObjectStoreInput } from "../input/object-store-source.js";
+import { type KnownUpload, openObjectStoreInput } from "../input/object-store-source.js";
 import type { InputLimits } from "../input/source.js";
 import type { JobSubmitter } from "../ports/job-submitter.js";
-import { bareEtag, type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
+import {
+  bareEtag,
+  ObjectChangedError,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type ObjectStore,
+} from "../ports/object-store.js";
 import type { StudyRepository } from "../ports/study-repository.js";
 import { rejectionReport, validateSource } from "../validation/validate.js";
 import { jobNameFor } from "./job-name.js";
@@ -123,10 +129,12 @@ export async function ingestUpload(
   const stored = await headIfPresent(deps.store, obj.key);
   if (stored?.etag !== undefined && stored.etag !== etag) return { kind: "ignored", why: "superseded" };
 
+  const fingerprint = await contentFingerprint(obj.key, etag, upload, stored, deps.store);
+  if (fingerprint === "superseded") return { kind: "ignored", why: "superseded" };
   const studyId = deriveStudyId({
     tenant,
     uploadId: upload.uploadId,
-    content: await contentFingerprint(obj.key, etag, upload, stored, deps.store),
+    content: fingerprint.content,
     model: cfg.modelUri,
   });
 
@@ -162,7 +170,24 @@ export async function ingestUpload(
     tookOver = true;
   }
 
-  const report = await validateUpload(deps.store, obj.key, stored, cfg.limits, cfg.uidSalt);
+  const known: KnownUpload | undefined =
+    stored === undefined
+      ? undefined
+      : {
+          version: stored,
+          ...(fingerprint.manifest !== undefined ? { manifest: fingerprint.manifest } : {}),
+        };
+  let report: ValidationReport;
+  try {
+    report = await validateUpload(deps.store, obj.key, known, cfg.limits, cfg.uidSalt);
+  } catch (e) {
+    // A file the manifest lists was overwritten (a client's retried PUT, even of the same bytes, has a new
+    // ETag) or deleted after the listing: end the lease now and let Lambda's retry validate again from a
+    // fresh listing. The job checks every file's sha256 against the manifest whatever happens here.
+    if (e instanceof ObjectChangedError || e instanceof ObjectNotFoundError)
+      await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
+    throw e;
+  }
   if (!report.accepted) {
     const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
     await deps.studies.reject(
@@ -239,6 +264,10 @@ function unfinished(existing: StudyRecord): boolean {
  * Content checksums for the study id. A DICOM upload is identified by its manifest's `key:sha256` list
  * (the client's own checksums of every file); a zip or NIfTI by its ETag. The version id is deliberately
  * left out: uploading identical bytes again is the same study, not a second analysis.
+ *
+ * The manifest is read once, pinned to the event's version, before the study is claimed: its bytes are what
+ * validation parses (`manifest`), so it cannot change under a claimed study. Replaced since the event, it is
+ * "superseded": the newer version's event (same files, same study id) does the work.
  */
 async function contentFingerprint(
   key: string,
@@ -246,34 +275,42 @@ async function contentFingerprint(
   upload: IncomingKey,
   stored: ObjectInfo | undefined,
   store: ObjectStore,
-): Promise<string[]> {
-  const etag = `etag:${objectEtag}`;
-  if (upload.trigger !== "manifest") return [`${posix.basename(upload.rest)}`, etag];
+): Promise<{ content: string[]; manifest?: Uint8Array } | "superseded"> {
+  const byEtag = (name: string) => ({ content: [name, `etag:${objectEtag}`] });
+  if (upload.trigger !== "manifest") return byEtag(posix.basename(upload.rest));
   // Gone since the event: validation will say so; the ETag still names this exact manifest.
-  if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return [UPLOAD_MANIFEST_NAME, etag];
+  if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return byEtag(UPLOAD_MANIFEST_NAME);
+  let manifest: Uint8Array;
   try {
-    const parsed = UploadManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(await store.get(key))));
-    if (!parsed.success) return [UPLOAD_MANIFEST_NAME, etag];
-    return parsed.data.files.map((f) => `${f.key}:${f.sha256}`);
+    manifest = await store.get(key, { ifMatch: objectEtag });
   } catch (e) {
-    // Unparseable or vanished: validation will say why; the ETag still names this exact manifest.
-    if (e instanceof SyntaxError || e instanceof ObjectNotFoundError) return [UPLOAD_MANIFEST_NAME, etag];
+    if (e instanceof ObjectChangedError) return "superseded";
+    // Vanished: validation will say why; the ETag still names this exact manifest.
+    if (e instanceof ObjectNotFoundError) return byEtag(UPLOAD_MANIFEST_NAME);
     throw e;
   }
+  try {
+    const parsed = UploadManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(manifest)));
+    if (parsed.success) return { content: parsed.data.files.map((f) => `${f.key}:${f.sha256}`), manifest };
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  // Unparseable: validation will say why; the ETag still names this exact manifest.
+  return { ...byEtag(UPLOAD_MANIFEST_NAME), manifest };
 }
 
 /** Header-only validation over range reads; every expected problem comes back as a rejected report. */
 async function validateUpload(
   store: ObjectStore,
   key: string,
-  version: ObjectInfo | undefined,
+  known: KnownUpload | undefined,
   limits: Partial<InputLimits> | undefined,
   uidSalt: string | undefined,
 ): Promise<ValidationReport> {
   let source: Awaited<ReturnType<typeof openObjectStoreInput>>;
   try {
     // Reads are pinned to the version the event named (and HEAD confirmed): see openObjectStoreInput.
-    source = await openObjectStoreInput(store, key, limits, version);
+    source = await openObjectStoreInput(store, key, limits, known);
   } catch (e) {
     if (isInputRejected(e)) return rejectionReport(e.reasons, "header-only", uidSalt);
     // The event is stale: the object was deleted after it fired. Retrying cannot help.

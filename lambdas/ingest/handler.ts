@@ -47,6 +47,31 @@ export class InvalidEventError extends Error {
   override readonly name = "InvalidEventError";
 }
 
+/**
+ * What the handler throws in place of an unexpected error, so that Lambda retries the event. Lambda writes a
+ * failed invocation's error message and stack to the function's log and to the dead-letter message; the
+ * original's message can name the upload's object keys (ObjectNotFoundError, S3 AccessDenied), which can
+ * carry patient names, so only its name and stack frames travel.
+ */
+export class IngestFailedError extends Error {
+  override readonly name = "IngestFailedError";
+  constructor(
+    readonly causeName: string,
+    frames: string,
+  ) {
+    super(`ingest failed (${causeName}); the event will be retried`);
+    this.stack = `${this.name}: ${this.message}\n${frames}`;
+  }
+}
+
+/** The "    at …" lines of an error's stack: code locations, no message. */
+const stackFrames = (e: unknown) =>
+  ((e as Error | undefined)?.stack ?? "")
+    .split("\n")
+    .filter((l) => l.trimStart().startsWith("at "))
+    .slice(0, 10)
+    .join("\n");
+
 export type IngestHandler = (event: unknown, context?: Context) => Promise<IngestOutcome>;
 
 export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
@@ -85,8 +110,10 @@ export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
         });
       } else if (!(e instanceof InvalidEventError)) {
         metrics.addMetric("IngestErrors", MetricUnit.Count, 1);
-        // The error's name and message only: SDK errors can echo request parameters (object keys).
-        logger.error("ingest failed; the event will be retried", { errorName: (e as Error).name });
+        // The error's name only, never its message: SDK errors can echo request parameters (object keys).
+        const errorName = (e as Error | undefined)?.name ?? typeof e;
+        logger.error("ingest failed; the event will be retried", { errorName });
+        throw new IngestFailedError(errorName, stackFrames(e));
       }
       throw e;
     } finally {

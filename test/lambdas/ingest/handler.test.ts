@@ -25,6 +25,7 @@ import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
 import { ingestConfigFromEnv } from "../../../lambdas/ingest/config.js";
 import {
   createIngestHandler,
+  IngestFailedError,
   type IngestHandler,
   InvalidEventError,
 } from "../../../lambdas/ingest/handler.js";
@@ -217,6 +218,77 @@ describe("ingest handler", () => {
     expect(submits()).toHaveLength(before);
   });
 
+  it("leaves a manifest re-sent during validation to its newer event, which validates the same study", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/acme/u-manifest-resent/";
+    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    const original = new TextDecoder().decode(await s3Store.get(manifestKey));
+    let resentEtag: string | undefined;
+    // The client sends the manifest again (same files, other formatting) right after the handler's HEAD.
+    const racing: ObjectStore = {
+      list: (p) => s3Store.list(p),
+      head: async (k) => {
+        const info = await s3Store.head(k);
+        if (resentEtag === undefined && k === manifestKey)
+          resentEtag = await putObject(
+            s3.client,
+            INGEST,
+            manifestKey,
+            JSON.stringify(JSON.parse(original), null, 2),
+          );
+        return info;
+      },
+      getRange: (k, a, b, o) => s3Store.getRange(k, a, b, o),
+      get: (k, o) => s3Store.get(k, o),
+      put: (k, b, t) => s3Store.put(k, b, t),
+    };
+    const before = submits().length;
+    expect(await handlerOver(racing)(objectCreatedEvent(INGEST, manifestKey, etag))).toEqual({
+      kind: "ignored",
+      why: "superseded",
+    });
+    // The newer event: same listed files, so the same study, validated and queued (not a duplicate of a
+    // rejection, as it was when the first event's validation met the new manifest).
+    const outcome = await ingest(objectCreatedEvent(INGEST, manifestKey, resentEtag!));
+    expect(outcome.kind).toBe("queued");
+    expect(submits()).toHaveLength(before + 1);
+  });
+
+  it("validates again when a listed file is overwritten after the listing: the event is retried, not rejected", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/acme/u-slice-resent/";
+    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    const resentKey = `${folder}${slices[3]!.name}`;
+    const resent = slices[3]!.bytes.slice();
+    resent[resent.length - 1]! ^= 1; // a new version (s3rver's ETag is the MD5 of the bytes)
+    let overwritten = false;
+    const racing: ObjectStore = {
+      list: async (p) => {
+        const listed = await s3Store.list(p);
+        if (!overwritten) {
+          overwritten = true;
+          await putObject(s3.client, INGEST, resentKey, resent);
+        }
+        return listed;
+      },
+      head: (k) => s3Store.head(k),
+      getRange: (k, a, b, o) => s3Store.getRange(k, a, b, o),
+      get: (k, o) => s3Store.get(k, o),
+      put: (k, b, t) => s3Store.put(k, b, t),
+    };
+    const event = objectCreatedEvent(INGEST, manifestKey, etag);
+    const thrown = await handlerOver(racing)(event).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(IngestFailedError);
+    expect((thrown as IngestFailedError).causeName).toBe("ObjectChangedError");
+    // What Lambda logs of the failure names no object key (the folder could be a patient's name).
+    expect(`${(thrown as Error).message}\n${(thrown as Error).stack}`).not.toContain(folder);
+    // Lambda's retry: the lease was released, so it takes over at once and validates the current files.
+    const outcome = await ingest(event);
+    expect(outcome.kind).toBe("queued");
+  });
+
   it("starts one job for the same event delivered three times, in sequence and concurrently", async () => {
     const seq = await uploadZip("acme", "u-seq");
     const first = await ingest(seq.event);
@@ -267,7 +339,7 @@ describe("ingest handler", () => {
       ...quietPowertools("ingest-crash-test"),
     });
     const { event } = await uploadZip("acme", "u-holder-crashed");
-    await expect(handler(event)).rejects.toThrow("Task timed out");
+    await expect(handler(event)).rejects.toThrow("ingest failed (TimeoutError)");
     crash = false;
     // Lambda's first retry, a minute later: the lease still runs, so it must not call itself a duplicate.
     clock = start + 60_000;
@@ -364,7 +436,7 @@ describe("ingest handler", () => {
   it("leaves a retryable state when SubmitJob fails, and the retried event submits exactly once", async () => {
     const { event } = await uploadZip("acme", "u-throttled");
     failNextSubmit(Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" }));
-    await expect(ingest(event)).rejects.toThrow("Rate exceeded");
+    await expect(ingest(event)).rejects.toThrow("ingest failed (TooManyRequestsException)");
     const failedCalls = submits().length;
     expect(failedCalls).toBe(1);
 
@@ -387,7 +459,7 @@ describe("ingest handler", () => {
     const { event } = await uploadZip("acme", "u-crashed");
     // SubmitJob reached Batch but its answer was lost (the holder saw an error, as one that crashed would).
     failNextSubmit(new Error("socket hang up"));
-    await expect(ingest(event)).rejects.toThrow("socket hang up");
+    await expect(ingest(event)).rejects.toThrow("ingest failed (Error)");
     const jobName = (submits()[0]!.args[0].input as SubmitJobCommandInput).jobName!;
     batch
       .on(ListJobsCommand)
