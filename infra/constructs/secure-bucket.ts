@@ -76,8 +76,13 @@ export class SecureBucket extends Construct {
       cfn.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
     }
 
-    // Default encryption already applies the key; these deny requests that ask for something weaker or a
-    // key outside this deployment (a presigned PUT carrying its own SSE headers, for instance).
+    // Default encryption already applies the key to every object, so a PUT need not ask for it. These deny
+    // a PUT that asks for something weaker or for a key outside this deployment (a presigned PUT carrying
+    // its own SSE headers, for instance). Each applies only when the header is present (Null: false):
+    // `StringNotEqualsIfExists` in a Deny matches a request WITHOUT the header too, and denied every plain
+    // PutObject, so no upload, result or failure.json could be written.
+    const sse = "s3:x-amz-server-side-encryption";
+    const sseKey = "s3:x-amz-server-side-encryption-aws-kms-key-id";
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: "DenyNonKmsEncryption",
@@ -85,7 +90,7 @@ export class SecureBucket extends Construct {
         principals: [new iam.AnyPrincipal()],
         actions: ["s3:PutObject"],
         resources: [this.bucket.arnForObjects("*")],
-        conditions: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+        conditions: { Null: { [sse]: "false" }, StringNotEquals: { [sse]: ["aws:kms", "aws:kms:dsse"] } },
       }),
     );
     this.bucket.addToResourcePolicy(
@@ -96,9 +101,8 @@ export class SecureBucket extends Construct {
         actions: ["s3:PutObject"],
         resources: [this.bucket.arnForObjects("*")],
         conditions: {
-          StringNotEqualsIfExists: {
-            "s3:x-amz-server-side-encryption-aws-kms-key-id": props.encryptionKey.keyArn,
-          },
+          Null: { [sseKey]: "false" },
+          StringNotEquals: { [sseKey]: props.encryptionKey.keyArn },
         },
       }),
     );

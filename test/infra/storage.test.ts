@@ -5,6 +5,7 @@
  */
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { conditionMatches, type RequestContext } from "../helpers/iam-conditions.js";
 import { at, resourcesOf, type SynthesizedApp, synthDeepscApp } from "./synth-app.js";
 
 type Props = Record<string, unknown>;
@@ -105,6 +106,35 @@ describe("storage stack", () => {
         (x) => x.Sid,
       );
       expect(sids).toEqual(expect.arrayContaining(["DenyNonKmsEncryption", "DenyForeignKmsKey"]));
+    }
+  });
+
+  it("lets a plain PUT (the bucket's default key applies) and one naming the data key through; denies the rest", () => {
+    const policies = Object.values(resourcesOf(s.storage, "AWS::S3::BucketPolicy"));
+    const dataKeyId = Object.keys(resourcesOf(s.storage, "AWS::KMS::Key"))[0]!;
+    const dataKeyArn = { "Fn::GetAtt": [dataKeyId, "Arn"] };
+    const sse = "s3:x-amz-server-side-encryption";
+    const sseKey = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+    const tls = { "aws:SecureTransport": "true" };
+    for (const [id] of dataBuckets()) {
+      const policy = policies.find(
+        (p) => JSON.stringify(p.Properties?.Bucket) === JSON.stringify({ Ref: id }),
+      );
+      const denies = at<{ Statement: Statement[] }>(policy, "Properties.PolicyDocument").Statement.filter(
+        (st) => st.Effect === "Deny" && [st.Action].flat().some((a) => a === "s3:PutObject" || a === "s3:*"),
+      );
+      const denied = (ctx: RequestContext) =>
+        denies.some((st) => conditionMatches(st.Condition as never, ctx));
+      // What the code sends: presigned PUTs (only `host` signed), the job's and the Lambdas' PutObject.
+      expect(denied({ ...tls }), `${id}: a PUT without SSE headers`).toBe(false);
+      expect(denied({ ...tls, [sse]: "aws:kms", [sseKey]: dataKeyArn })).toBe(false);
+      expect(denied({ ...tls, [sse]: "aws:kms" })).toBe(false);
+      // What the policy is for.
+      expect(denied({ ...tls, [sse]: "AES256" })).toBe(true);
+      expect(
+        denied({ ...tls, [sse]: "aws:kms", [sseKey]: "arn:aws:kms:eu-west-1:999999999999:key/other" }),
+      ).toBe(true);
+      expect(denied({ "aws:SecureTransport": "false" })).toBe(true);
     }
   });
 
