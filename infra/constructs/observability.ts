@@ -26,7 +26,19 @@ class LogGroupTarget implements events.IRuleTarget {
   constructor(private readonly logGroup: logs.ILogGroup) {}
 
   bind(): events.RuleTargetConfig {
+    const field = (path: string) => events.EventField.fromPath(path);
     return {
+      // A Batch event carries the job's parameters and container environment, and with them the upload's
+      // object key, which an integrator may have built from a patient's name: the audit line keeps what an
+      // operator needs and nothing of the input. (A CloudWatch Logs target takes {timestamp, message}, the
+      // message a string; EventBridge escapes values placed inside it.)
+      input: events.RuleTargetInput.fromObject({
+        timestamp: events.EventField.time,
+        message:
+          `Batch job ${field("$.detail.jobId")} (${field("$.detail.jobName")}) ${field("$.detail.status")}: ` +
+          `${field("$.detail.statusReason")}; exit code ${field("$.detail.container.exitCode")}, ` +
+          `log stream ${field("$.detail.container.logStreamName")}`,
+      }),
       arn: Stack.of(this.logGroup).formatArn({
         service: "logs",
         resource: "log-group",

@@ -359,6 +359,31 @@ describe("pipeline stack services", () => {
       expect(text).toContain('\\"Service\\":\\"events.amazonaws.com\\"');
       expect(text).toContain('[\\"logs:CreateLogStream\\",\\"logs:PutLogEvents\\"]');
       expect(text).toMatch(/"Fn::GetAtt":\["ObservabilityJobFailuresAudit[0-9A-F]+","Arn"\]/);
+      // What reaches it: the job's id, name, status, reason, exit code and log stream, never the whole event
+      // (its parameters and container environment carry the upload's object key).
+      const auditTargets = Object.values(resourcesOf(s.pipeline, "AWS::Events::Rule"))
+        .flatMap((r) => (r.Properties?.Targets as { Arn: unknown; InputTransformer?: unknown }[]) ?? [])
+        .filter((t) => JSON.stringify(t.Arn).includes("log-group"));
+      expect(auditTargets).toHaveLength(2);
+      for (const t of auditTargets) {
+        const transformer = t.InputTransformer as {
+          InputPathsMap: Record<string, string>;
+          InputTemplate: string;
+        };
+        expect(Object.values(transformer.InputPathsMap).sort()).toEqual([
+          "$.detail.container.exitCode",
+          "$.detail.container.logStreamName",
+          "$.detail.jobId",
+          "$.detail.jobName",
+          "$.detail.status",
+          "$.detail.statusReason",
+          "$.time",
+        ]);
+        expect(JSON.parse(transformer.InputTemplate.replace(/<[^>]+>/g, "0"))).toEqual({
+          timestamp: 0,
+          message: expect.stringContaining("Batch job"),
+        });
+      }
     });
   });
 });
