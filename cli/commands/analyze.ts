@@ -2,6 +2,7 @@ import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isInputRejected } from "../../core/errors.js";
 import { analyze } from "../../gpu-job/pipeline/analyze.js";
+import { ModelOutputError } from "../../gpu-job/pipeline/infer/sliding-window.js";
 import { ModelManifestError } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { ExecutionProviderError } from "../../gpu-job/pipeline/model/session.js";
 import { createProgress } from "../progress.js";
@@ -66,7 +67,11 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
       process.stderr.write(`deepsc analyze: the input was rejected:\n${lines.join("\n")}\n`);
       return 2;
     }
-    if (e instanceof ModelManifestError || e instanceof ExecutionProviderError) {
+    if (
+      e instanceof ModelManifestError ||
+      e instanceof ExecutionProviderError ||
+      e instanceof ModelOutputError
+    ) {
       process.stderr.write(`deepsc analyze: ${e.message}\n`);
       return 1;
     }

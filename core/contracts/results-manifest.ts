@@ -100,6 +100,8 @@ export const JOB_FAILURE_REASONS = {
   INPUT_CHANGED: "An uploaded file no longer matches the size or sha256 its upload manifest declared.",
   MODEL_INVALID: "The model could not be fetched, or model.json is invalid.",
   MODEL_CHECKSUM_MISMATCH: "The model weights do not match the sha256 in model.json; nothing was analysed.",
+  MODEL_OUTPUT_INVALID:
+    "The model produced unusable outputs (NaN or infinity, or the wrong shape); nothing was published.",
   INTERNAL_ERROR: "The analysis failed unexpectedly; the job log has the details.",
 } as const;
 export type JobFailureReason = keyof typeof JOB_FAILURE_REASONS;

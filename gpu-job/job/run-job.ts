@@ -12,8 +12,9 @@
  */
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
-import { RESULTS_MANIFEST_FILE } from "../../core/contracts/results-manifest.js";
+import { JOB_FAILURE_REASONS, RESULTS_MANIFEST_FILE } from "../../core/contracts/results-manifest.js";
 import type { AnalyzeOptions } from "../pipeline/analyze.js";
+import { ModelOutputError } from "../pipeline/infer/sliding-window.js";
 import { ModelManifestError } from "../pipeline/model/model-manifest.js";
 import { classifyFailure, describeErrorForLog, JobFailure, storageStep } from "./failure.js";
 import type { JobConfig, JobConfigError } from "./params.js";
@@ -150,6 +151,16 @@ export async function runJob(config: JobConfig, deps: JobDeps): Promise<JobOutco
               "MODEL_INVALID",
               "The model failed its schema or checksum check when the pipeline loaded it.",
               { cause: e },
+            );
+          // The same model on the same scan would do it again: not retried.
+          if (e instanceof ModelOutputError)
+            throw new JobFailure(
+              "CONFIGURATION",
+              "MODEL_OUTPUT_INVALID",
+              JOB_FAILURE_REASONS.MODEL_OUTPUT_INVALID,
+              {
+                cause: e,
+              },
             );
           throw e;
         }

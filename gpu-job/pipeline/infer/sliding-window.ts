@@ -152,10 +152,24 @@ function countAbove(v: Float32Array, from: number, to: number, threshold: number
   return n;
 }
 
+/**
+ * The model's outputs are unusable: missing, mis-sized, or holding NaN or infinity (an fp16 model can
+ * overflow). Nothing is written from such a run: a NaN probability or logit would otherwise crash the
+ * findings or silently drop lesion voxels (NaN fails every threshold).
+ */
+export class ModelOutputError extends Error {
+  override readonly name = "ModelOutputError";
+}
+
 function output(out: Record<string, Float32Array>, name: string, expected: number): Float32Array {
   const v = out[name];
-  if (!v) throw new Error(`the model gave no output named ${name}`);
+  if (!v) throw new ModelOutputError(`the model gave no output named ${name}`);
   if (v.length !== expected)
-    throw new Error(`model output ${name} has ${v.length} values, expected ${expected}`);
+    throw new ModelOutputError(`model output ${name} has ${v.length} values, expected ${expected}`);
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isFinite(v[i] as number))
+      throw new ModelOutputError(
+        `model output ${name} holds ${v[i]} (value ${i}): the model overflowed or is broken; an fp16 model can overflow where its fp32 variant does not`,
+      );
   return v;
 }

@@ -2,6 +2,7 @@
  * runJob against a real S3 protocol server (s3rver on 127.0.0.1) with a fake pipeline: the upload shapes in,
  * every output and the manifest out, reruns, interrupted and failed attempts, and the failure classes.
  */
+
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { parseJobEnv } from "../../../gpu-job/job/params.js";
 import { type JobDeps, type JobLogger, runJob } from "../../../gpu-job/job/run-job.js";
 import { S3JobStore } from "../../../gpu-job/job/s3-job-store.js";
 import type { JobStore } from "../../../gpu-job/job/store.js";
+import { ModelOutputError } from "../../../gpu-job/pipeline/infer/sliding-window.js";
 import { createS3Client } from "../../../lambdas/adapters/s3-object-store.js";
 import { S3RVER_CREDENTIALS, type S3rverHandle, startS3rver } from "../../helpers/s3rver.js";
 import { type FakeCall, fakeAnalyze } from "./fake-analyze.js";
@@ -415,6 +417,23 @@ describe("runJob: model from S3 (DEEPSC_MODEL_URI=s3://...)", () => {
     expect(outcome).toMatchObject({ exitCode: 78, retryable: false, codes: ["MODEL_CHECKSUM_MISMATCH"] });
     expect(calls).toHaveLength(0);
     expect(await failureOf(study.prefix)).toMatchObject({ kind: "CONFIGURATION", exitCode: 78 });
+  });
+
+  it("a model whose outputs overflow is MODEL_OUTPUT_INVALID (exit 78, not retried), nothing published", async () => {
+    const study = await niftiStudy();
+    const outcome = await runJob(
+      parseJobEnv(study.env),
+      deps({
+        analyze: async () => {
+          throw new ModelOutputError("model output class_logits holds Infinity (value 0)");
+        },
+      }),
+    );
+    expect(outcome).toMatchObject({ exitCode: 78, retryable: false, codes: ["MODEL_OUTPUT_INVALID"] });
+    expect(await failureOf(study.prefix)).toMatchObject({
+      kind: "CONFIGURATION",
+      reasons: [{ code: "MODEL_OUTPUT_INVALID" }],
+    });
   });
 
   it("a model URI that names nothing is MODEL_INVALID (exit 78)", async () => {

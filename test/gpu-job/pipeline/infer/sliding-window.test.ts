@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { slidingWindow, type TileRunner } from "../../../../gpu-job/pipeline/infer/sliding-window.js";
+import {
+  ModelOutputError,
+  slidingWindow,
+  type TileRunner,
+} from "../../../../gpu-job/pipeline/infer/sliding-window.js";
 import type { ModelManifest } from "../../../../gpu-job/pipeline/model/model-manifest.js";
 import type { ModelGrid } from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
 import { orientedView } from "../../../../gpu-job/pipeline/preprocess/orientation.js";
@@ -150,4 +154,28 @@ describe("slidingWindow", () => {
       /no output named class_logits/,
     );
   });
+
+  it.each([
+    ["class_logits", Number.POSITIVE_INFINITY],
+    ["lesion_logits", Number.NaN],
+    ["evidence", Number.NEGATIVE_INFINITY],
+  ])(
+    "refuses a tile whose %s holds %s (an overflowed fp16 model), naming the output",
+    async (name, value) => {
+      const g = grid(40, (z) => (z === 20 ? 1 : 0));
+      let call = 0;
+      const overflowing: TileRunner = async (f, s) => {
+        const out = await echo(f, s);
+        // The second call only: one bad tile among good ones is enough to refuse the whole scan.
+        if (++call === 2) (out[name] as Float32Array)[1] = value;
+        return out;
+      };
+      const error = await slidingWindow(g, manifest({ method: "mean", baseMl: 0 }), overflowing).catch(
+        (e) => e,
+      );
+      expect(call).toBe(2); // stopped at the bad tile
+      expect(error).toBeInstanceOf(ModelOutputError);
+      expect((error as Error).message).toContain(`model output ${name} holds ${value}`);
+    },
+  );
 });
