@@ -26,25 +26,35 @@ interface AxisTable {
   frac: Float32Array;
 }
 
+/** Native pixels outside the model's in-plane window: 1 where the model never saw the pixel. */
+type InPlaneTable = AxisTable & { outside: Uint8Array };
+
 /**
  * Bilinear source positions of the native pixels in model pixels: native pixel x sits at model coordinate
  * (x - start) / step - 0.5 (model pixel o is centred on start + (o + 0.5) * step), clamped to the grid.
  * For a resized field of view (start -0.5, step n/size) this is (x + 0.5) * size / n - 0.5, PyTorch's
- * interpolate(..., align_corners=False).
+ * interpolate(..., align_corners=False), and every native pixel lies within the window. A fixed-spacing
+ * window (windowOnLungs) can leave native pixels beyond its edges: those are `outside` (background, like
+ * the slices past zRange), not copies of the window's edge column.
  */
-function inPlaneTable(m: AxisMap): AxisTable {
+function inPlaneTable(m: AxisMap): InPlaneTable {
   const { n, size } = m;
   const lo = new Int32Array(n);
   const hi = new Int32Array(n);
   const frac = new Float32Array(n);
+  const outside = new Uint8Array(n);
+  // The window spans model coordinates [-0.5, size - 0.5]; a hair of slack for rounding at its edges.
+  const slack = 1e-6;
   for (let i = 0; i < n; i++) {
-    const src = Math.min(Math.max((i - m.start) / m.step - 0.5, 0), size - 1);
+    const raw = (i - m.start) / m.step - 0.5;
+    if (raw < -0.5 - slack || raw > size - 0.5 + slack) outside[i] = 1;
+    const src = Math.min(Math.max(raw, 0), size - 1);
     const l = Math.min(Math.floor(src), size - 1);
     lo[i] = l;
     hi[i] = Math.min(l + 1, size - 1);
     frac[i] = Math.min(src - l, 1);
   }
-  return { lo, hi, frac };
+  return { lo, hi, frac, outside };
 }
 
 /**
@@ -134,8 +144,14 @@ export function toNative(
       const r0 = (ys.lo[y] as number) * grid.width;
       const r1 = (ys.hi[y] as number) * grid.width;
       const fy = ys.frac[y] as number;
+      const rowOutside = ys.outside[y] === 1;
       let idx = view.offset + y * view.stride[1] + z * view.stride[2];
       for (let x = 0; x < nx; x++, idx += view.stride[0]) {
+        if (rowOutside || xs.outside[x] === 1) {
+          // Beyond the in-plane window: the model saw nothing here (ev stays 0 = evMin, no lesion).
+          if (logitsOut) logitsOut[idx] = OUTSIDE_LOGIT * LOGIT_STEPS;
+          continue;
+        }
         const c0 = xs.lo[x] as number;
         const c1 = xs.hi[x] as number;
         const fx = xs.frac[x] as number;

@@ -67,7 +67,8 @@ describe("toNative", () => {
 
   it("with a fixed model pixel size, maps back through the same centred grid (any field of view)", () => {
     // 10 native pixels of 1 mm, model pixels of 2 mm, 4 of them: the model grid covers native x 0.5 .. 8.5
-    // (centred on 4.5); native pixels beyond it read the edge model pixel.
+    // (centred on 4.5); native pixels 0 and 9 lie beyond it: the model never saw them, so they are background
+    // with the least evidence (they used to copy the window's edge column).
     const vol = volume([10, 10, 2], [1, 1, 2.5], [1, 0, 0, 0, 1, 0, 0, 0, 1], (i) => (i < 5 ? -1400 : 200));
     const p = { ...testPreprocessing({ size: [4, 4], mask: false, stack: 2, tile: 2, overlap: 0 }) };
     p.inPlane = { ...p.inPlane, spacingMm: 2 };
@@ -82,7 +83,22 @@ describe("toNative", () => {
       grid.image,
       opts,
     );
-    expect(Array.from(maps.lesions.subarray(0, 10))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+    // Row 1 (rows 0 and 9 lie outside the window too).
+    expect(Array.from(maps.lesions.subarray(10, 20))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 0]);
+    expect(Array.from(maps.evidence.subarray(10, 20))).toEqual([0, 0, 0, 0, 64, 191, 255, 255, 255, 0]);
+    for (const row of [0, 9]) {
+      expect(Array.from(maps.evidence.subarray(row * 10, row * 10 + 10)).every((v) => v === 0)).toBe(true);
+      expect(Array.from(maps.lesions.subarray(row * 10, row * 10 + 10)).every((v) => v === 0)).toBe(true);
+    }
+    const logits = new Int16Array(vol.data.length);
+    toNative(
+      grid,
+      grid.image.map((v) => v - 0.5),
+      grid.image,
+      { ...opts, logitsInto: logits, lesions: false },
+    );
+    expect(logits[19]).toBe(-32768); // the lowest logit the store holds, as for slices past zRange
+    expect(logits[18]).toBeGreaterThan(0);
   });
 
   it("keeps lesions inside the lung mask", () => {
