@@ -166,7 +166,7 @@ export async function analyze(
     }
     const caveats = scanCaveats({
       lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
-      coarse: coarserThanModel(volume, m.preprocessing),
+      coarse: coarserThanModel(volume, m.preprocessing, inference.lungScale?.factors),
       rollDeg: lungRollDeg(lungs.labels, volume),
       view: {
         acrossMm: inPlaneFieldOfViewMm(volume),

@@ -138,11 +138,14 @@ function resampleSlice(
 /**
  * The scan's in-plane pixel (the coarser of its LPS x and y sizes) and the model's, when the scan's is the
  * coarser: the model grid is then an upsampling, an image the model was never trained on. Without a fixed
- * model spacing, the model pixel is the field of view over the model's size.
+ * model spacing, the model pixel is the field of view over the model's size. `pixelScale` is what
+ * buildModelGrid multiplied a fixed model pixel by for this scan (the lungScale rule's factors): a small
+ * chest is seen on finer model pixels, a large one on coarser.
  */
 export function coarserThanModel(
   volume: Geometry,
   p: Preprocessing,
+  pixelScale: readonly [number, number] = [1, 1],
 ): { nativeMm: number; modelMm: number } | null {
   const view = orientedView(volume);
   const [height, width] = p.inPlane.size;
@@ -152,7 +155,8 @@ export function coarserThanModel(
     [1, height],
   ] as const) {
     const nativeMm = view.spacing[axis];
-    const modelMm = p.inPlane.spacingMm ?? (view.dims[axis] * nativeMm) / size;
+    const fixed = p.inPlane.spacingMm;
+    const modelMm = fixed ? fixed * pixelScale[axis] : (view.dims[axis] * nativeMm) / size;
     // A relative tolerance: 360 mm over 128 pixels is the model's own 2.8125 mm, not coarser.
     if (nativeMm > modelMm * (1 + 1e-6) && (!worst || nativeMm / modelMm > worst.nativeMm / worst.modelMm))
       worst = { nativeMm, modelMm };

@@ -172,6 +172,25 @@ describe("coarserThanModel", () => {
     });
   });
 
+  it("compares with the model pixel the scan was really seen on, scaled to the patient's lungs", () => {
+    // 2.81 mm pixels of a small chest seen on 2.8125 * 0.7 = 1.97 mm model pixels: upsampled, coarse.
+    const small = geometry([128, 128, 10], [2.81, 2.81, 2.5], axial);
+    expect(coarserThanModel(small, fixed(2.8125))).toBeNull();
+    expect(coarserThanModel(small, fixed(2.8125), [0.7, 0.7])).toEqual({
+      nativeMm: 2.81,
+      modelMm: 2.8125 * 0.7,
+    });
+    // 3.3 mm pixels of a large chest seen on 2.8125 * 1.3 = 3.66 mm: downsampled, not coarse.
+    const large = geometry([128, 128, 10], [3.3, 3.3, 2.5], axial);
+    expect(coarserThanModel(large, fixed(2.8125))).not.toBeNull();
+    expect(coarserThanModel(large, fixed(2.8125), [1.3, 1.3])).toBeNull();
+    // Each axis by its own factor (columns x, rows y).
+    expect(coarserThanModel(small, fixed(2.8125), [1, 0.7])).toEqual({
+      nativeMm: 2.81,
+      modelMm: 2.8125 * 0.7,
+    });
+  });
+
   it("without a fixed model pixel, compares with the field of view over the model's size", () => {
     const whole = testPreprocessing({ size: [128, 128], spacing: null });
     expect(coarserThanModel(geometry([128, 128, 10], [5, 5, 2.5], axial), whole)).toBeNull();
