@@ -79,6 +79,8 @@ export const WARNING_CODES = {
     "The lungs are smaller or larger than the sizes the model's size rule was checked on (preprocessing.inPlane.lungScale), as a child's chest is: the model saw them resampled further than it was checked, or at another size than any chest it was trained on, and its class is unreliable.",
   PLEURAL_EFFUSION:
     "100 mL or more of water-density fluid lies beneath a lung, most likely a pleural effusion: the model was not trained on effusions, and lesions along the fluid may be false.",
+  THICK_SLICES:
+    "The slices are more than twice as far apart as the model's slice grid (thicker than any it was trained on): it sees slices interpolated across the gaps, and its lesions (false positives) and class are less reliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -31,7 +31,7 @@ import { segmentLungs } from "./lungs/segment-lungs.js";
 import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
 import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
-import { coarserThanModel } from "./preprocess/model-grid.js";
+import { coarserThanModel, thickerThanModel } from "./preprocess/model-grid.js";
 import { inPlaneFieldOfViewMm } from "./preprocess/orientation.js";
 import { removeEarlierReports, writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
@@ -174,6 +174,7 @@ export async function analyze(
       },
       lungSizeBeyondRange: sizeBeyondRange,
       pleuralFluid: fluid,
+      thick: thickerThanModel(volume, m.preprocessing),
     });
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.

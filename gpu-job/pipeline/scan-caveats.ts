@@ -16,6 +16,8 @@
  *    (model.json inPlane.lungScale.checkedRange; preprocess/lung-scale.ts). On bench/scan-kinds.ts a normal
  *    chest 0.6 times the training body's (a child's) came out non-pneumonia only at 0.67, with 3.3 mL of
  *    false lesion, once resampled all the way, and COVID-19 0.90 when resampled only to 0.7.
+ *  - THICK_SLICES: slices further apart than the model was trained on (thickerThanModel): false lesions
+ *    grow (a normal phantom: 5 mL at 5 mm, 40 mL at 10 mm) while the class held; care, not unreliable.
  *  - PLEURAL_EFFUSION: water-density fluid beneath a lung (lungs/pleural-fluid.ts), which the model never
  *    saw. On bench/scan-kinds.ts (seeds 9106 and 9107) every class stayed right with up to 1.2 L on one side
  *    or 600 mL on each, but less surely (a normal chest 0.83, a COVID-19 one 0.75 with 1.2 L), with up to
@@ -77,6 +79,8 @@ export function scanCaveats(facts: {
   lungSizeBeyondRange?: { ratios: [number, number]; checkedRange: [number, number]; clamped: boolean } | null;
   /** pleuralFluid's measure (null: pixels too coarse to measure). */
   pleuralFluid?: Pick<PleuralFluid, "ml" | "depthMm"> | null;
+  /** thickerThanModel's answer. */
+  thick?: { nativeMm: number; modelMm: number } | null;
 }): ScanCaveats {
   const out: ScanCaveats = { warnings: [], impression: [] };
   const lungMl = Math.round(facts.lungMl);
@@ -139,6 +143,17 @@ export function scanCaveats(facts: {
     });
     out.impression.push(
       `The lungs are ${smaller ? "smaller" : "larger"} than any the model was checked on, so its class is unreliable.`,
+    );
+  }
+  const thick = facts.thick;
+  if (thick) {
+    const mm = (v: number) => v.toFixed(1);
+    out.warnings.push({
+      code: "THICK_SLICES",
+      message: `The slices are ${mm(thick.nativeMm)} mm apart, more than twice the model's ${mm(thick.modelMm)} mm slice grid and thicker than any it was trained on: it sees slices interpolated across the gaps. On a normal phantom 10 mm slices gave 40 mL of false lesion (5 mm: 5 mL). Read the lesions with care; reconstruct the series with thinner slices if possible.`,
+    });
+    out.impression.push(
+      `The slices are ${mm(thick.nativeMm)} mm apart, thicker than the model was trained on: lesions may be false.`,
     );
   }
   const fluid = facts.pleuralFluid;

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Mat3, Vec3 } from "../../../core/contracts/volume.js";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { analyze } from "../../../gpu-job/pipeline/analyze.js";
+import { thickerThanModel } from "../../../gpu-job/pipeline/preprocess/model-grid.js";
 import {
   EFFUSION_WARNING_ML,
   MIN_CHEST_LUNG_ML,
@@ -13,6 +15,7 @@ import {
   UNRELIABLE_CLASS_CODES,
 } from "../../../gpu-job/pipeline/scan-caveats.js";
 import { corpusPath } from "../../helpers/corpus.js";
+import { testPreprocessing } from "./fixtures.js";
 
 const work = mkdtempSync(join(tmpdir(), "deepsc-caveats-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -137,6 +140,47 @@ describe("scanCaveats: pleural fluid", () => {
 
   it("leaves the class's reliability alone: on phantoms every class stayed right with fluid", () => {
     expect(UNRELIABLE_CLASS_CODES).not.toContain("PLEURAL_EFFUSION");
+  });
+});
+
+describe("scanCaveats: slices thicker than the model was trained on", () => {
+  it("says nothing without thickerThanModel's answer, and names both spacings with it", () => {
+    expect(scanCaveats({ lungMl: 4800, coarse: null, thick: null }).warnings).toEqual([]);
+    const c = scanCaveats({ lungMl: 4800, coarse: null, thick: { nativeMm: 10, modelMm: 2.5 } });
+    expect(c.warnings.map((w) => w.code)).toEqual(["THICK_SLICES"]);
+    expect(c.warnings[0]?.message).toMatch(
+      /^The slices are 10\.0 mm apart, more than twice the model's 2\.5 mm/,
+    );
+    expect(c.impression).toEqual([
+      "The slices are 10.0 mm apart, thicker than the model was trained on: lesions may be false.",
+    ]);
+  });
+
+  it("leaves the class's reliability alone: the class held on 10 mm phantoms", () => {
+    expect(UNRELIABLE_CLASS_CODES).not.toContain("THICK_SLICES");
+  });
+});
+
+describe("thickerThanModel", () => {
+  const geometry = (k: number, direction = [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3) => ({
+    dims: [64, 64, 30] as Vec3,
+    spacing: [1, 1, k] as Vec3,
+    origin: [0, 0, 0] as Vec3,
+    direction,
+  });
+  const p = testPreprocessing({ size: [64, 64] });
+
+  it("is null up to twice the model's slice grid (5 mm slices were in training), set beyond", () => {
+    expect(p.zResampling.spacingMm).toBe(2.5);
+    expect(thickerThanModel(geometry(5), p)).toBeNull();
+    expect(thickerThanModel(geometry(7.5), p)).toEqual({ nativeMm: 7.5, modelMm: 2.5 });
+  });
+
+  it("reads the step along the body, whatever axis the slices are stored on, and nothing without a z grid", () => {
+    // Coronal slices 8 mm apart: the body axis is native j (1 mm pixels), so nothing is thick.
+    expect(thickerThanModel(geometry(8, [1, 0, 0, 0, 0, 1, 0, -1, 0]), p)).toBeNull();
+    const native = { ...p, zResampling: { ...p.zResampling, spacingMm: null } };
+    expect(thickerThanModel(geometry(10), native)).toBeNull();
   });
 });
 
