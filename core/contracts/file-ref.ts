@@ -17,9 +17,3 @@ export const FileRefSchema = z
 export function fileRefPosition(file: string): number | undefined {
   return FileRefSchema.safeParse(file).success ? Number(file.slice(1)) : undefined;
 }
-
-/**
- * A stored `file` read back: a reference stays, anything else is dropped. Records written before files were
- * referenced by position held paths; what the API returns must not.
- */
-export const StoredFileRefSchema = FileRefSchema.optional().catch(undefined);

@@ -14,7 +14,6 @@
  * manifest this schema accepts also passes that reader.
  */
 import * as z from "zod";
-import { StoredFileRefSchema } from "./file-ref.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
 
 export const RESULTS_MANIFEST_SCHEMA_VERSION = 1;
@@ -119,7 +118,8 @@ export const FailureReasonSchema = z.object({
   /** A ReasonCode (input rejected) or a JobFailureReason. */
   code: z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/),
   message: z.string().max(MAX_MESSAGE_CHARS),
-  file: StoredFileRefSchema,
+  /** A position reference (file-ref.ts); a job of an older version wrote paths (job-events drops them). */
+  file: z.string().optional(),
   slice: z.number().int().nonnegative().optional(),
 });
 export type FailureReason = z.infer<typeof FailureReasonSchema>;

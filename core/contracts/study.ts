@@ -8,9 +8,9 @@
  * `progress` number that combines the Batch attempt and the status rank (core/studies/transitions.ts).
  */
 import * as z from "zod";
-import { StoredFileRefSchema } from "./file-ref.js";
-import { ReasonCodeSchema } from "./reason-codes.js";
-import { JobFailureReasonSchema } from "./results-manifest.js";
+import { FileRefSchema } from "./file-ref.js";
+import { REASON_CODES, ReasonCodeSchema } from "./reason-codes.js";
+import { JOB_FAILURE_REASONS, JobFailureReasonSchema } from "./results-manifest.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -79,10 +79,34 @@ export const JobFailureCodeSchema = z.enum(
 export const StudyReasonSchema = z.object({
   code: z.union([ReasonCodeSchema, JobFailureReasonSchema, JobFailureCodeSchema]),
   message: z.string(),
-  file: StoredFileRefSchema,
+  /** The input's file at fault, by position (file-ref.ts), never by path. */
+  file: FileRefSchema.optional(),
   slice: z.number().int().nonnegative().optional(),
 });
 export type StudyReason = z.infer<typeof StudyReasonSchema>;
+
+/**
+ * A reason as a record holds it. Before files were named by position (2026-11-29) `file` held the upload's
+ * path and the message often quoted it: currentReason turns such a record into what may be shown.
+ */
+export const StoredStudyReasonSchema = StudyReasonSchema.extend({ file: z.string().optional() });
+export type StoredStudyReason = z.infer<typeof StoredStudyReasonSchema>;
+
+/**
+ * A stored reason as it may leave the system: a `file` that is not a position reference marks an older
+ * record, whose message may name the file too, so both give way to the code's documented meaning.
+ */
+export function currentReason(r: StoredStudyReason): StudyReason {
+  const { file, ...rest } = r;
+  if (file === undefined) return rest;
+  if (FileRefSchema.safeParse(file).success) return { ...rest, file };
+  return { ...rest, message: documentedMeaning(r.code) };
+}
+
+function documentedMeaning(code: StudyReason["code"]): string {
+  const texts: Record<string, string> = { ...REASON_CODES, ...JOB_FAILURE_REASONS, ...JOB_FAILURE_CODES };
+  return texts[code] ?? code;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The studies table (key names: infra/runtime-contract.ts STUDIES_TABLE_SCHEMA; pk = studyId, sk = STUDY_SORT_KEY)
@@ -104,7 +128,7 @@ export const StudyRecordSchema = z.object({
   /** ISO-8601; the tenant index sorts by it. */
   createdAt: z.string(),
   updatedAt: z.string(),
-  reasons: z.array(StudyReasonSchema).default([]),
+  reasons: z.array(StoredStudyReasonSchema).default([]),
   /** Bytes validation read from S3 (header-only: a small fraction of the upload). */
   bytesRead: z.number().int().nonnegative().optional(),
   bytesTotal: z.number().int().nonnegative().optional(),

@@ -13,7 +13,7 @@
  */
 import { FAILURE_REPORT_NAME, FailureReportSchema } from "../contracts/results-manifest.js";
 import type { StudyReason, StudyStatus } from "../contracts/study.js";
-import { StudyIdSchema, StudyReasonSchema } from "../contracts/study.js";
+import { currentReason, StudyIdSchema, StudyReasonSchema } from "../contracts/study.js";
 import { ObjectNotFoundError, type ObjectStore } from "../ports/object-store.js";
 import type { StudyRepository } from "../ports/study-repository.js";
 import { RESULTS_MANIFEST_NAME, resultsPrefix } from "./keys.js";
@@ -113,11 +113,13 @@ async function jobFailureReasons(
   return report.reasons.map((r): StudyReason => {
     const code = StudyReasonSchema.shape.code.safeParse(r.code);
     if (!code.success) return { code: "JOB_FAILED", message: `${r.code}: ${r.message}` };
-    return {
+    // A failure.json of an older job version named files by path: currentReason withholds such a reason's
+    // file and message.
+    return currentReason({
       code: code.data,
       message: r.message,
       ...(r.file !== undefined ? { file: r.file } : {}),
       ...(r.slice !== undefined ? { slice: r.slice } : {}),
-    };
+    });
   });
 }

@@ -13,6 +13,7 @@ import {
   type CreateUploadRequest,
   CreateUploadRequestSchema,
   type CreateUploadResponse,
+  currentReason,
   ListStudiesQuerySchema,
   MAX_PRESIGN_SECONDS,
   type Problem,
@@ -176,7 +177,8 @@ export function toStudyView(r: StudyRecord): StudyView {
     status: r.status,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
-    reasons: r.reasons,
+    // Older records named files by path: only what currentReason lets through leaves.
+    reasons: r.reasons.map(currentReason),
   };
 }
 

@@ -2,10 +2,12 @@
  * failure.json end to end on the reading side: what the job writes (classifyFailure -> writeFailureReport)
  * is what job-events turns into the study's FAILED reasons. Plus the transient/permanent classification.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { REASON_CODES } from "../../../core/contracts/reason-codes.js";
 import type { StudyReason, StudyRecord } from "../../../core/contracts/study.js";
 import { InputRejected, reason } from "../../../core/errors.js";
 import { FsObjectStore } from "../../../core/input/fs-object-store.js";
@@ -91,10 +93,12 @@ describe("failure.json -> study reasons", () => {
     });
   });
 
-  it("drops a file given as a path (an older job's), which could name the patient", async () => {
-    const e = new InputRejected([reason("NOT_CT", "The image is not CT.", { file: "DOE_JANE/IM7.dcm" })]);
+  it("withholds what an older job's failure.json says of a file by its path (file and message)", async () => {
+    const e = new InputRejected([
+      reason("NOT_CT", "DOE_JANE/IM7.dcm is not CT.", { file: "DOE_JANE/IM7.dcm" }),
+    ]);
     const got = await failWith(e);
-    expect(got?.reasons).toEqual([{ code: "NOT_CT", message: "The image is not CT." }]);
+    expect(got?.reasons).toEqual([{ code: "NOT_CT", message: REASON_CODES.NOT_CT }]);
     expect(JSON.stringify(got)).not.toContain("DOE");
   });
 

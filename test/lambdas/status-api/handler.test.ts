@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REASON_CODES } from "../../../core/contracts/reason-codes.js";
 import { ProblemSchema, StudyListSchema, StudySchema } from "../../../core/contracts/study.js";
 import { parseIncomingKey } from "../../../core/studies/keys.js";
 import { deriveStudyId } from "../../../core/studies/study-id.js";
@@ -71,7 +72,9 @@ let seq = 0;
 async function seedStudy(
   tenant: string,
   status: "QUEUED" | "SUCCEEDED" | "REJECTED" = "QUEUED",
-  reasons: { code: "SLICE_GAP"; message: string; file?: string }[] = [{ code: "SLICE_GAP", message: "gap" }],
+  reasons: { code: "SLICE_GAP" | "TRUNCATED"; message: string; file?: string }[] = [
+    { code: "SLICE_GAP", message: "gap" },
+  ],
 ): Promise<string> {
   const uploadId = `u-${++seq}`;
   const studyId = deriveStudyId({ tenant, uploadId, content: ["etag:x"], model: "m" });
@@ -121,17 +124,24 @@ describe("status API", () => {
     expect((body(other) as { title: string }).title).toBe((body(missing) as { title: string }).title);
   });
 
-  it("never returns a path stored by an older version as a reason's file; a position reference stays", async () => {
+  it("never returns what an older record says of a file by its path; a position reference stays", async () => {
+    // As versions before 2026-11-29 stored them: the path in `file` and, often, in the message.
     const id = await seedStudy("acme", "REJECTED", [
-      { code: "SLICE_GAP", message: "gap", file: "DOE_JANE_19600101/IM7.dcm" },
+      {
+        code: "TRUNCATED",
+        message: "DOE_JANE_19600101/IM7.dcm is shorter than the 524288 bytes it had when listed.",
+        file: "DOE_JANE_19600101/IM7.dcm",
+      },
       { code: "SLICE_GAP", message: "gap", file: "#8" },
+      { code: "SLICE_GAP", message: "gap" },
     ]);
     const r = await api(request("acme", "GET", `/v1/studies/${id}`));
     expect(r.statusCode).toBe(200);
     expect(r.body).not.toContain("DOE_JANE");
     expect(StudySchema.parse(body(r)).reasons).toEqual([
-      { code: "SLICE_GAP", message: "gap" },
+      { code: "TRUNCATED", message: REASON_CODES.TRUNCATED },
       { code: "SLICE_GAP", message: "gap", file: "#8" },
+      { code: "SLICE_GAP", message: "gap" },
     ]);
   });
 
