@@ -259,12 +259,19 @@ export const CreateUploadResponseSchema = z.object({
 });
 export type CreateUploadResponse = z.infer<typeof CreateUploadResponseSchema>;
 
-/** RFC 9457 problem details; served as application/problem+json. */
+/**
+ * RFC 9457 problem details; served as application/problem+json. `status` repeats the HTTP status: always
+ * there in the API's own answers and API Gateway's documented errors, absent only from API Gateway's
+ * fallback for an error type it adds later (RFC 9457: the member is advisory).
+ */
 export const ProblemSchema = z.object({
   type: z.string(),
   title: z.string(),
-  status: z.number().int().min(400).max(599),
+  status: z.number().int().min(400).max(599).optional(),
   detail: z.string(),
   instance: z.string().optional(),
+  /** API Gateway's response type (ACCESS_DENIED, THROTTLED, …) on errors API Gateway raises itself. */
+  code: z.string().optional(),
+  requestId: z.string().optional(),
 });
 export type Problem = z.infer<typeof ProblemSchema>;

@@ -42,12 +42,41 @@ export interface StatusApiProps {
 }
 
 /**
- * RFC 9457 body for errors raised by API Gateway itself (auth failures, throttling, validation).
- * `messageString` is already a quoted JSON string, hence no quotes around it.
+ * API Gateway's own errors (auth failures, throttling, WAF, validation) and the status each answers with
+ * (AWS: "Gateway response types for API Gateway"). Each gets an RFC 9457 body that validates against the
+ * API's Problem schema: the status and its phrase as the title, API Gateway's response type as `code`.
  */
-const PROBLEM_TEMPLATE =
-  '{"type":"about:blank","title":"$context.error.responseType","detail":$context.error.messageString,' +
-  '"requestId":"$context.requestId"}';
+const GATEWAY_ERRORS: ReadonlyArray<[apigw.ResponseType, number, string]> = [
+  [apigw.ResponseType.ACCESS_DENIED, 403, "Forbidden"],
+  [apigw.ResponseType.API_CONFIGURATION_ERROR, 500, "Internal Server Error"],
+  [apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR, 500, "Internal Server Error"],
+  [apigw.ResponseType.AUTHORIZER_FAILURE, 500, "Internal Server Error"],
+  [apigw.ResponseType.BAD_REQUEST_PARAMETERS, 400, "Bad Request"],
+  [apigw.ResponseType.BAD_REQUEST_BODY, 400, "Bad Request"],
+  [apigw.ResponseType.EXPIRED_TOKEN, 403, "Forbidden"],
+  [apigw.ResponseType.INTEGRATION_FAILURE, 504, "Gateway Timeout"],
+  [apigw.ResponseType.INTEGRATION_TIMEOUT, 504, "Gateway Timeout"],
+  [apigw.ResponseType.INVALID_API_KEY, 403, "Forbidden"],
+  [apigw.ResponseType.INVALID_SIGNATURE, 403, "Forbidden"],
+  [apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 403, "Forbidden"],
+  [apigw.ResponseType.QUOTA_EXCEEDED, 429, "Too Many Requests"],
+  [apigw.ResponseType.REQUEST_TOO_LARGE, 413, "Content Too Large"],
+  [apigw.ResponseType.RESOURCE_NOT_FOUND, 404, "Not Found"],
+  [apigw.ResponseType.THROTTLED, 429, "Too Many Requests"],
+  [apigw.ResponseType.UNAUTHORIZED, 401, "Unauthorized"],
+  [apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, 415, "Unsupported Media Type"],
+  [apigw.ResponseType.WAF_FILTERED, 403, "Forbidden"],
+];
+
+/**
+ * The problem body. `messageString` is already a quoted JSON string, hence no quotes around it. Without a
+ * status (the DEFAULT_4XX / DEFAULT_5XX fallbacks, for any type the list above lacks) the body has none:
+ * API Gateway offers no variable for it, and RFC 9457 makes the member advisory (the HTTP status rules).
+ */
+const problemTemplate = (status?: number, title?: string) =>
+  `{"type":"about:blank","title":"${title ?? "$context.error.responseType"}",` +
+  `${status !== undefined ? `"status":${status},` : ""}"detail":$context.error.messageString,` +
+  '"code":"$context.error.responseType","requestId":"$context.requestId"}';
 
 export class StatusApi extends Construct {
   readonly api: apigw.RestApi;
@@ -105,16 +134,16 @@ export class StatusApi extends Construct {
       );
     }
 
-    for (const [name, type] of [
-      ["Default4xx", apigw.ResponseType.DEFAULT_4XX],
-      ["Default5xx", apigw.ResponseType.DEFAULT_5XX],
-    ] as const) {
+    const gatewayResponse = (name: string, type: apigw.ResponseType, template: string) =>
       this.api.addGatewayResponse(name, {
         type,
         responseHeaders: { "Content-Type": "'application/problem+json'" },
-        templates: { "application/json": PROBLEM_TEMPLATE },
+        templates: { "application/json": template },
       });
-    }
+    gatewayResponse("Default4xx", apigw.ResponseType.DEFAULT_4XX, problemTemplate());
+    gatewayResponse("Default5xx", apigw.ResponseType.DEFAULT_5XX, problemTemplate());
+    for (const [type, status, title] of GATEWAY_ERRORS)
+      gatewayResponse(`Gateway${type.responseType}`, type, problemTemplate(status, title));
 
     // One validator for every method: required query/path parameters are checked here. Bodies are only
     // validated against a model and no method has one (POST /v1/uploads's optional body is checked by the

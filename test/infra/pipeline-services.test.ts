@@ -5,6 +5,7 @@
  */
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProblemSchema } from "../../core/contracts/study.js";
 import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { at, resourcesOf, type SynthesizedApp, synthDeepscApp } from "./synth-app.js";
 
@@ -265,13 +266,37 @@ describe("pipeline stack services", () => {
       });
     });
 
-    it("answers API Gateway's own errors as application/problem+json", () => {
+    it("answers API Gateway's own errors as application/problem+json that validates against Problem", () => {
       const responses = Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::GatewayResponse"));
-      expect(responses.map((r) => r.Properties?.ResponseType).sort()).toEqual(["DEFAULT_4XX", "DEFAULT_5XX"]);
+      const types = responses.map((r) => r.Properties?.ResponseType as string);
+      expect(types).toEqual(
+        expect.arrayContaining(["DEFAULT_4XX", "DEFAULT_5XX", "ACCESS_DENIED", "THROTTLED", "WAF_FILTERED"]),
+      );
+      const expected: Record<string, number> = {
+        ACCESS_DENIED: 403,
+        INVALID_SIGNATURE: 403,
+        EXPIRED_TOKEN: 403,
+        MISSING_AUTHENTICATION_TOKEN: 403,
+        UNAUTHORIZED: 401,
+        THROTTLED: 429,
+        QUOTA_EXCEEDED: 429,
+        REQUEST_TOO_LARGE: 413,
+        INTEGRATION_TIMEOUT: 504,
+        WAF_FILTERED: 403,
+      };
       for (const r of responses) {
         expect(r.Properties?.ResponseParameters).toEqual({
           "gatewayresponse.header.Content-Type": "'application/problem+json'",
         });
+        const template = (r.Properties?.ResponseTemplates as Record<string, string>)["application/json"]!;
+        // As API Gateway fills it: messageString is a quoted JSON string, the other variables sit in quotes.
+        const body = ProblemSchema.parse(
+          JSON.parse(template.replace("$context.error.messageString", '"Forbidden"')),
+        );
+        const type = r.Properties?.ResponseType as string;
+        if (type.startsWith("DEFAULT_")) expect(body.status).toBeUndefined();
+        else expect(body.status, type).toBeGreaterThanOrEqual(400);
+        if (expected[type] !== undefined) expect(body.status, type).toBe(expected[type]);
       }
     });
   });
