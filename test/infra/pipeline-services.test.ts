@@ -288,7 +288,7 @@ describe("pipeline stack services", () => {
         expect(r.Properties?.ResponseParameters).toEqual({
           "gatewayresponse.header.Content-Type": "'application/problem+json'",
         });
-        const template = (r.Properties?.ResponseTemplates as Record<string, string>)["application/json"]!;
+        const template = at<string>(r, "Properties.ResponseTemplates.application/json");
         // As API Gateway fills it: messageString is a quoted JSON string, the other variables sit in quotes.
         const body = ProblemSchema.parse(
           JSON.parse(template.replace("$context.error.messageString", '"Forbidden"')),
