@@ -1,9 +1,10 @@
 /**
  * A VPC with private isolated subnets only: no internet gateway, no NAT. Batch GPU instances and the Lambdas
  * reach AWS exclusively through VPC endpoints, so study data never crosses the internet. The S3 and DynamoDB
- * gateway endpoints carry policies naming the deployment's own buckets and table (plus ECR's layer bucket):
- * without them an endpoint admits any bucket in any account, an egress path for study data. Flow logs go to
- * a KMS-encrypted log group.
+ * gateway endpoints carry policies naming the deployment's own buckets and table (plus ECR's layer bucket),
+ * and every interface endpoint admits this account's principals only: without them an endpoint serves any
+ * bucket, log group or secret of any account to whoever holds credentials for it, an egress path for study
+ * data. Flow logs go to a KMS-encrypted log group.
  */
 import { Aws, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -95,13 +96,18 @@ export class IsolatedNetwork extends Construct {
       allowAllOutbound: false,
     });
     for (const [name, service] of INTERFACE_ENDPOINTS) {
-      this.vpc.addInterfaceEndpoint(name, {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,
         subnets: this.workloadSubnets,
         privateDnsEnabled: true,
         securityGroups: [this.endpointSecurityGroup],
         open: false,
       });
+      // Only this account's principals: every workload signs with a role of this account (instance profile,
+      // task, execution and Lambda roles), while credentials brought from elsewhere could otherwise reach
+      // that account's log groups, secrets or repositories through the endpoint. What each role may do is
+      // IAM's business; the endpoint only refuses foreign callers.
+      endpoint.addToPolicy(ownAccountStatement("OwnAccountPrincipals", ["*"], ["*"]));
     }
   }
 

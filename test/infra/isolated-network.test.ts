@@ -72,6 +72,27 @@ describe("isolated network gateway endpoints (model in the image)", () => {
   });
 });
 
+describe("isolated network interface endpoints", () => {
+  let s: SynthesizedApp;
+  beforeAll(() => {
+    s = synthDeepscApp();
+  });
+  afterAll(() => s.cleanup());
+
+  it("admit this account's principals only, on every interface endpoint", () => {
+    const interfaces = Object.values(resourcesOf(s.pipeline, "AWS::EC2::VPCEndpoint")).filter(
+      (e) => e.Properties?.VpcEndpointType === "Interface",
+    );
+    expect(interfaces.length).toBeGreaterThanOrEqual(8);
+    for (const e of interfaces) {
+      const doc = e.Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
+      expect(doc, JSON.stringify(e.Properties?.ServiceName)).toBeDefined();
+      expect(doc!.Statement).toHaveLength(1);
+      expect(doc!.Statement[0]!.Condition).toEqual(ownAccount);
+    }
+  });
+});
+
 describe("isolated network gateway endpoints (model in S3)", () => {
   let s: SynthesizedApp;
   beforeAll(() => {
