@@ -44,8 +44,8 @@ export const SEVERITY_LOBES = [
 ] as const;
 
 /**
- * Score 0-5 per lobe from its percentage of involvement (Pan et al., Radiology 2020; Chung et al.,
- * Radiology 2020): 0 none, 1 under 5 %, 2 from 5 to 25 %, 3 above 25 to 50 %, 4 above 50 to 75 %, 5 above
+ * Score 0-5 per lobe from its percentage of involvement (Pan et al., Radiology 2020; Chung et al. scored
+ * 0-4 per lobe, 0-20 in all, and are not this score): 0 none, 1 under 5 %, 2 from 5 to 25 %, 3 above 25 to 50 %, 4 above 50 to 75 %, 5 above
  * 75 % — the published integer bands (<5, 5-25, 26-50, 51-75, >75) read on a continuous scale.
  */
 export const SEVERITY_BANDS_PERCENT = [5, 25, 50, 75] as const;

@@ -8,11 +8,18 @@
  * - focality: one lesion "single", more "multi-focal";
  * - attenuation, by the consolidation fraction of the lesion volume: under 0.15 "ground-glass", under 0.5
  *   "mixed ground-glass and consolidative", else "predominantly consolidative";
- * - "peripheral (subpleural)" when the peripheral curve is closer to the COVID-19 reference, "not
- *   predominantly subpleural" when closer to CAP's;
+ * - "peripheral (subpleural)" when the peripheral curve is closer to the COVID-19 reference AND at least
+ *   SUBPLEURAL_SHARE of the lesion volume lies within SUBPLEURAL_DEPTH_MM of the pleura (the curve fit alone is
+ *   relative: a lesion wholly 14-35 mm deep fits the COVID-19 curve better than CAP's, yet is not
+ *   subpleural); "not predominantly subpleural" when closer to CAP's;
+ * - the CT severity score is said to approximate its lobes by thirds of each lung (severity.ts);
  * - "lower-zone predominant" and "in both lungs" from the distribution finding.
  */
-import type { Findings } from "../../../core/contracts/findings.js";
+import {
+  type Findings,
+  REFERENCE_PERIPHERAL_CURVES,
+  SHELL_DEPTHS_MM,
+} from "../../../core/contracts/findings.js";
 import { FindingsInputError } from "./errors.js";
 
 export interface ClassProbabilities {
@@ -23,6 +30,15 @@ export interface ClassProbabilities {
 
 const MIXED_FROM = 0.15;
 const CONSOLIDATIVE_FROM = 0.5;
+
+/** The shell whose share decides whether "subpleural" may be said: about a centimetre and a half. */
+const SUBPLEURAL_DEPTH_MM = 14;
+const SUBPLEURAL_SHELL = SHELL_DEPTHS_MM.indexOf(SUBPLEURAL_DEPTH_MM);
+/** Halfway between the reference curves at that depth (COVID-19 0.36, CAP 0.12): 0.24. */
+export const SUBPLEURAL_SHARE =
+  (REFERENCE_PERIPHERAL_CURVES.covid19[SUBPLEURAL_SHELL]! +
+    REFERENCE_PERIPHERAL_CURVES.cap[SUBPLEURAL_SHELL]!) /
+  2;
 
 const PATTERN: Record<keyof ClassProbabilities, string> = {
   covid19: "the COVID-19 pneumonia pattern",
@@ -62,13 +78,15 @@ function describeFindings(f: Findings): string[] {
         ? "mixed ground-glass and consolidative"
         : "predominantly consolidative";
   const parts = [`${plural ? "Multi-focal" : "A single"} ${kind} ${plural ? "opacities" : "opacity"}`];
-  if (f.peripheral.closerTo === "covid19") parts.push("peripheral (subpleural)");
+  const nearPleura = f.peripheral.shells[SUBPLEURAL_SHELL]?.share ?? 0;
+  if (f.peripheral.closerTo === "covid19" && nearPleura >= SUBPLEURAL_SHARE)
+    parts.push("peripheral (subpleural)");
   if (f.peripheral.closerTo === "cap") parts.push("not predominantly subpleural");
   if (f.distribution.lowerZonePredominant) parts.push("lower-zone predominant");
   parts.push(where(f));
 
   const ext = f.extent;
-  const severity = `CT severity score ${ext.severity.score} of ${ext.severity.maxScore}`;
+  const severity = `CT severity score ${ext.severity.score} of ${ext.severity.maxScore}, lobes approximated by thirds of each lung`;
   const amount =
     `${plural ? `The ${n} lesions occupy` : "It occupies"} ${volume(ext.lesionVolumeMl)}, ` +
     `${(ext.percentOfLung ?? 0).toFixed(1)} % of the lung volume (${severity}).`;

@@ -1,7 +1,7 @@
 /**
- * CT severity score, 0-25: five lobes scored 0-5 by their percentage of involvement (Pan et al. 2020,
- * Chung et al. 2020), the lobes approximated by the six lung zones (SEVERITY_LOBES). Without lobar fissure
- * segmentation this is an approximation of the radiologist's score, and is documented as such.
+ * CT severity score, 0-25: five lobes scored 0-5 by their percentage of involvement (Pan et al., Radiology
+ * 2020), the lobes approximated by the six lung zones (SEVERITY_LOBES). Without lobar fissure segmentation
+ * this is an approximation of the radiologist's score, and is documented as such (also in the impression).
  */
 import {
   type Findings,
@@ -34,8 +34,12 @@ export function severityScore(m: Measurements): Findings["extent"]["severity"] {
       lesion += m.lesionVoxels[regionIndex(s, ZONE_CODE[zone])]!;
       lung += m.lungVoxels[regionIndex(s, ZONE_CODE[zone])]!;
     }
-    const pct = mapNullable(ratio(lesion, lung), (v) => 100 * v);
-    return { lobe, side, zones: [...zones], percentOfLobe: mapNullable(pct, percent), score: lobeScore(pct) };
+    // Scored from the percentage as reported: "25 %" must read as band 2 (5-25 %), not band 3.
+    const pct = mapNullable(
+      mapNullable(ratio(lesion, lung), (v) => 100 * v),
+      percent,
+    );
+    return { lobe, side, zones: [...zones], percentOfLobe: pct, score: lobeScore(pct) };
   });
   return {
     score: lobes.reduce((sum, l) => sum + l.score, 0),

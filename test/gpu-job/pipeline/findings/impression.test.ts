@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Findings } from "../../../../core/contracts/findings.js";
+import { SUBPLEURAL_SHARE } from "../../../../gpu-job/pipeline/findings/impression.js";
 import {
   computeFindings,
   FindingsInputError,
@@ -26,7 +27,7 @@ describe("impression", () => {
   it("describes the reference scene in full", () => {
     expect(impression(base, COVID, { synthetic: true })).toBe(
       "Multi-focal ground-glass opacities, peripheral (subpleural), in both lungs. " +
-        "The 2 lesions occupy 0.8 mL, 4.2 % of the lung volume (CT severity score 4 of 25). " +
+        "The 2 lesions occupy 0.8 mL, 4.2 % of the lung volume (CT severity score 4 of 25, lobes approximated by thirds of each lung). " +
         "Their depth under the pleura is closer to the COVID-19 reference curve. " +
         "Findings are more similar to the COVID-19 pneumonia pattern " +
         "(model probabilities: COVID-19 82 %, CAP 12 %, non-pneumonia 6 %). " +
@@ -65,6 +66,24 @@ describe("impression", () => {
     expect(text).toContain("closer to the CAP reference curve");
     expect(text).toContain("Findings are more similar to the community-acquired pneumonia (CAP) pattern");
     expect(text).not.toContain("synthetic");
+  });
+
+  it("says 'subpleural' only when enough lesion lies near the pleura, whatever curve fits better", () => {
+    // Wholly 14-35 mm deep: nearer the COVID-19 curve than CAP's (rms 0.31 v 0.57), yet not subpleural.
+    const deep = patched((f) => {
+      f.peripheral.closerTo = "covid19";
+      for (const [s, share] of [0, 0, 1, 1, 1].entries()) f.peripheral.shells[s]!.share = share;
+    });
+    const text = impression(deep, COVID, { synthetic: false });
+    expect(text).not.toContain("subpleural");
+    expect(text).toContain("closer to the COVID-19 reference curve");
+    // At the bound (halfway between the curves at 14 mm), it may be said.
+    const near = patched((f) => {
+      f.peripheral.closerTo = "covid19";
+      f.peripheral.shells[1]!.share = SUBPLEURAL_SHARE;
+    });
+    expect(SUBPLEURAL_SHARE).toBeCloseTo(0.24, 10);
+    expect(impression(near, COVID, { synthetic: false })).toContain("peripheral (subpleural)");
   });
 
   it("uses 'mixed' between 0.15 and 0.5 consolidation", () => {

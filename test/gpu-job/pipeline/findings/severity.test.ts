@@ -76,6 +76,19 @@ describe("severityScore", () => {
     expect(s.score).toBe(13);
   });
 
+  it("scores the percentage it reports: 25.0025 % reads 25 % and scores 2, 4.9999 % reads 5 % and scores 2", () => {
+    const lung = new Array(REGIONS).fill(0);
+    const lesion = new Array(REGIONS).fill(0);
+    lung[regionIndex(1, 3)] = 40000; // RLL
+    lesion[regionIndex(1, 3)] = 10001;
+    lung[regionIndex(1, 1)] = 39981; // RUL
+    lesion[regionIndex(1, 1)] = 1999;
+    const s = severityScore(regions(lung, lesion));
+    const byLobe = Object.fromEntries(s.lobes.map((l) => [l.lobe, [l.percentOfLobe, l.score]]));
+    expect(byLobe.RLL).toEqual([25, 2]);
+    expect(byLobe.RUL).toEqual([5, 2]);
+  });
+
   it("reaches 25 when every lobe is fully involved, and gives null percentages to lobes without lung", () => {
     const full = severityScore(regions(new Array(REGIONS).fill(10), new Array(REGIONS).fill(10)));
     expect(full.score).toBe(25);
