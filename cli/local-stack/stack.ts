@@ -160,11 +160,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         } catch (e) {
           const delay = INGEST_RETRY_DELAYS_MS[attempt];
           if (delay === undefined || closing) {
-            log(`ingest failed for good (${describe(e)}); the upload is kept: upload it again to retry`);
+            log(
+              `ingest failed for good (${describeForLog(e)}); the upload is kept: upload it again to retry`,
+            );
             return;
           }
           const wait = e instanceof ClaimBusyError ? Math.max(delay, e.leaseUntil - Date.now()) : delay;
-          log(`ingest failed (${describe(e)}); retrying in ${Math.round(wait / 1000)} s`);
+          log(`ingest failed (${describeForLog(e)}); retrying in ${Math.round(wait / 1000)} s`);
           await new Promise((r) => setTimeout(r, wait));
         }
       }
@@ -267,9 +269,14 @@ function alive(pid: number): boolean {
   }
 }
 
-/** An error for the stack's log: its name and message (the operator's own machine). */
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+/**
+ * An error for the stack's log: its name and errno code, never its message, as the ingest Lambda logs it:
+ * messages can quote object keys, whose folders an export may have named after the patient.
+ */
+export function describeForLog(e: unknown): string {
+  if (!(e instanceof Error)) return typeof e;
+  const code = (e as NodeJS.ErrnoException).code;
+  return typeof code === "string" ? `${e.name} ${code}` : e.name;
 }
 
 /** The S3 event records of objects created in `bucket`: key and ETag. */

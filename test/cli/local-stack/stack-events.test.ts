@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { objectsCreated } from "../../../cli/local-stack/stack.js";
+import { describeForLog, objectsCreated } from "../../../cli/local-stack/stack.js";
+import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
 
 const record = (eventName: string, bucket: string, key: string, eTag?: string) => ({
   eventName,
@@ -24,5 +25,16 @@ describe("objectsCreated (s3rver's events as the ingest rule sees them)", () => 
     ]);
     expect(objectsCreated({ something: "else" }, "deepsc-ingest")).toEqual([]);
     expect(objectsCreated(null, "deepsc-ingest")).toEqual([]);
+  });
+});
+
+describe("describeForLog (what the stack's log says of a failed ingest)", () => {
+  it("gives the error's name and errno code, never its message (which can quote an object key)", () => {
+    const key = "incoming/local/u1/DOE_JANE_19600101/IM0001.dcm";
+    expect(describeForLog(new ObjectNotFoundError(key))).toBe("ObjectNotFoundError");
+    expect(
+      describeForLog(Object.assign(new Error(`connect ECONNREFUSED for ${key}`), { code: "ECONNREFUSED" })),
+    ).toBe("Error ECONNREFUSED");
+    expect(describeForLog("boom")).toBe("string");
   });
 });
