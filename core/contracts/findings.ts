@@ -178,6 +178,7 @@ export const FindingsSchema = z.object({
           lobe: z.enum(["RUL", "RML", "RLL", "LUL", "LLL"]),
           side: LungSideSchema,
           zones: z.array(LungZoneSchema),
+          /** Two decimals; a lobe holding any lesion reads at least 0.01 (severity.ts). The score is this value's band. */
           percentOfLobe: z.number().min(0).max(100).nullable(),
           score: z.number().int().min(0).max(5),
         }),

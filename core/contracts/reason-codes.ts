@@ -32,7 +32,7 @@ export const REASON_CODES = {
   GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
   HU_IMPLAUSIBLE: "The intensities are not plausible Hounsfield units (no air peak near -1000 HU).",
   UPLOAD_CHANGED:
-    "The uploaded zip or NIfTI was replaced while it was being validated; its new version is validated as a study of its own.",
+    "The uploaded zip or NIfTI was replaced while it was being validated (its new version is validated as a study of its own), or files its manifest lists kept changing during validation.",
 } as const;
 
 export type ReasonCode = keyof typeof REASON_CODES;

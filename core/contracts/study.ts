@@ -158,10 +158,18 @@ export const JobParametersSchema = z.object({
   /** `results/{tenant}/{studyId}/`, ending with "/". */
   resultsPrefix: z.string().regex(/^results\/[a-z0-9-]+\/[0-9a-f]{32}\/$/),
   /**
-   * The ETag (without quotes) of the object the ingest validated (the zip, the NIfTI or the manifest): the job
-   * refuses anything else under the key (INPUT_CHANGED), as an upload overwritten in place would be.
+   * The ETag (without quotes) of the zip or NIfTI the ingest validated: the job refuses anything else under
+   * the key (INPUT_CHANGED), as an upload overwritten in place would be.
    */
   inputEtag: z.string().min(1).optional(),
+  /**
+   * For a DICOM upload, uploadManifestDigest of the manifest the ingest validated, in place of its ETag: the
+   * job refuses a manifest that lists other files, and accepts the same list sent again.
+   */
+  inputManifestDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type JobParameters = z.infer<typeof JobParametersSchema>;
 
@@ -174,6 +182,7 @@ export const JOB_PARAMETER_ENV: Readonly<Record<keyof JobParameters, string>> = 
   resultsBucket: "DEEPSC_RESULTS_BUCKET",
   resultsPrefix: "DEEPSC_RESULTS_PREFIX",
   inputEtag: "DEEPSC_INPUT_ETAG",
+  inputManifestDigest: "DEEPSC_INPUT_MANIFEST_DIGEST",
 };
 
 /**

@@ -4,6 +4,7 @@
  * Lambda validates exactly the files it lists. Keys are relative to the manifest's own folder, so a manifest
  * can never point at another upload or another tenant's objects.
  */
+import { createHash } from "node:crypto";
 import * as z from "zod";
 
 export const UPLOAD_MANIFEST_SCHEMA_VERSION = "1.0";
@@ -60,6 +61,16 @@ export const UploadManifestSchema = z
     });
   });
 export type UploadManifest = z.infer<typeof UploadManifestSchema>;
+
+/**
+ * What a manifest lists, as one sha256: over its files' "key size sha256" lines in key order. The same files
+ * sent again in another manifest (a client's retry, other formatting) have another ETag but this digest; the
+ * ingest gives it to the job, which refuses a manifest listing anything else (INPUT_CHANGED).
+ */
+export function uploadManifestDigest(m: UploadManifest): string {
+  const lines = m.files.map((f) => `${f.key} ${f.size} ${f.sha256.toLowerCase()}`).sort();
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
 
 /** One line per issue (at most `max`), for reason messages that must stay short. */
 export function summariseZodIssues(error: z.ZodError, max = 3): string {

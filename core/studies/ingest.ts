@@ -31,7 +31,11 @@
  */
 import { posix } from "node:path";
 import type { JobParameters, StudyReason, StudyRecord } from "../contracts/study.js";
-import { UPLOAD_MANIFEST_NAME, UploadManifestSchema } from "../contracts/upload-manifest.js";
+import {
+  UPLOAD_MANIFEST_NAME,
+  UploadManifestSchema,
+  uploadManifestDigest,
+} from "../contracts/upload-manifest.js";
 import type { ValidationReport } from "../contracts/validation-report.js";
 import { isInputRejected, reason } from "../errors.js";
 import { type KnownUpload, openObjectStoreInput } from "../input/object-store-source.js";
@@ -177,17 +181,7 @@ export async function ingestUpload(
           version: stored,
           ...(fingerprint.manifest !== undefined ? { manifest: fingerprint.manifest } : {}),
         };
-  let report: ValidationReport;
-  try {
-    report = await validateUpload(deps.store, obj.key, known, cfg.limits, cfg.uidSalt);
-  } catch (e) {
-    // A file the manifest lists was overwritten (a client's retried PUT, even of the same bytes, has a new
-    // ETag) or deleted after the listing: end the lease now and let Lambda's retry validate again from a
-    // fresh listing. The job checks every file's sha256 against the manifest whatever happens here.
-    if (e instanceof ObjectChangedError || e instanceof ObjectNotFoundError)
-      await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
-    throw e;
-  }
+  const report = await validateUpload(deps.store, obj.key, known, cfg.limits, cfg.uidSalt);
   if (!report.accepted) {
     const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
     await deps.studies.reject(
@@ -218,7 +212,11 @@ export async function ingestUpload(
       inputKey: obj.key,
       resultsBucket: cfg.resultsBucket,
       resultsPrefix: resultsPrefix(tenant, studyId),
-      inputEtag: etag,
+      // A DICOM upload is pinned by what its manifest lists (the same list re-sent is the same study), a zip or
+      // NIfTI by its ETag.
+      ...(upload.trigger === "manifest" && fingerprint.manifestDigest !== undefined
+        ? { inputManifestDigest: fingerprint.manifestDigest }
+        : { inputEtag: etag }),
     };
     try {
       ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
@@ -275,7 +273,7 @@ async function contentFingerprint(
   upload: IncomingKey,
   stored: ObjectInfo | undefined,
   store: ObjectStore,
-): Promise<{ content: string[]; manifest?: Uint8Array } | "superseded"> {
+): Promise<{ content: string[]; manifest?: Uint8Array; manifestDigest?: string } | "superseded"> {
   const byEtag = (name: string) => ({ content: [name, `etag:${objectEtag}`] });
   if (upload.trigger !== "manifest") return byEtag(posix.basename(upload.rest));
   // Gone since the event: validation will say so; the ETag still names this exact manifest.
@@ -291,7 +289,12 @@ async function contentFingerprint(
   }
   try {
     const parsed = UploadManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(manifest)));
-    if (parsed.success) return { content: parsed.data.files.map((f) => `${f.key}:${f.sha256}`), manifest };
+    if (parsed.success)
+      return {
+        content: parsed.data.files.map((f) => `${f.key}:${f.sha256}`),
+        manifest,
+        manifestDigest: uploadManifestDigest(parsed.data),
+      };
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
   }
@@ -299,8 +302,45 @@ async function contentFingerprint(
   return { ...byEtag(UPLOAD_MANIFEST_NAME), manifest };
 }
 
-/** Header-only validation over range reads; every expected problem comes back as a rejected report. */
+/** Validations of one event, each from a fresh listing, before files that keep changing are UPLOAD_CHANGED. */
+const LISTING_ATTEMPTS = 3;
+
+/**
+ * Header-only validation over range reads; every expected problem comes back as a rejected report. A file
+ * the manifest lists that is overwritten (a client's retried PUT has a new ETag even for the same bytes) or
+ * deleted after the listing starts the validation again from a fresh listing, here, under this invocation's
+ * claim: handing it to a retry could leave the study claimed for good if a newer manifest supersedes the
+ * event meanwhile. The job checks every file's sha256 against the manifest whatever happens here.
+ */
 async function validateUpload(
+  store: ObjectStore,
+  key: string,
+  known: KnownUpload | undefined,
+  limits: Partial<InputLimits> | undefined,
+  uidSalt: string | undefined,
+): Promise<ValidationReport> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await validateListing(store, key, known, limits, uidSalt);
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError || e instanceof ObjectNotFoundError)) throw e;
+      if (attempt < LISTING_ATTEMPTS) continue;
+      return rejectionReport(
+        [
+          reason(
+            "UPLOAD_CHANGED",
+            `Files that ${UPLOAD_MANIFEST_NAME} lists kept changing while the upload was validated (${LISTING_ATTEMPTS} tries). Upload every file before ${UPLOAD_MANIFEST_NAME}, then send it again.`,
+          ),
+        ],
+        "header-only",
+        uidSalt,
+      );
+    }
+  }
+}
+
+/** One validation from one listing (validateUpload). */
+async function validateListing(
   store: ObjectStore,
   key: string,
   known: KnownUpload | undefined,

@@ -131,6 +131,9 @@ export async function runJob(config: JobConfig, deps: JobDeps): Promise<JobOutco
         storageStep("stage-in", () =>
           stageIn(deps.storeFor(params.inputBucket), params.inputKey, inputDir, {
             ...(params.inputEtag !== undefined ? { expectedEtag: params.inputEtag } : {}),
+            ...(params.inputManifestDigest !== undefined
+              ? { expectedManifestDigest: params.inputManifestDigest }
+              : {}),
           }),
         ),
       );

@@ -9,7 +9,11 @@
  * Everything streams (download.ts); memory stays bounded whatever the series size.
  */
 import path from "node:path";
-import { UPLOAD_MANIFEST_NAME, type UploadManifest } from "../../core/contracts/upload-manifest.js";
+import {
+  UPLOAD_MANIFEST_NAME,
+  type UploadManifest,
+  uploadManifestDigest,
+} from "../../core/contracts/upload-manifest.js";
 import { reject } from "../../core/errors.js";
 import { isIgnoredSegment } from "../../core/input/folder-source.js";
 import { checkUploadManifestSize, parseUploadManifest } from "../../core/input/object-store-source.js";
@@ -40,6 +44,11 @@ export interface StageInOptions {
    * tags on both sides mean the bytes are that version's).
    */
   expectedEtag?: string;
+  /**
+   * For a DICOM upload, what its manifest listed when the ingest validated it (JobParameters
+   * .inputManifestDigest): a manifest listing anything else is INPUT_CHANGED; the same list sent again passes.
+   */
+  expectedManifestDigest?: string;
 }
 
 export function inputShapeOf(key: string): InputShape | undefined {
@@ -114,6 +123,7 @@ async function readUploadManifest(
   store: JobStore,
   key: string,
   expectedEtag: string | undefined,
+  expectedDigest: string | undefined,
 ): Promise<UploadManifest> {
   const what = `The upload's ${UPLOAD_MANIFEST_NAME}`;
   const size = await headOrMissing(store, key, what, expectedEtag);
@@ -126,7 +136,14 @@ async function readUploadManifest(
     throw e;
   }
   if (expectedEtag !== undefined) await headOrMissing(store, key, what, expectedEtag);
-  return parseUploadManifest(bytes);
+  const manifest = parseUploadManifest(bytes);
+  if (expectedDigest !== undefined && uploadManifestDigest(manifest) !== expectedDigest)
+    throw new JobFailure(
+      "INPUT_REJECTED",
+      "INPUT_CHANGED",
+      `${what} was replaced after it was validated and lists other files; the new list is a study of its own.`,
+    );
+  return manifest;
 }
 
 async function stageDicomSeries(
@@ -136,8 +153,9 @@ async function stageDicomSeries(
   limits: InputLimits,
   concurrency: number,
   expectedEtag: string | undefined,
+  expectedDigest: string | undefined,
 ): Promise<StagedInput> {
-  const manifest = await readUploadManifest(store, manifestKey, expectedEtag);
+  const manifest = await readUploadManifest(store, manifestKey, expectedEtag, expectedDigest);
   // The same selection the ingest Lambda validated (core/input/object-store-source.ts).
   const files = manifest.files.filter((f) => !f.key.split("/").some(isIgnoredSegment));
   if (files.length === 0) reject("EMPTY_INPUT", `${UPLOAD_MANIFEST_NAME} lists no files.`);
@@ -195,6 +213,14 @@ export async function stageIn(
       `The input is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
     );
   if (shape === "dicom")
-    return stageDicomSeries(store, inputKey, dir, limits, options.concurrency ?? 8, options.expectedEtag);
+    return stageDicomSeries(
+      store,
+      inputKey,
+      dir,
+      limits,
+      options.concurrency ?? 8,
+      options.expectedEtag,
+      options.expectedManifestDigest,
+    );
   return stageSingleObject(store, inputKey, dir, shape, limits, options.expectedEtag);
 }

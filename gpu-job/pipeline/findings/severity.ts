@@ -14,6 +14,8 @@ import { type Measurements, regionIndex } from "./measure.js";
 import { mapNullable, percent, ratio } from "./round.js";
 
 const ZONE_CODE: Record<LungZoneLabel, 1 | 2 | 3> = { upper: 1, middle: 2, lower: 3 };
+/** percentOfLobe's resolution (two decimals): the least a lobe with any lesion reads. */
+const MIN_REPORTED_PERCENT = 0.01;
 
 /** 0 for no involvement, 1 under 5 %, 2 from 5 to 25 %, 3 to 50 %, 4 to 75 %, 5 above (SEVERITY_BANDS_PERCENT). */
 export function lobeScore(percentInvolved: number | null): number {
@@ -34,11 +36,10 @@ export function severityScore(m: Measurements): Findings["extent"]["severity"] {
       lesion += m.lesionVoxels[regionIndex(s, ZONE_CODE[zone])]!;
       lung += m.lungVoxels[regionIndex(s, ZONE_CODE[zone])]!;
     }
-    // Scored from the percentage as reported: "25 %" must read as band 2 (5-25 %), not band 3.
-    const pct = mapNullable(
-      mapNullable(ratio(lesion, lung), (v) => 100 * v),
-      percent,
-    );
+    // Scored from the percentage as reported: "25 %" must read as band 2 (5-25 %), not band 3. Any
+    // involvement reads at least the smallest step (0.01 %), so a lobe holding lesion never scores 0.
+    const raw = mapNullable(ratio(lesion, lung), (v) => 100 * v);
+    const pct = mapNullable(raw, (v) => (v > 0 ? Math.max(percent(v), MIN_REPORTED_PERCENT) : 0));
     return { lobe, side, zones: [...zones], percentOfLobe: pct, score: lobeScore(pct) };
   });
   return {

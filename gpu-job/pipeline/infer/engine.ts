@@ -94,6 +94,7 @@ export async function inferScan(
       lungMask: aligned.lungMask,
       logitsInto: alignedLogits,
       lesions: false,
+      outsideWindow: "edge",
     });
     const ownLogits = new Int16Array(volume.data.length);
     const onOwn = toNative(ownGrid, own.lesionLogits, own.evidence, {
@@ -101,6 +102,7 @@ export async function inferScan(
       lungMask,
       logitsInto: ownLogits,
       lesions: false,
+      outsideWindow: "edge",
     });
     if (opts.onViews) {
       const onScan = new Float32Array(ownLogits.length).fill(Number.NaN);

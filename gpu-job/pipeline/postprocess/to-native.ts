@@ -102,12 +102,20 @@ export function toNative(
      * scan's two views are thresholded after averaging): the mask is then empty and costs no memory.
      */
     lesions?: boolean;
+    /**
+     * Native pixels beyond a fixed-spacing in-plane window: "background" (default: the lowest logit, the
+     * least evidence; the model never saw them) or "edge" (the window's edge pixel, as before 2026-11-29).
+     * An oblique scan's two views take "edge": their weighted mean would read one view's background as
+     * strong evidence against a lesion the other view saw (-128 x weight), not as "no opinion".
+     */
+    outsideWindow?: "background" | "edge";
   },
 ): NativeMaps {
   const { view } = grid;
   const [nx, ny, nz] = view.dims;
   const total = nx * ny * nz;
   const wantLesions = opts.lesions ?? true;
+  const background = (opts.outsideWindow ?? "background") === "background";
   const lesions = new Uint8Array(wantLesions ? total : 0);
   const ev = new Uint8Array(total);
   const plane = grid.height * grid.width;
@@ -144,10 +152,10 @@ export function toNative(
       const r0 = (ys.lo[y] as number) * grid.width;
       const r1 = (ys.hi[y] as number) * grid.width;
       const fy = ys.frac[y] as number;
-      const rowOutside = ys.outside[y] === 1;
+      const rowOutside = background && ys.outside[y] === 1;
       let idx = view.offset + y * view.stride[1] + z * view.stride[2];
       for (let x = 0; x < nx; x++, idx += view.stride[0]) {
-        if (rowOutside || xs.outside[x] === 1) {
+        if (rowOutside || (background && xs.outside[x] === 1)) {
           // Beyond the in-plane window: the model saw nothing here (ev stays 0 = evMin, no lesion).
           if (logitsOut) logitsOut[idx] = OUTSIDE_LOGIT * LOGIT_STEPS;
           continue;

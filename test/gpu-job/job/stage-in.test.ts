@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UploadManifestSchema, uploadManifestDigest } from "../../../core/contracts/upload-manifest.js";
 import { JobFailure } from "../../../gpu-job/job/failure.js";
 import { S3JobStore } from "../../../gpu-job/job/s3-job-store.js";
 import { stageIn } from "../../../gpu-job/job/stage-in.js";
@@ -52,5 +53,29 @@ describe("stageIn with the ETag the ingest validated", () => {
       expectedEtag: etag as string,
     }).catch((e: unknown) => e);
     expect((err as JobFailure).code).toBe("INPUT_CHANGED");
+  });
+
+  it("pins a DICOM upload by what its manifest lists: the same list sent again passes, another is INPUT_CHANGED", async () => {
+    const manifestKey = "incoming/acme/u3/manifest.json";
+    await store.put("incoming/acme/u3/a.dcm", "x");
+    const sha = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+    const listed = { schemaVersion: "1.0", files: [{ key: "a.dcm", size: 1, sha256: sha }] };
+    const digest = uploadManifestDigest(UploadManifestSchema.parse(listed));
+    // Sent again, formatted otherwise: another ETag, the same files.
+    await store.put(manifestKey, JSON.stringify(listed, null, 2));
+    const ok = await stageIn(store, manifestKey, await mkdtemp(join(work, "d-")), {
+      expectedManifestDigest: digest,
+    });
+    expect(ok.files).toBe(1);
+    await store.put("incoming/acme/u3/b.dcm", "x");
+    await store.put(
+      manifestKey,
+      JSON.stringify({ ...listed, files: [...listed.files, { key: "b.dcm", size: 1, sha256: sha }] }),
+    );
+    const err = await stageIn(store, manifestKey, await mkdtemp(join(work, "e-")), {
+      expectedManifestDigest: digest,
+    }).catch((e: unknown) => e);
+    expect((err as JobFailure).code).toBe("INPUT_CHANGED");
+    expect((err as Error).message).toMatch(/lists other files/);
   });
 });

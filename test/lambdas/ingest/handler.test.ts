@@ -255,21 +255,16 @@ describe("ingest handler", () => {
     expect(submits()).toHaveLength(before + 1);
   });
 
-  it("validates again when a listed file is overwritten after the listing: the event is retried, not rejected", async () => {
-    const { slices } = await phantomFiles();
-    const folder = "incoming/acme/u-slice-resent/";
-    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+  /** The ingest bucket, with a listed file overwritten (a new version) after the first `times` listings. */
+  function overwritingAfterListing(resentKey: string, bytes: Uint8Array, times: number) {
     const s3Store = new S3ObjectStore(s3.client, INGEST);
-    const resentKey = `${folder}${slices[3]!.name}`;
-    const resent = slices[3]!.bytes.slice();
-    resent[resent.length - 1]! ^= 1; // a new version (s3rver's ETag is the MD5 of the bytes)
-    let overwritten = false;
-    const racing: ObjectStore = {
+    let listings = 0;
+    const store: ObjectStore = {
       list: async (p) => {
         const listed = await s3Store.list(p);
-        if (!overwritten) {
-          overwritten = true;
-          await putObject(s3.client, INGEST, resentKey, resent);
+        if (listings++ < times) {
+          bytes[bytes.length - 1]! ^= 1; // another version each time (s3rver's ETag is the bytes' MD5)
+          await putObject(s3.client, INGEST, resentKey, bytes);
         }
         return listed;
       },
@@ -278,15 +273,60 @@ describe("ingest handler", () => {
       get: (k, o) => s3Store.get(k, o),
       put: (k, b, t) => s3Store.put(k, b, t),
     };
-    const event = objectCreatedEvent(INGEST, manifestKey, etag);
-    const thrown = await handlerOver(racing)(event).catch((e: unknown) => e);
-    expect(thrown).toBeInstanceOf(IngestFailedError);
-    expect((thrown as IngestFailedError).causeName).toBe("ObjectChangedError");
-    // What Lambda logs of the failure names no object key (the folder could be a patient's name).
-    expect(`${(thrown as Error).message}\n${(thrown as Error).stack}`).not.toContain(folder);
-    // Lambda's retry: the lease was released, so it takes over at once and validates the current files.
-    const outcome = await ingest(event);
+    return { store, listings: () => listings };
+  }
+
+  it("validates again from a fresh listing when a listed file is overwritten after the listing", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/acme/u-slice-resent/";
+    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const racing = overwritingAfterListing(`${folder}${slices[3]!.name}`, slices[3]!.bytes.slice(), 1);
+    // Within the one invocation, under its own claim (a retry could find the event superseded and leave
+    // the study claimed for good).
+    const outcome = await handlerOver(racing.store)(objectCreatedEvent(INGEST, manifestKey, etag));
     expect(outcome.kind).toBe("queued");
+    expect(racing.listings()).toBe(2);
+    // The job is pinned by what the manifest lists, not by its ETag (the same list re-sent is the same study).
+    const env =
+      (submits().at(-1)!.args[0].input as SubmitJobCommandInput).containerOverrides?.environment ?? [];
+    const names = env.map((e) => e.name);
+    expect(names).toContain(JOB_PARAMETER_ENV.inputManifestDigest);
+    expect(names).not.toContain(JOB_PARAMETER_ENV.inputEtag);
+  });
+
+  it("rethrows a failure as IngestFailedError, whose message and stack name no object key", async () => {
+    const { zip } = await phantomFiles();
+    const key = "incoming/acme/u-denied/DOE_JANE_19600101.zip";
+    const event = objectCreatedEvent(INGEST, key, await putObject(s3.client, INGEST, key, zip), zip.length);
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    const denying: ObjectStore = {
+      list: (p) => s3Store.list(p),
+      head: (k) => s3Store.head(k),
+      // As S3's AccessDenied reads: it names the resource.
+      getRange: async (k) => {
+        throw Object.assign(new Error(`User is not authorized to perform s3:GetObject on ${k}`), {
+          name: "AccessDenied",
+        });
+      },
+      get: (k, o) => s3Store.get(k, o),
+      put: (k, b, t) => s3Store.put(k, b, t),
+    };
+    const thrown = await handlerOver(denying)(event).catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(IngestFailedError);
+    expect((thrown as IngestFailedError).causeName).toBe("AccessDenied");
+    expect(`${(thrown as Error).message}\n${(thrown as Error).stack}`).not.toContain("DOE_JANE");
+  });
+
+  it("rejects as UPLOAD_CHANGED when listed files keep changing through every validation", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/acme/u-slice-churn/";
+    const { manifestKey, etag } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const racing = overwritingAfterListing(`${folder}${slices[3]!.name}`, slices[3]!.bytes.slice(), 99);
+    const before = submits().length;
+    const outcome = await handlerOver(racing.store)(objectCreatedEvent(INGEST, manifestKey, etag));
+    expect(outcome).toMatchObject({ kind: "rejected", codes: ["UPLOAD_CHANGED"] });
+    expect(racing.listings()).toBe(3);
+    expect(submits()).toHaveLength(before);
   });
 
   it("starts one job for the same event delivered three times, in sequence and concurrently", async () => {

@@ -89,6 +89,15 @@ describe("severityScore", () => {
     expect(byLobe.RUL).toEqual([5, 2]);
   });
 
+  it("never reads a lobe holding lesion as 0 %: 80 voxels in 2,000,000 read 0.01 % and score 1", () => {
+    const lung = new Array(REGIONS).fill(0);
+    const lesion = new Array(REGIONS).fill(0);
+    lung[regionIndex(1, 1)] = 2_000_000;
+    lesion[regionIndex(1, 1)] = 80; // 0.004 %
+    const rul = severityScore(regions(lung, lesion)).lobes.find((l) => l.lobe === "RUL")!;
+    expect([rul.percentOfLobe, rul.score]).toEqual([0.01, 1]);
+  });
+
   it("reaches 25 when every lobe is fully involved, and gives null percentages to lobes without lung", () => {
     const full = severityScore(regions(new Array(REGIONS).fill(10), new Array(REGIONS).fill(10)));
     expect(full.score).toBe(25);

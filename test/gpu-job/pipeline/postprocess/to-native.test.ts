@@ -99,6 +99,15 @@ describe("toNative", () => {
     );
     expect(logits[19]).toBe(-32768); // the lowest logit the store holds, as for slices past zRange
     expect(logits[18]).toBeGreaterThan(0);
+    // An oblique scan's views take the window's edge instead (their weighted mean must not read one
+    // view's "never seen" as evidence against the other's lesion).
+    const edge = toNative(
+      grid,
+      grid.image.map((v) => v - 0.5),
+      grid.image,
+      { ...opts, outsideWindow: "edge" },
+    );
+    expect(Array.from(edge.lesions.subarray(10, 20))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
   });
 
   it("keeps lesions inside the lung mask", () => {
