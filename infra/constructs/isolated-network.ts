@@ -2,7 +2,7 @@
  * A VPC with private isolated subnets only: no internet gateway, no NAT. Batch GPU instances and the Lambdas
  * reach AWS exclusively through VPC endpoints, so study data never crosses the internet. The S3 and DynamoDB
  * gateway endpoints carry policies naming the deployment's own buckets and table (plus ECR's layer bucket),
- * and every interface endpoint admits this account's principals only: without them an endpoint serves any
+ * and the interface endpoints whose services take endpoint policies admit this account's principals only: without them an endpoint serves any
  * bucket, log group or secret of any account to whoever holds credentials for it, an egress path for study
  * data. Flow logs go to a KMS-encrypted log group.
  */
@@ -31,16 +31,19 @@ export interface IsolatedNetworkProps {
  * injected at container start. Batch: SubmitJob from the ingest Lambda. No STS endpoint: instances use
  * their instance profile and containers the ECS task-role endpoint, neither calls STS.
  */
-const INTERFACE_ENDPOINTS: ReadonlyArray<[string, ec2.InterfaceVpcEndpointAwsService]> = [
-  ["EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR],
-  ["EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
-  ["Ecs", ec2.InterfaceVpcEndpointAwsService.ECS],
-  ["EcsAgent", ec2.InterfaceVpcEndpointAwsService.ECS_AGENT],
-  ["EcsTelemetry", ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY],
-  ["Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-  ["SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-  ["Batch", ec2.InterfaceVpcEndpointAwsService.BATCH],
-];
+const INTERFACE_ENDPOINTS: ReadonlyArray<[string, ec2.InterfaceVpcEndpointAwsService, { policy: boolean }]> =
+  [
+    ["EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR, { policy: true }],
+    ["EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER, { policy: true }],
+    // AWS's ECS guide: "Controlling access to Amazon ECS by attaching an endpoint policy to the VPC endpoint
+    // isn't currently supported"; these carry the agent's control traffic only.
+    ["Ecs", ec2.InterfaceVpcEndpointAwsService.ECS, { policy: false }],
+    ["EcsAgent", ec2.InterfaceVpcEndpointAwsService.ECS_AGENT, { policy: false }],
+    ["EcsTelemetry", ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY, { policy: false }],
+    ["Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, { policy: true }],
+    ["SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, { policy: true }],
+    ["Batch", ec2.InterfaceVpcEndpointAwsService.BATCH, { policy: true }],
+  ];
 
 export class IsolatedNetwork extends Construct {
   readonly vpc: ec2.Vpc;
@@ -95,7 +98,7 @@ export class IsolatedNetwork extends Construct {
       description: "VPC interface endpoints: HTTPS from the pipeline workloads only",
       allowAllOutbound: false,
     });
-    for (const [name, service] of INTERFACE_ENDPOINTS) {
+    for (const [name, service, { policy }] of INTERFACE_ENDPOINTS) {
       const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,
         subnets: this.workloadSubnets,
@@ -107,7 +110,7 @@ export class IsolatedNetwork extends Construct {
       // task, execution and Lambda roles), while credentials brought from elsewhere could otherwise reach
       // that account's log groups, secrets or repositories through the endpoint. What each role may do is
       // IAM's business; the endpoint only refuses foreign callers.
-      endpoint.addToPolicy(ownAccountStatement("OwnAccountPrincipals", ["*"], ["*"]));
+      if (policy) endpoint.addToPolicy(ownAccountStatement("OwnAccountPrincipals", ["*"], ["*"]));
     }
   }
 
