@@ -158,7 +158,7 @@ export async function openFileSource(
   limits: InputLimits,
 ): Promise<InputSource> {
   const name = path.basename(absPath);
-  // Messages never name the file (core/privacy.ts fileRef): the input is the one file.
+  // Messages never name the file (core/contracts/file-ref.ts): the input is the one file.
   if (size === 0) reject("EMPTY_INPUT", "The input file is empty.");
   if (size > limits.maxTotalBytes)
     reject("TOO_LARGE", `The input file is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);

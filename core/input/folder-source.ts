@@ -66,7 +66,7 @@ class FolderWalk {
     if (!isInside(this.rootReal, target))
       reject(
         "ARCHIVE_UNSAFE",
-        // Not named: folder names can be the patient's (reports name no paths; core/privacy.ts fileRef).
+        // Not named: folder names can be the patient's (reports name no paths; core/contracts/file-ref.ts).
         "A symbolic link in the folder points outside it: copy the files it points to into the folder instead (`find <folder> -type l` lists the links).",
       );
     const st = await stat(target);

@@ -141,7 +141,7 @@ async function openSingleObject(
   limits: InputLimits,
 ): Promise<InputSource> {
   const name = posix.basename(key);
-  // Messages never name the upload's file (core/privacy.ts fileRef): the upload is the one object.
+  // Messages never name the upload's file (core/contracts/file-ref.ts): the upload is the one object.
   if (size === 0) reject("EMPTY_INPUT", "The uploaded object is empty.");
   if (size > limits.maxTotalBytes)
     reject("TOO_LARGE", `The uploaded object is ${size} bytes; the limit is ${limits.maxTotalBytes}.`);

@@ -21,7 +21,7 @@ export interface InputSource {
   readonly container: ContainerKind;
   /** Display name of the input (base name, never an absolute local path). */
   readonly name: string;
-  /** Sorted by path (UTF-16 code units): reports name a file by its position here (core/privacy.ts fileRef). */
+  /** Sorted by path (UTF-16 code units): reports name a file by its position here (core/contracts/file-ref.ts). */
   readonly entries: readonly InputEntry[];
   /** Bytes fetched from the underlying storage so far (compressed bytes for zips). */
   bytesRead(): number;

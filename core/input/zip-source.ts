@@ -189,7 +189,7 @@ function openZipFile(reader: YauzlReader, size: number): Promise<yauzl.ZipFile> 
 
 /**
  * Reject; `entryPath` is the entry at fault once the zip is open (reports turn it into its position,
- * core/privacy.ts fileRef). Messages never quote entry names: a PACS export names folders after the patient.
+ * core/contracts/file-ref.ts). Messages never quote entry names: a PACS export names folders after the patient.
  */
 function unsafe(code: ReasonCode, message: string, entryPath?: string): never {
   reject(code, message, entryPath === undefined ? undefined : { file: entryPath });

@@ -136,7 +136,7 @@ const entryPaths = (source: InputSource): string[] => source.entries.map((e) => 
 
 /**
  * Reasons and warnings point at the input's files by position, never by path (a PACS export's folders are
- * often the patient's name; core/privacy.ts fileRef), and messages never name files. Messages can still
+ * often the patient's name; core/contracts/file-ref.ts), and messages never name files. Messages can still
  * quote a UID (a file named by its SOPInstanceUID, say): those become salted hashes like every UID a report
  * carries.
  */
