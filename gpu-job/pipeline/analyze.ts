@@ -110,7 +110,7 @@ export async function analyze(
       hu: volume,
       lesions: inference.lesions,
       lungs,
-      pleuralDistanceMm: pleuralDistanceMm(lungs.labels, volume.dims, volume.spacing),
+      pleuralDistanceMm: pleuralDistanceMm(lungs.labels, volume.dims, volume.spacing, volume.direction),
     });
     // Measured here so that its time counts with the findings' (0.3-3.4 s on a 512x512x120 scan).
     const fluid = pleuralFluid(volume, lungs.labels);

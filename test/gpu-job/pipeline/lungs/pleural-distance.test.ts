@@ -3,7 +3,7 @@
  * and the field-of-view rule (no pleura along the volume's edges).
  */
 import { describe, expect, it } from "vitest";
-import type { Vec3 } from "../../../../core/contracts/volume.js";
+import type { Mat3, Vec3 } from "../../../../core/contracts/volume.js";
 import { pleuralDistanceMm } from "../../../../gpu-job/pipeline/lungs/pleural-distance.js";
 
 /** Small deterministic PRNG (mulberry32) so failures reproduce. */
@@ -140,5 +140,78 @@ describe("pleuralDistanceMm", () => {
       new Array(8).fill(0),
     );
     expect(() => pleuralDistanceMm(new Uint8Array(7), [2, 2, 2], [1, 1, 1])).toThrow(RangeError);
+  });
+});
+
+describe("pleuralDistanceMm on a gantry-tilted (sheared) stack", () => {
+  /** An ellipsoid "lung" sampled on a grid whose image plane is tilted by `deg` about x; the step is the table's. */
+  function tilted(deg: number) {
+    const t = (deg * Math.PI) / 180;
+    const dims: Vec3 = [28, 28, 20];
+    const spacing: Vec3 = [2, 2, 2.5];
+    // Columns i, j, k (column-major): i along x, j in the tilted plane, k the table's step along z.
+    const direction = [1, 0, 0, 0, Math.cos(t), Math.sin(t), 0, 0, 1] as Mat3;
+    const at = (i: number, j: number, k: number): Vec3 => [
+      spacing[0] * i,
+      direction[4] * spacing[1] * j,
+      direction[5] * spacing[1] * j + spacing[2] * k,
+    ];
+    const [nx, ny, nz] = dims;
+    const labels = new Uint8Array(nx * ny * nz);
+    const points: Vec3[] = [];
+    const c = at(nx / 2, ny / 2, nz / 2);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const p = at(i, j, k);
+          points.push(p);
+          const q = ((p[0] - c[0]) / 22) ** 2 + ((p[1] - c[1]) / 20) ** 2 + ((p[2] - c[2]) / 18) ** 2;
+          labels[i + nx * (j + ny * k)] = q < 1 ? 1 : 0;
+        }
+    // The physical distance to the nearest non-lung voxel centre, by brute force.
+    const background = points.filter((_, v) => labels[v] === 0);
+    const truth = (v: number) =>
+      Math.sqrt(
+        Math.min(
+          ...background.map(
+            (q) => (points[v]![0] - q[0]) ** 2 + (points[v]![1] - q[1]) ** 2 + (points[v]![2] - q[2]) ** 2,
+          ),
+        ),
+      );
+    return { dims, spacing, direction, labels, truth };
+  }
+
+  function errors(d: Float32Array, labels: Uint8Array, truth: (v: number) => number) {
+    let max = 0;
+    let sum = 0;
+    let n = 0;
+    for (let v = 0; v < labels.length; v++)
+      if (labels[v]) {
+        const e = Math.abs(d[v]! - truth(v));
+        max = Math.max(max, e);
+        sum += e;
+        n++;
+      }
+    return { max, mean: sum / n };
+  }
+
+  it("measures in physical space: within two shift steps of brute force, where spacing alone was off by mm", () => {
+    for (const deg of [15, 30]) {
+      const s = tilted(deg);
+      const sheared = errors(pleuralDistanceMm(s.labels, s.dims, s.spacing, s.direction), s.labels, s.truth);
+      const spacingOnly = errors(pleuralDistanceMm(s.labels, s.dims, s.spacing), s.labels, s.truth);
+      // Each slice's shift is rounded to a quarter millimetre, so two voxels are misplaced by at most 0.5 mm.
+      // (Measured: max 0.34 / 0.25 mm, mean 0.06 mm; spacing alone: max 1.9 / 2.9 mm, mean 0.27 / 0.51 mm.)
+      expect(sheared.max, `${deg} degrees`).toBeLessThanOrEqual(0.5 + 1e-6);
+      expect(sheared.mean).toBeLessThan(0.1);
+      expect(spacingOnly.max).toBeGreaterThan(1.5);
+    }
+  });
+
+  it("gives an unsheared stack exactly what spacing alone gives (the usual axial scan)", () => {
+    const s = tilted(0);
+    expect(Array.from(pleuralDistanceMm(s.labels, s.dims, s.spacing, s.direction))).toEqual(
+      Array.from(pleuralDistanceMm(s.labels, s.dims, s.spacing)),
+    );
   });
 });
