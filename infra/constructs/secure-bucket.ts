@@ -106,5 +106,17 @@ export class SecureBucket extends Construct {
         },
       }),
     );
+    // A customer-provided key (SSE-C) sends no x-amz-server-side-encryption header, so the statements above
+    // cannot see it; its own header marks it.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "DenyCustomerProvidedKeys",
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ["s3:PutObject"],
+        resources: [this.bucket.arnForObjects("*")],
+        conditions: { Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" } },
+      }),
+    );
   }
 }

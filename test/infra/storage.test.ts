@@ -105,7 +105,9 @@ describe("storage stack", () => {
       const sids = at<{ Statement: Statement[] }>(policy, "Properties.PolicyDocument").Statement.map(
         (x) => x.Sid,
       );
-      expect(sids).toEqual(expect.arrayContaining(["DenyNonKmsEncryption", "DenyForeignKmsKey"]));
+      expect(sids).toEqual(
+        expect.arrayContaining(["DenyNonKmsEncryption", "DenyForeignKmsKey", "DenyCustomerProvidedKeys"]),
+      );
     }
   });
 
@@ -135,6 +137,7 @@ describe("storage stack", () => {
         denied({ ...tls, [sse]: "aws:kms", [sseKey]: "arn:aws:kms:eu-west-1:999999999999:key/other" }),
       ).toBe(true);
       expect(denied({ "aws:SecureTransport": "false" })).toBe(true);
+      expect(denied({ ...tls, "s3:x-amz-server-side-encryption-customer-algorithm": "AES256" })).toBe(true);
     }
   });
 
