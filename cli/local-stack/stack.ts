@@ -27,6 +27,7 @@ import { MAX_PRESIGN_SECONDS } from "../../core/contracts/study.js";
 import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
 import { INCOMING_PREFIX, parseIncomingKey } from "../../core/studies/keys.js";
+import { describeErrorForLog } from "../../core/util/describe-error.js";
 import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
@@ -274,9 +275,8 @@ function alive(pid: number): boolean {
  * messages can quote object keys, whose folders an export may have named after the patient.
  */
 export function describeForLog(e: unknown): string {
-  if (!(e instanceof Error)) return typeof e;
-  const code = (e as NodeJS.ErrnoException).code;
-  return typeof code === "string" ? `${e.name} ${code}` : e.name;
+  const { errorName, errorCode, errorType } = describeErrorForLog(e);
+  return errorCode !== undefined ? `${errorName} ${errorCode}` : String(errorName ?? errorType);
 }
 
 /** The S3 event records of objects created in `bucket`: key and ETag. */

@@ -147,24 +147,3 @@ export function classifyFailure(e: unknown): ClassifiedFailure {
     codes: reasons.map((r) => r.code),
   };
 }
-
-/**
- * What the log may say about an unexpected error: its class, errno-style code and stack frames (function
- * names and our own source paths), never its message, which may quote input-derived text or scratch paths.
- */
-export function describeErrorForLog(e: unknown): Record<string, unknown> {
-  if (!(e instanceof Error)) return { errorType: typeof e };
-  const out: Record<string, unknown> = { errorName: e.name };
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === "string") out.errorCode = code;
-  const status = (e as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
-  if (typeof status === "number") out.httpStatus = status;
-  const frames = (e.stack ?? "")
-    .split("\n")
-    .filter((l) => l.trimStart().startsWith("at "))
-    .slice(0, 8)
-    .map((l) => l.trim());
-  if (frames.length > 0) out.stack = frames;
-  if (e.cause !== undefined) out.cause = describeErrorForLog(e.cause);
-  return out;
-}

@@ -13,10 +13,11 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { JOB_FAILURE_REASONS, RESULTS_MANIFEST_FILE } from "../../core/contracts/results-manifest.js";
+import { describeErrorForLog } from "../../core/util/describe-error.js";
 import type { AnalyzeOptions } from "../pipeline/analyze.js";
 import { ModelOutputError } from "../pipeline/infer/sliding-window.js";
 import { ModelManifestError } from "../pipeline/model/model-manifest.js";
-import { classifyFailure, describeErrorForLog, JobFailure, storageStep } from "./failure.js";
+import { classifyFailure, JobFailure, storageStep } from "./failure.js";
 import type { JobConfig, JobConfigError } from "./params.js";
 import { stageIn } from "./stage-in.js";
 import { stageModel } from "./stage-model.js";

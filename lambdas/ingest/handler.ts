@@ -19,6 +19,7 @@ import {
   type IngestOutcome,
   ingestUpload,
 } from "../../core/studies/ingest.js";
+import { stackFrames } from "../../core/util/describe-error.js";
 import {
   INGEST_CLAIM_BUSY_METRIC,
   INGEST_SERVICE_NAME,
@@ -64,14 +65,6 @@ export class IngestFailedError extends Error {
   }
 }
 
-/** The "    at …" lines of an error's stack: code locations, no message. */
-const stackFrames = (e: unknown) =>
-  ((e as Error | undefined)?.stack ?? "")
-    .split("\n")
-    .filter((l) => l.trimStart().startsWith("at "))
-    .slice(0, 10)
-    .join("\n");
-
 export type IngestHandler = (event: unknown, context?: Context) => Promise<IngestOutcome>;
 
 export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
@@ -113,7 +106,12 @@ export function createIngestHandler(deps: IngestHandlerDeps): IngestHandler {
         // The error's name only, never its message: SDK errors can echo request parameters (object keys).
         const errorName = (e as Error | undefined)?.name ?? typeof e;
         logger.error("ingest failed; the event will be retried", { errorName });
-        throw new IngestFailedError(errorName, stackFrames(e));
+        throw new IngestFailedError(
+          errorName,
+          stackFrames(e, 10)
+            .map((l) => `    ${l}`)
+            .join("\n"),
+        );
       }
       throw e;
     } finally {
