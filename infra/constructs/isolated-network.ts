@@ -2,9 +2,9 @@
  * A VPC with private isolated subnets only: no internet gateway, no NAT. Batch GPU instances and the Lambdas
  * reach AWS exclusively through VPC endpoints, so study data never crosses the internet. The S3 and DynamoDB
  * gateway endpoints carry policies naming the deployment's own buckets and table (plus ECR's layer bucket),
- * and the interface endpoints whose services take endpoint policies admit this account's principals only: without them an endpoint serves any
- * bucket, log group or secret of any account to whoever holds credentials for it, an egress path for study
- * data. Flow logs go to a KMS-encrypted log group.
+ * and the interface endpoints whose services take endpoint policies admit this account's principals only:
+ * without them an endpoint serves any bucket, log group or secret of any account to whoever holds
+ * credentials for it, an egress path for study data. Flow logs go to a KMS-encrypted log group.
  */
 import { Aws, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";

@@ -83,40 +83,29 @@ export class SecureBucket extends Construct {
     // PutObject, so no upload, result or failure.json could be written.
     const sse = "s3:x-amz-server-side-encryption";
     const sseKey = "s3:x-amz-server-side-encryption-aws-kms-key-id";
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: "DenyNonKmsEncryption",
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects("*")],
-        conditions: { Null: { [sse]: "false" }, StringNotEquals: { [sse]: ["aws:kms", "aws:kms:dsse"] } },
-      }),
-    );
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: "DenyForeignKmsKey",
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects("*")],
-        conditions: {
-          Null: { [sseKey]: "false" },
-          StringNotEquals: { [sseKey]: props.encryptionKey.keyArn },
-        },
-      }),
-    );
+    const denyPut = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
+      this.bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ["s3:PutObject"],
+          resources: [this.bucket.arnForObjects("*")],
+          conditions,
+        }),
+      );
+    denyPut("DenyNonKmsEncryption", {
+      Null: { [sse]: "false" },
+      StringNotEquals: { [sse]: ["aws:kms", "aws:kms:dsse"] },
+    });
+    denyPut("DenyForeignKmsKey", {
+      Null: { [sseKey]: "false" },
+      StringNotEquals: { [sseKey]: props.encryptionKey.keyArn },
+    });
     // A customer-provided key (SSE-C) sends no x-amz-server-side-encryption header, so the statements above
     // cannot see it; its own header marks it.
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: "DenyCustomerProvidedKeys",
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ["s3:PutObject"],
-        resources: [this.bucket.arnForObjects("*")],
-        conditions: { Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" } },
-      }),
-    );
+    denyPut("DenyCustomerProvidedKeys", {
+      Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" },
+    });
   }
 }
