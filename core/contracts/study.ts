@@ -8,7 +8,7 @@
  * `progress` number that combines the Batch attempt and the status rank (core/studies/transitions.ts).
  */
 import * as z from "zod";
-import { FileRefSchema } from "./file-ref.js";
+import { FileRefSchema, fileRefPosition } from "./file-ref.js";
 import { REASON_CODES, ReasonCodeSchema } from "./reason-codes.js";
 import { JOB_FAILURE_REASONS, JobFailureReasonSchema } from "./results-manifest.js";
 import { relativeKeyProblem } from "./upload-manifest.js";
@@ -99,7 +99,7 @@ export type StoredStudyReason = z.infer<typeof StoredStudyReasonSchema>;
 export function currentReason(r: StoredStudyReason): StudyReason {
   const { file, ...rest } = r;
   if (file === undefined) return rest;
-  if (FileRefSchema.safeParse(file).success) return { ...rest, file };
+  if (fileRefPosition(file) !== undefined) return { ...rest, file };
   return { ...rest, message: documentedMeaning(r.code) };
 }
 

@@ -68,6 +68,8 @@ const isIndexFile = (h: DicomHeader) =>
 
 interface Working {
   source: InputSource;
+  /** The source's entry paths, in its (path) order: what reports' `#<n>` file references index. */
+  paths: readonly string[];
   opts: ValidateOptions;
   policy: ValidationPolicy;
   limits: InputLimits;
@@ -78,6 +80,7 @@ interface Working {
 export async function validateSource(source: InputSource, opts: ValidateOptions): Promise<ValidationOutcome> {
   const w: Working = {
     source,
+    paths: source.entries.map((e) => e.path),
     opts,
     policy: { ...policyFor(opts.purpose), ...opts.policy },
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
@@ -91,10 +94,10 @@ export async function validateSource(source: InputSource, opts: ValidateOptions)
     });
   try {
     const outcome = await validateEntries(w);
-    return { ...outcome, report: finish(w, true, [], outcome.series), inputPaths: entryPaths(source) };
+    return { ...outcome, report: finish(w, true, [], outcome.series), inputPaths: w.paths };
   } catch (e) {
     if (!isInputRejected(e)) throw e;
-    return { report: finish(w, false, e.reasons, null), inputPaths: entryPaths(source) };
+    return { report: finish(w, false, e.reasons, null), inputPaths: w.paths };
   }
 }
 
@@ -123,16 +126,14 @@ function finish(
     schemaVersion: "1.0",
     accepted,
     mode: w.opts.mode,
-    reasons: redactFileMentions(reasons, entryPaths(w.source), w.opts.uidSalt),
-    warnings: redactFileMentions(dedupeWarnings(w.warnings), entryPaths(w.source), w.opts.uidSalt),
+    reasons: redactFileMentions(reasons, w.paths, w.opts.uidSalt),
+    warnings: redactFileMentions(dedupeWarnings(w.warnings), w.paths, w.opts.uidSalt),
     series,
     files: { total: w.source.entries.length, used: w.filesUsed },
     bytesRead: w.source.bytesRead(),
     bytesTotal: w.source.bytesTotal,
   });
 }
-
-const entryPaths = (source: InputSource): string[] => source.entries.map((e) => e.path);
 
 /**
  * Reasons and warnings point at the input's files by position, never by path (a PACS export's folders are
