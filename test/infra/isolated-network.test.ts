@@ -33,7 +33,7 @@ const stringLeaves = (v: unknown): string[] =>
 const ownAccount = { StringEquals: { "aws:PrincipalAccount": { Ref: "AWS::AccountId" } } };
 const mentions = (st: Statement, text: string) => JSON.stringify(st.Resource).includes(text);
 
-describe("isolated network gateway endpoints (model in the image)", () => {
+describe("isolated network endpoints (model in the image)", () => {
   let s: SynthesizedApp;
   beforeAll(() => {
     s = synthDeepscApp();
@@ -70,16 +70,8 @@ describe("isolated network gateway endpoints (model in the image)", () => {
     expect(JSON.stringify(table.Resource)).toContain("/index/*");
     expect(table.Resource as unknown[]).toHaveLength(2);
   });
-});
 
-describe("isolated network interface endpoints", () => {
-  let s: SynthesizedApp;
-  beforeAll(() => {
-    s = synthDeepscApp();
-  });
-  afterAll(() => s.cleanup());
-
-  it("admit this account's principals only where the service takes endpoint policies (not ECS's three)", () => {
+  it("admits this account's principals only on interface endpoints whose service takes a policy (not ECS's three)", () => {
     const interfaces = Object.values(resourcesOf(s.pipeline, "AWS::EC2::VPCEndpoint")).filter(
       (e) => e.Properties?.VpcEndpointType === "Interface",
     );
