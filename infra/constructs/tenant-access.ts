@@ -4,7 +4,7 @@
  * else, in particular no other tenant's prefix and no results (those come as presigned URLs from the API).
  * The status API resolves the tenant from the role name, so names follow `${rolePrefix}${tenantId}`.
  */
-import { Duration } from "aws-cdk-lib";
+import { Aws, Duration } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
@@ -52,18 +52,40 @@ export class TenantAccess extends Construct {
         maxSessionDuration: props.maxSessionDuration ?? Duration.hours(1),
       });
       props.statusApi.grantInvoke(role);
-      props.ingestBucket.grantPut(role, `${INCOMING_PREFIX}${tenant.id}/*`);
+      grantUploads(role, props.ingestBucket, `${INCOMING_PREFIX}${tenant.id}/`);
       this.roles.set(tenant.id, role);
 
       acknowledgeGrantPolicies(role);
       allowWildcards(role, [
         allow.objectsUnder(`${INCOMING_PREFIX}${tenant.id}/`, `Tenant ${tenant.id} uploads`),
-        ...allow.s3Write,
-        ...allow.kmsDataKey,
         allow.studyByIdMethod,
       ]);
     }
   }
+}
+
+/**
+ * What an upload needs and no more (bucket.grantPut would add legal hold, retention, tagging and the
+ * ReEncrypt family): PutObject (single and multipart PUTs; the AWS CLI goes multipart above 8 MiB) and
+ * AbortMultipartUpload under the tenant's prefix, and the bucket key's GenerateDataKey and Decrypt (a multipart
+ * upload needs both) only when S3 asks on the role's behalf, so the hospital's credentials cannot call KMS
+ * with the data key directly.
+ */
+function grantUploads(role: iam.IRole, bucket: s3.IBucket, prefix: string): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+      resources: [bucket.arnForObjects(`${prefix}*`)],
+    }),
+  );
+  if (!bucket.encryptionKey) return;
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+      resources: [bucket.encryptionKey.keyArn],
+      conditions: { StringEquals: { "kms:ViaService": `s3.${Aws.REGION}.amazonaws.com` } },
+    }),
+  );
 }
 
 function validateTenants(props: TenantAccessProps): string[] {

@@ -339,7 +339,20 @@ describe("pipeline stack services", () => {
       expect(arns.some((a) => a.includes('/POST/v1/uploads"'))).toBe(true);
       const s3 = statements.filter((st) => JSON.stringify(st.Action).includes("s3:"));
       expect(s3).toHaveLength(1);
+      expect(s3[0]?.Action).toEqual(["s3:AbortMultipartUpload", "s3:PutObject"]);
       expect(JSON.stringify(s3[0]?.Resource)).toMatch(/"\/incoming\/hospital-a\/\*"\]\]\}$/);
+      // The data key only through S3: the hospital's credentials cannot ask KMS for data keys themselves.
+      const kms = statements.filter((st) => JSON.stringify(st.Action).includes("kms:"));
+      expect(kms).toHaveLength(1);
+      expect(kms[0]?.Action).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+      expect(JSON.stringify(kms[0]?.Resource)).toMatch(/DataKey/);
+      expect(JSON.stringify(kms[0]?.Condition)).toBe(
+        JSON.stringify({
+          StringEquals: {
+            "kms:ViaService": { "Fn::Join": ["", ["s3.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
+          },
+        }),
+      );
       expect(JSON.stringify(statements)).not.toContain("clinic-b");
       expect(JSON.stringify(statements)).not.toContain("results/");
     });
