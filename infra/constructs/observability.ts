@@ -36,8 +36,8 @@ class LogGroupTarget implements events.IRuleTarget {
         timestamp: events.EventField.time,
         message:
           `Batch job ${field("$.detail.jobId")} (${field("$.detail.jobName")}) ${field("$.detail.status")}: ` +
-          `${field("$.detail.statusReason")}; exit code ${field("$.detail.container.exitCode")}, ` +
-          `log stream ${field("$.detail.container.logStreamName")}`,
+          `${field("$.detail.statusReason")} (exit code: ${field("$.detail.container.exitCode")}; ` +
+          `log stream: ${field("$.detail.container.logStreamName")}; both empty if no container started)`,
       }),
       arn: Stack.of(this.logGroup).formatArn({
         service: "logs",
@@ -95,12 +95,13 @@ export class Observability extends Construct {
       detailType: ["Batch Job State Change"],
       detail: { jobQueue: [props.jobQueueArn], ...detail },
     });
-    const auditTarget = new LogGroupTarget(jobEventsAudit);
     this.failedJobsRule = new events.Rule(this, "FailedJobsRule", {
       description: "DeepSC-COVID Batch jobs that ended FAILED (audit + alarm)",
       eventPattern: jobChange({ status: ["FAILED"] }),
-      targets: [auditTarget],
+      targets: [new LogGroupTarget(jobEventsAudit)],
     });
+    // A stuck job also ends FAILED, so the rule above already writes its audit line (one per job); this
+    // rule only counts them for their own alarm.
     this.stuckJobsRule = new events.Rule(this, "StuckJobsRule", {
       description:
         "DeepSC-COVID Batch jobs cancelled after waiting RUNNABLE (no GPU capacity / misconfiguration)",
@@ -108,7 +109,6 @@ export class Observability extends Construct {
         status: ["FAILED"],
         statusReason: [{ prefix: STUCK_JOB_STATUS_REASON_PREFIX }],
       }),
-      targets: [auditTarget],
     });
     // aws-events-targets' CloudWatchLogGroup installs this same policy (EventBridge may write to this one
     // log group) through a custom-resource Lambda; the native resource does it without deploying code.
