@@ -84,7 +84,11 @@ export async function writeReports(
     );
 
   const t0 = performance.now();
-  const images = renderKeyImages({ ...inputs, findings: diagnosis.findings });
+  const images = renderKeyImages({
+    ...inputs,
+    findings: diagnosis.findings,
+    synthetic: diagnosis.model.synthetic,
+  });
   const pngs = new Map(images.map((im) => [im.file, new Uint8Array(encodePng(im.raster))]));
   await mkdir(join(outDir, REPORT_FILES.imagesDir), { recursive: true });
   for (const [file, bytes] of pngs) await writeFile(join(outDir, file), bytes);

@@ -7,6 +7,7 @@ import type { Findings } from "../../../../core/contracts/findings.js";
 import type { Volume } from "../../../../core/contracts/volume.js";
 import { voxelCentre } from "../../../../core/geometry/affine.js";
 import { nativeIndex, type OrientedView, orientedView } from "../../preprocess/orientation.js";
+import { SYNTHETIC_BANNER, withBanner } from "./banner.js";
 import { renderPeripheralChart } from "./chart.js";
 import { chooseKeyLevels, maskProfile } from "./key-levels.js";
 import type { Raster } from "./raster.js";
@@ -35,6 +36,8 @@ export interface KeyImagesInput {
   lesions: Uint8Array;
   lungs: Uint8Array;
   findings: Findings;
+  /** The model was trained on synthetic data: every image then carries SYNTHETIC_BANNER above its pixels. */
+  synthetic: boolean;
 }
 
 export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
@@ -85,6 +88,7 @@ export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
       "Share of lesion volume within each depth under the pleura: this scan (solid blue) against the COVID-19 (red) and CAP (green) reference curves.",
     raster: renderPeripheralChart(shares),
   });
+  if (input.synthetic) for (const im of images) im.raster = withBanner(im.raster, SYNTHETIC_BANNER);
   return images;
 }
 

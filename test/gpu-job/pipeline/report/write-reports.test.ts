@@ -17,6 +17,8 @@ import { runPhantom } from "../../../../core/phantom/run.js";
 import { validatePath } from "../../../../core/validation/validate-path.js";
 import { verifyResultsManifest } from "../../../../gpu-job/job/results-manifest.js";
 import { type AnalyzeResult, analyze } from "../../../../gpu-job/pipeline/analyze.js";
+import { SYNTHETIC_BANNER, withBanner } from "../../../../gpu-job/pipeline/report/images/banner.js";
+import { createRaster } from "../../../../gpu-job/pipeline/report/images/raster.js";
 import {
   buildReportDocument,
   CLASS_LABELS,
@@ -74,9 +76,23 @@ describe("report files of a DICOM analysis", () => {
         f.startsWith("peripheral") ? 440 : 512,
       );
     }
-    // 96 x 96 at 3.75 mm in plane, 30 x 5 mm: the coronal view is 360 mm by 150 mm.
+    // 96 x 96 at 3.75 mm in plane, 30 x 5 mm: the coronal view is 360 mm by 150 mm (below the banner).
     const coronal = PNG.sync.read(readFileSync(join(out, "images/coronal.png")));
-    expect(coronal.width / coronal.height).toBeCloseTo(360 / 150, 1);
+    const band = withBanner(createRaster(coronal.width, 1), SYNTHETIC_BANNER).height - 1;
+    expect(coronal.width / (coronal.height - band)).toBeCloseTo(360 / 150, 1);
+  });
+
+  it("marks every key image of the synthetic model as such in its own pixels", () => {
+    expect(d.model.synthetic).toBe(true);
+    for (const f of readdirSync(join(out, "images"))) {
+      const png = PNG.sync.read(readFileSync(join(out, "images", f)));
+      const expected = withBanner(createRaster(png.width, 1), SYNTHETIC_BANNER);
+      const band = expected.height - 1;
+      // The file's top rows are the banner's, pixel for pixel (pngjs reads RGBA).
+      const rgb = new Uint8Array(band * png.width * 3);
+      for (let p = 0; p < band * png.width; p++) rgb.set(png.data.subarray(4 * p, 4 * p + 3), 3 * p);
+      expect(Buffer.from(rgb).equals(Buffer.from(expected.data.subarray(0, rgb.length))), f).toBe(true);
+    }
   });
 
   it.skipIf(!HAVE_POPPLER)(
