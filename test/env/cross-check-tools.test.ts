@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
 const INSTALL =
-  "apt-get install dcm2niix dcmtk dicom3tools python3-pydicom python3-nibabel python3-numpy (what .ci/run does)";
+  "apt-get install dcm2niix dcmtk dicom3tools poppler-utils python3-pydicom python3-nibabel python3-numpy (what .ci/run does)";
 
 const present = (cmd: string, args: string[]) =>
   spawnSync(cmd, args, { stdio: "ignore" }).error === undefined;
@@ -19,6 +19,9 @@ describe("cross-check tools", () => {
     ["dcmcjpeg", ["--version"]],
     ["dcmodify", ["--version"]],
     ["dciodvfy", ["-"]],
+    // The reports' PDF checks (text, disclaimer, every page renders).
+    ["pdftotext", ["-v"]],
+    ["pdftoppm", ["-v"]],
   ] as const) {
     it(`${cmd} is installed`, () => {
       expect(present(cmd, [...args]), `${cmd} is missing: ${INSTALL}`).toBe(true);
