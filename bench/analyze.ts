@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runPhantom } from "../core/phantom/run.js";
 import { machineInfo } from "./machine.js";
+import { median } from "./median.js";
 import { isCurrentPhantom } from "./quality-phantoms.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -34,7 +35,6 @@ const TARGET_POST_INFERENCE_MS = 10_000;
  */
 const NOT_POST_INFERENCE = new Set(["totalMs", "readMs", "preprocessMs", "inferenceMs", "postprocessMs"]);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const loadAverage = () => loadavg().map((x) => Number(x.toFixed(2)));
 
 interface Scan {

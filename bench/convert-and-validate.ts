@@ -19,6 +19,7 @@ import { openObjectStoreInput } from "../core/input/object-store-source.js";
 import { runPhantom } from "../core/phantom/run.js";
 import { validateSource } from "../core/validation/validate.js";
 import { createS3Client, S3ObjectStore } from "../lambdas/adapters/s3-object-store.js";
+import { median } from "./median.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DATA = join(ROOT, "bench", ".data");
@@ -27,8 +28,6 @@ const RUNS = 5;
 /** Convert runs per tool: even, so each goes first equally often (see benchConvert). */
 const CONVERT_RUNS = 6;
 const SLICES = 300;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Timed {
   seconds: number;

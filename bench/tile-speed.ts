@@ -30,7 +30,8 @@ import { parseArgs } from "node:util";
 import { bundledModelPath, loadModel } from "../gpu-job/pipeline/model/model-manifest.js";
 import { openModelSession } from "../gpu-job/pipeline/model/session.js";
 import { machineInfo } from "./machine.js";
-import { maxAbsDiff, median, PARITY_INPUT_SEED, parityInput, timeCalls } from "./tile-timing.js";
+import { median } from "./median.js";
+import { maxAbsDiff, PARITY_INPUT_SEED, parityInput, timeCalls } from "./tile-timing.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench", "results");

@@ -13,12 +13,6 @@ export function parityInput(n: number, seed: number): Float32Array {
   return out;
 }
 
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Largest absolute difference of two equally long, non-empty lists; NaN otherwise. */
 export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   if (a.length !== b.length || a.length === 0) return Number.NaN;

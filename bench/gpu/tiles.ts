@@ -13,7 +13,8 @@ import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { type LoadedModel, loadModel } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { type DeviceRequest, openModelSession } from "../../gpu-job/pipeline/model/session.js";
-import { maxAbsDiff, median, PARITY_INPUT_SEED, parityInput, timeCalls } from "../tile-timing.js";
+import { median } from "../median.js";
+import { maxAbsDiff, PARITY_INPUT_SEED, parityInput, timeCalls } from "../tile-timing.js";
 
 export interface TileModel {
   label: "light" | "full";
