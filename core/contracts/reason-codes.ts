@@ -15,7 +15,8 @@ export const REASON_CODES = {
     "The archive is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio, or a corrupt central directory.",
   TRUNCATED: "A file ends before the data its header declares.",
   MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",
-  MISSING_GEOMETRY: "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid.",
+  MISSING_GEOMETRY:
+    "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid, or makes the volume longer than any body (over 2500 mm along an axis).",
   NOT_CT: "The image is not CT (modality and SOP class).",
   UNSUPPORTED_TRANSFER_SYNTAX: "The DICOM transfer syntax is not one this pipeline decodes.",
   UNSUPPORTED_DATATYPE: "The NIfTI datatype (complex, RGB, ...) cannot hold Hounsfield units.",
@@ -27,8 +28,10 @@ export const REASON_CODES = {
     "Slices of the chosen series disagree on size, orientation, pixel spacing or pixel format, or several series are mixed.",
   TOO_FEW_SLICES: "The series has fewer slices than the analysis needs.",
   SLICE_GAP: "Slices are missing: a gap larger than 1.5 x the median slice spacing.",
-  NON_UNIFORM_SPACING: "Slice spacing varies by more than the tolerance (0.2 mm or 10 %).",
-  DUPLICATE_SLICES: "Several slices share one position and cannot be resolved to one acquisition.",
+  NON_UNIFORM_SPACING:
+    "Slice spacing varies by more than the tolerance (0.2 mm or 10 %), step to step or as a drift from one uniform step.",
+  DUPLICATE_SLICES:
+    "Different images share one position within one acquisition (one AcquisitionNumber, times under 30 s apart) and cannot be resolved.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
   HU_IMPLAUSIBLE: "The intensities are not plausible Hounsfield units (no air peak near -1000 HU).",
   UPLOAD_CHANGED:

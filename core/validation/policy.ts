@@ -13,6 +13,14 @@ export interface ValidationPolicy {
   spacingToleranceFraction: number;
   /** Positions closer than this along the normal are the same slice (mm). */
   duplicateToleranceMm: number;
+  /**
+   * Two images at one position with one AcquisitionNumber and times less than this apart (or a time
+   * missing) are of one acquisition: DUPLICATE_SLICES. A helical chest acquisition lasts seconds; a repeat
+   * that kept the number starts later.
+   */
+  sameAcquisitionSeconds: number;
+  /** A volume longer than this along any of its axes has wrong spacing or units (MISSING_GEOMETRY). */
+  maxExtentMm: number;
   /** Shear of the stack below this is numerical noise (degrees). */
   tiltNoiseDeg: number;
   /** Shear up to this is accepted with a GANTRY_TILT warning; above it, GANTRY_TILT rejects. */
@@ -28,6 +36,9 @@ export const ANALYSIS_POLICY: ValidationPolicy = {
   spacingToleranceMm: 0.2,
   spacingToleranceFraction: 0.1,
   duplicateToleranceMm: 0.01,
+  sameAcquisitionSeconds: 30,
+  // Whole-body scans reach about 2 m; no scanner's field of view comes near it in plane.
+  maxExtentMm: 2500,
   tiltNoiseDeg: 0.5,
   maxTiltDeg: 30,
   checkHu: true,

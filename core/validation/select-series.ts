@@ -5,9 +5,11 @@
  * resolved to the latest acquisition.
  */
 import type { SeriesCandidate, Warning } from "../contracts/validation-report.js";
+import type { Vec3 } from "../contracts/volume.js";
 import type { DicomHeader, FrameInfo } from "../dicom/header.js";
 import { isCtSopClass, isLocalizer } from "../dicom/sop-classes.js";
 import { reject } from "../errors.js";
+import { dot } from "../geometry/affine.js";
 import { hashUid } from "../privacy.js";
 import {
   breakTie,
@@ -17,7 +19,7 @@ import {
   type RankedCandidate,
   rankCandidate,
 } from "./series-rules.js";
-import { orientationKey, type Slice, slicesOf } from "./slices.js";
+import { normalOf, orientationKey, type Slice, slicesOf } from "./slices.js";
 
 export interface SeriesGroup {
   key: string;
@@ -75,6 +77,51 @@ function sameOrientation(a: FrameInfo["orientation"], b: FrameInfo["orientation"
   for (let i = 0; i < 6; i++) if (Math.abs(a[i]! - b[i]!) > ORIENTATION_TOLERANCE) return false;
   return true;
 }
+
+/**
+ * Slices under the chosen series' UID, CT and not localizers, that lack an orientation or lie within
+ * STRAY_PLANE_DEG of its plane without sharing it, are part of the stack gone wrong, not another
+ * reconstruction: ignored, they left it a slice short (at its end without a word, in its middle as a
+ * SLICE_GAP that pointed at the wrong problem). Reformats in another plane under the same UID stay ignored.
+ */
+function rejectStraySlices(
+  chosen: SeriesGroup,
+  ranked: Array<{ group: SeriesGroup; ranked: RankedCandidate }>,
+) {
+  const reference = chosen.slices[0]!.info.orientation;
+  for (const { group, ranked: r } of ranked) {
+    if (group === chosen || group.seriesUid !== chosen.seriesUid) continue;
+    if (!isCtSopClass(r.facts.sopClassUid) || isLocalizer(r.facts.imageType)) continue;
+    const slice = group.slices[0]!;
+    const file = { file: slice.header.file };
+    if (!normalOf(slice.info))
+      reject(
+        "MISSING_GEOMETRY",
+        `${group.slices.length} slice(s) of the series lack a valid ImageOrientationPatient; the volume's geometry cannot be known.`,
+        file,
+      );
+    const deg = turnDeg(reference, slice.info.orientation);
+    if (deg !== undefined && deg < STRAY_PLANE_DEG)
+      reject(
+        "INCONSISTENT_SERIES",
+        `${group.slices.length} slice(s) of the series are turned ${deg.toFixed(1)} degrees from the plane of the other ${chosen.slices.length}; upload the series as the scanner wrote it.`,
+        file,
+      );
+  }
+}
+
+/** The larger angle between two orientations' row directions and column directions, degrees. */
+function turnDeg(a: FrameInfo["orientation"], b: FrameInfo["orientation"]): number | undefined {
+  if (!a || !b) return undefined;
+  const angle = (u: number[], v: number[]) => {
+    const c = dot(u as Vec3, v as Vec3) / (Math.hypot(...u) * Math.hypot(...v));
+    return (Math.acos(Math.max(-1, Math.min(1, c))) * 180) / Math.PI;
+  };
+  return Math.max(angle(a.slice(0, 3), b.slice(0, 3)), angle(a.slice(3, 6), b.slice(3, 6)));
+}
+
+/** Slices of one series turned less than this from its plane are strays of the stack (rejectStraySlices). */
+const STRAY_PLANE_DEG = 20;
 
 export interface Selection {
   chosen: SeriesGroup;
@@ -196,6 +243,7 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       { file: b.file },
     );
   }
+  rejectStraySlices(best.group, ranked);
   const second = ranked[1];
   let tieBrokenBy: string | undefined;
   if (

@@ -21,7 +21,7 @@ import { type DicomSource, readDicomSource } from "./dicom-source.js";
 import { policyFor, type ValidationPolicy } from "./policy.js";
 import { type EntryResult, readHeaders } from "./read-headers.js";
 import { groupSeries, selectSeries } from "./select-series.js";
-import { buildStack, judgeSliceCount, judgeTilt, type Stack } from "./stack-geometry.js";
+import { buildStack, judgeExtent, judgeSliceCount, judgeTilt, type Stack } from "./stack-geometry.js";
 
 export type ValidationMode = "full" | "header-only";
 
@@ -321,6 +321,7 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
   const problems: Reason[] = [];
   judgeTilt(shearAngleDeg(g.direction), w.policy, problems, w.warnings);
   judgeSliceCount(g.dims[2], w.policy, problems);
+  judgeExtent(g.dims, g.spacing, w.policy, problems);
   if (problems.length > 0) throw new InputRejected(problems);
   warnIfNotAxial(w, g);
   const series: SeriesSummary = {

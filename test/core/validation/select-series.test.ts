@@ -3,15 +3,16 @@ import { isInputRejected } from "../../../core/errors.js";
 import { groupSeries, selectSeries } from "../../../core/validation/select-series.js";
 import { fakeHeader, fakeStack } from "../../helpers/fake-headers.js";
 
-const rejectCode = (fn: () => unknown): string | undefined => {
+const rejection = (fn: () => unknown) => {
   try {
     fn();
   } catch (e) {
-    if (isInputRejected(e)) return e.reasons[0]!.code;
+    if (isInputRejected(e)) return e.reasons[0];
     throw e;
   }
   return undefined;
 };
+const rejectCode = (fn: () => unknown): string | undefined => rejection(fn)?.code;
 
 describe("selectSeries", () => {
   it("chooses the axial ORIGINAL/PRIMARY series with most slices and lists the runners-up", () => {
@@ -183,6 +184,38 @@ describe("selectSeries", () => {
       rows: 8,
     });
     expect(selectSeries(groupSeries([...headers, ...scout])).chosen.slices).toHaveLength(24);
+  });
+
+  it("rejects a slice of the series without an orientation, or turned a little from its plane, rather than drop it", () => {
+    const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.6" });
+    const bare = fakeHeader({ series: "1.6", instance: 25, position: [0, 0, 60] });
+    delete bare.frames[0]!.orientation;
+    const err = rejection(() => selectSeries(groupSeries([...headers, bare])));
+    expect(err?.code).toBe("MISSING_GEOMETRY");
+    expect(err?.file).toBe(bare.file);
+    // One degree about z: a stray of the stack, not another reconstruction.
+    const c = Math.cos(Math.PI / 180);
+    const e = Math.sin(Math.PI / 180);
+    const turned = fakeHeader({
+      series: "1.6",
+      instance: 25,
+      position: [0, 0, 60],
+      orientation: [c, e, 0, -e, c, 0],
+    });
+    expect(rejection(() => selectSeries(groupSeries([...headers, turned])))?.code).toBe(
+      "INCONSISTENT_SERIES",
+    );
+    // A reformat in another plane under the same UID is still ignored.
+    const coronal = fakeStack(10, [0, 0, 0], [0, 1, 0], { series: "1.6", orientation: [1, 0, 0, 0, 0, -1] });
+    expect(selectSeries(groupSeries([...headers, ...coronal])).chosen.slices).toHaveLength(24);
+    // Another series' slices are not this one's business.
+    const other = fakeHeader({
+      series: "2.6",
+      instance: 1,
+      position: [0, 0, 0],
+      orientation: [c, e, 0, -e, c, 0],
+    });
+    expect(selectSeries(groupSeries([...headers, other])).chosen.slices).toHaveLength(24);
   });
 
   it("keeps a localizer slice out of the stack even in the stack's plane and matrix", () => {

@@ -9,15 +9,20 @@ import { buildStack, MAX_DROPPED_NAMED } from "../../../core/validation/stack-ge
 import { fakeHeader, fakeStack } from "../../helpers/fake-headers.js";
 
 const slices = (headers: ReturnType<typeof fakeStack>) => headers.flatMap(slicesOf);
-const codes = (fn: () => unknown): string[] => {
+const rejectionOf = (fn: () => unknown) => {
   try {
     fn();
   } catch (e) {
-    if (isInputRejected(e)) return e.reasons.map((r) => r.code);
+    if (isInputRejected(e)) return e.reasons;
     throw e;
   }
   return [];
 };
+const timedHeader = (o: { acquisition: number; acquisitionSeconds: number }) => ({
+  acquisitionNumber: o.acquisition,
+  acquisitionSeconds: o.acquisitionSeconds,
+});
+const codes = (fn: () => unknown): string[] => rejectionOf(fn).map((r) => r.code);
 
 describe("buildStack", () => {
   it("sorts ascending along the normal and reports descending file order", () => {
@@ -150,6 +155,63 @@ describe("buildStack", () => {
     const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]);
     const dup = fakeHeader({ position: [0, 0, 20], instance: 50, sopInstanceUid: "9.9.9" });
     expect(codes(() => buildStack(slices([...headers, dup]), ANALYSIS_POLICY))).toEqual(["DUPLICATE_SLICES"]);
+  });
+
+  it("rejects a different image at a slice's position within one acquisition even when its time differs (scanners time each slice)", () => {
+    const timed = (k: number) => ({ acquisition: 1, acquisitionSeconds: 43200 + 0.5 * k });
+    const headers = fakeStack(25, [0, 0, 0], [0, 0, 2]).map((h, k) => ({ ...h, ...timedHeader(timed(k)) }));
+    // Slice 20's image put at slice 6's position: same acquisition number, its own time.
+    const foreign = fakeHeader({ position: [0, 0, 12], instance: 60, sopInstanceUid: "9.9.9", ...timed(20) });
+    expect(codes(() => buildStack(slices([...headers, foreign]), ANALYSIS_POLICY))).toEqual([
+      "DUPLICATE_SLICES",
+    ]);
+    // A repeat at that position a minute later keeps the latest, as a repeated acquisition.
+    const repeat = fakeHeader({ position: [0, 0, 12], instance: 61, sopInstanceUid: "9.9.8", ...timed(120) });
+    const stack = buildStack(slices([...headers, repeat]), ANALYSIS_POLICY);
+    expect(stack.slices[6]!.header.sopInstanceUid).toBe("9.9.8");
+    expect(stack.warnings.map((w) => w.code)).toContain("DUPLICATES_DROPPED");
+  });
+
+  it("rejects a series whose every slice has one position as DUPLICATE_SLICES, not as too few slices", () => {
+    const headers = Array.from({ length: 24 }, (_, k) =>
+      fakeHeader({ position: [0, 0, 5], instance: k + 1, acquisition: 1, acquisitionSeconds: 100 + k }),
+    );
+    expect(codes(() => buildStack(slices(headers), ANALYSIS_POLICY))).toEqual(["DUPLICATE_SLICES"]);
+  });
+
+  it("rejects slice spacing that drifts along the series although each step is within the tolerance", () => {
+    // 60 steps of 5 mm, then 59 of 5.45 mm: every step within 10 % of the median, slice 60 13 mm off.
+    const z = Array.from({ length: 120 }, (_, k) => (k <= 60 ? 5 * k : 300 + 5.45 * (k - 60)));
+    const headers = z.map((d, k) => fakeHeader({ position: [0, 0, d], instance: k + 1 }));
+    const reasons = rejectionOf(() => buildStack(slices(headers), ANALYSIS_POLICY));
+    expect(reasons.map((r) => r.code)).toEqual(["NON_UNIFORM_SPACING"]);
+    expect(reasons[0]!.message).toMatch(/^Slice 60 lies 13\.\d\d mm from where/);
+    // Jitter around a uniform step stays accepted.
+    const jitter = Array.from({ length: 120 }, (_, k) =>
+      fakeHeader({ position: [0, 0, 1.25 * k + (k % 3) * 0.01], instance: k + 1 }),
+    );
+    expect(buildStack(slices(jitter), ANALYSIS_POLICY).geometry.spacing[2]).toBeCloseTo(1.25, 3);
+  });
+
+  it("rejects a volume longer than any body along an axis (wrong spacing or units)", () => {
+    const wide = fakeStack(25, [0, 0, 0], [0, 0, 2], { pixelSpacing: [1000, 1000] });
+    expect(codes(() => buildStack(slices(wide), ANALYSIS_POLICY))).toEqual(["MISSING_GEOMETRY"]);
+    const tall = fakeStack(25, [0, 0, 0], [0, 0, 500]);
+    const reasons = rejectionOf(() => buildStack(slices(tall), ANALYSIS_POLICY));
+    expect(reasons.map((r) => r.code)).toEqual(["MISSING_GEOMETRY"]);
+    expect(reasons[0]!.message).toContain("12500 mm along its third axis (25 x 500.0 mm)");
+    // A whole-body scan's length passes.
+    expect(buildStack(slices(fakeStack(800, [0, 0, 0], [0, 0, 2.5])), ANALYSIS_POLICY).slices).toHaveLength(
+      800,
+    );
+  });
+
+  it("says a degenerate ImageOrientationPatient is the problem, not PixelSpacing", () => {
+    const flat = fakeStack(25, [0, 0, 0], [0, 0, 2], { orientation: [1, 0, 0, 1, 0, 0] });
+    const reasons = rejectionOf(() => buildStack(slices(flat), ANALYSIS_POLICY));
+    expect(reasons.map((r) => r.code)).toEqual(["MISSING_GEOMETRY"]);
+    expect(reasons[0]!.message).toMatch(/ImageOrientationPatient/);
+    expect(reasons[0]!.message).not.toMatch(/PixelSpacing/);
   });
 
   it("treats the same SOP instance sent twice as one slice", () => {

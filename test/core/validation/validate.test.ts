@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { writeNifti } from "../../../core/nifti/write.js";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { MAX_HEADER_BYTES } from "../../../core/validation/read-headers.js";
 import type { ValidationMode } from "../../../core/validation/validate.js";
@@ -269,5 +270,29 @@ describe("validatePath: NOT_AXIAL follows the slices' plane, for DICOM and NIfTI
     const codes = report.warnings.map((w) => w.code);
     expect(codes).toContain("GANTRY_TILT");
     expect(codes).not.toContain("NOT_AXIAL");
+  });
+});
+
+describe("validatePath: a volume larger than any body is refused before anything runs on it", () => {
+  it("rejects a NIfTI whose voxel sizes make it kilometres long (units in metres read as mm) as MISSING_GEOMETRY", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
+    dirs.push(dir);
+    const path = join(dir, "scan.nii");
+    await writeNifti(
+      {
+        dims: [16, 16, 24],
+        spacing: [2812.5, 2812.5, 5000],
+        origin: [0, 0, 0],
+        direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        data: new Int16Array(16 * 16 * 24).fill(-1000),
+      },
+      path,
+    );
+    for (const mode of ["header-only", "full"] as const) {
+      const { report } = await validatePath(path, { mode, purpose: "analysis" });
+      expect(report.accepted, mode).toBe(false);
+      expect(report.reasons.map((r) => r.code)).toEqual(["MISSING_GEOMETRY"]);
+      expect(report.reasons[0]!.message).toContain("45000 mm along its first axis");
+    }
   });
 });
