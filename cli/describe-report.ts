@@ -3,6 +3,11 @@ import { basename } from "node:path";
 import { fileRefPosition } from "../core/contracts/file-ref.js";
 import type { ValidationReport } from "../core/contracts/validation-report.js";
 
+/** A rejection reason as one indented line: code, message and the file it concerns (`#<n>`), if any. */
+export function reasonLine(r: { code: string; message: string; file?: string | undefined }): string {
+  return `  ${r.code}: ${r.message}${r.file !== undefined ? ` (file ${r.file})` : ""}`;
+}
+
 /**
  * One line per reason/warning, for people (the JSON report is for machines). `inputPaths` (the outcome's,
  * in memory) turns a report's `#<n>` file references back into paths for the operator's own terminal; the

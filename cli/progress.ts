@@ -3,6 +3,7 @@
  * few seconds so long runs still show life without flooding the log.
  */
 import cliProgress from "cli-progress";
+import { onInterrupt } from "./interrupt.js";
 
 export interface Progress {
   update(stage: string, done: number, total: number): void;
@@ -22,16 +23,21 @@ export function createProgress(enabled = true): Progress {
       cliProgress.Presets.shades_classic,
     );
     let current = "";
+    // The bar hides the cursor (and turns line wrapping off) while it runs: an interrupt must give them back.
+    let release: (() => void) | undefined;
     return {
       update(stage, done, total) {
         if (stage !== current) {
           if (current) bar.stop();
+          release ??= onInterrupt(() => bar.stop());
           bar.start(total, done, { stage: stage.padEnd(8) });
           current = stage;
         } else bar.update(done);
       },
       stop() {
         if (current) bar.stop();
+        release?.();
+        release = undefined;
       },
     };
   }

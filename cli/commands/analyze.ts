@@ -1,10 +1,13 @@
 import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isInputRejected } from "../../core/errors.js";
+import { removeTempFilesSync } from "../../core/util/temp-path.js";
 import { analyze } from "../../gpu-job/pipeline/analyze.js";
 import { ModelOutputError } from "../../gpu-job/pipeline/infer/sliding-window.js";
 import { ModelManifestError } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { ExecutionProviderError } from "../../gpu-job/pipeline/model/session.js";
+import { reasonLine } from "../describe-report.js";
+import { onInterrupt } from "../interrupt.js";
 import { createProgress } from "../progress.js";
 import { UsageError } from "../usage.js";
 import { HELP } from "./help.js";
@@ -33,6 +36,10 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     throw new UsageError("--threads must be a positive integer");
 
   const progress = createProgress(!values.quiet && !values.json);
+  // Interrupted: this run's temporary files go (a finished output stays, and is replaced or removed by the
+  // next run into the folder; no manifest vouches for an interrupted run).
+  const outDir = values.out;
+  const release = onInterrupt(() => removeTempFilesSync(outDir, process.pid));
   try {
     const result = await analyze(input, values.out, {
       device,
@@ -63,7 +70,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (isInputRejected(e)) {
-      const lines = e.reasons.map((r) => `  ${r.code}: ${r.message}${r.file ? ` (file ${r.file})` : ""}`);
+      const lines = e.reasons.map(reasonLine);
       process.stderr.write(`deepsc analyze: the input was rejected:\n${lines.join("\n")}\n`);
       return 2;
     }
@@ -76,5 +83,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    release();
   }
 }

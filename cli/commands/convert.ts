@@ -2,7 +2,9 @@ import { stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type NiftiSliceWriter, openNiftiSliceWriter, writeNifti } from "../../core/nifti/write.js";
+import { removeTempFilesSync } from "../../core/util/temp-path.js";
 import { validatePath } from "../../core/validation/validate-path.js";
+import { onInterrupt } from "../interrupt.js";
 import type { Progress } from "../progress.js";
 import { UsageError } from "../usage.js";
 import { HELP } from "./help.js";
@@ -36,12 +38,11 @@ export async function convertCommand(argv: string[]): Promise<number> {
   // Registered before the file can exist (its open() starts on the thread pool at once), and reaching the
   // writer through `opening`, so no moment leaves it behind.
   let opening: Promise<NiftiSliceWriter> | undefined;
-  const interrupted = (signal: NodeJS.Signals) => {
-    const exit = () => process.exit(signal === "SIGINT" ? 130 : 143);
-    void (opening ?? Promise.resolve(undefined)).then((w) => w?.abort()).then(exit, exit);
-  };
-  process.once("SIGINT", interrupted);
-  process.once("SIGTERM", interrupted);
+  const release = onInterrupt(async () => {
+    await (await opening)?.abort();
+    // writeNifti's own temporary file, when the volume went through memory.
+    removeTempFilesSync(dirname(resolve(out)), process.pid);
+  });
   opening = out.toLowerCase().endsWith(".nii") ? openNiftiSliceWriter(out) : undefined;
   let slices: NiftiSliceWriter | undefined;
   try {
@@ -66,9 +67,8 @@ export async function convertCommand(argv: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write(`wrote ${out} (${dims?.join("x")})\n`);
     return 0;
   } finally {
-    process.off("SIGINT", interrupted);
-    process.off("SIGTERM", interrupted);
     // Removes the temporary file unless commit() renamed it into place.
     await slices?.abort();
+    release();
   }
 }

@@ -4,7 +4,7 @@
  * publishes them: a folder with a manifest.json holds every file it lists.
  */
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -13,6 +13,7 @@ import type * as z from "zod";
 import type { ResultFileSchema } from "../../core/contracts/study.js";
 import { relativeKeyProblem } from "../../core/contracts/upload-manifest.js";
 import { RESULTS_MANIFEST_NAME } from "../../core/studies/keys.js";
+import { onInterrupt } from "../interrupt.js";
 
 type ResultFile = z.infer<typeof ResultFileSchema>;
 
@@ -71,17 +72,22 @@ async function downloadOne(f: ResultFile, dest: string): Promise<void> {
     },
   });
   const part = `${dest}.part`;
-  await pipeline(
-    Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
-    tap,
-    createWriteStream(part),
-  );
-  const got = hash.digest("hex");
-  if (got !== f.sha256)
-    throw new DownloadError(
-      `${f.path} arrived with sha256 ${got}, not the ${f.sha256} listed: run the command again`,
+  const release = onInterrupt(() => rmSync(part, { force: true }));
+  try {
+    await pipeline(
+      Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
+      tap,
+      createWriteStream(part),
     );
-  await rename(part, dest);
+    const got = hash.digest("hex");
+    if (got !== f.sha256)
+      throw new DownloadError(
+        `${f.path} arrived with sha256 ${got}, not the ${f.sha256} listed: run the command again`,
+      );
+    await rename(part, dest);
+  } finally {
+    release();
+  }
 }
 
 /** The manifest.json of an earlier download in `outDir` and the files it lists, removed (manifest first). */

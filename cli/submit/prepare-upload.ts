@@ -5,13 +5,14 @@
  * Nothing is validated here: the ingest validates every upload and answers with reason codes.
  */
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, relative, sep } from "node:path";
 import { Zip, ZipDeflate } from "fflate";
 import type { UPLOAD_FILE_NAMES } from "../../core/contracts/study.js";
 import { UPLOAD_ZIP_NAME } from "../../core/studies/keys.js";
+import { onInterrupt } from "../interrupt.js";
 
 export interface PreparedUpload {
   /** The name POST /v1/uploads presigns. */
@@ -38,11 +39,17 @@ export async function prepareUpload(input: string): Promise<PreparedUpload> {
   const files = st.isDirectory() ? await regularFiles(input) : [input];
   if (files.length === 0) throw new EmptyInputError(`${input} holds no files to upload`);
   const dir = await mkdtemp(join(tmpdir(), "deepsc-submit-"));
+  // The zip is a copy of the scan, headers and all: interrupted while it is made or sent, it goes too.
+  const release = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
+  const cleanup = async () => {
+    await rm(dir, { recursive: true, force: true });
+    release();
+  };
   const path = join(dir, UPLOAD_ZIP_NAME);
   try {
     await zipFiles(files, st.isDirectory() ? input : undefined, path);
   } catch (e) {
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
     throw e;
   }
   return {
@@ -50,7 +57,7 @@ export async function prepareUpload(input: string): Promise<PreparedUpload> {
     path,
     size: (await stat(path)).size,
     zippedFiles: files.length,
-    cleanup: () => rm(dir, { recursive: true, force: true }),
+    cleanup,
   };
 }
 

@@ -10,15 +10,15 @@
  * descrip holds only the caller's description (printable ASCII, never patient data: callers pass a fixed
  * product string) and that note; no other free-text field is written.
  */
-import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Geometry, LabelVolume, Mat3, Volume } from "../contracts/volume.js";
 import { voxelToRas } from "../geometry/affine.js";
+import { tempPathBeside } from "../util/temp-path.js";
 import { HOST_LITTLE_ENDIAN, swapBytesInPlace } from "./header.js";
 
 export type NiftiOutputType = "int16" | "uint8" | "float32";
@@ -116,10 +116,6 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
     done += bytesWritten;
   }
 }
-
-/** A temporary file beside `path` (same file system, so the final rename is atomic). */
-const tempPathBeside = (path: string) =>
-  join(dirname(path), `.${basename(path)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
 
 /** A plain .nii of int16 voxels written slice by slice, in any order; see openNiftiSliceWriter. */
 export interface NiftiSliceWriter {

@@ -1,13 +1,11 @@
 /**
  * Write a small text file so that readers see the old file or the whole new one, never a part: a temp file
- * beside it (created exclusively), fsync, rename. A crash leaves at most a temp file, named
- * `<tempPrefix><pid>-<random><ATOMIC_TEMP_SUFFIX>`, which readers of the folder can recognise and skip.
+ * beside it (created exclusively), fsync, rename. A crash leaves at most a temp file, named as
+ * temp-path.ts says (`<tempPrefix><pid>-<random>.tmp`), which readers of the folder can recognise and skip.
  */
-import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-
-export const ATOMIC_TEMP_SUFFIX = ".tmp";
+import { tempPathBeside } from "./temp-path.js";
 
 export interface WriteFileAtomicOptions {
   /** Permissions of the new file. @default 0o644 */
@@ -22,11 +20,7 @@ export async function writeFileAtomic(
   text: string,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  const prefix = options.tempPrefix ?? `.${name}.`;
-  const tmp = path.join(
-    dir,
-    `${prefix}${process.pid}-${randomBytes(6).toString("hex")}${ATOMIC_TEMP_SUFFIX}`,
-  );
+  const tmp = tempPathBeside(path.join(dir, name), options.tempPrefix);
   const fh = await fs.open(tmp, "wx", options.mode ?? 0o644);
   try {
     await fh.writeFile(text, "utf8");

@@ -17,7 +17,8 @@ import {
 } from "../../core/contracts/results-manifest.js";
 import { relativeKeyProblem } from "../../core/contracts/upload-manifest.js";
 import { mapLimit } from "../../core/util/map-limit.js";
-import { ATOMIC_TEMP_SUFFIX, writeFileAtomic } from "../../core/util/write-file-atomic.js";
+import { isTempName } from "../../core/util/temp-path.js";
+import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { contentTypeOf } from "./content-type.js";
 import { digestFile } from "./hash.js";
 
@@ -39,8 +40,7 @@ export class ResultsManifestError extends Error {
 
 function isManifestOrTemp(rel: string): boolean {
   return (
-    rel === RESULTS_MANIFEST_FILE ||
-    (!rel.includes("/") && rel.startsWith(TEMP_PREFIX) && rel.endsWith(ATOMIC_TEMP_SUFFIX))
+    rel === RESULTS_MANIFEST_FILE || (!rel.includes("/") && rel.startsWith(TEMP_PREFIX) && isTempName(rel))
   );
 }
 

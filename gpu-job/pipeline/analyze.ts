@@ -18,6 +18,7 @@ import type { Warning } from "../../core/contracts/validation-report.js";
 import type { LabelVolume, Volume } from "../../core/contracts/volume.js";
 import { InputRejected } from "../../core/errors.js";
 import { writeNifti } from "../../core/nifti/write.js";
+import { removeTempFilesSync } from "../../core/util/temp-path.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import { writeResultFile, writeResultsManifest } from "../job/results-manifest.js";
 import { computeFindings } from "./findings/compute-findings.js";
@@ -79,6 +80,8 @@ export async function analyze(
   await rm(join(outDir, RESULTS_MANIFEST_FILE), { force: true });
   for (const f of Object.values(OUTPUT_FILES)) await rm(join(outDir, f), { force: true });
   await removeEarlierReports(outDir);
+  // A run killed while writing (SIGKILL, a crash) leaves its temporary files; they are no output of anyone's.
+  removeTempFilesSync(outDir);
 
   // The model first: a missing or tampered model fails before minutes of decoding.
   const { model, session } = options.session ?? (await openDefault(options));

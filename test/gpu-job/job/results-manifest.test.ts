@@ -80,8 +80,8 @@ describe("writeResultsManifest", () => {
 
   it("ignores a temp file a crashed writer left behind", async () => {
     await writeOutputs();
-    await writeFile(path.join(dir, ".manifest.json.123-abc.tmp"), "{");
-    expect(await listOutputFiles(dir)).not.toContain(".manifest.json.123-abc.tmp");
+    await writeFile(path.join(dir, ".manifest.json.123-0123456789ab.tmp"), "{");
+    expect(await listOutputFiles(dir)).not.toContain(".manifest.json.123-0123456789ab.tmp");
   });
 
   it("refuses symlinks among the outputs", async () => {

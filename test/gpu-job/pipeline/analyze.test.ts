@@ -228,8 +228,13 @@ describe("analyze", () => {
     mkdirSync(join(out, "images"), { recursive: true });
     writeFileSync(join(out, "notes.txt"), "the user's");
     writeFileSync(join(out, "images", "axial-9.png"), "an earlier run's key image");
+    // What a run killed while writing leaves (temp-path.ts names); a file merely named .tmp is the user's.
+    writeFileSync(join(out, ".lesions.nii.gz.4242-0123456789ab.tmp"), "half a gzip");
+    writeFileSync(join(out, "draft.tmp"), "the user's too");
     symlinkSync("/etc/hostname", join(out, "link"));
     await analyze(dicomDir, out, { device: "cpu" });
+    expect(existsSync(join(out, ".lesions.nii.gz.4242-0123456789ab.tmp"))).toBe(false);
+    expect(readFileSync(join(out, "draft.tmp"), "utf8")).toBe("the user's too");
     expect(existsSync(join(out, "lesions.seg.dcm"))).toBe(true);
     // Then a NIfTI study: no SEG of its own, and the DICOM study's must not stay beside its results.
     const r = await analyze(niftiPath, out, { device: "cpu" });

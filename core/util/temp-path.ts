@@ -1,0 +1,39 @@
+/**
+ * The one naming rule for temporary files written beside their target and renamed into place
+ * (write-file-atomic.ts, the NIfTI writers): `<prefix><pid>-<12 hex>.tmp`, the prefix `.<name>.` by default.
+ * The pid says whose they are, so an interrupted process can remove its own and a later run the ones a
+ * killed run left.
+ */
+import { randomBytes } from "node:crypto";
+import { readdirSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+export const TEMP_SUFFIX = ".tmp";
+
+const TEMP_NAME = /^\..+\.(\d+)-[0-9a-f]{12}\.tmp$/;
+
+/** A fresh temporary path in `target`'s folder (same file system: the final rename is atomic). */
+export function tempPathBeside(target: string, prefix = `.${basename(target)}.`): string {
+  return join(dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+}
+
+/** Whether a file name is one of these temporary files (of process `pid`, when given). */
+export function isTempName(name: string, pid?: number): boolean {
+  const m = TEMP_NAME.exec(name);
+  return m !== null && (pid === undefined || Number(m[1]) === pid);
+}
+
+/**
+ * Remove the temporary files directly in `dir` (of process `pid`, when given). Synchronous, so that a
+ * signal handler can call it just before the process exits; a missing folder or a file already gone is
+ * nothing to report.
+ */
+export function removeTempFilesSync(dir: string, pid?: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (isTempName(name, pid)) rmSync(join(dir, name), { force: true });
+}
