@@ -38,12 +38,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const lines = [
     `deepsc local stack (synthetic model ${stack.model.split("#")[0]?.replace(/^image:/, "")}: not for clinical use)`,
-    `  status API  ${stack.apiUrl}/v1/   (Authorization: Bearer <key>)`,
+    `  status API  ${stack.apiUrl}   (routes under /v1/; Authorization: Bearer <key>)`,
     `  S3          ${stack.s3Endpoint}   (path-style; access key S3RVER, secret S3RVER)`,
     `  data        ${stack.dataDir}`,
     ...(stack.createdKey
       ? [`  new API key for tenant '${stack.createdKey.tenant}': ${stack.createdKey.key}`]
-      : [`  API keys    ${stack.keys.length} in ${stack.dataDir}/api-keys.json`]),
+      : [
+          `  API keys    ${stack.keys.length} in ${stack.dataDir}/api-keys.json ("key" of each entry; the first start wrote one for tenant 'local')`,
+        ]),
     `  try: deepsc submit <scan> --api ${stack.apiUrl} --key <key> --wait --out results/`,
     "Ctrl-C stops it; studies, results and queued jobs are kept in the data folder.",
   ];

@@ -1,10 +1,11 @@
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type StudyView, TERMINAL_STATUSES } from "../../core/contracts/study.js";
 import { RESULTS_MANIFEST_NAME } from "../../core/studies/keys.js";
+import { reasonLine } from "../describe-report.js";
 import { ApiError, StatusApiClient } from "../submit/api-client.js";
 import { DownloadError, downloadResults } from "../submit/download.js";
 import { EmptyInputError, prepareUpload } from "../submit/prepare-upload.js";
@@ -36,6 +37,9 @@ export async function submitCommand(argv: string[]): Promise<number> {
   const timeoutMin = Number(values.timeout);
   if (!(timeoutMin > 0))
     throw new UsageError(`--timeout must be a positive number of minutes, not '${values.timeout}'`);
+  // Checked now, not after an upload and an analysis of many minutes.
+  if (values.out !== undefined && (await stat(values.out).catch(() => undefined))?.isDirectory() === false)
+    throw new UsageError(`--out ${values.out} is a file; give a folder for the results`);
   const wait = values.wait || values.out !== undefined;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   let client: StatusApiClient;
@@ -86,7 +90,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
     if (!wait) {
       // Already ended without results (a rejected upload is often ended by the time it is found).
       if (!TERMINAL_STATUSES.includes(study.status) || study.status === "SUCCEEDED") return 0;
-      for (const r of study.reasons ?? []) say(`  ${r.code}: ${r.message}`);
+      for (const r of study.reasons ?? []) say(reasonLine(r));
       return 2;
     }
 
@@ -111,7 +115,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       }
     }
     if (study.status !== "SUCCEEDED") {
-      for (const r of study.reasons ?? []) say(`  ${r.code}: ${r.message}`);
+      for (const r of study.reasons ?? []) say(reasonLine(r));
       return 2;
     }
     if (values.out !== undefined) {

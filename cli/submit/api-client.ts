@@ -40,10 +40,18 @@ export class StatusApiClient {
     apiUrl: string,
     readonly credentials: Credentials,
   ) {
-    const base = new URL(apiUrl);
-    if (base.protocol !== "http:" && base.protocol !== "https:")
-      throw new TypeError(`--api must be an http(s) URL, not ${apiUrl}`);
+    const usage = `--api must be the status API's http(s) URL (http://127.0.0.1:8080 for the local stack, https://<id>.execute-api.<region>.amazonaws.com/prod on AWS), not ${apiUrl}`;
+    let base: URL;
+    try {
+      base = new URL(apiUrl);
+    } catch {
+      throw new TypeError(usage);
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") throw new TypeError(usage);
     if (!base.pathname.endsWith("/")) base.pathname += "/";
+    // The routes' own prefix is the client's to add: a URL given with it (as `deepsc serve` prints the
+    // routes) would otherwise ask for /v1/v1/uploads.
+    if (base.pathname.endsWith("/v1/")) base.pathname = base.pathname.slice(0, -"v1/".length);
     this.#base = base;
     if (credentials.kind === "sigv4") {
       const region =

@@ -52,6 +52,18 @@ describe("StatusApiClient", () => {
     expect(JSON.parse(seen.body)).toEqual({ file: "scan.nii.gz" });
   });
 
+  it("takes the API's URL with or without the routes' /v1/ (as deepsc serve prints them), and says what --api wants", async () => {
+    reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
+    for (const url of [`${base}/v1/`, `${base}/v1`]) {
+      await new StatusApiClient(url, { kind: "key", key: "k-123" }).createUpload("series.zip");
+      expect(seen.url, url).toBe("/prod/v1/uploads");
+    }
+    for (const bad of ["127.0.0.1:8080", "localhost", "ftp://127.0.0.1/"])
+      expect(() => new StatusApiClient(bad, { kind: "key", key: "k" }), bad).toThrow(
+        /^--api must be the status API's http\(s\) URL \(http:\/\/127\.0\.0\.1:8080 for the local stack/,
+      );
+  });
+
   it("signs with SigV4 for execute-api when no key is given (credentials from the environment)", async () => {
     const saved = { ...process.env };
     Object.assign(process.env, {
