@@ -37,6 +37,9 @@ const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS,
 const usage = () => `Usage: deepsc <command> [options]\n\n${Object.values(HELP).join("\n\n")}\n`;
 
 async function main(argv: string[]): Promise<number> {
+  // The AWS SDK's notice that its releases after January 2027 need Node 22 (the one here is pinned by the
+  // lockfile and supports Node 20) is eight lines of noise among `serve`'s log lines and `submit`'s output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());

@@ -118,14 +118,24 @@ export async function main(options: MainOptions = {}): Promise<number> {
  * pipeline's native threads could otherwise keep the process alive.
  */
 export async function runAsEntrypoint(options: MainOptions = {}): Promise<never> {
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stop = (fields: { message: string; signal?: NodeJS.Signals }) => {
     process.stdout.write(
-      `${JSON.stringify({ level: "WARN", message: "terminated by signal", signal, service: SERVICE_NAME, timestamp: new Date().toISOString() })}\n`,
+      `${JSON.stringify({ level: "WARN", ...fields, service: SERVICE_NAME, timestamp: new Date().toISOString() })}\n`,
     );
     process.exit(EXIT_CODES.TERMINATED);
   };
+  const onSignal = (signal: NodeJS.Signals) => stop({ message: "terminated by signal", signal });
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+  // Started by the local stack, which keeps an IPC channel open to it: a stack killed outright (SIGKILL, a
+  // crash) cannot stop its job, whose group it is not in, so the job stops itself when the channel closes,
+  // as it would on SIGTERM. Unreferenced, the channel never keeps the job alive. No channel on AWS.
+  if (process.channel) {
+    process.once("disconnect", () =>
+      stop({ message: "terminated: the local stack that started it is gone" }),
+    );
+    process.channel.unref();
+  }
   const code = await main(options);
   // Let stdout drain before exiting (a pipe to the log driver may be slower than the process).
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));

@@ -299,8 +299,16 @@ export const gpuJobProcess =
       const out = output === "stderr" ? 2 : "ignore";
       const child: ChildProcess = spawn(process.execPath, [gpuJobEntrypoint()], {
         // Only what the job needs: the stack's own environment (credentials, say) stays here.
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-        stdio: ["ignore", out, out],
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          // The AWS SDK's notice that its 2027 releases need Node 22 (this one is pinned by the lockfile),
+          // printed as eight plain lines among the job's JSON log lines on Node 20.
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          ...env,
+        },
+        // The IPC channel tells the job when the stack is gone (gpu-job/main.ts runAsEntrypoint).
+        stdio: ["ignore", out, out, "ipc"],
         // Its own process group: a Ctrl-C at the terminal reaches the stack, which stops the job itself,
         // and not the job first (it exited 143, which read as the job's own failure).
         detached: true,

@@ -45,7 +45,7 @@ interface Run {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-function start(entry: string, env: NodeJS.ProcessEnv): Run {
+function start(entry: string, env: NodeJS.ProcessEnv, opts: { ipc?: boolean } = {}): Run {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
     cwd: REPO,
     env: {
@@ -60,7 +60,8 @@ function start(entry: string, env: NodeJS.ProcessEnv): Run {
       TMPDIR: scratch,
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    // The local stack starts its jobs with an IPC channel (cli/local-stack/job-runner.ts).
+    stdio: opts.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
@@ -75,7 +76,24 @@ function start(entry: string, env: NodeJS.ProcessEnv): Run {
     signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
-  }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  }>((resolve) => {
+    // 'exit' and both output streams closed, rather than 'close': Node never emits that for a child whose
+    // IPC channel this side disconnected.
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let open = 2;
+    const settle = () => {
+      if (exited && open === 0) resolve({ ...exited, stdout, stderr });
+    };
+    for (const stream of [child.stdout, child.stderr])
+      stream?.on("close", () => {
+        open--;
+        settle();
+      });
+    child.on("exit", (code, signal) => {
+      exited = { code, signal };
+      settle();
+    });
+  });
   return { child, done };
 }
 
@@ -241,6 +259,27 @@ describe("gpu-job entrypoint (child process, s3rver)", () => {
     const r = await hung.done;
     expect(r.code).toBe(EXIT_CODES.TERMINATED);
     expect(jsonLines(r.stdout).at(-1)).toMatchObject({ message: "terminated by signal", signal: "SIGTERM" });
+  });
+
+  it("started by the local stack: stops itself (143) when the stack is gone, and is not kept alive by it otherwise", async () => {
+    const s = await study();
+    const calls = path.join(scratch, `calls-${s.studyId}`);
+    const hung = start(
+      FAKE_ENTRY,
+      { ...s.env, FAKE_ANALYZE_MODE: "hang", FAKE_ANALYZE_CALLS: calls },
+      { ipc: true },
+    );
+    await until(async () => (await readFile(calls, "utf8").catch(() => "")).includes("hang"), "the pipeline");
+    // What a SIGKILLed stack does to the channel: it closes.
+    hung.child.disconnect();
+    const r = await hung.done;
+    expect(r.code).toBe(EXIT_CODES.TERMINATED);
+    expect(jsonLines(r.stdout).at(-1)).toMatchObject({
+      message: "terminated: the local stack that started it is gone",
+    });
+    // A job that finishes while the channel is open exits on its own.
+    const ok = await start(FAKE_ENTRY, (await study()).env, { ipc: true }).done;
+    expect(ok.code).toBe(0);
   });
 
   it("a rejected input exits 2 with failure.json", async () => {
