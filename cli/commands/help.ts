@@ -8,18 +8,25 @@ export const HELP = {
   --json          print only the ValidationReport (JSON) on stdout
   --header-only   read headers only (as the ingest Lambda does); pixels are not decoded
   --purpose       analysis (default: the pipeline's rules) or convert (geometry only)`,
-  convert: `deepsc convert <input> <out.nii|out.nii.gz>
+  convert: `deepsc convert <input> <out.nii|out.nii.gz> [--quiet]
   Write the input's CT volume as NIfTI (int16 HU where exact, RAS affine from the DICOM geometry).
+  --quiet    no progress and no summary on stderr
   Exit 0 written, 2 rejected (the reasons are printed), 1 error.`,
-  analyze: `deepsc analyze <input> --out <dir> [--model <model.json>] [--device auto|cpu|cuda] [--threads <n>] [--json]
+  analyze: `deepsc analyze <input> --out <dir> [--model <model.json>] [--device auto|cpu|cuda] [--threads <n>] [--json] [--quiet]
   The whole job locally: validate, segment the lungs, run DeepSC-COVID, compute the findings and write
-  diagnosis.json, lesions.nii.gz, lungs.nii.gz, evidence.nii.gz (on the input's grid) and manifest.json (last).
+  diagnosis.json, lesions.nii.gz, lungs.nii.gz, evidence.nii.gz (on the input's grid), report.pdf,
+  report.html, images/*.png (key images), lesions.seg.dcm (DICOM inputs) and manifest.json (last).
   --model    model.json of another DeepSC-COVID export (default: the bundled light model, synthetic)
   --device   auto (CUDA when installed, else CPU; the default), cpu, or cuda (fail if unavailable)
+  --threads  CPU threads for the model (onnxruntime's intra-op threads; default: one per physical core)
   --json     print only diagnosis.json on stdout
-  Exit 0 done, 2 rejected (the reasons are printed), 1 error.`,
-  phantom: `deepsc phantom --class covid|cap|normal --seed <n> --out <dir> [options]
+  --quiet    no progress on stderr
+  Exit 0 done, 2 rejected (the reasons are printed), 1 error; 130/143 when interrupted (nothing half-written
+  is left, and no manifest.json vouches for the run).`,
+  phantom: `deepsc phantom --out <dir> [--class covid|cap|normal] [--seed <n>] [options]
   Synthetic chest CT with ground truth (truth/ beside the CT: truth.json, lesions.nii.gz, lungs.nii.gz).
+  --class                    covid (default), cap or normal
+  --seed <n>                 0..4294967295 (default 1); the same seed and options give the same voxels
   --format dicom|zip|nifti   (default dicom: a folder of IM*.dcm; zip: series.zip; nifti: ct.nii.gz)
   --size <px>                rows = columns (default 512)
   --slices <n>               (default 120)
@@ -47,7 +54,8 @@ export const HELP = {
                              lying posterior, its surface level with the table, in place of the lung under it
   --syntax explicit-le|implicit-le|explicit-be|deflate|rle|jpeg-lossless
   --rescale unsigned|signed|none   stored = HU+1024 with intercept -1024 (default), stored = HU, or no rescale tags
-  --noise <HU>               noise standard deviation (default 15)`,
+  --noise <HU>               noise standard deviation (default 15)
+  --quiet                    no progress and no summary on stderr`,
   serve: `deepsc serve [--port <n>] [--s3-port <n>] [--host <address>] [--data <dir>]
   The AWS pipeline on this machine, for integrators: the status API (the same routes and answers as on AWS;
   an API key instead of IAM) on --port (default 8080), an S3 server (s3rver) for the presigned uploads and

@@ -17,7 +17,8 @@ export async function validateCommand(argv: string[]): Promise<number> {
   });
   const input = positionals[0];
   if (!input || positionals.length > 1) throw new UsageError(HELP.validate);
-  if (values.purpose !== "analysis" && values.purpose !== "convert") throw new UsageError(HELP.validate);
+  if (values.purpose !== "analysis" && values.purpose !== "convert")
+    throw new UsageError(`--purpose must be analysis or convert, not '${values.purpose}'`);
   const progress = createProgress(!values.json);
   const { report, inputPaths } = await validatePath(input, {
     mode: values["header-only"] ? "header-only" : "full",
