@@ -21,24 +21,30 @@ import { Construct } from "constructs";
 /** statusReason Batch sets when a jobStateTimeLimitActions rule cancels a RUNNABLE job. */
 export const STUCK_JOB_STATUS_REASON_PREFIX = "Canceled by JobStateTimeLimit action";
 
+const field = (path: string) => events.EventField.fromPath(path);
+const JOB = `Batch job ${field("$.detail.jobId")} (${field("$.detail.jobName")})`;
+/** The audit line of a failed job. */
+const FAILED_JOB_LINE =
+  `${JOB} ${field("$.detail.status")}: ${field("$.detail.statusReason")} ` +
+  `(exit code: ${field("$.detail.container.exitCode")}; log stream: ${field("$.detail.container.logStreamName")}; ` +
+  "both empty if no container started)";
+/** The audit line of a job cancelled while RUNNABLE (also logged as failed): it never had a container. */
+const STUCK_JOB_LINE = `${JOB} was cancelled after waiting RUNNABLE (GPU capacity or quota): ${field("$.detail.statusReason")}`;
+
 /** An EventBridge target that writes matched events into a log group (delivery allowed by a resource policy). */
 class LogGroupTarget implements events.IRuleTarget {
-  constructor(private readonly logGroup: logs.ILogGroup) {}
+  constructor(
+    private readonly logGroup: logs.ILogGroup,
+    private readonly message: string,
+  ) {}
 
   bind(): events.RuleTargetConfig {
-    const field = (path: string) => events.EventField.fromPath(path);
     return {
       // A Batch event carries the job's parameters and container environment, and with them the upload's
       // object key, which an integrator may have built from a patient's name: the audit line keeps what an
       // operator needs and nothing of the input. (A CloudWatch Logs target takes {timestamp, message}, the
       // message a string; EventBridge escapes values placed inside it.)
-      input: events.RuleTargetInput.fromObject({
-        timestamp: events.EventField.time,
-        message:
-          `Batch job ${field("$.detail.jobId")} (${field("$.detail.jobName")}) ${field("$.detail.status")}: ` +
-          `${field("$.detail.statusReason")} (exit code: ${field("$.detail.container.exitCode")}; ` +
-          `log stream: ${field("$.detail.container.logStreamName")}; both empty if no container started)`,
-      }),
+      input: events.RuleTargetInput.fromObject({ timestamp: events.EventField.time, message: this.message }),
       arn: Stack.of(this.logGroup).formatArn({
         service: "logs",
         resource: "log-group",
@@ -98,10 +104,10 @@ export class Observability extends Construct {
     this.failedJobsRule = new events.Rule(this, "FailedJobsRule", {
       description: "DeepSC-COVID Batch jobs that ended FAILED (audit + alarm)",
       eventPattern: jobChange({ status: ["FAILED"] }),
-      targets: [new LogGroupTarget(jobEventsAudit)],
+      targets: [new LogGroupTarget(jobEventsAudit, FAILED_JOB_LINE)],
     });
-    // A stuck job also ends FAILED, so the rule above already writes its audit line (one per job); this
-    // rule only counts them for their own alarm.
+    // A stuck job also ends FAILED (a line above, with empty container fields); this rule adds the line that
+    // says what happened, and its target keeps its TriggeredRules metric, which the alarm reads, coming.
     this.stuckJobsRule = new events.Rule(this, "StuckJobsRule", {
       description:
         "DeepSC-COVID Batch jobs cancelled after waiting RUNNABLE (no GPU capacity / misconfiguration)",
@@ -109,6 +115,7 @@ export class Observability extends Construct {
         status: ["FAILED"],
         statusReason: [{ prefix: STUCK_JOB_STATUS_REASON_PREFIX }],
       }),
+      targets: [new LogGroupTarget(jobEventsAudit, STUCK_JOB_LINE)],
     });
     // aws-events-targets' CloudWatchLogGroup installs this same policy (EventBridge may write to this one
     // log group) through a custom-resource Lambda; the native resource does it without deploying code.
