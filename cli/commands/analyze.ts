@@ -2,7 +2,7 @@ import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isInputRejected } from "../../core/errors.js";
 import { removeTempFilesSync } from "../../core/util/temp-path.js";
-import { analyze } from "../../gpu-job/pipeline/analyze.js";
+import { analyze, resultsFolders } from "../../gpu-job/pipeline/analyze.js";
 import { ModelOutputError } from "../../gpu-job/pipeline/infer/sliding-window.js";
 import { ModelManifestError } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { ExecutionProviderError } from "../../gpu-job/pipeline/model/session.js";
@@ -36,10 +36,12 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     throw new UsageError("--threads must be a positive integer");
 
   const progress = createProgress(!values.quiet && !values.json);
-  // Interrupted: this run's temporary files go (a finished output stays, and is replaced or removed by the
-  // next run into the folder; no manifest vouches for an interrupted run).
+  // Interrupted: this run's temporary files go. Every output is written whole or not at all, and no
+  // manifest.json vouches for an interrupted run; the next run into the folder replaces what it wrote.
   const outDir = values.out;
-  const release = onInterrupt(() => removeTempFilesSync(outDir, process.pid));
+  const release = onInterrupt(() => {
+    for (const dir of resultsFolders(outDir)) removeTempFilesSync(dir, process.pid);
+  });
   try {
     const result = await analyze(input, values.out, {
       device,

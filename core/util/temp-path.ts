@@ -29,11 +29,38 @@ export function isTempName(name: string, pid?: number): boolean {
  * nothing to report.
  */
 export function removeTempFilesSync(dir: string, pid?: number): void {
+  removeTempFilesWhere(dir, (writer) => pid === undefined || writer === pid);
+}
+
+/**
+ * Remove the temporary files directly in `dir` that a killed run left: those whose writer is no longer
+ * running, or is this process (a pid reused, as every container's first process is pid 1: this process
+ * writes none before it calls this). Another live process's file is its own business (a convert writing
+ * into the same folder).
+ */
+export function removeStaleTempFilesSync(dir: string): void {
+  removeTempFilesWhere(dir, (writer) => writer === process.pid || !isRunning(writer));
+}
+
+function removeTempFilesWhere(dir: string, remove: (writerPid: number) => boolean): void {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return;
   }
-  for (const name of names) if (isTempName(name, pid)) rmSync(join(dir, name), { force: true });
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (m && remove(Number(m[1]))) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, someone else's). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Write a small text file so that readers see the old file or the whole new one, never a part: a temp file
+ * Write a file (text or bytes) so that readers see the old file or the whole new one, never a part: a temp file
  * beside it (created exclusively), fsync, rename. A crash leaves at most a temp file, named as
  * temp-path.ts says (`<tempPrefix><pid>-<random>.tmp`), which readers of the folder can recognise and skip.
  */
@@ -17,13 +17,13 @@ export interface WriteFileAtomicOptions {
 export async function writeFileAtomic(
   dir: string,
   name: string,
-  text: string,
+  data: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const tmp = tempPathBeside(path.join(dir, name), options.tempPrefix);
   const fh = await fs.open(tmp, "wx", options.mode ?? 0o644);
   try {
-    await fh.writeFile(text, "utf8");
+    await (typeof data === "string" ? fh.writeFile(data, "utf8") : fh.writeFile(data));
     await fh.sync();
   } finally {
     await fh.close();

@@ -18,7 +18,7 @@ import type { Warning } from "../../core/contracts/validation-report.js";
 import type { LabelVolume, Volume } from "../../core/contracts/volume.js";
 import { InputRejected } from "../../core/errors.js";
 import { writeNifti } from "../../core/nifti/write.js";
-import { removeTempFilesSync } from "../../core/util/temp-path.js";
+import { removeStaleTempFilesSync } from "../../core/util/temp-path.js";
 import { validatePath } from "../../core/validation/validate-path.js";
 import { writeResultFile, writeResultsManifest } from "../job/results-manifest.js";
 import { computeFindings } from "./findings/compute-findings.js";
@@ -34,7 +34,7 @@ import { type DeviceRequest, type ModelSession, openModelSession } from "./model
 import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel, thickerThanModel } from "./preprocess/model-grid.js";
 import { inPlaneFieldOfViewMm } from "./preprocess/orientation.js";
-import { removeEarlierReports, writeReports } from "./report/write-reports.js";
+import { REPORT_FILES, removeEarlierReports, writeReports } from "./report/write-reports.js";
 import { scanCaveats } from "./scan-caveats.js";
 
 export const OUTPUT_FILES = {
@@ -81,7 +81,7 @@ export async function analyze(
   for (const f of Object.values(OUTPUT_FILES)) await rm(join(outDir, f), { force: true });
   await removeEarlierReports(outDir);
   // A run killed while writing (SIGKILL, a crash) leaves its temporary files; they are no output of anyone's.
-  removeTempFilesSync(outDir);
+  for (const dir of resultsFolders(outDir)) removeStaleTempFilesSync(dir);
 
   // The model first: a missing or tampered model fails before minutes of decoding.
   const { model, session } = options.session ?? (await openDefault(options));
@@ -280,3 +280,8 @@ function geometryOf(v: Volume) {
 }
 
 const round = (ms: number) => Math.round(ms);
+
+/** The folders an analysis writes files into (the results folder and its key images' folder). */
+export function resultsFolders(outDir: string): string[] {
+  return [outDir, join(outDir, REPORT_FILES.imagesDir)];
+}

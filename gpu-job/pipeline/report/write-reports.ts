@@ -6,10 +6,11 @@
  *
  * This is the I/O shell: rendering and encoding are pure functions elsewhere in this folder.
  */
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Diagnosis } from "../../../core/contracts/diagnosis.js";
 import type { Volume } from "../../../core/contracts/volume.js";
+import { writeFileAtomic } from "../../../core/util/write-file-atomic.js";
 import type { DicomSource } from "../../../core/validation/dicom-source.js";
 import { encodePng } from "./images/encode-png.js";
 import { KEY_IMAGE_FILE, type KeyImage, renderKeyImages } from "./images/key-images.js";
@@ -91,7 +92,9 @@ export async function writeReports(
   });
   const pngs = new Map(images.map((im) => [im.file, new Uint8Array(encodePng(im.raster))]));
   await mkdir(join(outDir, REPORT_FILES.imagesDir), { recursive: true });
-  for (const [file, bytes] of pngs) await writeFile(join(outDir, file), bytes);
+  // Each file whole or not at all (an interrupted run leaves a temporary file, which is removed, not half a
+  // PDF that a viewer opens).
+  for (const [file, bytes] of pngs) await writeFileAtomic(outDir, file, bytes);
   const t1 = performance.now();
 
   const figure = (im: KeyImage): Figure => ({
@@ -108,9 +111,9 @@ export async function writeReports(
     ...(coronal ? { coronal: figure(coronal) } : {}),
     ...(chart ? { chart: figure(chart) } : {}),
   });
-  await writeFile(join(outDir, REPORT_FILES.html), renderHtml(doc, pngs), "utf8");
+  await writeFileAtomic(outDir, REPORT_FILES.html, renderHtml(doc, pngs));
   const t2 = performance.now();
-  await writeFile(join(outDir, REPORT_FILES.pdf), await renderPdf(doc, pngs, { now }));
+  await writeFileAtomic(outDir, REPORT_FILES.pdf, await renderPdf(doc, pngs, { now }));
   const t3 = performance.now();
 
   const files = [...pngs.keys(), REPORT_FILES.html, REPORT_FILES.pdf];
@@ -124,7 +127,7 @@ export async function writeReports(
       uids: newSegUids(),
       now,
     });
-    await writeFile(join(outDir, REPORT_FILES.seg), bytes);
+    await writeFileAtomic(outDir, REPORT_FILES.seg, bytes);
     files.push(REPORT_FILES.seg);
     segFrameSlices = built.frameSlices;
   }

@@ -4,6 +4,7 @@
  * masks, the manifest is last and true, the result does not depend on slice order, and a rejected input
  * leaves no manifest behind.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -228,12 +229,18 @@ describe("analyze", () => {
     mkdirSync(join(out, "images"), { recursive: true });
     writeFileSync(join(out, "notes.txt"), "the user's");
     writeFileSync(join(out, "images", "axial-9.png"), "an earlier run's key image");
-    // What a run killed while writing leaves (temp-path.ts names); a file merely named .tmp is the user's.
-    writeFileSync(join(out, ".lesions.nii.gz.4242-0123456789ab.tmp"), "half a gzip");
+    // What a run killed while writing leaves (temp-path.ts names); a live process's temporary file (here
+    // this test's parent, always running) and a file merely named .tmp are not the analysis's to remove.
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid;
+    const stale = `.lesions.nii.gz.${gone}-0123456789ab.tmp`;
+    const live = `.ct.nii.${process.ppid}-0123456789ab.tmp`;
+    writeFileSync(join(out, stale), "half a gzip");
+    writeFileSync(join(out, live), "a convert still writing");
     writeFileSync(join(out, "draft.tmp"), "the user's too");
     symlinkSync("/etc/hostname", join(out, "link"));
     await analyze(dicomDir, out, { device: "cpu" });
-    expect(existsSync(join(out, ".lesions.nii.gz.4242-0123456789ab.tmp"))).toBe(false);
+    expect(existsSync(join(out, stale))).toBe(false);
+    expect(readFileSync(join(out, live), "utf8")).toBe("a convert still writing");
     expect(readFileSync(join(out, "draft.tmp"), "utf8")).toBe("the user's too");
     expect(existsSync(join(out, "lesions.seg.dcm"))).toBe(true);
     // Then a NIfTI study: no SEG of its own, and the DICOM study's must not stay beside its results.
