@@ -3,9 +3,18 @@ import { basename } from "node:path";
 import { fileRefPosition } from "../core/contracts/file-ref.js";
 import type { ValidationReport } from "../core/contracts/validation-report.js";
 
-/** A rejection reason as one indented line: code, message and the file it concerns (`#<n>`), if any. */
-export function reasonLine(r: { code: string; message: string; file?: string | undefined }): string {
-  return `  ${r.code}: ${r.message}${r.file !== undefined ? ` (file ${r.file})` : ""}`;
+/** A rejection reason as one indented line: code, message and the file (`#<n>`) and slice it concerns. */
+export function reasonLine(r: {
+  code: string;
+  message: string;
+  file?: string | undefined;
+  slice?: number | undefined;
+}): string {
+  const where = [
+    ...(r.file !== undefined ? [`file ${r.file}`] : []),
+    ...(r.slice !== undefined ? [`slice ${r.slice}`] : []),
+  ];
+  return `  ${r.code}: ${r.message}${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
 }
 
 /**

@@ -32,16 +32,19 @@ describe("onInterrupt", () => {
   it("runs every clean-up (the last registered first, async ones awaited), then exits 130 on SIGINT", () => {
     const log = join(work, "order.log");
     const r = run(`${imports}
-      onInterrupt(() => appendFileSync(${JSON.stringify(log)}, "first\\n"));
+      const note = (line) => appendFileSync(${JSON.stringify(log)}, line + "\\n");
+      onInterrupt(() => note("A"));
       onInterrupt(async () => {
         await new Promise((r) => setTimeout(r, 100));
-        appendFileSync(${JSON.stringify(log)}, "second (async)\\n");
+        note("B (async)");
       });
+      onInterrupt(() => note("C"));
       setInterval(() => {}, 1000);
       process.kill(process.pid, "SIGINT");
     `);
     expect(r.status, r.stderr).toBe(130);
-    expect(readFileSync(log, "utf8")).toBe("first\nsecond (async)\n");
+    // C, then B started, then A; B's line comes when it settles, before the exit.
+    expect(readFileSync(log, "utf8")).toBe("C\nA\nB (async)\n");
   });
 
   it("removes this process's temporary files on SIGTERM (143) and leaves other files and other processes' alone", () => {
