@@ -31,7 +31,7 @@ export const REASON_CODES = {
   NON_UNIFORM_SPACING:
     "Slice spacing varies by more than the tolerance (0.2 mm or 10 %), step to step or as a drift from one uniform step.",
   DUPLICATE_SLICES:
-    "Different images share one position within one acquisition (one AcquisitionNumber, times under 30 s apart) and cannot be resolved.",
+    "Different images share one position within one acquisition (one AcquisitionNumber; times under 30 s apart, or missing) and cannot be resolved.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
   HU_IMPLAUSIBLE: "The intensities are not plausible Hounsfield units (no air peak near -1000 HU).",
   UPLOAD_CHANGED:

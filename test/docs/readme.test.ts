@@ -21,6 +21,8 @@ describe("README", () => {
       const run = part === "npm ci" ? (l: string) => l.startsWith("npm ci") : (l: string) => l === part;
       expect(lines.some(run), part).toBe(true);
     }
+    const install = lines.findIndex((l) => l.startsWith("npm ci"));
+    expect(lines.indexOf("npm start")).toBeGreaterThan(install);
     expect(lines.indexOf(test!)).toBeGreaterThan(lines.indexOf("npm start"));
   });
 });
