@@ -79,10 +79,11 @@ function sameOrientation(a: FrameInfo["orientation"], b: FrameInfo["orientation"
 }
 
 /**
- * Slices under the chosen series' UID, CT and not localizers, that lack an orientation or lie within
- * STRAY_PLANE_DEG of its plane without sharing it, are part of the stack gone wrong, not another
- * reconstruction: ignored, they left it a slice short (at its end without a word, in its middle as a
- * SLICE_GAP that pointed at the wrong problem). Reformats in another plane under the same UID stay ignored.
+ * Slices under the chosen series' UID, CT and not localizers, that lack an orientation, share its plane with
+ * another matrix, or lie within STRAY_PLANE_DEG of its plane without sharing it, are part of the stack gone
+ * wrong, not another reconstruction: ignored, they left it a slice short (at its end without a word, in its
+ * middle as a SLICE_GAP that pointed at the wrong problem). Reformats in another plane under the same UID,
+ * and localizers even in its plane, stay ignored.
  */
 function rejectStraySlices(
   chosen: SeriesGroup,
@@ -100,6 +101,14 @@ function rejectStraySlices(
         `${group.slices.length} slice(s) of the series lack a valid ImageOrientationPatient; the volume's geometry cannot be known.`,
         file,
       );
+    if (sameOrientation(slice.info.orientation, reference)) {
+      const [a, b] = [chosen.headers[0]!, group.headers[0]!];
+      reject(
+        "INCONSISTENT_SERIES",
+        `${group.slices.length} slice(s) of the series are ${b.columns}x${b.rows} pixels, the other ${chosen.slices.length} ${a.columns}x${a.rows}; upload the series as the scanner wrote it.`,
+        file,
+      );
+    }
     const deg = turnDeg(reference, slice.info.orientation);
     if (deg !== undefined && deg < STRAY_PLANE_DEG)
       reject(
@@ -223,26 +232,6 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       "INCONSISTENT_SERIES",
       `The input holds CT series of ${studies.size} different studies; upload the series of one study at a time.`,
     );
-  // Slices of the chosen series in its own plane but with another matrix: part of the stack, which ignored
-  // would leave it a slice short without a word (at the stack's end no gap shows). A localizer (another
-  // plane) under the same series UID is a different thing and stays ignored.
-  const firstOrientation = best.group.slices[0]?.info.orientation;
-  const odd = ranked.find(
-    (r) =>
-      r !== best &&
-      r.group.seriesUid === best.group.seriesUid &&
-      isCtSopClass(r.ranked.facts.sopClassUid) &&
-      !isLocalizer(r.ranked.facts.imageType) &&
-      sameOrientation(r.group.slices[0]?.info.orientation, firstOrientation),
-  );
-  if (odd) {
-    const [a, b] = [best.group.headers[0]!, odd.group.headers[0]!];
-    reject(
-      "INCONSISTENT_SERIES",
-      `${odd.group.slices.length} slice(s) of the series are ${b.columns}x${b.rows} pixels, the other ${best.group.slices.length} ${a.columns}x${a.rows}; upload the series as the scanner wrote it.`,
-      { file: b.file },
-    );
-  }
   rejectStraySlices(best.group, ranked);
   const second = ranked[1];
   let tieBrokenBy: string | undefined;
