@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,26 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def field_of_view_problem(field_of_view_mm: float | None, training: dict | None) -> str | None:
+    """Why model.json must not promise the engine a fixed model pixel, or None.
+
+    Training area-resizes each scan's whole field of view to the model's size (deepsc/preprocess.py), so a fixed
+    pixel of field_of_view_mm / size matches training only when every training scan had that field of view
+    (every phantom: 360 mm). Records that predate fieldOfViewMm were phantom runs at 360 mm.
+    """
+    fov = ((training or {}).get("data") or {}).get("fieldOfViewMm")
+    if field_of_view_mm is None or fov is None:
+        return None
+    if fov["min"] >= field_of_view_mm * 0.99 and fov["max"] <= field_of_view_mm * 1.01:
+        return None
+    return (
+        f"the training scans' fields of view ran from {fov['min']:.0f} to {fov['max']:.0f} mm, but model.json would "
+        f"tell the engine to see every scan at the pixel of a {field_of_view_mm:.0f} mm field of view: training saw "
+        "each scan's whole field of view resized, so the engine would show the model another scale. Export with "
+        "--whole-field-of-view, or train on scans resampled to that field of view"
+    )
 
 
 def load_network(args) -> tuple[DeepSCCovid, ModelConfig, dict | None]:
@@ -373,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         "writes the engine's lungScale rule, which resamples larger and smaller chests to that size. Only for a "
         "model trained on one body size; omit it for a model trained on real patients",
     )
+    ap.add_argument(
+        "--whole-field-of-view",
+        action="store_true",
+        help="model.json without a fixed in-plane pixel: the engine resizes each scan's whole field of view to the "
+        "model's size, as training did (for models trained on scans of different fields of view)",
+    )
     args = ap.parse_args(argv)
     if args.lung_spread_mm is not None and min(args.lung_spread_mm) <= 0:
         ap.error("--lung-spread-mm needs two positive values")
@@ -381,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     net, cfg, training = load_network(args)
+    if args.whole_field_of_view:
+        cfg = replace(cfg, preprocess=replace(cfg.preprocess, field_of_view_mm=None))
+    problem = field_of_view_problem(cfg.preprocess.field_of_view_mm, training)
+    if problem:
+        ap.error(problem)
     if args.lung_spread_mm is not None and cfg.preprocess.field_of_view_mm is None:
         ap.error("--lung-spread-mm needs a model with a fixed in-plane pixel (field_of_view_mm)")
     out = Path(args.out)

@@ -159,6 +159,12 @@ def evaluate(net: DeepSCCovid, cfg: ModelConfig, folder: str) -> tuple[dict, lis
     return summarise(results), results
 
 
+def fields_of_view(cases) -> dict[str, float]:
+    """The smallest and largest in-plane field of view (mm, either axis) among the prepared cases."""
+    fov = [n * d for c in cases for n, d in zip(c.native_shape[1:], c.native_spacing[1:])]
+    return {"min": round(min(fov), 2), "max": round(max(fov), 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -285,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             "cases": len(cases),
             "classes": class_counts(c.label for c in cases),
             "caseIds": [c.case_id for c in cases],
+            # Training resizes each scan's whole field of view to the model's size; export.py checks these
+            # against the fixed model pixel (field_of_view_mm / size) model.json promises the engine.
+            "fieldOfViewMm": fields_of_view(cases),
         },
         "epochsRequested": args.epochs,
         "minutesBudget": args.minutes,

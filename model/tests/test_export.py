@@ -148,3 +148,27 @@ def test_lung_spread_writes_the_engine_lung_scale_rule(tmp_path):
     with pytest.raises(SystemExit):
         export.main(["--config", "light", "--random-init", "--out", str(tmp_path / "bad"), "--lung-spread-mm", "0", "40"])
     assert not (tmp_path / "bad" / "model.json").exists()
+
+
+def test_a_fixed_model_pixel_is_refused_when_training_saw_other_fields_of_view(tmp_path, tiny_cfg):
+    # Training resizes each scan's whole field of view; a fixed pixel (field_of_view_mm / size) in model.json
+    # would make the engine show the model scans at another scale than it learnt.
+    assert export.field_of_view_problem(360.0, {"data": {"fieldOfViewMm": {"min": 360.0, "max": 360.0}}}) is None
+    assert export.field_of_view_problem(360.0, {"data": {}}) is None  # records before the field: phantoms, 360 mm
+    assert export.field_of_view_problem(None, {"data": {"fieldOfViewMm": {"min": 300.0, "max": 450.0}}}) is None
+    problem = export.field_of_view_problem(360.0, {"data": {"fieldOfViewMm": {"min": 300.0, "max": 450.0}}})
+    assert problem is not None and "--whole-field-of-view" in problem
+    net = DeepSCCovid(tiny_cfg)
+    record = {"synthetic": False, "dataSource": "test", "seed": 5, "epochs": 2, "iterations": 4, "batch": 2,
+              "data": {"cases": 3, "caseIds": ["a"], "fieldOfViewMm": {"min": 300.0, "max": 450.0}},
+              "trainingSeconds": 1.0, "threads": 1, "loss": {}, "history": [{"loss": 1.0}],
+              "validation": {"summary": {"accuracy": 1.0}}}
+    ckpt = tmp_path / "c.pt"
+    torch.save({"config": tiny_cfg.to_dict(), "state_dict": net.state_dict(), "training": record}, ckpt)
+    with pytest.raises(SystemExit):
+        export.main(["--checkpoint", str(ckpt), "--out", str(tmp_path / "fixed")])
+    assert not (tmp_path / "fixed" / "model.json").exists()
+    out = tmp_path / "whole"
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(out), "--whole-field-of-view"]) == 0
+    assert json.loads((out / "model.json").read_text())["preprocessing"]["inPlane"]["spacingMm"] is None
+

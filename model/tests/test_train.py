@@ -45,6 +45,8 @@ def test_train_cli_records_a_reproducible_run(tiny_data, tmp_path):
     assert record["seed"] == 7 and record["epochs"] == 1 and record["iterations"] == 3
     assert record["synthetic"] is True and record["data"]["cases"] == 6
     assert record["data"]["classes"] == {"covid19": 2, "cap": 2, "non_pneumonia": 2}
+    # 40 x 36 pixels of 1.5 mm: the fields of view export.py checks the model pixel against.
+    assert record["data"]["fieldOfViewMm"] == {"min": 54.0, "max": 60.0}
     summary = record["validation"]["summary"]
     assert summary["cases"] == 6 and summary["diceGrid"] == "native"
     assert 0.0 <= summary["accuracy"] <= 1.0
