@@ -303,7 +303,8 @@ function decodeCursor(cursor: string, tenant: string): Record<string, string> {
     parsed === null ||
     Array.isArray(parsed) ||
     JSON.stringify(Object.keys(parsed).sort()) !== JSON.stringify(expected) ||
-    Object.values(parsed).some((v) => typeof v !== "string")
+    // DynamoDB refuses an empty key attribute with a ValidationException (a 500 here, not the caller's 400).
+    Object.values(parsed).some((v) => typeof v !== "string" || v === "")
   )
     throw new InvalidCursorError("nextToken is not a valid token");
   const key = parsed as Record<string, string>;

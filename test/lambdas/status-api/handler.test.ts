@@ -211,6 +211,17 @@ describe("status API", () => {
       request("paged", "GET", "/v1/studies", { nextToken: first.nextToken!, status: "QUEUED" }),
     );
     expect(refiltered.statusCode).toBe(400);
+    // A token whose cursor is edited to hold an empty key (DynamoDB refuses it with a ValidationException,
+    // which was a 500) is the caller's 400. The token wraps the cursor: {c: base64url(cursor), s: filter}.
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o), "utf8").toString("base64url");
+    const unb64 = (t: string) => JSON.parse(Buffer.from(t, "base64url").toString("utf8"));
+    const outer = unb64(first.nextToken!) as { c: string; s: string | null };
+    const cursor = unb64(outer.c) as Record<string, string>;
+    for (const name of Object.keys(cursor)) {
+      const edited = b64({ ...outer, c: b64({ ...cursor, [name]: "" }) });
+      const r = await api(request("paged", "GET", "/v1/studies", { nextToken: edited }));
+      expect(r.statusCode, name).toBe(400);
+    }
   });
 
   it("creates an upload with a presigned PUT that stores the object under the tenant's incoming folder", async () => {
