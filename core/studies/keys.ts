@@ -2,7 +2,6 @@
  * The S3 key layout of the upload protocol (DESIGN.md §3): `incoming/{tenant}/{uploadId}/...` in the ingest
  * bucket, `results/{tenant}/{studyId}/...` in the results bucket.
  */
-import { posix } from "node:path";
 import { TenantIdSchema, UploadIdSchema } from "../contracts/study.js";
 import { UPLOAD_MANIFEST_NAME } from "../contracts/upload-manifest.js";
 
@@ -38,11 +37,13 @@ export function parseIncomingKey(key: string): IncomingKey | undefined {
 }
 
 function triggerOf(rest: string): UploadTrigger | undefined {
-  const base = posix.basename(rest);
-  const lower = base.toLowerCase();
+  // Every trigger sits at the upload's root (the presigned series.zip / scan.nii.gz, or the manifest, whose
+  // keys are relative to its folder): a zip or NIfTI inside a DICOM upload's folders is one of its files, and
+  // started a study and a job of its own.
+  if (rest.includes("/")) return undefined;
+  const lower = rest.toLowerCase();
   if (lower.endsWith(".zip")) return "zip";
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
-  // Only the manifest at the upload's root completes a DICOM upload (its keys are relative to its folder).
   if (rest === UPLOAD_MANIFEST_NAME) return "manifest";
   return undefined;
 }

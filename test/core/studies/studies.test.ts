@@ -74,6 +74,10 @@ describe("key layout", () => {
     expect(keys.parseIncomingKey("incoming/acme/u1/manifest.json")?.trigger).toBe("manifest");
     expect(keys.parseIncomingKey("incoming/acme/u1/IM000001.dcm")?.trigger).toBeUndefined();
     expect(keys.parseIncomingKey("incoming/acme/u1/sub/manifest.json")?.trigger).toBeUndefined();
+    expect(keys.parseIncomingKey("incoming/acme/u1/Scan.NII.GZ")?.trigger).toBe("nifti");
+    // A zip or NIfTI inside a DICOM upload's folders is one of its files, not an upload of its own.
+    expect(keys.parseIncomingKey("incoming/acme/u1/sub/dir/Series.Zip")?.trigger).toBeUndefined();
+    expect(keys.parseIncomingKey("incoming/acme/u1/DICOM/old.nii.gz")?.trigger).toBeUndefined();
     for (const bad of [
       "incoming/acme/series.zip",
       "incoming/ACME/u1/a.zip",
