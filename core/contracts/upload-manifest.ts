@@ -10,6 +10,13 @@ import * as z from "zod";
 export const UPLOAD_MANIFEST_SCHEMA_VERSION = "1.0";
 /** The manifest's file name; an object with this base name is read as a manifest. */
 export const UPLOAD_MANIFEST_NAME = "manifest.json";
+/**
+ * What a client does after its manifest upload was rejected for the bucket's state (files missing, of
+ * another size, or changing): an upload's study is decided once (the same files re-sent are the same,
+ * rejected, study), so the series goes again under a new upload id.
+ */
+export const RESEND_ADVICE = `Upload every file, then ${UPLOAD_MANIFEST_NAME} last, under a new upload id (POST /v1/uploads): a study is not validated twice.`;
+
 /** S3 keys are at most 1024 bytes; a relative key can only be shorter. */
 const MAX_KEY_BYTES = 1024;
 /** Hard ceiling independent of InputLimits, so a hostile manifest cannot make the parser allocate unboundedly. */

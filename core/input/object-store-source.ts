@@ -8,6 +8,7 @@
  */
 import { posix } from "node:path";
 import {
+  RESEND_ADVICE,
   summariseZodIssues,
   UPLOAD_MANIFEST_NAME,
   type UploadManifest,
@@ -186,7 +187,7 @@ async function openManifest(
   if (missing.length > 0)
     reject(
       "TRUNCATED",
-      `${UPLOAD_MANIFEST_NAME} lists ${missing.length} file(s) that are not in the upload: ${listPositions(missing)}.`,
+      `${UPLOAD_MANIFEST_NAME} lists ${missing.length} file(s) that are not in the upload: ${listPositions(missing)}. ${RESEND_ADVICE}`,
     );
   const wrongSize = files.filter((f) => stored.get(fullKey(f.key))!.size !== f.size);
   if (wrongSize.length > 0) {
@@ -195,7 +196,7 @@ async function openManifest(
       "TRUNCATED",
       `${wrongSize.length} uploaded file(s) differ in size from ${UPLOAD_MANIFEST_NAME}: ${listPositions(
         wrongSize,
-      )} (files[${first.index}] is ${stored.get(fullKey(first.key))!.size} bytes, the manifest says ${first.size}).`,
+      )} (files[${first.index}] is ${stored.get(fullKey(first.key))!.size} bytes, the manifest says ${first.size}). ${RESEND_ADVICE}`,
     );
   }
 

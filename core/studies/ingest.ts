@@ -32,6 +32,7 @@
 import { posix } from "node:path";
 import type { JobParameters, StudyReason, StudyRecord } from "../contracts/study.js";
 import {
+  RESEND_ADVICE,
   UPLOAD_MANIFEST_NAME,
   UploadManifestSchema,
   uploadManifestDigest,
@@ -329,7 +330,7 @@ async function validateUpload(
         [
           reason(
             "UPLOAD_CHANGED",
-            `Files that ${UPLOAD_MANIFEST_NAME} lists kept changing while the upload was validated (${LISTING_ATTEMPTS} tries). Upload every file before ${UPLOAD_MANIFEST_NAME}, then send it again.`,
+            `Files that ${UPLOAD_MANIFEST_NAME} lists kept changing while the upload was validated (${LISTING_ATTEMPTS} tries). ${RESEND_ADVICE}`,
           ),
         ],
         "header-only",

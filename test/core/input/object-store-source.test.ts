@@ -122,6 +122,8 @@ describe("openObjectStoreInput: manifest-listed files", () => {
       "TRUNCATED",
       /lists 2 file\(s\) that are not in the upload: files\[0\], files\[2\]\./,
     );
+    // Re-sending the manifest under this upload id would be the same, rejected study.
+    expect(r.message).toContain("under a new upload id (POST /v1/uploads)");
     expect(r.message).not.toContain("DOE");
     expect(r.file).toBeUndefined();
   });
