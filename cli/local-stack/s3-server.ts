@@ -8,7 +8,7 @@
  * only offers through the legacy provider, so every truncated listing (more than 1000 keys) fails with
  * "500 InternalError". installS3rverDesShim() fixes that in-process.
  */
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -90,6 +90,52 @@ async function assertPortFree(address: string, port: number): Promise<void> {
   });
 }
 
+/** A file name's limit on the file systems s3rver writes to (ext4, xfs, APFS, NTFS: 255 bytes or units). */
+const MAX_NAME_BYTES = 255;
+/** What s3rver appends to a key's last segment for its longest file (filesystem.js S3RVER_SUFFIX). */
+const S3RVER_FILE_SUFFIX = "._S3rver_metadata.json";
+
+/** Whether a path-style request names a key the file store cannot hold as files. */
+export function unstorableKey(url: string): boolean {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url, "http://s3").pathname);
+  } catch {
+    return false;
+  }
+  const segments = path.split("/").slice(2); // "", the bucket, then the key's segments
+  return segments.some(
+    (segment, i) =>
+      Buffer.byteLength(segment, "utf8") +
+        (i === segments.length - 1 ? Buffer.byteLength(S3RVER_FILE_SUFFIX) : 0) >
+      MAX_NAME_BYTES,
+  );
+}
+
+/**
+ * s3rver keeps an object as files named after its key's segments, the last with a suffix: a segment the
+ * file system cannot name (80 CJK characters are enough; S3 itself takes 1024 bytes of key) failed a write
+ * stream nobody handled, and the whole local stack exited, the key (perhaps a patient's name) in its stack
+ * trace. Such a request gets S3's KeyTooLongError here, before s3rver sees it.
+ */
+function refuseUnstorableKeys(http: Server): void {
+  const handlers = http.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  http.removeAllListeners("request");
+  http.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (unstorableKey(req.url ?? "/")) {
+      req.resume();
+      res.writeHead(400, { "content-type": "application/xml" });
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>KeyTooLongError</Code><Message>' +
+          `The local S3 server stores objects as files: no segment of a key may exceed ${MAX_NAME_BYTES} bytes (the last ${MAX_NAME_BYTES - S3RVER_FILE_SUFFIX.length}). Use shorter names, as the README advises (IM0001.dcm, a UID).` +
+          "</Message></Error>",
+      );
+      return;
+    }
+    for (const handle of handlers) handle.call(http, req, res);
+  });
+}
+
 export async function startS3Server(options: S3ServerOptions): Promise<S3Server> {
   installS3rverDesShim();
   await assertPortFree(options.address ?? "127.0.0.1", options.port ?? 0);
@@ -104,6 +150,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
   const bound = await server.run();
+  if (server.httpServer) refuseUnstorableKeys(server.httpServer);
   const host = address.includes(":") ? `[${address}]` : address;
   const endpoint = `http://${host}:${bound.port}`;
   const clients: S3Client[] = [];
