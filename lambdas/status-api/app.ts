@@ -137,7 +137,8 @@ export async function routeRequest(
     if (study !== null) {
       requireMethod(method, "GET");
       const id = decodePathSegment(study[1] ?? "");
-      log.studyId = id;
+      // Only a well-formed id goes into the log: the path segment is the caller's free text (a name, say).
+      if (StudyIdSchema.safeParse(id).success) log.studyId = id;
       response = json(200, await getStudy(tenant, id, cfg, deps));
     } else if (STUDIES_PATH.test(path)) {
       requireMethod(method, "GET");

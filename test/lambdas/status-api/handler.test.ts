@@ -9,6 +9,7 @@ import { parseIncomingKey } from "../../../core/studies/keys.js";
 import { deriveStudyId } from "../../../core/studies/study-id.js";
 import { DynamoStudyRepository } from "../../../lambdas/adapters/dynamo-study-repository.js";
 import { S3ObjectStore } from "../../../lambdas/adapters/s3-object-store.js";
+import { routeRequest } from "../../../lambdas/status-api/app.js";
 import { createStatusApiHandler, type StatusApiHandler } from "../../../lambdas/status-api/handler.js";
 import { renderOpenApiDocument } from "../../../lambdas/status-api/openapi.js";
 import { S3UrlSigner } from "../../../lambdas/status-api/s3-url-signer.js";
@@ -122,6 +123,31 @@ describe("status API", () => {
     }
     // Same answer whether the study is someone else's or does not exist: no probing across tenants.
     expect((body(other) as { title: string }).title).toBe((body(missing) as { title: string }).title);
+  });
+
+  it("logs a requested study id only when it is one (the path segment is the caller's free text)", async () => {
+    const id = await seedStudy("acme", "REJECTED");
+    const deps = {
+      studies: repo,
+      results: new S3ObjectStore(s3.client, RESULTS),
+      signer: new S3UrlSigner(s3.client),
+      now: () => new Date(),
+    };
+    const cfg = {
+      ingestBucket: INGEST,
+      resultsBucket: RESULTS,
+      tenantRolePrefix: "deepsc-tenant-",
+      urlExpiresIn: 60,
+    };
+    // API Gateway's resource is the route's template; only the path holds what the caller typed.
+    const named = await routeRequest(
+      { ...request("acme", "GET", "/v1/studies/DOE_JANE_19600101"), resource: "/v1/studies/{studyId}" },
+      cfg,
+      deps,
+    );
+    expect(named.response.statusCode).toBe(400);
+    expect(JSON.stringify(named.log)).not.toContain("DOE_JANE");
+    expect((await routeRequest(request("acme", "GET", `/v1/studies/${id}`), cfg, deps)).log.studyId).toBe(id);
   });
 
   it("never returns what an older record says of a file by its path; a position reference stays", async () => {
