@@ -13,7 +13,8 @@ export const REASON_CODES = {
   TOO_LARGE: "The input exceeds a size limit (total bytes, uncompressed bytes, entries or voxels).",
   ARCHIVE_UNSAFE:
     "The archive is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio, or a corrupt central directory.",
-  TRUNCATED: "A file ends before the data its header declares.",
+  TRUNCATED:
+    "A file ends before the data its header declares, or a file an upload's manifest.json lists is missing or of another size.",
   MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",
   MISSING_GEOMETRY:
     "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid, or makes the volume longer than any body (over 2500 mm along an axis).",
