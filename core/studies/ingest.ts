@@ -119,19 +119,22 @@ export type IngestOutcome =
     };
 
 export async function ingestUpload(
-  obj: CreatedObject,
+  event: CreatedObject,
   cfg: IngestConfig,
   deps: IngestDeps,
 ): Promise<IngestOutcome> {
-  const upload = parseIncomingKey(obj.key);
-  if (upload === undefined) return { kind: "ignored", why: "outside-upload-layout" };
-  if (upload.trigger === undefined) return { kind: "ignored", why: "not-series-complete" };
+  const named = parseIncomingKey(event.key);
+  if (named === undefined) return { kind: "ignored", why: "outside-upload-layout" };
+  if (named.trigger === undefined) return { kind: "ignored", why: "not-series-complete" };
+  const { obj, stored } = await locateObject(deps.store, event);
+  const upload = obj === event ? named : parseIncomingKey(obj.key);
+  if (upload?.trigger === undefined)
+    return { kind: "ignored", why: upload === undefined ? "outside-upload-layout" : "not-series-complete" };
   const { tenant } = upload;
   const etag = bareEtag(obj.etag);
   // An upload overwritten in place (a presigned PUT reused) fires one event per version; validating the
   // object that is there now for an older event named after the older bytes would give that study the
   // newer bytes (and start a second job on them). The newer version's own event does the work.
-  const stored = await headIfPresent(deps.store, obj.key);
   if (stored?.etag !== undefined && stored.etag !== etag) return { kind: "ignored", why: "superseded" };
 
   const fingerprint = await contentFingerprint(obj.key, etag, upload, stored, deps.store);
@@ -242,6 +245,29 @@ export async function ingestUpload(
     resubmitted: existingJob === undefined && tookOver,
     bytesRead: report.bytesRead,
   };
+}
+
+/**
+ * The event's object and what is stored under its key now. EventBridge is documented to carry the key as
+ * stored; should a key arrive form-encoded (as classic S3 notifications send it: "scan 1.nii.gz" as
+ * "scan+1.nii.gz"), the decoded key is the object's when only it exists. A key that exists as given is
+ * always taken as given.
+ */
+async function locateObject(
+  store: ObjectStore,
+  event: CreatedObject,
+): Promise<{ obj: CreatedObject; stored: ObjectInfo | undefined }> {
+  const stored = await headIfPresent(store, event.key);
+  if (stored !== undefined) return { obj: event, stored };
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(event.key.replace(/\+/g, " "));
+  } catch {
+    return { obj: event, stored };
+  }
+  if (decoded === event.key) return { obj: event, stored };
+  const found = await headIfPresent(store, decoded);
+  return found === undefined ? { obj: event, stored } : { obj: { ...event, key: decoded }, stored: found };
 }
 
 /** The object now stored under `key` (its ETag when the store keeps one), or undefined when it is gone. */

@@ -1,8 +1,9 @@
 /**
  * The EventBridge event the ingest Lambda receives: S3 "Object Created" for the ingest bucket (the rule in
  * infra/stacks/pipeline-stack.ts filters on bucket and the `incoming/` prefix). Only the fields used are
- * checked; EventBridge's envelope has more. EventBridge carries the object key as stored (not the
- * form-encoded key of classic S3 notifications); the upload layout's ids are [A-Za-z0-9_-] anyway.
+ * checked; EventBridge's envelope has more. EventBridge is taken to carry the object key as stored (not the
+ * form-encoded key of classic S3 notifications); the upload layout's ids are [A-Za-z0-9_-] anyway, and the
+ * ingest falls back to the decoded key when only that one exists (core/studies/ingest.ts locateObject).
  */
 import * as z from "zod";
 

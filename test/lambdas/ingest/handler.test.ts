@@ -176,6 +176,23 @@ describe("ingest handler", () => {
     expect(rec.bytesTotal).toBe(zip.length);
   });
 
+  it("finds an object whose key the event carries form-encoded, and takes a key that exists as given", async () => {
+    const { zip } = await phantomFiles();
+    const key = "incoming/acme/u-encoded/scan 1+2.zip";
+    const etag = await putObject(s3.client, INGEST, key, zip);
+    // As classic S3 notifications write it: spaces as '+', a literal '+' as %2B.
+    const encoded = "incoming/acme/u-encoded/scan+1%2B2.zip";
+    const outcome = await ingest(objectCreatedEvent(INGEST, encoded, etag, zip.length));
+    expect(outcome.kind).toBe("queued");
+    const input = submits().at(-1)!.args[0].input as SubmitJobCommandInput;
+    expect(input.parameters?.inputKey).toBe(key);
+    // A key holding '+' literally is taken as it is, not decoded into one that does not exist.
+    const literal = "incoming/acme/u-literal/a+b.zip";
+    const literalTag = await putObject(s3.client, INGEST, literal, zip);
+    expect((await ingest(objectCreatedEvent(INGEST, literal, literalTag, zip.length))).kind).toBe("queued");
+    expect((submits().at(-1)!.args[0].input as SubmitJobCommandInput).parameters?.inputKey).toBe(literal);
+  });
+
   it("ignores the event of an upload overwritten since (the newer version's event starts its study)", async () => {
     const { zip } = await phantomFiles();
     const key = "incoming/acme/u-overwritten/series.zip";
