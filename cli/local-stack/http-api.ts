@@ -38,12 +38,19 @@ export function createHttpApi(o: HttpApiOptions): Server {
   });
 }
 
+/** The API Gateway resource a path falls under (infra/constructs/status-api.ts), as the log names routes. */
+export function routeTemplate(path: string): string {
+  if (/^\/v1\/studies\/[^/]+\/?$/.test(path)) return "/v1/studies/{id}";
+  if (/^\/v1\/(studies|uploads)\/?$/.test(path)) return path.replace(/\/$/, "");
+  return "(no route)";
+}
+
 async function handle(req: IncomingMessage, o: HttpApiOptions): Promise<APIGatewayProxyResult> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = (req.method ?? "GET").toUpperCase();
   const tenant = o.tenantOf(req.headers);
   if (tenant === undefined) {
-    o.log?.({ route: `${method} ${url.pathname}`, status: 401 });
+    o.log?.({ route: `${method} ${routeTemplate(url.pathname)}`, status: 401 });
     const r = problemResponse(
       new HttpProblem(
         401,
@@ -66,7 +73,8 @@ async function handle(req: IncomingMessage, o: HttpApiOptions): Promise<APIGatew
   const event = {
     httpMethod: method,
     path: url.pathname,
-    resource: url.pathname,
+    // API Gateway's resource is the route's template, and the log line takes it: never the caller's text.
+    resource: routeTemplate(url.pathname),
     queryStringParameters: query,
     body,
     headers: {},

@@ -141,7 +141,7 @@ describe("status API", () => {
     };
     // API Gateway's resource is the route's template; only the path holds what the caller typed.
     const named = await routeRequest(
-      { ...request("acme", "GET", "/v1/studies/DOE_JANE_19600101"), resource: "/v1/studies/{studyId}" },
+      { ...request("acme", "GET", "/v1/studies/DOE_JANE_19600101"), resource: "/v1/studies/{id}" },
       cfg,
       deps,
     );
