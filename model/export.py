@@ -63,9 +63,16 @@ def field_of_view_problem(field_of_view_mm: float | None, training: dict | None)
     pixel of field_of_view_mm / size matches training only when every training scan had that field of view
     (every phantom: 360 mm). Records that predate fieldOfViewMm were phantom runs at 360 mm.
     """
-    fov = ((training or {}).get("data") or {}).get("fieldOfViewMm")
-    if field_of_view_mm is None or fov is None:
+    # Every stage counts: fine-tuning on 360 mm phantoms does not undo real scans seen before.
+    stages, record = [], training
+    while record:
+        fov = (record.get("data") or {}).get("fieldOfViewMm")
+        if fov is not None:
+            stages.append(fov)
+        record = (record.get("initialisedFrom") or {}).get("training")
+    if field_of_view_mm is None or not stages:
         return None
+    fov = {"min": min(f["min"] for f in stages), "max": max(f["max"] for f in stages)}
     if fov["min"] >= field_of_view_mm * 0.99 and fov["max"] <= field_of_view_mm * 1.01:
         return None
     return (

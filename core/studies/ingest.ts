@@ -1,8 +1,8 @@
 /**
  * Ingest: one "object created" in the ingest bucket -> at most one analysis job (DESIGN.md §3).
  *
- *   1. Only series-complete signals start work (a .zip, a .nii/.nii.gz, or the upload's manifest.json);
- *      DICOM files uploaded before their manifest are ignored.
+ *   1. Only series-complete signals at the upload's root start work (a .zip, a .nii/.nii.gz, or the
+ *      upload's manifest.json); DICOM files uploaded before their manifest are ignored.
  *   2. The studyId is derived from tenant, upload id, content checksums and model, so a repeated event
  *      names the same study.
  *   3. A conditional put claims the study (VALIDATING) with a lease; whoever loses the race stops.

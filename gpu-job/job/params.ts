@@ -88,7 +88,7 @@ function crossCheck(p: JobParameters, ingestBucket?: string, resultsBucket?: str
   const incoming = parseIncomingKey(p.inputKey);
   if (incoming === undefined || incoming.trigger === undefined)
     issues.push(
-      `${E.inputKey}: not an upload key (incoming/{tenant}/{uploadId}/ a .zip, .nii(.gz) or manifest.json)`,
+      `${E.inputKey}: not an upload key (incoming/{tenant}/{uploadId}/ then a .zip, .nii(.gz) or manifest.json at that root)`,
     );
   else if (incoming.tenant !== p.tenant)
     issues.push(`${E.inputKey}: belongs to another tenant than ${E.tenant}`);

@@ -156,6 +156,10 @@ def test_a_fixed_model_pixel_is_refused_when_training_saw_other_fields_of_view(t
     assert export.field_of_view_problem(360.0, {"data": {"fieldOfViewMm": {"min": 360.0, "max": 360.0}}}) is None
     assert export.field_of_view_problem(360.0, {"data": {}}) is None  # records before the field: phantoms, 360 mm
     assert export.field_of_view_problem(None, {"data": {"fieldOfViewMm": {"min": 300.0, "max": 450.0}}}) is None
+    # A fine-tuning stage on 360 mm phantoms after real scans: the earlier stage still counts.
+    tuned = {"data": {"fieldOfViewMm": {"min": 360.0, "max": 360.0}},
+             "initialisedFrom": {"training": {"data": {"fieldOfViewMm": {"min": 300.0, "max": 450.0}}}}}
+    assert export.field_of_view_problem(360.0, tuned) is not None
     problem = export.field_of_view_problem(360.0, {"data": {"fieldOfViewMm": {"min": 300.0, "max": 450.0}}})
     assert problem is not None and "--whole-field-of-view" in problem
     net = DeepSCCovid(tiny_cfg)
