@@ -242,13 +242,18 @@ export async function openObjectStoreInput(
     ? "zip"
     : lower.endsWith(".nii") || lower.endsWith(".nii.gz")
       ? "nifti"
-      : base === UPLOAD_MANIFEST_NAME
+      : lower === UPLOAD_MANIFEST_NAME
         ? "manifest"
         : undefined;
   if (kind === undefined)
     reject(
       "UNSUPPORTED_FORMAT",
       `The object is not an upload: expected a .zip, a .nii/.nii.gz, or a ${UPLOAD_MANIFEST_NAME} listing DICOM files.`,
+    );
+  if (kind === "manifest" && base !== UPLOAD_MANIFEST_NAME)
+    reject(
+      "UNSUPPORTED_FORMAT",
+      `The upload's manifest must be named ${UPLOAD_MANIFEST_NAME}, in lower case. ${RESEND_ADVICE}`,
     );
   const object = known?.version ?? (await counting.head(key));
   if (kind === "zip")

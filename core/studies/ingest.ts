@@ -302,7 +302,10 @@ async function contentFingerprint(
   store: ObjectStore,
 ): Promise<{ content: string[]; manifest?: Uint8Array; manifestDigest?: string } | "superseded"> {
   const byEtag = (name: string) => ({ content: [name, `etag:${objectEtag}`] });
-  if (upload.trigger !== "manifest") return byEtag(posix.basename(upload.rest));
+  // A manifest spelled otherwise is refused by its name; its study must not be the one the same list sent
+  // as manifest.json will be.
+  if (upload.trigger !== "manifest" || upload.rest !== UPLOAD_MANIFEST_NAME)
+    return byEtag(posix.basename(upload.rest));
   // Gone since the event: validation will say so; the ETag still names this exact manifest.
   if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return byEtag(UPLOAD_MANIFEST_NAME);
   let manifest: Uint8Array;

@@ -44,7 +44,9 @@ function triggerOf(rest: string): UploadTrigger | undefined {
   const lower = rest.toLowerCase();
   if (lower.endsWith(".zip")) return "zip";
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
-  if (rest === UPLOAD_MANIFEST_NAME) return "manifest";
+  // Any spelling of manifest.json: a "Manifest.json" is refused with a reason (core/input/object-store-source.ts)
+  // rather than ignored, which left the client waiting for a study that never came.
+  if (lower === UPLOAD_MANIFEST_NAME) return "manifest";
   return undefined;
 }
 

@@ -75,6 +75,8 @@ describe("key layout", () => {
     expect(keys.parseIncomingKey("incoming/acme/u1/IM000001.dcm")?.trigger).toBeUndefined();
     expect(keys.parseIncomingKey("incoming/acme/u1/sub/manifest.json")?.trigger).toBeUndefined();
     expect(keys.parseIncomingKey("incoming/acme/u1/Scan.NII.GZ")?.trigger).toBe("nifti");
+    // Refused by its name in validation, not ignored (the client would wait for a study that never came).
+    expect(keys.parseIncomingKey("incoming/acme/u1/Manifest.json")?.trigger).toBe("manifest");
     // A zip or NIfTI inside a DICOM upload's folders is one of its files, not an upload of its own.
     expect(keys.parseIncomingKey("incoming/acme/u1/sub/dir/Series.Zip")?.trigger).toBeUndefined();
     expect(keys.parseIncomingKey("incoming/acme/u1/DICOM/old.nii.gz")?.trigger).toBeUndefined();

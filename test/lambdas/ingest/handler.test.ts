@@ -481,6 +481,25 @@ describe("ingest handler", () => {
     expect(submits()).toHaveLength(1);
   });
 
+  it("refuses a manifest spelled otherwise than manifest.json with a reason, and the list sent rightly is a study of its own", async () => {
+    const { slices } = await phantomFiles();
+    const folder = "incoming/beta/u-cased/";
+    const { manifestKey } = await uploadDicomWithManifest(s3.client, INGEST, folder, slices);
+    const listed = await new S3ObjectStore(s3.client, INGEST).get(manifestKey);
+    const cased = `${folder}Manifest.JSON`;
+    const casedEtag = await putObject(s3.client, INGEST, cased, listed);
+    const refused = await ingest(objectCreatedEvent(INGEST, cased, casedEtag));
+    expect(refused).toMatchObject({ kind: "rejected", codes: ["UNSUPPORTED_FORMAT"] });
+    if (refused.kind !== "rejected") return;
+    expect((await study(refused.studyId)).reasons?.[0]?.message).toMatch(
+      /must be named manifest\.json, in lower case/,
+    );
+    const etag = await putObject(s3.client, INGEST, manifestKey, listed);
+    const accepted = await ingest(objectCreatedEvent(INGEST, manifestKey, etag));
+    expect(accepted.kind).toBe("queued");
+    if (accepted.kind === "queued") expect(accepted.studyId).not.toBe(refused.studyId);
+  });
+
   it("rejects a file that is not an image (NOT_NIFTI for a .nii that is text)", async () => {
     const key = "incoming/acme/u-text/scan.nii";
     const etag = await putObject(s3.client, INGEST, key, "this is not a NIfTI volume at all ".repeat(20));
