@@ -274,6 +274,14 @@ async function encapsulatedSamples(
         `but the header says BitsStored ${header.bitsStored}, PixelRepresentation ${header.pixelRepresentation}; the header was honoured.`,
       file: where.file,
     });
+  // dcmtk's +pt writes a point transform under the lossless transfer syntax and leaves
+  // LossyImageCompression unset, so the header's lossy flag (validate.ts) cannot say it.
+  if (frame.lossy && !header.lossy)
+    warnings.push({
+      code: "LOSSY_COMPRESSION",
+      message:
+        "Pixels were JPEG-coded with a point transform (their low bits dropped) under a lossless transfer syntax; HU values are approximate.",
+    });
   return frame.samples;
 }
 

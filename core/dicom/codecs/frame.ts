@@ -14,6 +14,11 @@ export interface DecodedFrame {
   precision?: number;
   /** Signedness, where the codestream records it (JPEG 2000 only). */
   signed?: boolean;
+  /**
+   * The codestream dropped information whatever its transfer syntax says: JPEG lossless with a point
+   * transform (the low bits shifted out before coding).
+   */
+  lossy?: boolean;
 }
 
 /** A codestream that cannot be decoded (corrupt, cut short, or a coding process no codec here implements). */

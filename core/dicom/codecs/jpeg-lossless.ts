@@ -87,5 +87,5 @@ export function decodeJpegLossless(data: Uint8Array): DecodedFrame {
 
   const samples = precision <= 8 ? new Uint8Array(pixels) : new Uint16Array(pixels);
   for (let i = 0; i < pixels; i++) samples[i] = rows[i]! << pointTransform;
-  return { samples, width, height, components: 1, precision };
+  return { samples, width, height, components: 1, precision, ...(pointTransform > 0 ? { lossy: true } : {}) };
 }

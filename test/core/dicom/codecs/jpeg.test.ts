@@ -8,7 +8,7 @@ import { decodeCodestream } from "../../../../core/dicom/codecs/index.js";
 import { decodeJpegBaseline8 } from "../../../../core/dicom/codecs/jpeg-baseline.js";
 import { decodeJpegDct } from "../../../../core/dicom/codecs/jpeg-dct.js";
 import { decodeJpegLossless } from "../../../../core/dicom/codecs/jpeg-lossless.js";
-import { decodeFrameStored } from "../../../../core/dicom/decode-pixels.js";
+import { decodeFrameHu, decodeFrameStored } from "../../../../core/dicom/decode-pixels.js";
 import { parseDicomHeader } from "../../../../core/dicom/parse-header.js";
 import { ctFile } from "../dicom-builder.js";
 
@@ -246,6 +246,15 @@ describe.skipIf(!haveDcmtk)("cross-check with dcmtk", () => {
       expect(ours.h.transferSyntax).toBe("1.2.840.10008.1.2.4.57");
       expect(ours.frames, args.join(" ")).toEqual((await storedOf(back)).frames);
       if (!args.includes("+pt")) expect(ours.frames[0]).toEqual(signed);
+      // A point transform drops low bits under the lossless syntax, and dcmtk leaves the header saying
+      // nothing of it: the decode says so.
+      const bytes = new Uint8Array(readFileSync(jpeg));
+      expect(ours.h.lossy).toBe(false);
+      const { warnings } = await decodeFrameHu(bytes, ours.h, 0, new Float32Array(width * height), 0);
+      expect(
+        warnings.some((w) => w.code === "LOSSY_COMPRESSION"),
+        args.join(" "),
+      ).toBe(args.includes("+pt"));
     }
   });
 
