@@ -40,7 +40,7 @@ export interface JobEventDeps {
 }
 
 export type JobEventOutcome =
-  | { kind: "ignored"; why: "no-study-id" | "unknown-study" }
+  | { kind: "ignored"; why: "no-study-id" | "unknown-study" | "other-job" }
   | { kind: "applied" | "stale"; studyId: string; tenant: string; status: StudyStatus; codes: string[] };
 
 export async function applyJobStateChange(ev: JobStateChange, deps: JobEventDeps): Promise<JobEventOutcome> {
@@ -49,6 +49,10 @@ export async function applyJobStateChange(ev: JobStateChange, deps: JobEventDeps
   const studyId = id.data;
   const study = await deps.studies.get(studyId);
   if (study === undefined) return { kind: "ignored", why: "unknown-study" };
+  // Only the job the ingest submitted for the study moves it: another job on the queue naming the same study
+  // (a clone or resubmission from the console) failed a study whose own job went on to publish its results.
+  // An event that arrives before the submission is recorded cannot be told apart, and is taken.
+  if (study.jobId !== undefined && study.jobId !== ev.jobId) return { kind: "ignored", why: "other-job" };
 
   let status = studyStatusForBatchState(ev.status);
   let reasons: StudyReason[] | undefined;

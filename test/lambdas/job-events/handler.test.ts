@@ -54,8 +54,12 @@ async function queuedStudy(uploadId: string, tenant = "acme"): Promise<string> {
       now,
     ),
   ).toBe(true);
+  jobOf.set(studyId, `job-${uploadId}`);
   return studyId;
 }
+
+/** The job the ingest recorded for each study: Batch's events for it carry its id. */
+const jobOf = new Map<string, string>();
 
 type State = "SUBMITTED" | "PENDING" | "RUNNABLE" | "STARTING" | "RUNNING" | "SUCCEEDED" | "FAILED";
 function batchEvent(studyId: string, status: State, attempts = 0, extra: Record<string, unknown> = {}) {
@@ -64,7 +68,7 @@ function batchEvent(studyId: string, status: State, attempts = 0, extra: Record<
     "detail-type": "Batch Job State Change",
     source: "aws.batch",
     detail: {
-      jobId: "job-1",
+      jobId: jobOf.get(studyId) ?? "job-1",
       jobName: `deepsc-acme-${studyId}`,
       jobQueue: "arn:aws:batch:us-east-1:123456789012:job-queue/deepsc",
       status,
@@ -78,6 +82,20 @@ function batchEvent(studyId: string, status: State, attempts = 0, extra: Record<
 const statusOf = async (id: string) => (await repo.get(id))?.status;
 
 describe("job-events handler", () => {
+  it("moves a study only for the job its ingest submitted: another job naming it (a console clone) is ignored", async () => {
+    const id = await queuedStudy("u-clone");
+    await onEvent(batchEvent(id, "RUNNING"));
+    const clone = batchEvent(id, "FAILED", 1);
+    clone.detail.jobId = "job-cloned-from-the-console";
+    expect(await onEvent(clone)).toEqual({ kind: "ignored", why: "other-job" });
+    expect(await statusOf(id)).toBe("RUNNING");
+    await putObject(s3.client, RESULTS, `results/acme/${id}/manifest.json`, JSON.stringify({ files: [] }));
+    expect(await onEvent(batchEvent(id, "SUCCEEDED", 1))).toMatchObject({
+      kind: "applied",
+      status: "SUCCEEDED",
+    });
+  });
+
   it("follows the job in order to SUCCEEDED when the results manifest exists", async () => {
     const id = await queuedStudy("u-ok");
     await putObject(s3.client, RESULTS, `results/acme/${id}/manifest.json`, JSON.stringify({ files: [] }));
@@ -161,7 +179,7 @@ describe("job-events handler", () => {
     });
     expect(await statusOf(id)).toBe("RUNNING");
     const id2 = await queuedStudy("u-tags");
-    await onEvent({ ...ev, detail: { ...detail, tags: { studyId: id2 } } });
+    await onEvent({ ...ev, detail: { ...detail, jobId: jobOf.get(id2)!, tags: { studyId: id2 } } });
     expect(await statusOf(id2)).toBe("RUNNING");
   });
 
