@@ -32,8 +32,14 @@ export function relativeKeyProblem(key: string): string | undefined {
   const segments = key.split("/");
   if (segments.includes("..")) return "contains a '..' segment";
   if (segments.some((s) => s === "" || s === ".")) return "contains an empty or '.' segment";
+  // The job keeps the upload as files named by these segments; no file system names one longer.
+  if (segments.some((s) => Buffer.byteLength(s, "utf8") > MAX_SEGMENT_BYTES))
+    return `has a path segment longer than ${MAX_SEGMENT_BYTES} bytes`;
   return undefined;
 }
+
+/** A file name's limit on the file systems the job runs on (ext4, xfs). */
+const MAX_SEGMENT_BYTES = 255;
 
 const RelativeKeySchema = z.string().superRefine((key, ctx) => {
   const problem = relativeKeyProblem(key);
@@ -65,6 +71,19 @@ export const UploadManifestSchema = z
       if (seen.has(f.key))
         ctx.addIssue({ code: "custom", path: ["files", i, "key"], message: "duplicate key" });
       seen.add(f.key);
+    });
+    // "a" and "a/b" are two objects to S3, but a file and a folder of one name to the job's local copy.
+    m.files.forEach((f, i) => {
+      const segments = f.key.split("/");
+      for (let n = 1; n < segments.length; n++)
+        if (seen.has(segments.slice(0, n).join("/"))) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["files", i, "key"],
+            message: "lies in a folder that is also listed as a file",
+          });
+          break;
+        }
     });
   });
 export type UploadManifest = z.infer<typeof UploadManifestSchema>;

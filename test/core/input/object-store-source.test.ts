@@ -209,6 +209,20 @@ describe("UploadManifest schema", () => {
     const dup = UploadManifestSchema.safeParse({ schemaVersion: "1.0", files: [f, f] });
     expect(dup.success).toBe(false);
     if (!dup.success) expect(summariseZodIssues(dup.error)).toMatch(/files\.1\.key: duplicate key$/);
+    // "a" and "a/b" are two S3 objects but a file and a folder of one name on the job's disk.
+    const nested = UploadManifestSchema.safeParse({
+      schemaVersion: "1.0",
+      files: [
+        { ...f, key: "a/b.dcm" },
+        { ...f, key: "a" },
+        { ...f, key: "ab/c.dcm" },
+      ],
+    });
+    expect(nested.success).toBe(false);
+    if (!nested.success)
+      expect(summariseZodIssues(nested.error)).toBe(
+        "files.0.key: lies in a folder that is also listed as a file",
+      );
     expect(
       UploadManifestSchema.safeParse({ schemaVersion: "1.0", files: [{ ...f, size: -1 }] }).success,
     ).toBe(false);
@@ -223,5 +237,8 @@ describe("UploadManifest schema", () => {
     expect(relativeKeyProblem("a/./b")).toMatch(/'\.'/);
     expect(relativeKeyProblem("C:x")).toMatch(/absolute/);
     expect(relativeKeyProblem("x".repeat(1025))).toMatch(/1024/);
+    // A segment no file system names (80 three-byte characters), though S3 would store it.
+    expect(relativeKeyProblem(`DICOM/${"患者".repeat(43)}.dcm`)).toMatch(/segment longer than 255 bytes/);
+    expect(relativeKeyProblem(`DICOM/${"x".repeat(255)}`)).toBeUndefined();
   });
 });
