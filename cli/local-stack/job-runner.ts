@@ -23,7 +23,7 @@ import { applyJobStateChange } from "../../core/studies/job-events.js";
 import type { BatchJobState } from "../../core/studies/transitions.js";
 import { findUpwards } from "../../core/util/find-upwards.js";
 import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
-import { EXIT_CODES, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
+import { EXIT_CODES, JOB_ATTEMPTS, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { S3_ENDPOINT_ENV } from "../../gpu-job/job/params.js";
 import { JOB_ENV } from "../../infra/runtime-contract.js";
 import { jobEnvironment } from "../../lambdas/adapters/batch-job-submitter.js";
@@ -57,7 +57,7 @@ export interface LocalJobRunnerOptions {
   results: ObjectStore;
   /** @default a child process running dist/gpu-job/main.js */
   launch?: JobLauncher;
-  /** Attempts per job, as the job definition's retry strategy. @default 2 */
+  /** Attempts per job, as the job definition's retry strategy. @default JOB_ATTEMPTS (3) */
   maxAttempts?: number;
   /** An attempt running longer is stopped (SIGTERM) and the job FAILED, as Batch's job timeout does. @default 60 minutes */
   attemptTimeoutMs?: number;
@@ -80,7 +80,7 @@ export class LocalJobRunner implements JobSubmitter {
     this.#o = {
       ...options,
       launch: options.launch ?? gpuJobProcess(),
-      maxAttempts: options.maxAttempts ?? 2,
+      maxAttempts: options.maxAttempts ?? JOB_ATTEMPTS,
       attemptTimeoutMs: options.attemptTimeoutMs ?? 60 * 60_000,
       log: options.log ?? (() => {}),
     };

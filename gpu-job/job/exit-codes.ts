@@ -32,3 +32,6 @@ export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
  * timeout or a cancel is not).
  */
 export const RETRYABLE_EXIT_CODES: readonly number[] = [EXIT_CODES.TEMPORARY_FAILURE];
+
+/** Attempts a job gets in all (the job definition's retryAttempts by default, and the local stack's). */
+export const JOB_ATTEMPTS = 3;

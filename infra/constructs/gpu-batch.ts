@@ -11,7 +11,7 @@ import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
+import { JOB_ATTEMPTS, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes.js";
 import { acknowledge } from "../nag.js";
 import { JOB_ENV } from "../runtime-contract.js";
 
@@ -243,7 +243,7 @@ export class GpuBatch extends Construct implements ec2.IConnectable {
     this.jobDefinition = new batch.EcsJobDefinition(this, "JobDefinition", {
       container,
       timeout: props.jobTimeout ?? Duration.minutes(60),
-      retryAttempts: props.retryAttempts ?? 3,
+      retryAttempts: props.retryAttempts ?? JOB_ATTEMPTS,
       // Batch evaluates these in order and the first match wins; without the final EXIT an unmatched
       // failure would be retried.
       retryStrategies: [

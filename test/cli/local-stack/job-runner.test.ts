@@ -67,6 +67,7 @@ describe("LocalJobRunner", () => {
     const first = new LocalJobRunner({
       ...runnerOptions(),
       dataDir,
+      maxAttempts: 2,
       launch: (env, signal) => {
         seen.push(`first:${env.AWS_BATCH_JOB_ATTEMPT}`);
         if (env.AWS_BATCH_JOB_ATTEMPT === "1") return Promise.resolve(75); // retryable
@@ -82,6 +83,7 @@ describe("LocalJobRunner", () => {
     const second = new LocalJobRunner({
       ...runnerOptions(),
       dataDir,
+      maxAttempts: 2,
       launch: async (env) => {
         seen.push(`second:${env.AWS_BATCH_JOB_ATTEMPT}`);
         return 75;
@@ -89,7 +91,7 @@ describe("LocalJobRunner", () => {
     });
     expect(await second.recover()).toBe(1);
     await second.idle();
-    // Attempt 2 again (it never ended), and no more: two attempts in all, as Batch would allow.
+    // Attempt 2 again (it never ended), and no more: two attempts in all, as this runner allows.
     expect(seen).toEqual(["first:1", "first:2", "second:2"]);
     const record = JSON.parse(await readFile(join(dataDir, "jobs", `${jobId}.json`), "utf8"));
     expect(record.endedAt).toBeDefined();
