@@ -7,7 +7,9 @@
  * than staying RUNNING: Batch sends nothing after SUCCEEDED, so a RUNNING study would wait forever, and S3's
  * read-after-write consistency means a manifest written before the job exited is visible now.
  *
- * FAILED carries the job's own reasons when it left `failure.json` (core/contracts/results-manifest.ts):
+ * FAILED after the results manifest was published is SUCCEEDED: the results are complete, whatever ended
+ * the attempt afterwards. Otherwise FAILED carries the job's own reasons when it left `failure.json`
+ * (core/contracts/results-manifest.ts):
  * input reason codes and the job's own codes (JOB_FAILURE_REASONS) as they are, an unknown code as JOB_FAILED
  * with the code in the message.
  */
@@ -64,6 +66,11 @@ export async function applyJobStateChange(ev: JobStateChange, deps: JobEventDeps
         message: `Batch reported success but ${resultsPrefix(study.tenant, studyId)}${RESULTS_MANIFEST_NAME} does not exist.`,
       },
     ];
+  } else if (status === "FAILED" && (await resultsManifestExists(deps.results, study.tenant, studyId))) {
+    // The job publishes manifest.json last, after checking every file it lists: the results are complete.
+    // What failed came after them (a timeout during the scratch clean-up, a Spot reclaim just after, whose
+    // retry then waited too long), and the study has its results.
+    status = "SUCCEEDED";
   } else if (status === "FAILED") {
     const why = (ev.statusReason ?? "no status reason").slice(0, MAX_REASON_CHARS);
     reasons = (await jobFailureReasons(deps.results, study.tenant, studyId)) ?? [

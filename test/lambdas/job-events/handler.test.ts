@@ -157,6 +157,17 @@ describe("job-events handler", () => {
     expect(await statusOf(id)).toBe("FAILED");
   });
 
+  it("takes FAILED after the results manifest was published as SUCCEEDED (the attempt died after publishing)", async () => {
+    const id = await queuedStudy("u-late-fail");
+    await onEvent(batchEvent(id, "RUNNING"));
+    await putObject(s3.client, RESULTS, `results/acme/${id}/manifest.json`, JSON.stringify({ files: [] }));
+    const out = await onEvent(
+      batchEvent(id, "FAILED", 1, { statusReason: "Job attempt duration exceeded timeout" }),
+    );
+    expect(out).toMatchObject({ kind: "applied", status: "SUCCEEDED", codes: [] });
+    expect(await statusOf(id)).toBe("SUCCEEDED");
+  });
+
   it("never records SUCCEEDED without the results manifest: FAILED with RESULTS_MISSING", async () => {
     const id = await queuedStudy("u-nomanifest");
     // Outputs without the manifest (the job died before writing it last).
