@@ -38,7 +38,7 @@ export interface PipelineConfig {
   readonly jobTimeoutMinutes: number;
   /** Jobs RUNNABLE this long for lack of GPU capacity are cancelled (and alarmed on). */
   readonly stuckRunnableMinutes: number;
-  /** Container exit codes that Batch retries (besides host/Spot termination); empty: none. */
+  /** Container exit codes that Batch retries besides 75 (and host/Spot loss, a failed image pull); at most one. */
   readonly retryableExitCodes: readonly number[];
   /** Availability zones of the VPC (each costs one set of interface endpoints). */
   readonly maxAzs: number;

@@ -1,8 +1,9 @@
 /**
  * The gpu-job container's exit codes — the one place they are defined. AWS Batch decides from them whether
  * an attempt is retried: infra/constructs/gpu-batch.ts imports RETRYABLE_EXIT_CODES into the job
- * definition's `evaluateOnExit` (retry those, and host/Spot termination; EXIT on everything else). This
- * module imports nothing, so the CDK app can use it without pulling in the job's dependencies.
+ * definition's `evaluateOnExit` (retry those, host/Spot termination and a failed image pull; EXIT on
+ * everything else). This module imports nothing, so the CDK app can use it without pulling in the job's
+ * dependencies.
  *
  * | code | meaning                                                                      | Batch     | failure.json |
  * |------|------------------------------------------------------------------------------|-----------|--------------|

@@ -15,6 +15,9 @@ import { JOB_ATTEMPTS, RETRYABLE_EXIT_CODES } from "../../gpu-job/job/exit-codes
 import { acknowledge } from "../nag.js";
 import { JOB_ENV } from "../runtime-contract.js";
 
+/** evaluateOnExit holds 5 conditions: host loss, image pull, these codes, and the final EXIT. */
+export const MAX_RETRYABLE_EXIT_CODES = 2;
+
 export interface GpuBatchProps {
   readonly vpc: ec2.IVpc;
   /** Subnets of the instances; isolated subnets need the VPC endpoints of IsolatedNetwork. */
@@ -55,15 +58,15 @@ export interface GpuBatchProps {
    */
   readonly jobTimeout?: Duration;
   /**
-   * Attempts per job (the first run included); retries happen only on host/Spot termination and on the
-   * retryable exit codes.
+   * Attempts per job (the first run included); retries happen only on host/Spot termination, a failed image
+   * pull and the retryable exit codes.
    * @default 3
    */
   readonly retryAttempts?: number;
   /**
    * Further container exit codes meaning "transient, try again", on top of the job's own
-   * RETRYABLE_EXIT_CODES (gpu-job/job/exit-codes.ts: 75, EX_TEMPFAIL), which are always retried; at most 3
-   * codes in all.
+   * RETRYABLE_EXIT_CODES (gpu-job/job/exit-codes.ts: 75, EX_TEMPFAIL), which are always retried; at most
+   * MAX_RETRYABLE_EXIT_CODES (2) codes in all.
    * @default - none besides the job's own
    */
   readonly retryableExitCodes?: number[];
@@ -248,6 +251,9 @@ export class GpuBatch extends Construct implements ec2.IConnectable {
       // failure would be retried.
       retryStrategies: [
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        // The image pull failing at start-up (ECR throttling when a burst starts many instances at once) is
+        // transient too; nothing of the job ran.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
         ...retryableExitCodes.map((code) =>
           batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: String(code) })),
         ),
@@ -315,8 +321,10 @@ function validateGpuSizing(
     if (memoryMib > usableMib)
       errors.push(`${type} offers about ${usableMib} MiB to jobs, the job asks for ${memoryMib}`);
   }
-  if (retryableExitCodes.length > 3) {
-    errors.push("at most 3 retryable exit codes (Batch allows 5 evaluateOnExit conditions in all)");
+  if (retryableExitCodes.length > MAX_RETRYABLE_EXIT_CODES) {
+    errors.push(
+      `at most ${MAX_RETRYABLE_EXIT_CODES} retryable exit codes (Batch allows 5 evaluateOnExit conditions: host loss, image pull, the codes, the final EXIT)`,
+    );
   }
   for (const code of retryableExitCodes) {
     if (!Number.isInteger(code) || code < 1 || code > 255)

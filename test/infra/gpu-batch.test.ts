@@ -103,6 +103,8 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
         Attempts: 3,
         EvaluateOnExit: [
           { Action: "RETRY", OnStatusReason: "Host EC2*" },
+          // ECR throttling a burst of instances pulling the image at once: nothing of the job ran.
+          { Action: "RETRY", OnReason: "CannotPullContainerError:*" },
           // The job's transient-failure code (gpu-job/job/exit-codes.ts), retried without any context.
           { Action: "RETRY", OnExitCode: String(EXIT_CODES.TEMPORARY_FAILURE) },
           { Action: "EXIT", OnReason: "*" },
@@ -201,6 +203,7 @@ describe("GPU Batch with context overrides", () => {
         Attempts: 3,
         EvaluateOnExit: [
           { Action: "RETRY", OnStatusReason: "Host EC2*" },
+          { Action: "RETRY", OnReason: "CannotPullContainerError:*" },
           { Action: "RETRY", OnExitCode: "75" },
           { Action: "RETRY", OnExitCode: "76" },
           { Action: "EXIT", OnReason: "*" },
@@ -258,14 +261,12 @@ describe("GpuBatch synth-time validation", () => {
   });
 
   it("limits retryable exit codes to what evaluateOnExit can hold", () => {
-    expect(gpuBatchErrors({ retryableExitCodes: [75, 76, 77, 78] })).toEqual([
-      "at most 3 retryable exit codes (Batch allows 5 evaluateOnExit conditions in all)",
-    ]);
+    const tooMany =
+      "at most 2 retryable exit codes (Batch allows 5 evaluateOnExit conditions: host loss, image pull, the codes, the final EXIT)";
+    expect(gpuBatchErrors({ retryableExitCodes: [75, 76, 77] })).toEqual([tooMany]);
     expect(gpuBatchErrors({ retryableExitCodes: [0] })).toEqual(["retryable exit code 0 is not 1..255"]);
-    // The job's own code counts: three more would make four.
-    expect(gpuBatchErrors({ retryableExitCodes: [76, 77, 78] })).toEqual([
-      "at most 3 retryable exit codes (Batch allows 5 evaluateOnExit conditions in all)",
-    ]);
-    expect(gpuBatchErrors({ retryableExitCodes: [75, 76, 77] })).toEqual([]);
+    // The job's own code counts: two more would make three.
+    expect(gpuBatchErrors({ retryableExitCodes: [76, 77] })).toEqual([tooMany]);
+    expect(gpuBatchErrors({ retryableExitCodes: [75, 76] })).toEqual([]);
   });
 });
