@@ -227,7 +227,7 @@ export function buildStack(input: Slice[], policy: ValidationPolicy): Stack {
       if (!sameInstance && sameAcquisition(s, prev, policy))
         reject(
           "DUPLICATE_SLICES",
-          `Two different images share the position ${depth(s).toFixed(2)} mm along the slice normal within one acquisition (the same AcquisitionNumber, times under ${policy.sameAcquisitionSeconds} s apart); upload the series as the scanner wrote it.`,
+          `Two different images share the position ${depth(s).toFixed(2)} mm along the slice normal within one acquisition (the same AcquisitionNumber; times under ${policy.sameAcquisitionSeconds} s apart, or missing); upload the series as the scanner wrote it.`,
           where(s, kept.length - 1),
         );
       // Positions within the tolerance may sort either way, so compare acquisitions explicitly.
