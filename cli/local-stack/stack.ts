@@ -28,6 +28,7 @@ import { MIN_UID_SALT_CHARS } from "../../core/privacy.js";
 import { ClaimBusyError, type IngestConfig, ingestUpload } from "../../core/studies/ingest.js";
 import { INCOMING_PREFIX, parseIncomingKey } from "../../core/studies/keys.js";
 import { describeErrorForLog } from "../../core/util/describe-error.js";
+import { isProcessRunning } from "../../core/util/process-running.js";
 import { writeFileAtomic } from "../../core/util/write-file-atomic.js";
 import { modelIdentity } from "../../gpu-job/pipeline/model/model-manifest.js";
 import { MODEL_IN_IMAGE } from "../../infra/runtime-contract.js";
@@ -250,7 +251,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = join(dataDir, "serve.lock");
   try {
     const pid = Number((await readFile(file, "utf8")).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessRunning(pid))
       throw new DataDirInUseError(
         `another deepsc serve (process ${pid}) uses ${dataDir}: stop it, or give this one another --data`,
       );
@@ -259,15 +260,6 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   }
   await writeFile(file, `${process.pid}\n`);
   return () => rm(file, { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

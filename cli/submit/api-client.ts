@@ -49,8 +49,8 @@ export class StatusApiClient {
     }
     if (base.protocol !== "http:" && base.protocol !== "https:") throw new TypeError(usage);
     if (!base.pathname.endsWith("/")) base.pathname += "/";
-    // The routes' own prefix is the client's to add: a URL given with it (as `deepsc serve` prints the
-    // routes) would otherwise ask for /v1/v1/uploads.
+    // The routes' own prefix is the client's to add: a URL given with it (copied from a route, say) would
+    // otherwise ask for /v1/v1/uploads.
     if (base.pathname.endsWith("/v1/")) base.pathname = base.pathname.slice(0, -"v1/".length);
     this.#base = base;
     if (credentials.kind === "sigv4") {

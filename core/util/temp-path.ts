@@ -7,8 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { readdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { isProcessRunning } from "./process-running.js";
 
-export const TEMP_SUFFIX = ".tmp";
+const TEMP_SUFFIX = ".tmp";
 
 const TEMP_NAME = /^\..+\.(\d+)-[0-9a-f]{12}\.tmp$/;
 
@@ -17,19 +18,17 @@ export function tempPathBeside(target: string, prefix = `.${basename(target)}.`)
   return join(dirname(target), `${prefix}${process.pid}-${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
 }
 
-/** Whether a file name is one of these temporary files (of process `pid`, when given). */
-export function isTempName(name: string, pid?: number): boolean {
-  const m = TEMP_NAME.exec(name);
-  return m !== null && (pid === undefined || Number(m[1]) === pid);
+/** Whether a file name is one of these temporary files. */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
 }
 
 /**
- * Remove the temporary files directly in `dir` (of process `pid`, when given). Synchronous, so that a
- * signal handler can call it just before the process exits; a missing folder or a file already gone is
- * nothing to report.
+ * Remove the temporary files process `pid` wrote directly in `dir`. Synchronous, so that a signal handler
+ * can call it just before the process exits; a missing folder or a file already gone is nothing to report.
  */
-export function removeTempFilesSync(dir: string, pid?: number): void {
-  removeTempFilesWhere(dir, (writer) => pid === undefined || writer === pid);
+export function removeTempFilesSync(dir: string, pid: number): void {
+  removeTempFilesWhere(dir, (writer) => writer === pid);
 }
 
 /**
@@ -39,7 +38,7 @@ export function removeTempFilesSync(dir: string, pid?: number): void {
  * into the same folder).
  */
 export function removeStaleTempFilesSync(dir: string): void {
-  removeTempFilesWhere(dir, (writer) => writer === process.pid || !isRunning(writer));
+  removeTempFilesWhere(dir, (writer) => writer === process.pid || !isProcessRunning(writer));
 }
 
 function removeTempFilesWhere(dir: string, remove: (writerPid: number) => boolean): void {
@@ -52,15 +51,5 @@ function removeTempFilesWhere(dir: string, remove: (writerPid: number) => boolea
   for (const name of names) {
     const m = TEMP_NAME.exec(name);
     if (m && remove(Number(m[1]))) rmSync(join(dir, name), { force: true });
-  }
-}
-
-/** Whether a process with this pid exists (EPERM: it does, someone else's). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
