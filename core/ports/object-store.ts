@@ -10,8 +10,13 @@ export function bareEtag(raw: string): string {
 export interface ObjectInfo {
   key: string;
   size: number;
-  /** The store's entity tag without quotes (S3's ETag), where the store has one: it names the content. */
+  /** The store's entity tag without quotes (S3's ETag), where the store has one: it names the version. */
   etag?: string;
+  /**
+   * A checksum of the whole object's bytes (`crc64nvme:<base64>`), where the store keeps one: unlike an ETag,
+   * which is not a content hash for SSE-KMS objects, identical bytes always give the same value. `head` only.
+   */
+  checksum?: string;
 }
 
 /**

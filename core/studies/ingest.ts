@@ -287,7 +287,8 @@ function unfinished(existing: StudyRecord): boolean {
 
 /**
  * Content checksums for the study id. A DICOM upload is identified by its manifest's `key:sha256` list
- * (the client's own checksums of every file); a zip or NIfTI by its ETag. The version id is deliberately
+ * (the client's own checksums of every file); a zip or NIfTI by the store's checksum of its bytes (else its
+ * ETag). The version id is deliberately
  * left out: uploading identical bytes again is the same study, not a second analysis.
  *
  * The manifest is read once, pinned to the event's version, before the study is claimed: its bytes are what
@@ -301,20 +302,27 @@ async function contentFingerprint(
   stored: ObjectInfo | undefined,
   store: ObjectStore,
 ): Promise<{ content: string[]; manifest?: Uint8Array; manifestDigest?: string } | "superseded"> {
-  const byEtag = (name: string) => ({ content: [name, `etag:${objectEtag}`] });
+  // The store's checksum of the whole object where it keeps one for this version: S3's ETag of an SSE-KMS object
+  // (the ingest bucket's encryption) differs for every upload of the same bytes, so only it makes identical
+  // bytes sent again the same study. Otherwise the ETag (an MD5 where the store computes one, as s3rver does).
+  const contentTag =
+    stored?.checksum !== undefined && stored.etag === objectEtag
+      ? `${stored.checksum}:size:${stored.size}`
+      : `etag:${objectEtag}`;
+  const byContent = (name: string) => ({ content: [name, contentTag] });
   // A manifest spelled otherwise is refused by its name; its study must not be the one the same list sent
   // as manifest.json will be.
   if (upload.trigger !== "manifest" || upload.rest !== UPLOAD_MANIFEST_NAME)
-    return byEtag(posix.basename(upload.rest));
+    return byContent(posix.basename(upload.rest));
   // Gone since the event: validation will say so; the ETag still names this exact manifest.
-  if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return byEtag(UPLOAD_MANIFEST_NAME);
+  if (stored === undefined || stored.size > MAX_MANIFEST_BYTES_FOR_ID) return byContent(UPLOAD_MANIFEST_NAME);
   let manifest: Uint8Array;
   try {
     manifest = await store.get(key, { ifMatch: objectEtag });
   } catch (e) {
     if (e instanceof ObjectChangedError) return "superseded";
     // Vanished: validation will say why; the ETag still names this exact manifest.
-    if (e instanceof ObjectNotFoundError) return byEtag(UPLOAD_MANIFEST_NAME);
+    if (e instanceof ObjectNotFoundError) return byContent(UPLOAD_MANIFEST_NAME);
     throw e;
   }
   try {
@@ -329,7 +337,7 @@ async function contentFingerprint(
     if (!(e instanceof SyntaxError)) throw e;
   }
   // Unparseable: validation will say why; the ETag still names this exact manifest.
-  return { ...byEtag(UPLOAD_MANIFEST_NAME), manifest };
+  return { ...byContent(UPLOAD_MANIFEST_NAME), manifest };
 }
 
 /** Validations of one event, each from a fresh listing, before files that keep changing are UPLOAD_CHANGED. */

@@ -5,6 +5,7 @@
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -48,6 +49,25 @@ export function createS3Client(opts: CreateS3ClientOptions = {}): S3Client {
 /** `{etag}` without S3's quotes, or nothing when the response carried none. */
 export function etagOf(raw: string | undefined): { etag?: string } {
   return raw === undefined || raw === "" ? {} : { etag: bareEtag(raw) };
+}
+
+/**
+ * The object's full-object checksum, as `algorithm:value`. S3 computes CRC64NVME for every upload that sends no
+ * checksum of its own and keeps the one a client sends; a COMPOSITE checksum (a multipart upload's
+ * checksum of part checksums) depends on the part sizes, not only on the bytes, so it is not one.
+ */
+export function fullObjectChecksumOf(res: HeadObjectCommandOutput): { checksum?: string } {
+  if (res.ChecksumType !== undefined && res.ChecksumType !== "FULL_OBJECT") return {};
+  const found = (
+    [
+      ["crc64nvme", res.ChecksumCRC64NVME],
+      ["crc32c", res.ChecksumCRC32C],
+      ["crc32", res.ChecksumCRC32],
+      ["sha256", res.ChecksumSHA256],
+      ["sha1", res.ChecksumSHA1],
+    ] as const
+  ).find(([, value]) => value !== undefined && value !== "" && !value.includes("-"));
+  return found === undefined ? {} : { checksum: `${found[0]}:${found[1]}` };
 }
 
 function isNotFound(e: unknown): boolean {
@@ -110,8 +130,12 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: res.ContentLength ?? 0, ...etagOf(res.ETag) };
+      // ChecksumMode: S3 only reports an object's stored checksum when asked (kms:Decrypt for SSE-KMS objects,
+      // which reading them needs anyway). Servers that keep none (s3rver) ignore the header.
+      const res = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: "ENABLED" }),
+      );
+      return { key, size: res.ContentLength ?? 0, ...etagOf(res.ETag), ...fullObjectChecksumOf(res) };
     } catch (e) {
       if (isNotFound(e)) throw new ObjectNotFoundError(key, { cause: e });
       throw e;

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { HeadObjectCommand, type HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import { zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openObjectStoreInput } from "../../../core/input/object-store-source.js";
@@ -253,5 +255,49 @@ describe("openObjectStoreInput over S3", () => {
       "TRUNCATED",
       /not in the upload: files\[1\]\./,
     );
+  });
+});
+
+/**
+ * S3's stored checksums: s3rver keeps none (the test above shows HEAD with ChecksumMode still answers there),
+ * so S3's answers come from aws-sdk-client-mock on a client of their own.
+ */
+describe("S3ObjectStore.head: the object's full-object checksum", () => {
+  const client = new S3Client({
+    region: "us-east-1",
+    credentials: { accessKeyId: "a", secretAccessKey: "b" },
+  });
+  const s3Mock = mockClient(client);
+  afterAll(() => s3Mock.restore());
+  const headAnswering = async (answer: HeadObjectCommandOutput) => {
+    s3Mock.reset();
+    s3Mock.on(HeadObjectCommand).resolves(answer);
+    const info = await new S3ObjectStore(client, BUCKET).head("incoming/t/u/series.zip");
+    expect(s3Mock.commandCalls(HeadObjectCommand)[0]!.args[0].input.ChecksumMode).toBe("ENABLED");
+    return info;
+  };
+  const base = { $metadata: {}, ContentLength: 10, ETag: '"kms-etag"' };
+
+  it("reports S3's CRC64NVME (or a client's full-object checksum) with its algorithm", async () => {
+    expect(
+      await headAnswering({ ...base, ChecksumCRC64NVME: "AAAAAAAAAAA=", ChecksumType: "FULL_OBJECT" }),
+    ).toEqual({
+      key: "incoming/t/u/series.zip",
+      size: 10,
+      etag: "kms-etag",
+      checksum: "crc64nvme:AAAAAAAAAAA=",
+    });
+    expect(
+      (await headAnswering({ ...base, ChecksumCRC32: "sOO8/Q==", ChecksumType: "FULL_OBJECT" })).checksum,
+    ).toBe("crc32:sOO8/Q==");
+  });
+
+  it("reports none for a multipart upload's composite checksum, which depends on its part sizes", async () => {
+    expect(
+      (await headAnswering({ ...base, ChecksumSHA256: "q1w2e3r4t5y6=-3", ChecksumType: "COMPOSITE" }))
+        .checksum,
+    ).toBeUndefined();
+    expect((await headAnswering({ ...base, ChecksumCRC32: "sOO8/Q==-2" })).checksum).toBeUndefined();
+    expect((await headAnswering(base)).checksum).toBeUndefined();
   });
 });

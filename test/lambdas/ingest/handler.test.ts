@@ -2,6 +2,8 @@
  * Ingest Lambda against real protocol servers: s3rver (S3, range reads) and dynalite (DynamoDB conditional
  * writes); only Batch is mocked (aws-sdk-client-mock).
  */
+
+import { createHash } from "node:crypto";
 import {
   BatchClient,
   ListJobsCommand,
@@ -12,7 +14,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { JOB_PARAMETER_ENV, type StudyRecord } from "../../../core/contracts/study.js";
-import type { ObjectStore } from "../../../core/ports/object-store.js";
+import { bareEtag, type ObjectStore, type ReadOptions } from "../../../core/ports/object-store.js";
 import { ClaimBusyError } from "../../../core/studies/ingest.js";
 import {
   INGEST_TIMEOUT_S,
@@ -205,6 +207,49 @@ describe("ingest handler", () => {
     const outcome = await ingest(second);
     expect(outcome.kind).toBe("queued");
     expect(submits()).toHaveLength(before + 1);
+  });
+
+  it("takes identical zip bytes sent again as the same study by the store's checksum, though SSE-KMS gives each upload its own ETag", async () => {
+    const { zip } = await phantomFiles();
+    const key = "incoming/acme/u-kms-resent/series.zip";
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    // S3 under SSE-KMS: each upload's ETag is its own (not an MD5), while the CRC64NVME S3 computes for
+    // every upload depends only on the bytes. s3rver keeps MD5 ETags and no checksum, so both are
+    // layered over it here: a per-upload ETag suffix, and a checksum of the stored bytes.
+    let upload = 0;
+    const kmsEtag = (real: string | undefined) => `${real}-kms${upload}`;
+    const realEtag = (o?: ReadOptions) =>
+      o?.ifMatch === undefined ? o : { ifMatch: o.ifMatch.replace(/-kms\d+$/, "") };
+    const withChecksum = (checksum: boolean): ObjectStore => ({
+      list: async (p) => (await s3Store.list(p)).map((i) => ({ ...i, etag: kmsEtag(i.etag) })),
+      head: async (k) => {
+        const info = await s3Store.head(k);
+        const sha = createHash("sha256")
+          .update(await s3Store.get(k))
+          .digest("base64");
+        return { ...info, etag: kmsEtag(info.etag), ...(checksum ? { checksum: `sha256:${sha}` } : {}) };
+      },
+      getRange: (k, a, b, o) => s3Store.getRange(k, a, b, realEtag(o)),
+      get: (k, o) => s3Store.get(k, realEtag(o)),
+      put: (k, b, t) => s3Store.put(k, b, t),
+    });
+    const send = async (body: Uint8Array, checksum = true) => {
+      upload++;
+      const etag = kmsEtag(bareEtag(await putObject(s3.client, INGEST, key, body)));
+      return handlerOver(withChecksum(checksum))(objectCreatedEvent(INGEST, key, etag, body.length));
+    };
+
+    const first = await send(zip);
+    expect(first.kind).toBe("queued");
+    const before = submits().length;
+    const again = await send(zip);
+    expect(again).toMatchObject({ kind: "duplicate", studyId: (first as { studyId: string }).studyId });
+    expect(submits()).toHaveLength(before);
+    // Other bytes are another study; and with no checksum kept, the ETag is all there is to go by.
+    const other = zip.slice();
+    other[other.length - 30] = other[other.length - 30]! ^ 1;
+    expect(await send(other)).not.toMatchObject({ studyId: (first as { studyId: string }).studyId });
+    expect(await send(zip, false)).not.toMatchObject({ studyId: (first as { studyId: string }).studyId });
   });
 
   it("rejects an upload overwritten while it is validated as UPLOAD_CHANGED, never validating the newer bytes", async () => {
