@@ -55,8 +55,16 @@ export function cudaProviderInstalled(): boolean {
   return existsSync(join(dir, "libonnxruntime_providers_cuda.so"));
 }
 
+const cudaUnavailable = (why: string) =>
+  `the CUDA execution provider is unavailable (${why}). Install onnxruntime-node with --onnxruntime-node-install=cuda12 on a machine with an NVIDIA GPU, driver >= 580 and CUDA 13 + cuDNN 9, or run with --device cpu.`;
+
 export async function openModelSession(model: LoadedModel, opts: SessionOptions = {}): Promise<ModelSession> {
   const device = opts.device ?? "auto";
+  // Not even asked of the runtime: its failed attempt prints a native error (in ANSI colours) above ours.
+  if (device === "cuda" && !cudaProviderInstalled())
+    throw new ExecutionProviderError(
+      cudaUnavailable("the CUDA provider of onnxruntime-node is not installed"),
+    );
   if (device === "auto" && !cudaProviderInstalled()) {
     const session = await ort().InferenceSession.create(model.onnxPath, {
       ...base(opts),
@@ -73,11 +81,7 @@ export async function openModelSession(model: LoadedModel, opts: SessionOptions 
       return wrap(session, "cuda", null, false);
     } catch (e) {
       const why = (e as Error).message.split("\n")[0] ?? String(e);
-      if (device === "cuda")
-        throw new ExecutionProviderError(
-          `the CUDA execution provider is unavailable (${why}). Install onnxruntime-node with --onnxruntime-node-install=cuda12 on a machine with an NVIDIA GPU, driver >= 580 and CUDA 13 + cuDNN 9, or run with --device cpu.`,
-          { cause: e },
-        );
+      if (device === "cuda") throw new ExecutionProviderError(cudaUnavailable(why), { cause: e });
       const session = await ort().InferenceSession.create(model.onnxPath, {
         ...base(opts),
         executionProviders: ["cpu"],
