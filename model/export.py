@@ -260,6 +260,25 @@ def preprocessing_manifest(cfg: ModelConfig, args) -> dict:
     return p
 
 
+# What model.json's `envelope` holds (gpu-job/pipeline/model/model-manifest.ts): where the model's answers were
+# checked to hold, from benchmarks run on this model; the engine warns beyond it.
+ENVELOPE_FIELDS = ("trainingFieldOfViewMm", "narrowestFieldOfViewMm", "rollCheckedDeg", "rollWarningDeg", "thickSliceRatio")
+
+
+def read_envelope(path: str) -> dict:
+    """An --envelope file: the five figures (numbers) and an optional `checkedOn` naming where they come from."""
+    e = json.loads(Path(path).read_text())
+    missing = [k for k in ENVELOPE_FIELDS if not isinstance(e.get(k), (int, float)) or isinstance(e.get(k), bool)]
+    if missing:
+        raise ValueError(f"{path}: needs numbers for {', '.join(missing)}")
+    if e["rollWarningDeg"] < e["rollCheckedDeg"] or e["thickSliceRatio"] < 1:
+        raise ValueError(f"{path}: rollWarningDeg must be at least rollCheckedDeg, thickSliceRatio at least 1")
+    unknown = set(e) - set(ENVELOPE_FIELDS) - {"checkedOn"}
+    if unknown:
+        raise ValueError(f"{path}: unknown fields {', '.join(sorted(unknown))}")
+    return e
+
+
 def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict | None, args, fp16: Path | None, parity: str) -> dict:
     inputs, outputs = io_spec(cfg)
     synthetic = True if training is None else bool(training.get("synthetic", False))
@@ -353,6 +372,7 @@ def manifest(cfg: ModelConfig, net: DeepSCCovid, onnx_path: Path, training: dict
             "evidenceWeights": list(EVIDENCE_WEIGHTS),
         },
         "training": train_block,
+        **({"envelope": args.envelope_block} if getattr(args, "envelope_block", None) else {}),
         "synthetic": synthetic,
         "license": LICENSE,
         "intendedUse": use,
@@ -407,7 +427,20 @@ def main(argv: list[str] | None = None) -> int:
         help="model.json without a fixed in-plane pixel: the engine resizes each scan's whole field of view to the "
         "model's size, as training did (for models trained on scans of different fields of view)",
     )
+    ap.add_argument(
+        "--envelope",
+        metavar="FILE",
+        help="JSON with where this model was checked to hold (trainingFieldOfViewMm, narrowestFieldOfViewMm, "
+        "rollCheckedDeg, rollWarningDeg, thickSliceRatio, checkedOn), measured with bench/scan-kinds.ts and "
+        "bench/patient-roll.ts on this model; model/weights/envelope.json is the shipped model's. Without it the "
+        "engine uses the shipped model's figures",
+    )
     args = ap.parse_args(argv)
+    if args.envelope is not None:
+        try:
+            args.envelope_block = read_envelope(args.envelope)
+        except (OSError, ValueError) as e:
+            ap.error(f"--envelope: {e}")
     if args.lung_spread_mm is not None and min(args.lung_spread_mm) <= 0:
         ap.error("--lung-spread-mm needs two positive values")
     if not 0 <= args.aligned_view_weight <= 1:

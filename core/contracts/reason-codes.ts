@@ -74,9 +74,9 @@ export const WARNING_CODES = {
   COARSE_PIXELS:
     "The in-plane pixels are coarser than the model's input grid: the model sees upsampled images it was not trained on, and its lesions and class are unreliable.",
   PATIENT_ROLLED:
-    "The lungs lie rolled in plane by 25 degrees or more (a patient lying partly on one side): the model was trained on upright bodies and checked up to 20 degrees of roll; its lesions and class are less reliable.",
+    "The lungs lie rolled in plane (a patient lying partly on one side) from the model's envelope.rollWarningDeg on (25 degrees for the bundled model, checked up to 20): the model was trained on upright bodies; its lesions and class are less reliable.",
   NARROW_FIELD_OF_VIEW:
-    "The in-plane field of view is under 250 mm across and cuts the lungs at the side: the model was trained on 360 mm views of whole lungs, and narrower views made it call normal lungs COVID-19; its class is unreliable.",
+    "The in-plane field of view cuts the lungs at the side and is narrower than the model's envelope.narrowestFieldOfViewMm (250 mm for the bundled model, trained on 360 mm views of whole lungs, which called normal lungs COVID-19 at 220 mm); its class is unreliable.",
   LUNGS_RESCALED:
     "The lungs are wider or deeper than the model's training bodies' by more than its manifest's tolerance (preprocessing.inPlane.lungScale): the model saw them resampled to its training size, and its lesions were mapped back onto the scan's own voxels.",
   LUNG_SIZE_OUT_OF_RANGE:
@@ -84,7 +84,7 @@ export const WARNING_CODES = {
   PLEURAL_EFFUSION:
     "100 mL or more of water-density fluid lies beneath a lung, most likely a pleural effusion: the model was not trained on effusions, and lesions along the fluid may be false.",
   THICK_SLICES:
-    "The slices are more than twice as far apart as the model's slice grid (thicker than any it was trained on): it sees slices interpolated across the gaps, and its lesions (false positives) and class are less reliable.",
+    "The slices are further apart than the model's envelope.thickSliceRatio times its slice grid (twice for the bundled model: thicker than any it was trained on): it sees slices interpolated across the gaps, and its lesions (false positives) and class are less reliable.",
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CODES;

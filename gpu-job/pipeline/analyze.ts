@@ -29,7 +29,7 @@ import { binaryLungMask } from "./lungs/lung-mask.js";
 import { pleuralDistanceMm } from "./lungs/pleural-distance.js";
 import { pleuralFluid } from "./lungs/pleural-fluid.js";
 import { segmentLungs } from "./lungs/segment-lungs.js";
-import { bundledModelPath, type LoadedModel, loadModel } from "./model/model-manifest.js";
+import { bundledModelPath, DEFAULT_ENVELOPE, type LoadedModel, loadModel } from "./model/model-manifest.js";
 import { type DeviceRequest, type ModelSession, openModelSession } from "./model/session.js";
 import { beyondLungScaleRange, spreadMeasuresBody } from "./preprocess/lung-scale.js";
 import { coarserThanModel, thickerThanModel } from "./preprocess/model-grid.js";
@@ -167,18 +167,22 @@ export async function analyze(
         message: `The lungs spread ${mm(spreadMm[0])} x ${mm(spreadMm[1])} mm (left-right x front-back, standard deviation) against the model's training bodies' ${mm(reference[0])} x ${mm(reference[1])} mm; the model saw them at ${sizeBeyondRange?.clamped ? "the nearest size its range allows" : "its training size"}, on pixels of ${(pixel * factors[0]).toFixed(2)} x ${(pixel * factors[1]).toFixed(2)} mm instead of ${pixel.toFixed(2)} mm.`,
       });
     }
-    const caveats = scanCaveats({
-      lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
-      coarse: coarserThanModel(volume, m.preprocessing, inference.lungScale?.factors),
-      rollDeg: lungRollDeg(lungs.labels, volume),
-      view: {
-        acrossMm: inPlaneFieldOfViewMm(volume),
-        cutsLungs: lungs.cutInPlane,
+    const envelope = m.envelope ?? DEFAULT_ENVELOPE;
+    const caveats = scanCaveats(
+      {
+        lungMl: lungs.volumeMl.right + lungs.volumeMl.left,
+        coarse: coarserThanModel(volume, m.preprocessing, inference.lungScale?.factors),
+        rollDeg: lungRollDeg(lungs.labels, volume),
+        view: {
+          acrossMm: inPlaneFieldOfViewMm(volume),
+          cutsLungs: lungs.cutInPlane,
+        },
+        lungSizeBeyondRange: sizeBeyondRange,
+        pleuralFluid: fluid,
+        thick: thickerThanModel(volume, m.preprocessing, envelope.thickSliceRatio),
       },
-      lungSizeBeyondRange: sizeBeyondRange,
-      pleuralFluid: fluid,
-      thick: thickerThanModel(volume, m.preprocessing),
-    });
+      envelope,
+    );
     warnings.push(...caveats.warnings);
     // Only when CUDA was installed and failed: a CPU-only install or --device cpu is not a warning.
     if (session.fellBack && session.providerNote)

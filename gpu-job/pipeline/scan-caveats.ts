@@ -5,19 +5,23 @@
  *  - NOT_CHEST: less lung than any chest CT holds. An abdominal CT with a sliver of lung bases got
  *    "CAP 0.94" with no caveat before this (the corpus's ct_abdomen_3mm: 123 mL of lung).
  *  - COARSE_PIXELS: pixels coarser than the model's input grid (see coarserThanModel).
- *  - PATIENT_ROLLED: the lungs' left-right axis turned in plane (lungs/lung-axis.ts) by more than the
- *    model was shown to cope with: on bench/patient-roll.ts every class is right from -30 to +30 degrees,
- *    but at +30 a normal phantom got 11 mL of false lesion (up to 20 degrees either way: under 1 mL).
- *  - NARROW_FIELD_OF_VIEW: an in-plane field of view under NARROW_VIEW_MM that cuts the lungs at the side.
- *    The model was trained on 360 mm; on bench/scan-kinds.ts every class was right at 250 mm (square and
- *    round), while at 220 and 200 mm normal phantoms were called COVID-19 (0.84-0.91) with the lungs and
- *    their lesions found, so the class, not the segmentation, goes wrong.
+ *  - PATIENT_ROLLED: the lungs' left-right axis turned in plane (lungs/lung-axis.ts) from the model's
+ *    envelope.rollWarningDeg on. The shipped model on bench/patient-roll.ts: every class is right from -30 to
+ *    +30 degrees, but at +30 a normal phantom got 11 mL of false lesion (up to 20 degrees either way: under
+ *    1 mL). Upright phantoms read about 1 degree (the heart makes the lungs a little asymmetric); the warning
+ *    was at 8 while the lung stage took a rolled patient's heart for consolidation (envelope-fill.ts).
+ *  - NARROW_FIELD_OF_VIEW: an in-plane field of view under the model's envelope.narrowestFieldOfViewMm
+ *    that cuts the lungs at the side. The shipped model was trained on 360 mm; on bench/scan-kinds.ts every
+ *    class was right at 250 mm (square and round), while at 220 and 200 mm normal phantoms were called
+ *    COVID-19 (0.84-0.91) with the lungs and their lesions found, so the class, not the segmentation, goes
+ *    wrong.
  *  - LUNG_SIZE_OUT_OF_RANGE: lungs whose spread lies beyond the ratios the model's size rule was checked on
  *    (model.json inPlane.lungScale.checkedRange; preprocess/lung-scale.ts). On bench/scan-kinds.ts a normal
  *    chest 0.6 times the training body's (a child's) came out non-pneumonia only at 0.67, with 3.3 mL of
  *    false lesion, once resampled all the way, and COVID-19 0.90 when resampled only to 0.7.
- *  - THICK_SLICES: slices further apart than the model was trained on (thickerThanModel): false lesions
- *    grow (a normal phantom: 5 mL at 5 mm, 40 mL at 10 mm) while the class held; care, not unreliable.
+ *  - THICK_SLICES: slices further apart than the model was trained on (thickerThanModel, the envelope's
+ *    thickSliceRatio): false lesions grow (the shipped model on a normal phantom: 5 mL at 5 mm, 40 mL at
+ *    10 mm) while the class held; care, not unreliable.
  *  - PLEURAL_EFFUSION: water-density fluid beneath a lung (lungs/pleural-fluid.ts), which the model never
  *    saw. On bench/scan-kinds.ts (seeds 9106 and 9107) every class stayed right with up to 1.2 L on one side
  *    or 600 mL on each, but less surely (a normal chest 0.83, a COVID-19 one 0.75 with 1.2 L), with up to
@@ -26,6 +30,7 @@
  */
 import type { Warning } from "../../core/contracts/validation-report.js";
 import type { PleuralFluid } from "./lungs/pleural-fluid.js";
+import { DEFAULT_ENVELOPE, type ModelEnvelope } from "./model/model-manifest.js";
 
 /**
  * Below this much segmented lung the scan is not taken for a chest CT: an adult's lungs hold 2.5–7 L on CT,
@@ -42,16 +47,6 @@ export const UNRELIABLE_CLASS_CODES: readonly string[] = [
   "LUNG_SIZE_OUT_OF_RANGE",
 ];
 
-/** A field of view narrower than this (mm across, in-plane) that cuts the lungs: NARROW_FIELD_OF_VIEW. */
-export const NARROW_VIEW_MM = 250;
-
-/**
- * From this roll on, PATIENT_ROLLED. Upright phantoms read about 1 degree (the heart makes the lungs a
- * little asymmetric); 20 degrees either way kept every figure within the targets, 30 did not (above).
- * (It was 8 while the lung stage took a rolled patient's heart for consolidation: envelope-fill.ts.)
- */
-export const ROLL_WARNING_DEG = 25;
-
 /**
  * From this much fluid beneath one lung (mL, pleuralFluid's lower bound), PLEURAL_EFFUSION. Phantoms
  * without fluid read under 12 mL per side in every scan kind (80 HU of noise, 60 degrees of tilt at worst)
@@ -65,23 +60,30 @@ export interface ScanCaveats {
   impression: string[];
 }
 
-export function scanCaveats(facts: {
-  lungMl: number;
-  coarse: { nativeMm: number; modelMm: number } | null;
-  /** lungRollDeg of the lung mask (null: no axis to read). */
-  rollDeg?: number | null;
-  /** The in-plane field of view across (mm, its narrower side) and whether it cuts a lung at the side. */
-  view?: { acrossMm: number; cutsLungs: boolean };
-  /**
-   * The lungs' spread over the model's training bodies' (lungScaleRatios, left-right then front-back) when
-   * it lies beyond the ratios the size rule was checked on (beyondLungScaleRange).
-   */
-  lungSizeBeyondRange?: { ratios: [number, number]; checkedRange: [number, number]; clamped: boolean } | null;
-  /** pleuralFluid's measure (null: pixels too coarse to measure). */
-  pleuralFluid?: Pick<PleuralFluid, "ml" | "depthMm"> | null;
-  /** thickerThanModel's answer. */
-  thick?: { nativeMm: number; modelMm: number } | null;
-}): ScanCaveats {
+export function scanCaveats(
+  facts: {
+    lungMl: number;
+    coarse: { nativeMm: number; modelMm: number } | null;
+    /** lungRollDeg of the lung mask (null: no axis to read). */
+    rollDeg?: number | null;
+    /** The in-plane field of view across (mm, its narrower side) and whether it cuts a lung at the side. */
+    view?: { acrossMm: number; cutsLungs: boolean };
+    /**
+     * The lungs' spread over the model's training bodies' (lungScaleRatios, left-right then front-back) when
+     * it lies beyond the ratios the size rule was checked on (beyondLungScaleRange).
+     */
+    lungSizeBeyondRange?: {
+      ratios: [number, number];
+      checkedRange: [number, number];
+      clamped: boolean;
+    } | null;
+    /** pleuralFluid's measure (null: pixels too coarse to measure). */
+    pleuralFluid?: Pick<PleuralFluid, "ml" | "depthMm"> | null;
+    /** thickerThanModel's answer. */
+    thick?: { nativeMm: number; modelMm: number; ratio: number } | null;
+  },
+  envelope: ModelEnvelope = DEFAULT_ENVELOPE,
+): ScanCaveats {
   const out: ScanCaveats = { warnings: [], impression: [] };
   const lungMl = Math.round(facts.lungMl);
   if (lungMl < MIN_CHEST_LUNG_ML) {
@@ -105,22 +107,22 @@ export function scanCaveats(facts: {
     );
   }
   const roll = facts.rollDeg;
-  if (roll !== undefined && roll !== null && Math.abs(roll) >= ROLL_WARNING_DEG) {
+  if (roll !== undefined && roll !== null && Math.abs(roll) >= envelope.rollWarningDeg) {
     const deg = Math.abs(roll).toFixed(0);
     out.warnings.push({
       code: "PATIENT_ROLLED",
-      message: `The lungs lie about ${deg} degrees rolled from the image's left-right axis (a patient lying partly on one side): the model was trained on upright bodies only and was checked up to 20 degrees of roll. Expect false-positive lesions beyond that.`,
+      message: `The lungs lie about ${deg} degrees rolled from the image's left-right axis (a patient lying partly on one side): the model was trained on upright bodies only and was checked up to ${envelope.rollCheckedDeg} degrees of roll. Expect false-positive lesions beyond that.`,
     });
     out.impression.push(
       `The patient lies about ${deg} degrees rolled, which the model was not trained on: its lesions and class are less reliable.`,
     );
   }
   const v = facts.view;
-  if (v?.cutsLungs && v.acrossMm < NARROW_VIEW_MM) {
+  if (v?.cutsLungs && v.acrossMm < envelope.narrowestFieldOfViewMm) {
     const mm = Math.round(v.acrossMm);
     out.warnings.push({
       code: "NARROW_FIELD_OF_VIEW",
-      message: `The field of view is ${mm} mm across and cuts the lungs at the side: the model was trained on 360 mm views of whole lungs and was right down to ${NARROW_VIEW_MM} mm, but narrower views made it call normal lungs COVID-19. Expect an unreliable class; reconstruct the series with a field of view that holds both lungs if possible.`,
+      message: `The field of view is ${mm} mm across and cuts the lungs at the side: the model was trained on ${envelope.trainingFieldOfViewMm} mm views of whole lungs and checked down to ${envelope.narrowestFieldOfViewMm} mm; narrower views that cut the lungs can change its class. Expect an unreliable class; reconstruct the series with a field of view that holds both lungs if possible.`,
     });
     out.impression.push(
       `The field of view (${mm} mm) cuts the lungs, which the model was not trained on: its class is unreliable.`,
@@ -150,7 +152,7 @@ export function scanCaveats(facts: {
     const mm = (v: number) => v.toFixed(1);
     out.warnings.push({
       code: "THICK_SLICES",
-      message: `The slices are ${mm(thick.nativeMm)} mm apart, more than twice the model's ${mm(thick.modelMm)} mm slice grid and thicker than any it was trained on: it sees slices interpolated across the gaps. On a normal phantom 10 mm slices gave 40 mL of false lesion (5 mm: 5 mL). Read the lesions with care; reconstruct the series with thinner slices if possible.`,
+      message: `The slices are ${mm(thick.nativeMm)} mm apart, more than ${thick.ratio === 2 ? "twice" : `${thick.ratio} times`} the model's ${mm(thick.modelMm)} mm slice grid and thicker than any it was trained on: it sees slices interpolated across the gaps, where false lesions grow. Read the lesions with care; reconstruct the series with thinner slices if possible.`,
     });
     out.impression.push(
       `The slices are ${mm(thick.nativeMm)} mm apart, thicker than the model was trained on: lesions may be false.`,

@@ -53,7 +53,8 @@ class PreprocessConfig:
     7. Tiles: `tile_slices` consecutive slices of the same volume, starting every
        tile_slices - tile_overlap slices, the last tile aligned with the last slice; a volume shorter than a
        tile is padded with zeros (= masked background) at the top. The engine blends overlapping tile
-       outputs with a Gaussian weight along z (sigma = tile_slices * gaussian_sigma_fraction).
+       outputs with a Gaussian weight along z (sigma = tile_slices * gaussian_sigma_fraction), never below
+       blending_floor of its peak so edge slices only one tile covers still count.
     """
 
     hu_min: float = -1400.0
@@ -69,6 +70,7 @@ class PreprocessConfig:
     tile_slices: int = 24
     tile_overlap: int = 12
     gaussian_sigma_fraction: float = 0.125
+    blending_floor: float = 1e-3
     lung_masking: bool = True
     # "lung-extent": the model sees only the slices from the first to the last one holding lung (step 4a);
     # "none": the whole scan. Every training phantom's lungs fill its stack, so the model only knows stacks
@@ -125,6 +127,7 @@ class PreprocessConfig:
                 "padValue": 0.0,
                 "blending": "gaussian",
                 "gaussianSigmaFraction": self.gaussian_sigma_fraction,
+                "blendingFloor": self.blending_floor,
             },
         }
 

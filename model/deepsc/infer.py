@@ -37,7 +37,7 @@ def predict_case(net: DeepSCCovid, case: PreparedCase, cfg: ModelConfig, batch: 
     t = p.tile_slices
     nz = case.image.shape[0]
     starts = tile_starts(nz, t, p.tile_overlap)
-    w = torch.from_numpy(gaussian_weights(t, p.gaussian_sigma_fraction)).view(-1, 1, 1)
+    w = torch.from_numpy(gaussian_weights(t, p.gaussian_sigma_fraction, p.blending_floor)).view(-1, 1, 1)
     depth = max(nz, t)
     acc = torch.zeros(depth, p.size, p.size)
     ev = torch.zeros_like(acc)

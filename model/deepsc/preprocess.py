@@ -81,13 +81,13 @@ def extract_tile(vol: np.ndarray, start: int, tile: int) -> np.ndarray:
     return np.concatenate([part, pad], 0)
 
 
-def gaussian_weights(tile: int, sigma_fraction: float) -> np.ndarray:
-    """Blending weight of each slice of a tile: a Gaussian centred on the tile, floored at 1e-3."""
+def gaussian_weights(tile: int, sigma_fraction: float, floor: float) -> np.ndarray:
+    """Blending weight of each slice of a tile: a Gaussian centred on the tile, floored at `floor` of its peak."""
     centre = (tile - 1) / 2.0
     sigma = max(tile * sigma_fraction, 1e-6)
     z = np.arange(tile, dtype=np.float64)
     w = np.exp(-0.5 * ((z - centre) / sigma) ** 2)
-    return np.maximum(w / w.max(), 1e-3).astype(np.float32)
+    return np.maximum(w / w.max(), floor).astype(np.float32)
 
 
 @dataclass

@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import json
 from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -176,3 +177,21 @@ def test_a_fixed_model_pixel_is_refused_when_training_saw_other_fields_of_view(t
     assert export.main(["--checkpoint", str(ckpt), "--out", str(out), "--whole-field-of-view"]) == 0
     assert json.loads((out / "model.json").read_text())["preprocessing"]["inPlane"]["spacingMm"] is None
 
+
+
+def test_envelope_file_is_checked_and_written(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "weights" / "envelope.json"
+    out = tmp_path / "enveloped"
+    assert export.main(["--config", "light", "--random-init", "--out", str(out), "--envelope", str(shipped)]) == 0
+    m = json.loads((out / "model.json").read_text())
+    assert m["envelope"] == json.loads(shipped.read_text())
+    assert m["preprocessing"]["tile"]["blendingFloor"] == 1e-3
+    plain = tmp_path / "plain"
+    assert export.main(["--config", "light", "--random-init", "--out", str(plain)]) == 0
+    assert "envelope" not in json.loads((plain / "model.json").read_text())
+    bad = tmp_path / "bad.json"
+    for body in ({"trainingFieldOfViewMm": 360}, {**json.loads(shipped.read_text()), "rollWarningDeg": 10}, {**json.loads(shipped.read_text()), "extra": 1}):
+        bad.write_text(json.dumps(body))
+        with pytest.raises(SystemExit):
+            export.main(["--config", "light", "--random-init", "--out", str(tmp_path / "refused"), "--envelope", str(bad)])
+    assert not (tmp_path / "refused" / "model.json").exists()

@@ -65,7 +65,7 @@ def test_tiles_cover_the_volume_with_the_last_one_flush():
 
 
 def test_gaussian_weights_are_symmetric_peaked_and_positive():
-    w = gaussian_weights(16, 0.125)
+    w = gaussian_weights(16, 0.125, 1e-3)
     np.testing.assert_allclose(w, w[::-1])
     assert w.max() == pytest.approx(1.0, abs=0.02) and w.min() >= 1e-3
 

@@ -3,7 +3,7 @@
  * whole-scan stack every time), blend the overlapping lesion logits and evidence with Gaussian weights,
  * and combine the tiles' class probabilities by the manifest's scan rule.
  */
-import type { ModelManifest } from "../model/model-manifest.js";
+import { DEFAULT_BLENDING_FLOOR, type ModelManifest } from "../model/model-manifest.js";
 import type { ModelGrid } from "../preprocess/model-grid.js";
 import { buildStack } from "../preprocess/model-grid.js";
 import { scanProbabilities, softmax } from "./scan-rule.js";
@@ -49,7 +49,11 @@ export async function slidingWindow(
   const [stackSpec, tileSpec] = manifest.inputs;
   const stack = buildStack(grid, p.stack.slices);
   const starts = tileStarts(grid.depth, T, p.tile.overlap);
-  const weights = gaussianWeights(T, p.tile.gaussianSigmaFraction);
+  const weights = gaussianWeights(
+    T,
+    p.tile.gaussianSigmaFraction,
+    p.tile.blendingFloor ?? DEFAULT_BLENDING_FLOOR,
+  );
   const depth = Math.max(grid.depth, T);
   const acc = new Float32Array(depth * plane);
   const ev = new Float32Array(depth * plane);

@@ -12,12 +12,13 @@ export function tileStarts(depth: number, tile: number, overlap: number): number
 
 /**
  * Blending weight of each slice of a tile: a Gaussian centred on the tile (sigma = tile * fraction),
- * normalised to a peak of 1 and floored at 1e-3 so edge slices still count where only one tile covers them.
+ * normalised to a peak of 1 and floored (model.json's tile.blendingFloor) so edge slices still count where
+ * only one tile covers them.
  */
-export function gaussianWeights(tile: number, sigmaFraction: number): Float32Array {
+export function gaussianWeights(tile: number, sigmaFraction: number, floor: number): Float32Array {
   const centre = (tile - 1) / 2;
   const sigma = Math.max(tile * sigmaFraction, 1e-6);
   const w = Array.from({ length: tile }, (_, z) => Math.exp(-0.5 * ((z - centre) / sigma) ** 2));
   const peak = Math.max(...w);
-  return Float32Array.from(w, (v) => Math.max(v / peak, 1e-3));
+  return Float32Array.from(w, (v) => Math.max(v / peak, floor));
 }

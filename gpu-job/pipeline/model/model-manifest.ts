@@ -17,6 +17,46 @@ export type ClassName = (typeof CLASS_NAMES)[number];
 const positiveInt = z.number().int().positive();
 const Shape5 = z.tuple([positiveInt, z.literal(1), positiveInt, positiveInt, positiveInt]);
 
+/**
+ * Where the model's answers were checked to hold; beyond it the analysis warns (pipeline/scan-caveats.ts).
+ * Measured per model: a model trained on other data should state its own from its own checks.
+ */
+const EnvelopeSchema = z
+  .object({
+    /** The in-plane field of view of the training scans (mm across). */
+    trainingFieldOfViewMm: z.number().positive(),
+    /** A view narrower than this (mm across) that cuts the lungs at the side: NARROW_FIELD_OF_VIEW. */
+    narrowestFieldOfViewMm: z.number().positive(),
+    /** Patient roll (degrees either way) up to which every figure was checked to hold. */
+    rollCheckedDeg: z.number().min(0).max(90),
+    /** From this roll on, PATIENT_ROLLED. */
+    rollWarningDeg: z.number().min(0).max(90),
+    /** Slices more than this many times the model's z grid apart: THICK_SLICES. */
+    thickSliceRatio: z.number().min(1),
+    /** Where the figures come from (benchmarks, data). */
+    checkedOn: z.string().optional(),
+  })
+  .refine(
+    (e) => e.rollWarningDeg >= e.rollCheckedDeg,
+    "envelope.rollWarningDeg must be at least rollCheckedDeg",
+  );
+export type ModelEnvelope = z.infer<typeof EnvelopeSchema>;
+
+/**
+ * The envelope of a manifest that states none (those exported before the field): the shipped synthetic
+ * model's, from bench/scan-kinds.ts and bench/patient-roll.ts (model/MODEL_CARD.md).
+ */
+export const DEFAULT_ENVELOPE: ModelEnvelope = {
+  trainingFieldOfViewMm: 360,
+  narrowestFieldOfViewMm: 250,
+  rollCheckedDeg: 20,
+  rollWarningDeg: 25,
+  thickSliceRatio: 2,
+};
+
+/** Gaussian tile weights never fall below this share of their peak unless the manifest says otherwise. */
+export const DEFAULT_BLENDING_FLOOR = 1e-3;
+
 const TensorSpecSchema = z.object({
   name: z.string().min(1),
   shape: z.array(positiveInt).min(2),
@@ -122,8 +162,15 @@ export const ModelManifestSchema = z
         padValue: z.number(),
         blending: z.literal("gaussian"),
         gaussianSigmaFraction: z.number().positive(),
+        /**
+         * The least weight (share of the peak) a tile gives its slices: edge slices that only one tile covers
+         * still count. Default DEFAULT_BLENDING_FLOOR.
+         */
+        blendingFloor: z.number().positive().max(1).optional(),
       }),
     }),
+    /** Default DEFAULT_ENVELOPE. */
+    envelope: EnvelopeSchema.optional(),
     synthetic: z.boolean(),
     notForClinicalUse: z.boolean().optional(),
     intendedUse: z.string().optional(),

@@ -165,25 +165,21 @@ export function coarserThanModel(
 }
 
 /**
- * Training scans had slices up to this many times the model's slice grid apart (model card: 2.5 mm and 5 mm
- * slices for a 2.5 mm grid).
- */
-export const THICK_SLICE_RATIO = 2;
-
-/**
  * The scan's slice step along the body (the oriented z spacing) and the model's z grid, when the scan's is
- * more than THICK_SLICE_RATIO times the model's: every model slice in between is interpolated across a gap
- * the model never saw. On a normal phantom (seed 7, 160 px) 10 mm slices gave 40 mL of false lesion where
+ * more than `ratio` (model.json envelope.thickSliceRatio) times the model's: every model slice in between is
+ * interpolated across a gap the model never saw. The shipped model's training scans had 2.5 and 5 mm slices
+ * for its 2.5 mm grid; on a normal phantom (seed 7, 160 px) 10 mm slices gave it 40 mL of false lesion where
  * 5 mm gave 5 mL. Null when the model takes the scan's own slices.
  */
 export function thickerThanModel(
   volume: Geometry,
   p: Preprocessing,
-): { nativeMm: number; modelMm: number } | null {
+  ratio: number,
+): { nativeMm: number; modelMm: number; ratio: number } | null {
   const modelMm = p.zResampling.spacingMm;
   if (modelMm === null) return null;
   const nativeMm = orientedView(volume).spacing[2];
-  return nativeMm > modelMm * THICK_SLICE_RATIO * (1 + 1e-6) ? { nativeMm, modelMm } : null;
+  return nativeMm > modelMm * ratio * (1 + 1e-6) ? { nativeMm, modelMm, ratio } : null;
 }
 
 /** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */

@@ -1,16 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Mat3, Vec3 } from "../../../core/contracts/volume.js";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { analyze } from "../../../gpu-job/pipeline/analyze.js";
+import { bundledModelPath, DEFAULT_ENVELOPE } from "../../../gpu-job/pipeline/model/model-manifest.js";
 import { thickerThanModel } from "../../../gpu-job/pipeline/preprocess/model-grid.js";
 import {
   EFFUSION_WARNING_ML,
   MIN_CHEST_LUNG_ML,
-  NARROW_VIEW_MM,
-  ROLL_WARNING_DEG,
   scanCaveats,
   UNRELIABLE_CLASS_CODES,
 } from "../../../gpu-job/pipeline/scan-caveats.js";
@@ -47,8 +46,9 @@ describe("scanCaveats", () => {
 });
 
 describe("scanCaveats: a rolled patient", () => {
-  it("warns from ROLL_WARNING_DEG on, either way, and says so in the impression", () => {
-    expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: ROLL_WARNING_DEG - 0.5 }).warnings).toEqual([]);
+  it("warns from the envelope's rollWarningDeg on, either way, and says so in the impression", () => {
+    const { rollWarningDeg } = DEFAULT_ENVELOPE;
+    expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: rollWarningDeg - 0.5 }).warnings).toEqual([]);
     expect(scanCaveats({ lungMl: 4800, coarse: null, rollDeg: null }).warnings).toEqual([]);
     for (const roll of [-31.3, 26.03]) {
       const c = scanCaveats({ lungMl: 4800, coarse: null, rollDeg: roll });
@@ -60,7 +60,8 @@ describe("scanCaveats: a rolled patient", () => {
 });
 
 describe("scanCaveats: a narrow field of view", () => {
-  it("warns when a view narrower than NARROW_VIEW_MM cuts the lungs, not when it holds them or is wide enough", () => {
+  it("warns when a view narrower than the envelope's cuts the lungs, not when it holds them or is wide enough", () => {
+    const NARROW_VIEW_MM = DEFAULT_ENVELOPE.narrowestFieldOfViewMm;
     const base = { lungMl: 4800, coarse: null };
     const c = scanCaveats({ ...base, view: { acrossMm: 219.8, cutsLungs: true } });
     expect(c.warnings.map((w) => w.code)).toEqual(["NARROW_FIELD_OF_VIEW"]);
@@ -72,6 +73,29 @@ describe("scanCaveats: a narrow field of view", () => {
     expect(scanCaveats({ ...base, view: { acrossMm: 219.8, cutsLungs: false } }).warnings).toEqual([]);
     expect(scanCaveats({ ...base, view: { acrossMm: NARROW_VIEW_MM, cutsLungs: true } }).warnings).toEqual(
       [],
+    );
+  });
+});
+
+describe("scanCaveats: the model's own envelope", () => {
+  it("judges roll and field of view by the envelope the model states, and names its figures", () => {
+    const own = {
+      ...DEFAULT_ENVELOPE,
+      trainingFieldOfViewMm: 400,
+      narrowestFieldOfViewMm: 200,
+      rollCheckedDeg: 35,
+      rollWarningDeg: 40,
+    };
+    const facts = { lungMl: 4800, coarse: null, rollDeg: 30, view: { acrossMm: 220, cutsLungs: true } };
+    expect(scanCaveats(facts).warnings.map((w) => w.code)).toEqual([
+      "PATIENT_ROLLED",
+      "NARROW_FIELD_OF_VIEW",
+    ]);
+    expect(scanCaveats(facts, own).warnings).toEqual([]);
+    const wider = scanCaveats({ ...facts, rollDeg: 41, view: { acrossMm: 190, cutsLungs: true } }, own);
+    expect(wider.warnings[0]?.message).toContain("checked up to 35 degrees of roll");
+    expect(wider.warnings[1]?.message).toContain(
+      "trained on 400 mm views of whole lungs and checked down to 200 mm",
     );
   });
 });
@@ -146,11 +170,17 @@ describe("scanCaveats: pleural fluid", () => {
 describe("scanCaveats: slices thicker than the model was trained on", () => {
   it("says nothing without thickerThanModel's answer, and names both spacings with it", () => {
     expect(scanCaveats({ lungMl: 4800, coarse: null, thick: null }).warnings).toEqual([]);
-    const c = scanCaveats({ lungMl: 4800, coarse: null, thick: { nativeMm: 10, modelMm: 2.5 } });
+    const c = scanCaveats({ lungMl: 4800, coarse: null, thick: { nativeMm: 10, modelMm: 2.5, ratio: 2 } });
     expect(c.warnings.map((w) => w.code)).toEqual(["THICK_SLICES"]);
     expect(c.warnings[0]?.message).toMatch(
       /^The slices are 10\.0 mm apart, more than twice the model's 2\.5 mm/,
     );
+    const loose = scanCaveats({
+      lungMl: 4800,
+      coarse: null,
+      thick: { nativeMm: 10, modelMm: 2.5, ratio: 3 },
+    });
+    expect(loose.warnings[0]?.message).toMatch(/more than 3 times the model's 2\.5 mm/);
     expect(c.impression).toEqual([
       "The slices are 10.0 mm apart, thicker than the model was trained on: lesions may be false.",
     ]);
@@ -170,17 +200,18 @@ describe("thickerThanModel", () => {
   });
   const p = testPreprocessing({ size: [64, 64] });
 
-  it("is null up to twice the model's slice grid (5 mm slices were in training), set beyond", () => {
+  it("is null up to the envelope's ratio to the model's slice grid, set beyond", () => {
     expect(p.zResampling.spacingMm).toBe(2.5);
-    expect(thickerThanModel(geometry(5), p)).toBeNull();
-    expect(thickerThanModel(geometry(7.5), p)).toEqual({ nativeMm: 7.5, modelMm: 2.5 });
+    expect(thickerThanModel(geometry(5), p, 2)).toBeNull();
+    expect(thickerThanModel(geometry(7.5), p, 2)).toEqual({ nativeMm: 7.5, modelMm: 2.5, ratio: 2 });
+    expect(thickerThanModel(geometry(7.5), p, 3)).toBeNull();
   });
 
   it("reads the step along the body, whatever axis the slices are stored on, and nothing without a z grid", () => {
     // Coronal slices 8 mm apart: the body axis is native j (1 mm pixels), so nothing is thick.
-    expect(thickerThanModel(geometry(8, [1, 0, 0, 0, 0, 1, 0, -1, 0]), p)).toBeNull();
+    expect(thickerThanModel(geometry(8, [1, 0, 0, 0, 0, 1, 0, -1, 0]), p, 2)).toBeNull();
     const native = { ...p, zResampling: { ...p.zResampling, spacingMm: null } };
-    expect(thickerThanModel(geometry(10), native)).toBeNull();
+    expect(thickerThanModel(geometry(10), native, 2)).toBeNull();
   });
 });
 
@@ -201,7 +232,21 @@ describe("analyze on a 211 mm field of view that cuts the lungs (phantom)", () =
     expect(codes).toContain("NARROW_FIELD_OF_VIEW");
     expect(codes).not.toContain("COARSE_PIXELS");
     expect(diagnosis.impression).toContain("The field of view (211 mm) cuts the lungs");
-  }, 120_000);
+    expect(codes).toContain("THICK_SLICES");
+
+    // A model whose manifest says it was checked down to 200 mm and on slices 4 times its grid apart.
+    const models = join(work, "own-envelope");
+    cpSync(dirname(bundledModelPath()), models, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(models, "model.json"), "utf8"));
+    manifest.envelope = { ...manifest.envelope, narrowestFieldOfViewMm: 200, thickSliceRatio: 4 };
+    writeFileSync(join(models, "model.json"), JSON.stringify(manifest));
+    const own = await analyze(phantom.ctPath, join(work, "narrow-own"), {
+      device: "cpu",
+      model: join(models, "model.json"),
+    });
+    expect(own.diagnosis.warnings.map((w) => w.code)).not.toContain("NARROW_FIELD_OF_VIEW");
+    expect(own.diagnosis.warnings.map((w) => w.code)).not.toContain("THICK_SLICES");
+  }, 180_000);
 });
 
 describe("analyze on an abdominal CT with a sliver of lung bases (corpus)", () => {

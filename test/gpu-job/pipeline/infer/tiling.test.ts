@@ -20,12 +20,16 @@ describe("tileStarts", () => {
 });
 
 describe("gaussianWeights", () => {
-  it("peaks at 1 in the centre, is symmetric and floored at 1e-3", () => {
-    const w = gaussianWeights(16, 0.125);
+  it("peaks at 1 in the centre, is symmetric and floored where the manifest says", () => {
+    const w = gaussianWeights(16, 0.125, 1e-3);
     expect(Math.max(...w)).toBeCloseTo(1, 6);
     for (let i = 0; i < 8; i++) expect(w[i]).toBeCloseTo(w[15 - i] as number, 6);
     expect(Math.min(...w)).toBeCloseTo(1e-3, 6);
     expect(w[7]).toBeGreaterThan(w[3] as number);
+    // exp(-0.5 * (7.5 / 2)^2) = 8.8e-4 at the edges: a floor of 0.05 lifts them and nothing near the centre.
+    const floored = gaussianWeights(16, 0.125, 0.05);
+    expect(floored[0]).toBeCloseTo(0.05, 6);
+    expect(floored[7]).toBeCloseTo(w[7] as number, 6);
   });
 });
 

@@ -4,9 +4,14 @@
  * preprocessing.inPlane.lungScale, the rule that scales the model pixel to the patient's size.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { alignedViewWeight } from "../../../../gpu-job/pipeline/infer/engine.js";
-import { bundledModelPath, ModelManifestSchema } from "../../../../gpu-job/pipeline/model/model-manifest.js";
+import {
+  bundledModelPath,
+  DEFAULT_ENVELOPE,
+  ModelManifestSchema,
+} from "../../../../gpu-job/pipeline/model/model-manifest.js";
 
 const bundled = JSON.parse(readFileSync(bundledModelPath(), "utf8"));
 const withViews = (obliqueViews: unknown) => ({
@@ -63,5 +68,27 @@ describe("model.json preprocessing.inPlane.lungScale", () => {
       { ...rule, checkedRange: [1.05, 1.2] },
     ])
       expect(ModelManifestSchema.safeParse(withLungScale(bad)).success).toBe(false);
+  });
+});
+
+describe("model.json envelope: where the model was checked to hold", () => {
+  it("the bundled model states model/weights/envelope.json, whose figures are the default of older manifests", () => {
+    const shipped = JSON.parse(
+      readFileSync(join(bundledModelPath(), "../../../model/weights/envelope.json"), "utf8"),
+    );
+    expect(ModelManifestSchema.parse(bundled).envelope).toEqual(shipped);
+    const { checkedOn: _, ...figures } = shipped;
+    expect(DEFAULT_ENVELOPE).toEqual(figures);
+  });
+
+  it("is optional, and refuses a warning roll below the checked roll or a slice ratio under 1", () => {
+    const { envelope, ...older } = bundled;
+    expect(ModelManifestSchema.parse(older).envelope).toBeUndefined();
+    for (const bad of [
+      { ...envelope, rollWarningDeg: 10 },
+      { ...envelope, thickSliceRatio: 0.5 },
+      { ...envelope, narrowestFieldOfViewMm: undefined },
+    ])
+      expect(ModelManifestSchema.safeParse({ ...bundled, envelope: bad }).success).toBe(false);
   });
 });
