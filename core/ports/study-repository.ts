@@ -39,7 +39,7 @@ export interface StudyRepository {
     leaseUntil: number,
     now: string,
   ): Promise<boolean>;
-  /** End a lease early (SubmitJob failed): a retry may take over at once. Only the holder's token applies. */
+  /** End a lease early (its holder failed): a retry may take over at once. Only the holder's token applies. */
   releaseLease(studyId: string, token: string, now: string): Promise<boolean>;
   /** VALIDATING -> REJECTED, by the lease holder. */
   reject(

@@ -178,73 +178,76 @@ export async function ingestUpload(
     tookOver = true;
   }
 
-  const known: KnownUpload | undefined =
-    stored === undefined
-      ? undefined
-      : {
-          version: stored,
-          ...(fingerprint.manifest !== undefined ? { manifest: fingerprint.manifest } : {}),
-        };
-  const report = await validateUpload(deps.store, obj.key, known, cfg.limits, cfg.uidSalt);
-  if (!report.accepted) {
-    const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
-    await deps.studies.reject(
+  try {
+    const known: KnownUpload | undefined =
+      stored === undefined
+        ? undefined
+        : {
+            version: stored,
+            ...(fingerprint.manifest !== undefined ? { manifest: fingerprint.manifest } : {}),
+          };
+    const report = await validateUpload(deps.store, obj.key, known, cfg.limits, cfg.uidSalt);
+    if (!report.accepted) {
+      const reasons: StudyReason[] = report.reasons.map((r) => ({ ...r }));
+      await deps.studies.reject(
+        studyId,
+        claimToken,
+        { reasons, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
+        deps.now().toISOString(),
+      );
+      return {
+        kind: "rejected",
+        studyId,
+        tenant,
+        codes: reasons.map((r) => r.code),
+        bytesRead: report.bytesRead,
+      };
+    }
+
+    // A takeover may follow a holder that submitted and died before recording it: never submit twice.
+    const existingJob = tookOver ? await deps.jobs.findByName(jobName) : undefined;
+    let jobId: string;
+    if (existingJob !== undefined) {
+      jobId = existingJob.jobId;
+    } else {
+      const parameters: JobParameters = {
+        tenant,
+        studyId,
+        inputBucket: cfg.ingestBucket,
+        inputKey: obj.key,
+        resultsBucket: cfg.resultsBucket,
+        resultsPrefix: resultsPrefix(tenant, studyId),
+        // A DICOM upload is pinned by what its manifest lists (the same list re-sent is the same study), a zip or
+        // NIfTI by its ETag.
+        ...(upload.trigger === "manifest" && fingerprint.manifestDigest !== undefined
+          ? { inputManifestDigest: fingerprint.manifestDigest }
+          : { inputEtag: etag }),
+      };
+      ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
+    }
+    await deps.studies.recordSubmission(
       studyId,
       claimToken,
-      { reasons, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
+      { jobId, jobName, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
       deps.now().toISOString(),
     );
     return {
-      kind: "rejected",
+      kind: "queued",
       studyId,
       tenant,
-      codes: reasons.map((r) => r.code),
+      jobId,
+      resubmitted: existingJob === undefined && tookOver,
       bytesRead: report.bytesRead,
     };
+  } catch (e) {
+    // Whatever failed after the claim (a read during validation, SubmitJob, a write to the table), the study
+    // stays VALIDATING and unsubmitted, and its lease ends now: Lambda's retry of this event (about a minute
+    // later) takes over instead of finding it busy until the lease runs out, which spent that retry and sent
+    // the event to the DLQ after a three-minute outage. A takeover looks the job up by name before submitting,
+    // so a job submitted before a failed recordSubmission is never submitted twice.
+    await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
+    throw e;
   }
-
-  // A takeover may follow a holder that submitted and died before recording it: never submit twice.
-  const existingJob = tookOver ? await deps.jobs.findByName(jobName) : undefined;
-  let jobId: string;
-  if (existingJob !== undefined) {
-    jobId = existingJob.jobId;
-  } else {
-    const parameters: JobParameters = {
-      tenant,
-      studyId,
-      inputBucket: cfg.ingestBucket,
-      inputKey: obj.key,
-      resultsBucket: cfg.resultsBucket,
-      resultsPrefix: resultsPrefix(tenant, studyId),
-      // A DICOM upload is pinned by what its manifest lists (the same list re-sent is the same study), a zip or
-      // NIfTI by its ETag.
-      ...(upload.trigger === "manifest" && fingerprint.manifestDigest !== undefined
-        ? { inputManifestDigest: fingerprint.manifestDigest }
-        : { inputEtag: etag }),
-    };
-    try {
-      ({ jobId } = await deps.jobs.submit({ jobName, parameters, tags: { tenant, studyId } }));
-    } catch (e) {
-      // Leave the study VALIDATING and unsubmitted, and end the lease now: Lambda's retry of this event
-      // (about a minute later) takes over instead of waiting for the lease to run out.
-      await deps.studies.releaseLease(studyId, claimToken, deps.now().toISOString()).catch(() => undefined);
-      throw e;
-    }
-  }
-  await deps.studies.recordSubmission(
-    studyId,
-    claimToken,
-    { jobId, jobName, bytesRead: report.bytesRead, bytesTotal: report.bytesTotal },
-    deps.now().toISOString(),
-  );
-  return {
-    kind: "queued",
-    studyId,
-    tenant,
-    jobId,
-    resubmitted: existingJob === undefined && tookOver,
-    bytesRead: report.bytesRead,
-  };
 }
 
 /**

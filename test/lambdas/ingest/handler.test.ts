@@ -63,7 +63,7 @@ let jobCounter = 0;
 const SALT = "ingest-test-salt-0123456789abcdef";
 
 /** The handler as deployed, over `store` (the ingest bucket unless a test puts something in between). */
-const handlerOver = (store: ObjectStore) =>
+const handlerOver = (store: ObjectStore, studies: DynamoStudyRepository = repo) =>
   createIngestHandler({
     config: {
       ingestBucket: INGEST,
@@ -73,7 +73,7 @@ const handlerOver = (store: ObjectStore) =>
       uidSalt: SALT,
     },
     store,
-    studies: repo,
+    studies,
     jobs: batchJobs(),
     ...quietPowertools("ingest-test"),
   });
@@ -425,7 +425,9 @@ describe("ingest handler", () => {
     let crash = true;
     const s3store = new S3ObjectStore(s3.client, INGEST);
     // The first invocation dies in validation (a timeout or an out-of-memory kill gives it no chance to
-    // release its claim): its store throws on the first range read.
+    // release its claim): its store throws on the first range read, and nothing after that runs.
+    const crashed = Object.create(repo) as DynamoStudyRepository;
+    crashed.releaseLease = async () => false;
     const store = Object.create(s3store) as S3ObjectStore;
     store.getRange = async (key, start, end) => {
       if (crash)
@@ -435,7 +437,7 @@ describe("ingest handler", () => {
     const handler = createIngestHandler({
       config: { ingestBucket: INGEST, resultsBucket: RESULTS, modelUri: "image", leaseMs, uidSalt: SALT },
       store,
-      studies: repo,
+      studies: crashed,
       jobs: batchJobs(),
       now: () => new Date(clock),
       ...quietPowertools("ingest-crash-test"),
@@ -574,6 +576,52 @@ describe("ingest handler", () => {
     const rec = await study(q.studyId);
     expect(rec).toMatchObject({ status: "QUEUED", submitted: true, jobId: q.jobId });
     expect(batch.commandCalls(ListJobsCommand)).toHaveLength(1);
+  });
+
+  it("ends its lease when a read during validation or the table write after SubmitJob fails, so the next retry takes over", async () => {
+    const { event } = await uploadZip("acme", "u-s3-outage");
+    const s3Store = new S3ObjectStore(s3.client, INGEST);
+    const slowDown = () => Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown" });
+    // S3 answers the validation's first range read with 503 SlowDown.
+    let failed = false;
+    const flaky: ObjectStore = {
+      list: (p) => s3Store.list(p),
+      head: (k) => s3Store.head(k),
+      get: (k, o) => s3Store.get(k, o),
+      put: (k, b, t) => s3Store.put(k, b, t),
+      getRange: async (k, a, b, o) => {
+        if (!failed) {
+          failed = true;
+          throw slowDown();
+        }
+        return s3Store.getRange(k, a, b, o);
+      },
+    };
+    await expect(handlerOver(flaky)(event)).rejects.toThrow("ingest failed (SlowDown)");
+    expect(submits()).toHaveLength(0);
+    // Lambda's retry a minute later: well inside the lease the failed attempt took.
+    const retried = await ingest(event);
+    expect(retried.kind).toBe("queued");
+    expect(submits()).toHaveLength(1);
+
+    // Submitted, then the table write recording it fails: the retry finds the job by name, submits nothing.
+    const second = await uploadZip("acme", "u-record-fails");
+    const recordFails = Object.create(repo) as DynamoStudyRepository;
+    recordFails.recordSubmission = async () => {
+      throw Object.assign(new Error("Throughput exceeds the current capacity"), {
+        name: "ProvisionedThroughputExceededException",
+      });
+    };
+    const withRepo = handlerOver(new S3ObjectStore(s3.client, INGEST), recordFails);
+    await expect(withRepo(second.event)).rejects.toThrow(IngestFailedError);
+    expect(submits()).toHaveLength(2);
+    const submitted = submits()[1]!.args[0].input as SubmitJobCommandInput;
+    batch.on(ListJobsCommand).resolves({
+      jobSummaryList: [{ jobId: "job-recorded-late", jobName: submitted.jobName!, status: "SUBMITTED" }],
+    } as never);
+    const after = await ingest(second.event);
+    expect(after).toMatchObject({ kind: "queued", jobId: "job-recorded-late", resubmitted: false });
+    expect(submits()).toHaveLength(2);
   });
 
   it("does not submit again after a takeover when Batch already knows the job by name", async () => {
