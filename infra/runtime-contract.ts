@@ -9,6 +9,14 @@
 export const INCOMING_PREFIX = "incoming/";
 export const RESULTS_PREFIX = "results/";
 
+/**
+ * The key endings (any case) of every object that can start a study (core/studies/keys.ts triggerOf, whose
+ * test holds the two together): the ingest rule lets only these through to the Lambda, so the slices of a
+ * DICOM upload, hundreds at once, do not each invoke it (and throttle it against its reserved concurrency)
+ * only to be ignored.
+ */
+export const TRIGGER_KEY_SUFFIXES: readonly string[] = [".zip", ".nii", ".nii.gz", "/manifest.json"];
+
 /** The studies table: one item per study (pk = studyId) plus a tenant index for listing. */
 export const STUDIES_TABLE_SCHEMA = {
   partitionKey: "pk",

@@ -5,6 +5,9 @@
 import { TenantIdSchema, UploadIdSchema } from "../contracts/study.js";
 import { UPLOAD_MANIFEST_NAME } from "../contracts/upload-manifest.js";
 
+/** What the ingest rule lets through (infra/runtime-contract.ts): every key that triggerOf takes must end so. */
+export { TRIGGER_KEY_SUFFIXES } from "../../infra/runtime-contract.js";
+
 export const INCOMING_PREFIX = "incoming/";
 export const RESULTS_PREFIX = "results/";
 export const RESULTS_MANIFEST_NAME = "manifest.json";

@@ -42,6 +42,7 @@ import {
   MODEL_IN_IMAGE,
   RESULTS_PREFIX,
   STATUS_API_ENV,
+  TRIGGER_KEY_SUFFIXES,
 } from "../runtime-contract.js";
 
 export interface PipelineStackProps extends StackProps {
@@ -217,13 +218,19 @@ export class PipelineStack extends Stack {
         allow.tableIndexes,
       ],
       queueKey: this.opsKey,
-      ruleDescription: "S3 Object Created under incoming/ of the ingest bucket -> ingest Lambda",
+      ruleDescription:
+        "S3 Object Created of a zip, NIfTI or manifest.json in the ingest bucket -> ingest Lambda",
       eventPattern: {
         source: ["aws.s3"],
         detailType: ["Object Created"],
         detail: {
           bucket: { name: [props.ingestBucket.bucketName] },
-          object: { key: [{ prefix: INCOMING_PREFIX }] },
+          // Only what can start a study (any case: SERIES.ZIP too). EventBridge ORs one field's matchers, so a
+          // prefix cannot be required as well: the bucket holds nothing but incoming/, and the handler checks
+          // the layout.
+          object: {
+            key: TRIGGER_KEY_SUFFIXES.map((suffix) => ({ suffix: { "equals-ignore-case": suffix } })),
+          },
         },
       },
     });

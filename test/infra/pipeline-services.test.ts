@@ -45,13 +45,20 @@ describe("pipeline stack services", () => {
     const rules = () =>
       Object.values(resourcesOf(s.pipeline, "AWS::Events::Rule")).map((r) => r.Properties ?? {});
 
-    it("routes S3 Object Created under incoming/ of the ingest bucket to the ingest Lambda", () => {
+    it("routes S3 Object Created of what can start a study (any case) in the ingest bucket to the ingest Lambda", () => {
       const [ingestId] = functionByService(s, "deepsc-ingest");
       const rule = rules().find((r) => JSON.stringify(r.EventPattern).includes("aws.s3"));
       expect(rule?.EventPattern).toEqual({
         source: ["aws.s3"],
         "detail-type": ["Object Created"],
-        detail: { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: "incoming/" }] } },
+        detail: {
+          bucket: { name: [expect.anything()] },
+          object: {
+            key: [".zip", ".nii", ".nii.gz", "/manifest.json"].map((suffix) => ({
+              suffix: { "equals-ignore-case": suffix },
+            })),
+          },
+        },
       });
       expect(rule?.Targets).toEqual([
         expect.objectContaining({

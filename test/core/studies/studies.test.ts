@@ -1,4 +1,5 @@
 /** Pure domain rules of studies: ids, transitions, job names, key layout. */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { STUDY_STATUSES } from "../../../core/contracts/study.js";
 import { jobNameFor, sanitiseJobName } from "../../../core/studies/job-name.js";
@@ -89,6 +90,35 @@ describe("key layout", () => {
     ])
       expect(keys.parseIncomingKey(bad)).toBeUndefined();
   });
+  it("starts a study only on keys the ingest rule lets through (TRIGGER_KEY_SUFFIXES, any case)", () => {
+    const passesRule = (key: string) =>
+      keys.TRIGGER_KEY_SUFFIXES.some((s) => key.toLowerCase().endsWith(s.toLowerCase()));
+    const names = [
+      "series.zip",
+      "A.ZIP",
+      "ct.nii",
+      "Scan.NII.GZ",
+      "manifest.json",
+      "MANIFEST.JSON",
+      "IM1.dcm",
+    ];
+    for (const name of [...names, "x.json", "zip", "a.nii.gz.part", "scan.gz", "manifest.json.tmp", "1"]) {
+      const key = `incoming/acme/u1/${name}`;
+      if (keys.parseIncomingKey(key)?.trigger !== undefined) expect(passesRule(key), key).toBe(true);
+    }
+    fc.assert(
+      fc.property(
+        fc.constantFrom("manifest", "MANIFEST", "series", "a.b", "IM0001"),
+        fc.constantFrom("", ".zip", ".NII", ".nii.gz", ".json", ".Json"),
+        (stem, ext) => {
+          const key = `incoming/acme/u1/${stem}${ext}`;
+          return keys.parseIncomingKey(key)?.trigger === undefined || passesRule(key);
+        },
+      ),
+    );
+    expect(passesRule("incoming/acme/u1/IM1.dcm")).toBe(false);
+  });
+
   it("agrees with the prefixes the infrastructure grants", () => {
     expect(keys.INCOMING_PREFIX).toBe(INCOMING_PREFIX);
     expect(keys.RESULTS_PREFIX).toBe(RESULTS_PREFIX);
