@@ -111,7 +111,12 @@ export const ModelManifestSchema = z
     preprocessing: z.object({
       orientation: z.object({ axes: z.literal("LPS"), arrayOrder: z.literal("zyx") }),
       huWindow: z.tuple([z.number(), z.number()]).refine(([a, b]) => b > a, "huWindow must be [min, max]"),
-      normalization: z.object({ method: z.literal("clip-then-minmax") }),
+      // The engine scales the window to [0, 1] (preprocess/model-grid.ts); a manifest asking for another range
+      // must be refused, not fed [0, 1] input it never expected.
+      normalization: z.object({
+        method: z.literal("clip-then-minmax"),
+        range: z.tuple([z.literal(0), z.literal(1)]).optional(),
+      }),
       lungMasking: z.object({ enabled: z.boolean() }),
       /**
        * Which slices the model sees. "lung-extent": only those from the first to the last slice holding lung

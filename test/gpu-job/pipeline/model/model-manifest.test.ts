@@ -92,3 +92,23 @@ describe("model.json envelope: where the model was checked to hold", () => {
       expect(ModelManifestSchema.safeParse({ ...bundled, envelope: bad }).success).toBe(false);
   });
 });
+
+describe("model.json preprocessing.normalization", () => {
+  it("takes the [0, 1] range the engine scales to, and refuses any other instead of ignoring it", () => {
+    const withRange = (range: unknown) => ({
+      ...bundled,
+      preprocessing: {
+        ...bundled.preprocessing,
+        normalization: { ...bundled.preprocessing.normalization, range },
+      },
+    });
+    expect(ModelManifestSchema.safeParse(withRange([0.0, 1.0])).success).toBe(true);
+    expect(ModelManifestSchema.safeParse(withRange(undefined)).success).toBe(true);
+    for (const bad of [
+      [-1, 1],
+      [0, 255],
+      [0, 1, 2],
+    ])
+      expect(ModelManifestSchema.safeParse(withRange(bad)).success).toBe(false);
+  });
+});
