@@ -3,6 +3,8 @@
  * the Lambdas (VPC, tracing, DLQ, concurrency, Powertools env), the status API (every method AWS_IAM,
  * validated, throttled, logged, behind WAF), tenant roles, and the alarms.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProblemSchema } from "../../core/contracts/study.js";
@@ -114,6 +116,18 @@ describe("pipeline stack services", () => {
   });
 
   describe("Lambda functions", () => {
+    it("reserve the concurrency the deploy prerequisites quote (+ the 100 AWS keeps unreserved)", () => {
+      const reserved = Object.values(resourcesOf(s.pipeline, "AWS::Lambda::Function"))
+        .map((f) => Number(f.Properties?.ReservedConcurrentExecutions ?? 0))
+        .reduce((a, b) => a + b, 0);
+      const root = join(import.meta.dirname, "../..");
+      for (const doc of ["README.md", "infra/README.md"]) {
+        const text = readFileSync(join(root, doc), "utf8").replace(/\s+/g, " ");
+        expect(text, doc).toContain(`reserve ${reserved} `);
+        expect(text, doc).toMatch(new RegExp(`quota must be (at least )?${reserved + 100}`));
+      }
+    });
+
     it.each([
       ["deepsc-ingest", 20, true],
       ["deepsc-job-events", 10, true],
