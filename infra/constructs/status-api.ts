@@ -98,6 +98,9 @@ export class StatusApi extends Construct {
 
     const configureRole = props.configureCloudWatchRole ?? true;
     this.api = new apigw.RestApi(this, "Api", {
+      // AWS/ApiGateway metrics (the 5XX alarm, the dashboard) are keyed by this name alone: the default ("Api",
+      // every CDK RestApi's id) would add any other such API in the region to them.
+      restApiName: `${Stack.of(this).stackName}-status-api`,
       description: "DeepSC-COVID study status (IAM SigV4)",
       endpointTypes: [apigw.EndpointType.REGIONAL],
       cloudWatchRole: configureRole,
@@ -125,6 +128,14 @@ export class StatusApi extends Construct {
         throttlingRateLimit: props.throttlingRateLimit ?? 25,
         throttlingBurstLimit: props.throttlingBurstLimit ?? 50,
       },
+    });
+    // Execution logging (ERROR) writes to a group API Gateway would create itself, with no retention and no
+    // encryption; made here first, it keeps the deployment's retention and the ops key like every other group.
+    new logs.LogGroup(this, "ExecutionLogs", {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${this.api.deploymentStage.stageName}`,
+      encryptionKey: props.logKey,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     if (configureRole) {
       acknowledge(

@@ -244,6 +244,26 @@ describe("pipeline stack services", () => {
       expect(methods.map((m) => m.Properties?.HttpMethod).sort()).toEqual(["GET", "GET", "POST"]);
     });
 
+    it("is named after its stack (API Gateway's metrics are keyed by the name), and its execution logs kept and encrypted", () => {
+      const [api] = Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::RestApi"));
+      const name = api?.Properties?.Name;
+      expect(name).toMatch(/-status-api$/);
+      const alarm = Object.values(resourcesOf(s.pipeline, "AWS::CloudWatch::Alarm")).find(
+        (a) => a.Properties?.MetricName === "5XXError",
+      );
+      expect(alarm?.Properties?.Dimensions).toEqual([{ Name: "ApiName", Value: name }]);
+      const [apiId] = Object.keys(resourcesOf(s.pipeline, "AWS::ApiGateway::RestApi"));
+      const groups = Object.values(resourcesOf(s.pipeline, "AWS::Logs::LogGroup")).filter((g) =>
+        JSON.stringify(g.Properties?.LogGroupName ?? "").includes("API-Gateway-Execution-Logs_"),
+      );
+      expect(groups).toHaveLength(1);
+      expect(JSON.stringify(groups[0]?.Properties?.LogGroupName)).toContain(`{"Ref":"${apiId}"}`);
+      expect(groups[0]?.Properties?.RetentionInDays).toEqual(expect.any(Number));
+      expect(groups[0]?.Properties?.KmsKeyId).toEqual({
+        "Fn::GetAtt": [expect.stringMatching(/^OpsKey/), "Arn"],
+      });
+    });
+
     it("validates requests before they reach the handler", () => {
       for (const m of Object.values(resourcesOf(s.pipeline, "AWS::ApiGateway::Method"))) {
         expect(m.Properties?.RequestValidatorId).toEqual({ Ref: expect.any(String) });
