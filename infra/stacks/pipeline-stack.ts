@@ -341,6 +341,14 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, "IngestBucketName", { value: props.ingestBucket.bucketName });
     new CfnOutput(this, "JobQueueArn", { value: this.gpuBatch.jobQueue.jobQueueArn });
     new CfnOutput(this, "AlarmTopicArn", { value: this.observability.topic.topicArn });
+    // What the dead-letter runbook (infra/README.md) replays events from and into.
+    for (const [name, processor] of [
+      ["Ingest", this.ingest],
+      ["JobEvents", this.jobEvents],
+    ] as const) {
+      new CfnOutput(this, `${name}FunctionName`, { value: processor.handler.function.functionName });
+      new CfnOutput(this, `${name}DeadLetterQueueUrl`, { value: processor.deadLetterQueue.queueUrl });
+    }
     for (const [tenant, role] of this.tenantAccess.roles) {
       new CfnOutput(this, `TenantRole-${tenant}`, {
         value: role.roleArn,

@@ -73,6 +73,23 @@ describe("pipeline stack services", () => {
       ]);
     });
 
+    it("outputs each event function and its dead-letter queue, for the replay runbook (infra/README.md)", () => {
+      const outputs = s.pipeline.toJSON().Outputs as Record<string, { Value: unknown }>;
+      for (const [name, service] of [
+        ["Ingest", "deepsc-ingest"],
+        ["JobEvents", "deepsc-job-events"],
+      ] as const) {
+        const [fnId] = functionByService(s, service);
+        expect(outputs[`${name}FunctionName`]?.Value).toEqual({ Ref: fnId });
+        expect(outputs[`${name}DeadLetterQueueUrl`]?.Value).toEqual({
+          Ref: expect.stringMatching(new RegExp(`^${name}DeadLetterQueue`)),
+        });
+      }
+      const runbook = readFileSync(join(import.meta.dirname, "../../infra/README.md"), "utf8");
+      expect(runbook).toContain("out IngestDeadLetterQueueUrl");
+      expect(runbook).toContain("out IngestFunctionName");
+    });
+
     it("routes Batch Job State Change of this queue (only) to the job-events Lambda", () => {
       const [jobEventsId] = functionByService(s, "deepsc-job-events");
       const [queueId] = Object.keys(resourcesOf(s.pipeline, "AWS::Batch::JobQueue"));
