@@ -10,6 +10,7 @@
 import dicomParser, { type DataSet, type Element } from "dicom-parser";
 import type { DicomHeader } from "../dicom/header.js";
 import type { InputEntry } from "../input/source.js";
+import { type TextValueDecoder, textDecoderFor } from "./specific-character-set.js";
 import type { Stack } from "./stack-geometry.js";
 
 /** Patient and General Study module values of the source, decoded to text (type 2: may be empty). */
@@ -54,27 +55,8 @@ const TAGS: Record<keyof DicomPatientStudy, string> = {
   referringPhysicianName: "x00080090",
 };
 
-/**
- * Text decoders for the Specific Character Sets whose single-byte repertoires TextDecoder knows. Anything
- * else (ISO 2022 code extensions) cannot be decoded safely here: its non-ASCII values are left empty.
- */
-const DECODER_LABEL: Record<string, string> = {
-  "": "latin1",
-  ISO_IR_6: "latin1",
-  ISO_IR_100: "latin1",
-  ISO_IR_101: "iso-8859-2",
-  ISO_IR_109: "iso-8859-3",
-  ISO_IR_110: "iso-8859-4",
-  ISO_IR_144: "iso-8859-5",
-  ISO_IR_127: "iso-8859-6",
-  ISO_IR_126: "iso-8859-7",
-  ISO_IR_138: "iso-8859-8",
-  ISO_IR_148: "iso-8859-9",
-  ISO_IR_203: "iso-8859-15",
-  ISO_IR_192: "utf-8",
-  GB18030: "gb18030",
-  GBK: "gbk",
-};
+/** Person Name values: their '^' and '=' delimiters reset ISO 2022 code extensions. */
+const PERSON_NAMES = new Set<keyof DicomPatientStudy>(["patientName", "referringPhysicianName"]);
 
 /**
  * The source references of an accepted DICOM stack. Reads the first slice's header once more (up to Pixel
@@ -125,30 +107,35 @@ async function readPatientStudy(
   } catch {
     return {};
   }
-  const charset = text(dataSet, dataSet.elements.x00080005, "latin1") ?? "";
-  // Only the first value selects the default repertoire; code extensions (several values) are not decoded.
-  const label = charset.includes("\\") ? undefined : DECODER_LABEL[charset.trim().replace(/ /g, "_")];
+  // The Specific Character Set itself is plain ASCII (CS); a value that is not, or a set this reader does
+  // not know, leaves every value that is not plain ASCII empty.
+  const charset = text(dataSet, dataSet.elements.x00080005, undefined, false) ?? "";
+  const decode = textDecoderFor(charset);
   const out: DicomPatientStudy = {};
   for (const [key, tag] of Object.entries(TAGS) as [keyof DicomPatientStudy, string][]) {
-    const value = text(dataSet, dataSet.elements[tag], label);
+    const value = text(dataSet, dataSet.elements[tag], decode, PERSON_NAMES.has(key));
     if (value !== undefined) out[key] = value;
   }
   return out;
 }
 
-/** An element's text trimmed of padding; undefined when empty or not decodable in its character set. */
-function text(dataSet: DataSet, el: Element | undefined, label: string | undefined): string | undefined {
+/**
+ * An element's text trimmed of padding; undefined when empty or not decodable in its character set. Bytes
+ * that are printable ASCII throughout (no ESC, nothing above 0x7E) are the same text in every DICOM
+ * repertoire and need no decoder.
+ */
+function text(
+  dataSet: DataSet,
+  el: Element | undefined,
+  decode: TextValueDecoder | undefined,
+  personName: boolean,
+): string | undefined {
   if (!el || el.hadUndefinedLength || el.length <= 0) return undefined;
-  const bytes = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
-  const ascii = bytes.every((b) => b < 0x80);
-  if (!ascii && label === undefined) return undefined;
-  let s: string;
-  try {
-    s = new TextDecoder(ascii ? "latin1" : label, { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
-  const cut = s.indexOf("\0");
-  const t = (cut >= 0 ? s.slice(0, cut) : s).trim();
-  return t === "" ? undefined : t;
+  const all = dataSet.byteArray.subarray(el.dataOffset, el.dataOffset + el.length);
+  const nul = all.indexOf(0); // some writers pad with NUL
+  const bytes = nul >= 0 ? all.subarray(0, nul) : all;
+  const plain = bytes.every((b) => b >= 0x20 && b < 0x7f);
+  const s = plain ? String.fromCharCode(...bytes) : decode?.(bytes, { personName });
+  const t = s?.trim();
+  return t ? t : undefined;
 }

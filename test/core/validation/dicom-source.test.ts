@@ -2,13 +2,14 @@
  * The in-memory DICOM source references (core/validation/dicom-source.ts) that the lesion SEG copies:
  * present for accepted DICOM inputs in full mode (folder and zip), absent otherwise, never in the report.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPhantom } from "../../../core/phantom/run.js";
 import { validatePath } from "../../../core/validation/validate-path.js";
 import { CORPUS } from "../../helpers/corpus.js";
+import { HAVE_PYDICOM, recodeWithPydicom } from "../../helpers/pydicom-recode.js";
 
 const work = mkdtempSync(join(tmpdir(), "deepsc-dicom-source-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -102,3 +103,65 @@ describe("dicomSource on the validation outcome", () => {
     expect(rejected.dicomSource).toBeUndefined();
   });
 });
+
+describe.skipIf(!HAVE_PYDICOM)(
+  "patient and physician names in other character sets (pydicom-written)",
+  () => {
+    it.each([
+      [
+        "ISO 2022 IR 87 (Japanese, PS3.5 H.3.1)",
+        ["", "ISO 2022 IR 87"],
+        "Yamada^Tarou=山田^太郎=やまだ^たろう",
+        "Suzuki^Ichiro",
+      ],
+      [
+        "ISO 2022 IR 13 + IR 87 (katakana)",
+        ["ISO 2022 IR 13", "ISO 2022 IR 87"],
+        "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう",
+        "ﾔﾏﾀﾞ",
+      ],
+      [
+        "ISO 2022 IR 87 + IR 159 (JIS X 0212)",
+        ["", "ISO 2022 IR 87", "ISO 2022 IR 159"],
+        "Yamada=丂山田",
+        "A",
+      ],
+      [
+        "ISO 2022 IR 149 (Korean, PS3.5 I.2)",
+        ["", "ISO 2022 IR 149"],
+        "Hong^Gildong=洪^吉洞=홍^길동",
+        "Hong",
+      ],
+      [
+        "ISO 2022 IR 100 (Latin-1 with code extensions)",
+        ["ISO 2022 IR 100"],
+        "Müller^Jürgen",
+        "Ångström^Åsa",
+      ],
+      ["ISO_IR 100", ["ISO_IR 100"], "Müller^Jürgen", "Ångström^Åsa"],
+      ["ISO_IR 144 (Cyrillic)", ["ISO_IR 144"], "Люксембург^Иван", "Иванов"],
+      ["GB18030", ["GB18030"], "Wang^XiaoDong=王^小東", "Wang"],
+      ["ISO_IR 192", ["ISO_IR 192"], "Wang^XiaoDong=王^小東", "Müller"],
+    ])("decodes %s to the names pydicom reads", async (_, charset, name, referrer) => {
+      const dir = join(work, `cs-${charset.join("-").replace(/[^A-Za-z0-9]/g, "_")}`);
+      cpSync(folder, dir, { recursive: true });
+      const back = recodeWithPydicom(dir, charset, name, referrer);
+      expect(back).toEqual({ patientName: name, referringPhysicianName: referrer });
+      const o = await validatePath(dir, { mode: "full", purpose: "convert" });
+      const ps = o.dicomSource?.patientStudy;
+      expect(ps?.patientName).toBe(name);
+      expect(ps?.referringPhysicianName).toBe(referrer);
+      expect(ps?.patientId).toBe(IDENTITY.patientId);
+    });
+
+    it("leaves a name empty, never mojibake, when its bytes do not fit the declared sets", async () => {
+      // pydicom 2.x writes GB 2312 under ISO 2022 IR 58 without the escape sequence PS3.5 K.2 requires.
+      const dir = join(work, "cs-ir58-no-escape");
+      cpSync(folder, dir, { recursive: true });
+      recodeWithPydicom(dir, ["", "ISO 2022 IR 58"], "Zhang^XiaoDong=张^小东", "Zhang");
+      const ps = (await validatePath(dir, { mode: "full", purpose: "convert" })).dicomSource?.patientStudy;
+      expect(ps?.patientName).toBeUndefined();
+      expect(ps?.referringPhysicianName).toBe("Zhang");
+    });
+  },
+);

@@ -5,7 +5,8 @@
  * lesion NIfTI's affine) and give back exactly the lesion voxels. On the real CT the frames must reference
  * the same instances at the same positions as the corpus' reference SEG made by dcmqi.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,7 @@ import {
 import { unpackBinaryFrame } from "../../../../../gpu-job/pipeline/report/seg/frames.js";
 import { newSegUids, segBytes } from "../../../../../gpu-job/pipeline/report/seg/write-seg.js";
 import { CORPUS } from "../../../../helpers/corpus.js";
+import { recodeWithPydicom } from "../../../../helpers/pydicom-recode.js";
 import {
   dciodvfy,
   HAVE_DCIODVFY,
@@ -365,6 +367,34 @@ describe("lesions.seg.dcm, source variants", () => {
     if (HAVE_DCIODVFY) expect(dciodvfy(path).errors).toEqual([]);
     // ASCII values need no declaration (the default repertoire).
     expect(readDicom(writeSeg(up, mask, "ascii").path).SpecificCharacterSet).toBeUndefined();
+  });
+});
+
+describe.skipIf(!HAVE_PYDICOM)("lesions.seg.dcm, names from a source with ISO 2022 code extensions", () => {
+  it.each([
+    [["", "ISO 2022 IR 87"], "Yamada^Tarou=山田^太郎=やまだ^たろう", "Suzuki^Ichiro=鈴木^一郎"],
+    [["ISO 2022 IR 100"], "Müller^Jürgen", "Ångström^Åsa"],
+  ])("%j: pydicom reads the source's names back from the UTF-8 SEG", async (charset, name, referrer) => {
+    const dir = join(work, `src-${charset.join("-").replace(/[^A-Za-z0-9]/g, "_")}`);
+    cpSync(up.dir, dir, { recursive: true });
+    recodeWithPydicom(dir, charset, name, referrer);
+    const c = await load(dir);
+    const mask = new Uint8Array(c.volume.data.length);
+    mask[100] = 1;
+    const { path } = writeSeg(c, mask, `names-${charset.length}`);
+    const r = spawnSync(
+      "/usr/bin/python3",
+      [
+        "-c",
+        "import sys, json, pydicom; d = pydicom.dcmread(sys.argv[1]); " +
+          "print(json.dumps([d.SpecificCharacterSet, str(d.PatientName), str(d.ReferringPhysicianName)]))",
+        path,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual(["ISO_IR 192", name, referrer]);
+    if (HAVE_DCIODVFY) expect(dciodvfy(path).errors).toEqual([]);
   });
 });
 
