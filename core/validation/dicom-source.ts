@@ -35,6 +35,8 @@ export interface DicomSource {
   sopInstanceUids: string[];
   /** Per k: 1-based frame of a multi-frame source instance; undefined for single-frame instances. */
   frameNumbers: (number | undefined)[];
+  /** Per k: the source instance's InstanceNumber (0020,0013), the image number PACS viewers show. */
+  instanceNumbers?: (number | undefined)[];
   /** The source's SliceThickness (mm), which the SEG repeats; undefined when the source has none. */
   sliceThickness?: number;
   patientStudy: DicomPatientStudy;
@@ -78,6 +80,7 @@ export async function readDicomSource(
     sopClassUids: headers.map((h) => h.sopClassUid as string),
     sopInstanceUids: headers.map((h) => h.sopInstanceUid as string),
     frameNumbers: stack.slices.map((s) => (s.header.numberOfFrames > 1 ? s.frame + 1 : undefined)),
+    instanceNumbers: headers.map((h) => h.instanceNumber),
     ...(stack.slices[0]?.info.sliceThickness ? { sliceThickness: stack.slices[0].info.sliceThickness } : {}),
     patientStudy: await readPatientStudy(first, entries.get(first.file)),
   };

@@ -85,10 +85,19 @@ export async function writeReports(
     );
 
   const t0 = performance.now();
+  const source = inputs.dicomSource;
   const images = renderKeyImages({
     ...inputs,
     findings: diagnosis.findings,
     synthetic: diagnosis.model.synthetic,
+    origin:
+      diagnosis.input.format === "nifti"
+        ? { format: "nifti" }
+        : {
+            format: "dicom",
+            ...(source?.instanceNumbers ? { instanceNumbers: source.instanceNumbers } : {}),
+            ...(source ? { frameNumbers: source.frameNumbers } : {}),
+          },
   });
   const pngs = new Map(images.map((im) => [im.file, new Uint8Array(encodePng(im.raster))]));
   await mkdir(join(outDir, REPORT_FILES.imagesDir), { recursive: true });

@@ -1,12 +1,14 @@
 /**
  * The report's images, rendered in memory: up to three axial key levels, one coronal view and the
  * peripheral-distribution chart, each with its stable file name under images/ and a caption built from
- * geometry and findings only (levels as patient-coordinate millimetres and slice numbers).
+ * geometry and findings only: each level as a patient coordinate, and the
+ * number a reader finds the image by in the input (the DICOM InstanceNumber, the NIfTI voxel index), or
+ * none where the image is a reformat or the input numbers nothing uniquely.
  */
 import type { Findings } from "../../../../core/contracts/findings.js";
-import type { Volume } from "../../../../core/contracts/volume.js";
+import type { Vec3, Volume } from "../../../../core/contracts/volume.js";
 import { voxelCentre } from "../../../../core/geometry/affine.js";
-import { nativeIndex, type OrientedView, orientedView } from "../../preprocess/orientation.js";
+import { type OrientedView, orientedView } from "../../preprocess/orientation.js";
 import { SYNTHETIC_BANNER, withBanner } from "./banner.js";
 import { renderPeripheralChart } from "./chart.js";
 import { chooseKeyLevels, maskProfile } from "./key-levels.js";
@@ -38,7 +40,22 @@ export interface KeyImagesInput {
   findings: Findings;
   /** The model was trained on synthetic data: every image then carries SYNTHETIC_BANNER above its pixels. */
   synthetic: boolean;
+  /** What the volume's slices are in the input, for the images' numbers; without it no number is given. */
+  origin?: SliceOrigin;
 }
+
+/**
+ * The input behind the volume. DICOM: per volume slice k (position order, not file order), the source
+ * image's InstanceNumber and, for a multi-frame instance, its 1-based frame. NIfTI: the volume is the
+ * file's own voxel grid, so its indices are the file's.
+ */
+export type SliceOrigin =
+  | { format: "nifti" }
+  | {
+      format: "dicom";
+      instanceNumbers?: readonly (number | undefined)[];
+      frameNumbers?: readonly (number | undefined)[];
+    };
 
 export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
   const { volume } = input;
@@ -52,12 +69,13 @@ export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
   const slice = (plane: SlicePlane, index: number) =>
     renderSlice({ volume, lesions: input.lesions, lungs: input.lungs, view, plane, index });
 
+  const numbers = imageNumbers(input.origin, volume.dims[2]);
   const images: KeyImage[] = levels.axial.map((level, r) => {
-    const where = levelText(volume, view, 2, level.index);
+    const where = levelText(volume, view, 2, level.index, input.origin, numbers);
     const caption =
       level.lesionVoxels > 0
-        ? `Axial, ${where}: lesion area ${((level.lesionVoxels * areaMm2) / 100).toFixed(1)} cm² (rank ${r + 1} by lesion area). Lung window W 1500 / L -600; lesions orange, lung outline blue.`
-        : `Axial, ${where}: no lesion found; the level with the largest lung area. Lung window W 1500 / L -600; lung outline blue.`;
+        ? `Axial${where}: lesion area ${((level.lesionVoxels * areaMm2) / 100).toFixed(1)} cm² (rank ${r + 1} by lesion area). Lung window W 1500 / L -600; lesions orange, lung outline blue.`
+        : `Axial${where}: no lesion found; the level with the largest lung area. Lung window W 1500 / L -600; lung outline blue.`;
     return {
       file: IMAGE_FILES.axial(r + 1),
       kind: "axial",
@@ -76,7 +94,7 @@ export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
     file: IMAGE_FILES.coronal,
     kind: "coronal",
     title: "Coronal view",
-    caption: `Coronal, ${levelText(volume, view, 1, levels.coronal)}, ${through}; resampled to square pixels.`,
+    caption: `Coronal${levelText(volume, view, 1, levels.coronal, input.origin, numbers)}, ${through}; resampled to square pixels.`,
     raster: slice("coronal", levels.coronal),
   });
   const shares = input.findings.peripheral.shells.map((s) => s.share);
@@ -92,16 +110,63 @@ export function renderKeyImages(input: KeyImagesInput): KeyImage[] {
   return images;
 }
 
-/** "z = -87.5 mm (slice 18 of 60)": the LPS coordinate of an oriented level and its native index (1-based). */
-function levelText(volume: Volume, view: OrientedView, axis: 1 | 2, index: number): string {
-  const at: [number, number, number] = [0, 0, 0];
-  at[axis] = index;
-  const n = nativeIndex(view, at[0], at[1], at[2]);
-  const [nx, ny] = volume.dims;
-  const native = [n % nx, Math.floor(n / nx) % ny, Math.floor(n / (nx * ny))] as const;
-  const mm = voxelCentre(volume, native[0], native[1], native[2])[axis];
-  const { native: a } = view.axes[axis];
+/**
+ * The DICOM image number of each volume slice k: its InstanceNumber (", frame f" for a frame of a
+ * multi-frame instance), when every slice has one and no two slices share it; otherwise none, since a
+ * number that PACS shows for another image, or for several, would send a reader to the wrong one.
+ */
+function imageNumbers(origin: SliceOrigin | undefined, nz: number): string[] | undefined {
+  if (origin?.format !== "dicom" || origin.instanceNumbers?.length !== nz) return undefined;
+  const labels = origin.instanceNumbers.map((n, k) => {
+    const f = origin.frameNumbers?.[k];
+    return n === undefined
+      ? undefined
+      : f === undefined
+        ? `InstanceNumber ${n}`
+        : `InstanceNumber ${n}, frame ${f}`;
+  });
+  if (labels.some((l) => l === undefined) || new Set(labels).size !== nz) return undefined;
+  return labels as string[];
+}
+
+const AXIS_ORDINAL = ["first", "second", "third"] as const;
+
+/**
+ * After the plane's name: ", InstanceNumber 46, z = -87.5 mm", " reformat (not a source image), y = 12.5
+ * mm", ", NIfTI voxel k = 16 (...), z = ...".
+ */
+function levelText(
+  volume: Volume,
+  view: OrientedView,
+  axis: 1 | 2,
+  index: number,
+  origin: SliceOrigin | undefined,
+  numbers: string[] | undefined,
+): string {
+  // A point of the plane in oriented voxel coordinates (u, v from 0 to 1 across it), then in native ones.
+  const other = axis === 2 ? ([0, 1] as const) : ([0, 2] as const);
+  const at = (u: number, v: number): Vec3 => {
+    const o: Vec3 = [0, 0, 0];
+    o[axis] = index;
+    o[other[0]] = u * (view.dims[other[0]] - 1);
+    o[other[1]] = v * (view.dims[other[1]] - 1);
+    const n: Vec3 = [0, 0, 0];
+    for (let p = 0; p < 3; p++) {
+      const { native, flipped } = view.axes[p]!;
+      n[native] = flipped ? view.dims[p]! - 1 - o[p]! : o[p]!;
+    }
+    return n;
+  };
   const name = axis === 2 ? "z" : "y";
-  const unit = a === 2 ? "slice" : a === 1 ? "row" : "column";
-  return `${name} = ${mm.toFixed(1)} mm (${unit} ${native[a]! + 1} of ${volume.dims[a]!})`;
+  const position = `${name} = ${voxelCentre(volume, ...at(0, 0))[axis].toFixed(1)} mm`;
+
+  const a = view.axes[axis].native;
+  const k = Math.round(at(0.5, 0.5)[a]!);
+  if (origin?.format === "nifti") {
+    const letter = "ijk"[a];
+    return `, NIfTI voxel ${letter} = ${k} (0-based, of ${volume.dims[a]} along the file's ${AXIS_ORDINAL[a]} axis), ${position}`;
+  }
+  if (origin?.format === "dicom" && a !== 2) return ` reformat (not a source image), ${position}`;
+  const number = a === 2 ? numbers?.[k] : undefined;
+  return number ? `, ${number}, ${position}` : `, ${position}`;
 }
