@@ -1,7 +1,7 @@
 /**
  * The report's images, rendered in memory: up to three axial key levels, one coronal view and the
  * peripheral-distribution chart, each with its stable file name under images/ and a caption built from
- * geometry and findings only: each level as a patient coordinate, and the
+ * geometry and findings only: each level as the patient coordinate of the shown plane's centre, and the
  * number a reader finds the image by in the input (the DICOM InstanceNumber, the NIfTI voxel index), or
  * none where the image is a reformat or the input numbers nothing uniquely.
  */
@@ -133,7 +133,8 @@ const AXIS_ORDINAL = ["first", "second", "third"] as const;
 
 /**
  * After the plane's name: ", InstanceNumber 46, z = -87.5 mm", " reformat (not a source image), y = 12.5
- * mm", ", NIfTI voxel k = 16 (...), z = ...".
+ * mm", ", NIfTI voxel k = 16 (...), z = ...". The coordinate is that of the shown plane's centre; where the
+ * plane is oblique to the patient's axes, the caption says so and gives its span.
  */
 function levelText(
   volume: Volume,
@@ -143,7 +144,7 @@ function levelText(
   origin: SliceOrigin | undefined,
   numbers: string[] | undefined,
 ): string {
-  // A point of the plane in oriented voxel coordinates (u, v from 0 to 1 across it), then in native ones.
+  // The plane's centre and corners in oriented voxel coordinates, then in native ones.
   const other = axis === 2 ? ([0, 1] as const) : ([0, 2] as const);
   const at = (u: number, v: number): Vec3 => {
     const o: Vec3 = [0, 0, 0];
@@ -157,8 +158,17 @@ function levelText(
     }
     return n;
   };
+  const mmAt = (u: number, v: number) => voxelCentre(volume, ...at(u, v))[axis];
+  const centre = mmAt(0.5, 0.5);
+  const corners = [mmAt(0, 0), mmAt(1, 0), mmAt(0, 1), mmAt(1, 1)];
+  const lo = Math.min(...corners);
+  const hi = Math.max(...corners);
   const name = axis === 2 ? "z" : "y";
-  const position = `${name} = ${voxelCentre(volume, ...at(0, 0))[axis].toFixed(1)} mm`;
+  const mm = (v: number) => v.toFixed(1);
+  const position =
+    hi - lo < 0.05
+      ? `${name} = ${mm(centre)} mm`
+      : `${name} = ${mm(centre)} mm at the image centre (an oblique plane: ${name} ${mm(lo)} to ${mm(hi)} mm across it)`;
 
   const a = view.axes[axis].native;
   const k = Math.round(at(0.5, 0.5)[a]!);

@@ -1,7 +1,8 @@
 /**
  * The key images' captions (gpu-job/pipeline/report/images/key-images.ts): the number a reader finds the
  * image by in the input (the DICOM source image's InstanceNumber, checked against the source files; the
- * NIfTI voxel index, checked against nibabel's affine); a coronal view of an axial DICOM series is a reformat and has no image number.
+ * NIfTI voxel index, checked against nibabel's affine) and the coordinate of the shown plane's centre,
+ * also on an oblique grid; a coronal view of an axial DICOM series is a reformat and has no image number.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -158,6 +159,39 @@ describe.skipIf(!HAVE_PYDICOM)("key image captions on a NIfTI file", () => {
         { encoding: "utf8" },
       );
       expect(Number(r.stdout), c).toBeCloseTo(Number(m?.[2]), 1);
+    }
+  });
+});
+
+describe("key image captions on an oblique grid", () => {
+  it("give the z of the shown plane's centre, not of a corner, and say the plane is oblique", () => {
+    // The phantom's grid turned 20 degrees about x, then 15 degrees about y.
+    const a = (20 * Math.PI) / 180;
+    const b = (15 * Math.PI) / 180;
+    const rx = [1, 0, 0, 0, Math.cos(a), Math.sin(a), 0, -Math.sin(a), Math.cos(a)];
+    const ry = [Math.cos(b), 0, -Math.sin(b), 0, 1, 0, Math.sin(b), 0, Math.cos(b)];
+    const mul = (p: number[], q: number[]) =>
+      Array.from({ length: 9 }, (_, n) => {
+        const r = Math.floor(n / 3);
+        const c = n % 3;
+        return p[r * 3]! * q[c]! + p[r * 3 + 1]! * q[3 + c]! + p[r * 3 + 2]! * q[6 + c]!;
+      });
+    const volume: Volume = {
+      ...nifti.volume,
+      direction: mul(ry, rx) as Volume["direction"],
+    };
+    const [nx, ny] = volume.dims;
+    const axial = captions(render(volume, { format: "nifti" }), "axial");
+    expect(axial.length).toBeGreaterThan(0);
+    for (const c of axial) {
+      const k = Number(/voxel k = (\d+)/.exec(c)?.[1]);
+      const centre = voxelCentre(volume, (nx - 1) / 2, (ny - 1) / 2, k)[2];
+      const corner = voxelCentre(volume, 0, 0, k)[2];
+      expect(Math.abs(centre - corner)).toBeGreaterThan(5);
+      expect(coordinate(c, "z"), c).toBeCloseTo(centre, 1);
+      expect(c).toMatch(
+        /z = -?\d+\.\d mm at the image centre \(an oblique plane: z -?\d+\.\d to -?\d+\.\d mm across it\)/,
+      );
     }
   });
 });
