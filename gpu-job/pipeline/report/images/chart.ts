@@ -1,26 +1,21 @@
 /**
  * Chart of finding 4: the scan's share of lesion volume within 7/14/21/28/35 mm of the pleura against the
  * COVID-19 and CAP reference curves (DESIGN.md §4), drawn into a raster. Every curve starts at (0 mm, 0):
- * no volume lies within zero depth. Without lesions the scan curve is absent and the chart says so.
+ * no volume lies within zero depth. Without lesions the scan curve is absent and the chart says so. The
+ * legend lies below the plot: any corner of the plot may hold a curve (a COVID-like scan's runs through
+ * the upper left, where the legend once hid it).
  */
 import { REFERENCE_PERIPHERAL_CURVES, SHELL_DEPTHS_MM } from "../../../../core/contracts/findings.js";
 import { drawText, GLYPH_HEIGHT, textWidth } from "./font.js";
-import {
-  createRaster,
-  drawLine,
-  fillDisc,
-  fillRect,
-  type LineStyle,
-  type Raster,
-  type Rgb,
-} from "./raster.js";
+import { createRaster, drawLine, fillDisc, type LineStyle, type Raster, type Rgb } from "./raster.js";
 
-export const CHART_SIZE = { width: 720, height: 440 } as const;
+export const CHART_SIZE = { width: 720, height: 490 } as const;
 export const SCAN_COLOUR: Rgb = [31, 119, 180];
 export const COVID_COLOUR: Rgb = [214, 39, 40];
 export const CAP_COLOUR: Rgb = [44, 160, 44];
 const AXIS: Rgb = [40, 40, 40];
 const GRID: Rgb = [225, 225, 225];
+const LEGEND_MARGIN = 10;
 
 /** Scan shares per shell depth (SHELL_DEPTHS_MM order); null entries (no lesions) are not drawn. */
 export function renderPeripheralChart(scanShares: readonly (number | null)[]): Raster {
@@ -67,19 +62,41 @@ export function renderPeripheralChart(scanShares: readonly (number | null)[]): R
   const hasScan = scanShares.some((v) => v !== null);
   if (hasScan) curve(scanShares, SCAN_COLOUR, { width: 4 }, 5);
 
-  // Legend in the empty upper-left corner of the plot.
-  const entries: [string, Rgb, LineStyle][] = [
-    [hasScan ? "THIS SCAN" : "THIS SCAN: NO LESIONS", SCAN_COLOUR, { width: 4 }],
+  // Legend below the axis title, outside the plot: entries left to right, centred, wrapped to a second
+  // row when they do not fit in one.
+  const entries: [string, Rgb, LineStyle | undefined][] = [
+    hasScan ? ["THIS SCAN", SCAN_COLOUR, { width: 4 }] : ["THIS SCAN: NO LESIONS", SCAN_COLOUR, undefined],
     ["COVID-19 REFERENCE", COVID_COLOUR, { width: 2, dash: [10, 6] }],
     ["CAP REFERENCE", CAP_COLOUR, { width: 2, dash: [10, 6] }],
   ];
-  const lx = plot.x0 + 16;
-  let ly = plot.y0 + 14;
-  fillRect(r, lx - 8, ly - 8, 300, entries.length * 26 + 8, [255, 255, 255]);
-  for (const [label, c, style] of entries) {
-    if (label !== "THIS SCAN: NO LESIONS") drawLine(r, lx, ly + gh / 2, lx + 40, ly + gh / 2, c, style);
-    drawText(r, label, lx + 52, ly, AXIS, s);
-    ly += 26;
+  const swatch = 40;
+  const gap = 30;
+  const entryWidth = ([label, , style]: (typeof entries)[number]) =>
+    (style ? swatch + 12 : 0) + textWidth(label, s);
+  const rows: (typeof entries)[] = [[]];
+  let used = 0;
+  for (const e of entries) {
+    const w = entryWidth(e);
+    const row = rows[rows.length - 1]!;
+    if (row.length > 0 && used + gap + w > width - 2 * LEGEND_MARGIN) {
+      rows.push([e]);
+      used = w;
+    } else {
+      used += (row.length > 0 ? gap : 0) + w;
+      row.push(e);
+    }
+  }
+  let ly = plot.y1 + 36 + gh + 18;
+  for (const row of rows) {
+    const total = row.reduce((t, e, n) => t + entryWidth(e) + (n > 0 ? gap : 0), 0);
+    let lx = (width - total) / 2;
+    for (const e of row) {
+      const [label, c, style] = e;
+      if (style) drawLine(r, lx, ly + gh / 2, lx + swatch, ly + gh / 2, c, style);
+      drawText(r, label, lx + (style ? swatch + 12 : 0), ly, AXIS, s);
+      lx += entryWidth(e) + gap;
+    }
+    ly += gh + 12;
   }
   return r;
 }

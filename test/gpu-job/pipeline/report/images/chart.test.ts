@@ -37,6 +37,26 @@ describe("peripheral distribution chart", () => {
     expect(at(r, 690, 111)).toEqual([...COVID_COLOUR]);
   });
 
+  it("keeps the legend out of the plot, where it could hide a curve", () => {
+    // A COVID-like scan: its 7 -> 14 mm segment runs from (210, 130) to (330, 98), through the upper left
+    // of the plot, where the legend used to be drawn over it.
+    const r = renderPeripheralChart([0.75, 0.85, 0.95, 1, 1]);
+    for (const x of [230, 270, 310]) {
+      const y = Math.round(130 + ((98 - 130) * (x - 210)) / (330 - 210));
+      expect(at(r, x, y), `(${x}, ${y})`).toEqual([...SCAN_COLOUR]);
+    }
+    // Nothing but grid, axes and curves inside the plot box (x 90..690, y 50..370): no legend text (the
+    // axis colour) away from the axes.
+    let text = 0;
+    for (let y = 52; y < 368; y++) for (let x = 93; x < 688; x++) if (at(r, x, y)[0] === 40) text++;
+    expect(text).toBe(0);
+    // The legend's swatches lie below the plot and its axis title.
+    let below = 0;
+    for (let y = 420; y < r.height; y++)
+      for (let x = 0; x < r.width; x++) if (at(r, x, y)[2] === 180) below++;
+    expect(below).toBeGreaterThan(40);
+  });
+
   it("leaves the scan's curve out without lesions", () => {
     const r = renderPeripheralChart([null, null, null, null, null]);
     expect(count(r, SCAN_COLOUR)).toBe(0);
