@@ -145,9 +145,11 @@ export function buildSegDataset(input: BuildSegInput): BuiltSeg {
     SeriesInstanceUID: uids.seriesInstanceUid,
     SeriesNumber: String(SEG_SERIES_NUMBER),
     SeriesDescription: model.synthetic ? "DeepSC-COVID lesions (synthetic model)" : "DeepSC-COVID lesions",
-    // Frame of Reference
-    ...(source.frameOfReferenceUid ? { FrameOfReferenceUID: source.frameOfReferenceUid } : {}),
-    PositionReferenceIndicator: "",
+    // Frame of Reference: the whole module or nothing. Its type 2 PositionReferenceIndicator outside the
+    // module (a source without a FrameOfReferenceUID) is an attribute the SEG IOD does not have.
+    ...(source.frameOfReferenceUid
+      ? { FrameOfReferenceUID: source.frameOfReferenceUid, PositionReferenceIndicator: "" }
+      : {}),
     // General + Enhanced General Equipment
     Manufacturer: "DeepSC-COVID",
     ManufacturerModelName: clip(model.name, 64),

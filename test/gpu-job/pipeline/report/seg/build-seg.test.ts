@@ -352,6 +352,25 @@ describe("lesions.seg.dcm, source variants", () => {
     ]);
   });
 
+  it("leaves the whole Frame of Reference module out when the source has no FrameOfReferenceUID", () => {
+    const { frameOfReferenceUid: _, ...noFor } = up.source;
+    const mask = new Uint8Array(up.volume.data.length);
+    mask[100] = 1;
+    const { path } = writeSeg({ ...up, source: noFor }, mask, "no-for");
+    const ds = readDicom(path);
+    expect(ds.FrameOfReferenceUID).toBeUndefined();
+    expect(ds.PositionReferenceIndicator).toBeUndefined();
+    if (HAVE_DCIODVFY) {
+      const v = dciodvfy(path);
+      expect(v.errors).toEqual([]);
+      expect(v.warnings).toEqual([]);
+    }
+    // With a frame of reference, the module's type 2 attribute is there (empty).
+    const withFor = readDicom(writeSeg(up, mask, "with-for").path);
+    expect(withFor.FrameOfReferenceUID).toBe(up.source.frameOfReferenceUid);
+    expect(withFor.PositionReferenceIndicator).toBe("");
+  });
+
   it("declares UTF-8 when a copied value is not ASCII, and the value survives", () => {
     const source: DicomSource = {
       ...up.source,
