@@ -118,6 +118,82 @@ class StorageError extends Error {
 }
 class DirectoryTooLarge extends Error {}
 
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_SIZE = 56;
+const CENTRAL_RECORD_MIN_SIZE = 46;
+
+/**
+ * Where the end-of-central-directory record (or its zip64 successor) says the central directory lies, and
+ * where it must end: right where that record begins. yauzl trusts only the record count and reads nothing
+ * else, so a count that is too small silently hides entries (slices lost), while readers that go by the
+ * size (Python's zipfile) see them all. These numbers let openZip insist the count, size and offset agree.
+ */
+interface DirectoryBounds {
+  offset: number;
+  size: number;
+  entryCount: number;
+  /** Offset of the record that follows the directory: the zip64 end record, else the end record. */
+  end: number;
+}
+
+function u64le(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+}
+
+/**
+ * Reads the end records the same way yauzl found them (the last end-record signature in the tail, a zip64
+ * locator just before it). Only bytes yauzl has already fetched are read, through the window cache: on the
+ * range-read path (S3) this costs no request.
+ */
+async function readDirectoryBounds(cache: WindowCache, size: number): Promise<DirectoryBounds> {
+  const read = (start: number, end: number) =>
+    cache.read(start, end, true).catch((e: unknown) => {
+      throw new StorageError(`Reading the archive failed: ${String(e)}`, { cause: e });
+    });
+  const tailStart = Math.max(0, size - (ZIP64_LOCATOR_SIZE + EOCD_SIZE + 0xffff));
+  const tail = await read(tailStart, size);
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  let i = tail.length - EOCD_SIZE;
+  while (i >= 0 && view.getUint32(i, true) !== 0x06054b50) i--;
+  // yauzl opened the zip, so the record is there; a miss would mean the two parsers disagree.
+  if (i < 0) throw new Error("end of central directory record not found again");
+  const locator = i - ZIP64_LOCATOR_SIZE;
+  if (locator >= 0 && view.getUint32(locator, true) === 0x07064b50) {
+    const at = u64le(view, locator + 8);
+    const record = await read(at, at + ZIP64_EOCD_SIZE);
+    const r = new DataView(record.buffer, record.byteOffset, record.byteLength);
+    if (record.length < ZIP64_EOCD_SIZE) throw new Error("zip64 end of central directory record cut short");
+    return { entryCount: u64le(r, 32), size: u64le(r, 40), offset: u64le(r, 48), end: at };
+  }
+  return {
+    entryCount: view.getUint16(i + 10, true),
+    size: view.getUint32(i + 12, true),
+    offset: view.getUint32(i + 16, true),
+    end: tailStart + i,
+  };
+}
+
+/** Corrupt-directory rejection, worded like the ones classifyOpenError gives for yauzl's own findings. */
+function corruptDirectory(problem: string): never {
+  unsafe("ARCHIVE_UNSAFE", `The zip has a corrupt central directory: ${problem}.`);
+}
+
+/** What can be checked before reading a record: the declared size, offset and count must fit together. */
+function checkDirectoryBounds(bounds: DirectoryBounds, yauzlCount: number): void {
+  if (bounds.entryCount !== yauzlCount)
+    corruptDirectory(`its end records disagree on the entry count (${bounds.entryCount}, ${yauzlCount})`);
+  if (bounds.offset + bounds.size !== bounds.end)
+    corruptDirectory(
+      `it is declared at bytes ${bounds.offset}-${bounds.offset + bounds.size},` +
+        ` but its end record is at byte ${bounds.end}`,
+    );
+  if (bounds.entryCount * CENTRAL_RECORD_MIN_SIZE > bounds.size)
+    corruptDirectory(
+      `${bounds.entryCount} entries are declared, more than its ${bounds.size} bytes can hold`,
+    );
+}
+
 /** Adapts the window cache to yauzl's callback-style RandomAccessReader. */
 class YauzlReader extends yauzl.RandomAccessReader {
   directoryBytes = 0;
@@ -227,6 +303,8 @@ class DirectoryCheck {
   readonly #spans: { start: number; end: number; line: number }[] = [];
   /** 1-based position of the record being checked in the central directory. */
   #line = 0;
+  /** Bytes of the central directory the records read so far fill. */
+  #recordBytes = 0;
 
   constructor(private readonly limits: InputLimits) {}
 
@@ -234,6 +312,8 @@ class DirectoryCheck {
     const rawName = entry.fileName as unknown as Buffer;
     const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, rawName, entry.extraFields, false);
     const line = ++this.#line;
+    this.#recordBytes +=
+      CENTRAL_RECORD_MIN_SIZE + entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength;
     const entryAt = directoryEntry(line);
     const problem = unsafeEntryNameProblem(name);
     if (problem !== undefined) unsafe("ARCHIVE_UNSAFE", `${entryAt}: its name ${problem}.`);
@@ -288,7 +368,14 @@ class DirectoryCheck {
     this.files.push({ path: normalised, raw: entry });
   }
 
-  finish(archiveSize: number): void {
+  finish(archiveSize: number, bounds: DirectoryBounds): void {
+    // The records must fill the directory exactly: fewer bytes means the count hides entries (unzip and
+    // Python's zipfile would list more files than we read), more means records run past the declared end.
+    if (this.#recordBytes !== bounds.size)
+      corruptDirectory(
+        `its ${this.#line} records fill ${this.#recordBytes} bytes, but the directory is ${bounds.size}` +
+          " bytes long (the entry count is wrong, or entries are hidden)",
+      );
     const spans = [...this.#spans].sort((a, b) => a.start - b.start);
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i]!;
@@ -485,6 +572,9 @@ export async function openZip(
     if (reader.size > lim.maxTotalBytes)
       unsafe("TOO_LARGE", `The zip is ${reader.size} bytes; the limit is ${lim.maxTotalBytes}.`);
     zipfile = await openZipFile(yreader, reader.size);
+    // A count the directory cannot hold is a corrupt record, not a large archive: checked first.
+    const bounds = await readDirectoryBounds(cache, reader.size);
+    checkDirectoryBounds(bounds, zipfile.entryCount);
     // The record count comes from the end-of-central-directory record: refuse before reading the directory.
     if (zipfile.entryCount > lim.maxEntries)
       unsafe("TOO_LARGE", `The zip has ${zipfile.entryCount} entries; the limit is ${lim.maxEntries}.`);
@@ -492,7 +582,7 @@ export async function openZip(
     for await (const entry of zipfile.eachEntry()) check.add(entry);
     // From here on nothing listens to the iterator; an error yauzl might still emit must not crash the process.
     zipfile.on("error", () => {});
-    check.finish(reader.size);
+    check.finish(reader.size, bounds);
     yreader.readingDirectory = false;
     cache.readAhead = LOCAL_HEADER_READ_AHEAD;
 

@@ -36,8 +36,19 @@ const u16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
 const u32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const u64 = (v: number) => [...u32(v % 2 ** 32), ...u32(Math.floor(v / 2 ** 32))];
 
+export interface CraftOptions {
+  /** Write zip64 end records (the classic one then holds 0xffff/0xffffffff). */
+  zip64?: boolean;
+  /** Entry count the end record(s) declare instead of the number of records written. */
+  declaredCount?: number;
+  /** Central directory size the end record(s) declare instead of the bytes written. */
+  declaredDirectorySize?: number;
+  /** Central directory offset the end record(s) declare instead of where it starts. */
+  declaredDirectoryOffset?: number;
+}
+
 /** Build a zip byte by byte, so tests can produce archives no well-behaved writer would. */
-export function craftZip(entries: CraftEntry[], opts: { zip64?: boolean } = {}): Uint8Array {
+export function craftZip(entries: CraftEntry[], opts: CraftOptions = {}): Uint8Array {
   const out: number[] = [];
   const push = (bytes: ArrayLike<number>) => {
     for (let i = 0; i < bytes.length; i++) out.push(bytes[i]!);
@@ -92,17 +103,19 @@ export function craftZip(entries: CraftEntry[], opts: { zip64?: boolean } = {}):
     push(r.name);
     push(extra);
   }
-  const cdSize = out.length - cdStart;
+  const cdSize = opts.declaredDirectorySize ?? out.length - cdStart;
+  const cdOffset = opts.declaredDirectoryOffset ?? cdStart;
+  const count = opts.declaredCount ?? records.length;
   if (opts.zip64) {
     const eocd64 = out.length;
     push([...u32(0x06064b50), ...u64(44), ...u16(45), ...u16(45), ...u32(0), ...u32(0)]);
-    push([...u64(records.length), ...u64(records.length), ...u64(cdSize), ...u64(cdStart)]);
+    push([...u64(count), ...u64(count), ...u64(cdSize), ...u64(cdOffset)]);
     push([...u32(0x07064b50), ...u32(0), ...u64(eocd64), ...u32(1)]);
     push([...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(0xffff), ...u16(0xffff)]);
     push([...u32(0xffffffff), ...u32(0xffffffff), ...u16(0)]);
   } else {
-    push([...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(records.length), ...u16(records.length)]);
-    push([...u32(cdSize), ...u32(cdStart), ...u16(0)]);
+    push([...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(count), ...u16(count)]);
+    push([...u32(cdSize), ...u32(cdOffset), ...u16(0)]);
   }
   return Uint8Array.from(out);
 }

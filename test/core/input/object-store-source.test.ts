@@ -9,6 +9,7 @@ import {
   summariseZodIssues,
   UploadManifestSchema,
 } from "../../../core/contracts/upload-manifest.js";
+import { CountingObjectStore } from "../../../core/input/counting-store.js";
 import { FsObjectStore } from "../../../core/input/fs-object-store.js";
 import { openObjectStoreInput } from "../../../core/input/object-store-source.js";
 import { ObjectNotFoundError } from "../../../core/ports/object-store.js";
@@ -63,6 +64,25 @@ describe("openObjectStoreInput: zip", () => {
       "ARCHIVE_UNSAFE",
       /^Zip entry 1 .* is itself an archive/,
     );
+  });
+
+  it("an end record that under-counts the entries is ARCHIVE_UNSAFE, read from the tail alone", async () => {
+    const files = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [`s/${i}.dcm`, ctLikeBytes(50_000, i + 1)]),
+    );
+    const zip = zipSync(files, { level: 0 });
+    const eocd = Buffer.from(zip).lastIndexOf(Buffer.from("PK\x05\x06", "latin1"));
+    new DataView(zip.buffer, zip.byteOffset).setUint16(eocd + 8, 20, true);
+    new DataView(zip.buffer, zip.byteOffset).setUint16(eocd + 10, 20, true);
+    await store.put(`${PREFIX}/series.zip`, zip);
+    const counting = new CountingObjectStore(store);
+    await expectRejected(
+      openObjectStoreInput(counting, `${PREFIX}/series.zip`),
+      "ARCHIVE_UNSAFE",
+      /corrupt central directory: its 20 records fill/,
+    );
+    // The 2 MB archive's tail (end records and directory) is all that was fetched.
+    expect(counting.bytesRead()).toBeLessThanOrEqual(64 * 1024 + 22 + 20);
   });
 
   it("a zip key that does not exist is the store's ObjectNotFoundError, not a rejection", async () => {

@@ -321,6 +321,76 @@ describe("openZip: unsafe or broken archives are rejected before anything is inf
     await expectRejected(open(broken), "ARCHIVE_UNSAFE", /central directory/);
   });
 
+  describe("the end record must agree with the central directory it points at", () => {
+    const entries = Array.from({ length: 12 }, (_, i) => ({
+      name: `s/${String(i).padStart(2, "0")}.dcm`,
+      content: ctLikeBytes(3000, i + 1),
+    }));
+    // 12 records of 46 bytes plus a 8-byte name, no extra fields (no zip64 extra either).
+    const recordBytes = 46 + 8;
+
+    it.each([false, true])(
+      "a count that hides entries is ARCHIVE_UNSAFE, not fewer slices (zip64 %s)",
+      async (zip64) => {
+        // The reviewer's case: the end record says 6 of 12; yauzl used to list 6 files and drop the rest.
+        const zip = craftZip(entries, { zip64, declaredCount: 6 });
+        await expectRejected(open(zip), "ARCHIVE_UNSAFE", /corrupt central directory.*6 records fill/);
+        // The same zip, truthful, opens with every entry.
+        expect((await open(craftZip(entries, { zip64 }))).entries).toHaveLength(12);
+      },
+    );
+
+    it("a count too large for the directory's size is ARCHIVE_UNSAFE before a record is read", async () => {
+      const access = new MemoryRandomAccess(craftZip(entries, { declaredCount: 20 }));
+      await expectRejected(
+        openZip(access, "t.zip", "zip"),
+        "ARCHIVE_UNSAFE",
+        /20 entries are declared, more than its 648 bytes/,
+      );
+      const zip64 = craftZip(entries, { zip64: true, declaredCount: 1000 });
+      await expectRejected(open(zip64), "ARCHIVE_UNSAFE", /1000 entries are declared/);
+    });
+
+    it.each([false, true])(
+      "a size or offset that does not end at the end record is ARCHIVE_UNSAFE (zip64 %s)",
+      async (zip64) => {
+        const small = craftZip(entries, { zip64, declaredDirectorySize: 6 * recordBytes });
+        await expectRejected(
+          open(small),
+          "ARCHIVE_UNSAFE",
+          /corrupt central directory: it is declared at bytes/,
+        );
+        // Count, size and offset all describing the last 6 records: the first 6 would be hidden.
+        const good = craftZip(entries, { zip64 });
+        const cdStart = good.length - (zip64 ? 56 + 20 + 22 : 22) - 12 * recordBytes;
+        const lastSix = craftZip(entries, {
+          zip64,
+          declaredCount: 6,
+          declaredDirectorySize: 6 * recordBytes,
+          declaredDirectoryOffset: cdStart + 6 * recordBytes,
+        });
+        expect((await open(lastSix)).entries).toHaveLength(6); // consistent end records: nothing to tell
+        const shifted = craftZip(entries, { zip64, declaredCount: 6, declaredDirectoryOffset: cdStart });
+        await expectRejected(open(shifted), "ARCHIVE_UNSAFE", /corrupt central directory/);
+      },
+    );
+
+    it("the check reads no byte before the central directory (range reads stay on the tail)", async () => {
+      const files = Object.fromEntries(
+        Array.from({ length: 120 }, (_, i) => [`s/${i}.dcm`, ctLikeBytes(20_000, i + 1)]),
+      );
+      const zip = zipSync(files, { level: 0 });
+      const cdStart = Buffer.from(zip).lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+      const cdOffset = new DataView(zip.buffer, zip.byteOffset).getUint32(cdStart + 16, true);
+      const access = new MemoryRandomAccess(zip);
+      const src = await openZip(access, "s.zip", "zip");
+      expect(src.entries).toHaveLength(120);
+      expect(access.fetches.every(([from]) => from >= Math.min(cdOffset, zip.length - 65_577))).toBe(true);
+      expect(access.bytesRead()).toBeLessThan(2 * 65_577 + 64 * 1024);
+      await src.close();
+    });
+  });
+
   it("a file that is not a zip at all is UNSUPPORTED_FORMAT", async () => {
     await expectRejected(
       open(bytesOf("just some text, certainly not a zip archive")),
