@@ -12,7 +12,7 @@ export const REASON_CODES = {
   EMPTY_INPUT: "The input holds no files, or no file with image data.",
   TOO_LARGE: "The input exceeds a size limit (total bytes, uncompressed bytes, entries or voxels).",
   ARCHIVE_UNSAFE:
-    "The archive is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio, or a corrupt central directory.",
+    "The archive (a zip, or a gzip-compressed NIfTI) is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio (over 100:1 by default, zip entries and .nii.gz alike), or a corrupt central directory.",
   TRUNCATED:
     "A file ends before the data its header declares, or a file an upload's manifest.json lists is missing or of another size.",
   MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",

@@ -30,6 +30,12 @@ import {
 export interface NiftiReadOptions {
   /** Largest volume accepted, in voxels (default DEFAULT_LIMITS.maxVoxels). */
   maxVoxels?: number;
+  /**
+   * Largest ratio of the bytes a gzipped file's header declares to the file's own size (default
+   * DEFAULT_LIMITS.maxCompressionRatio, the limit a zip entry has), checked above GZIP_RATIO_CHECK_MIN_BYTES.
+   * readNiftiFile, which reads this pipeline's own masks, has none by default.
+   */
+  maxCompressionRatio?: number;
 }
 
 /** Stored bytes per range read while streaming voxels. */
@@ -45,6 +51,14 @@ const INFLATE_CHUNK = 64 * 1024;
  * have to exceed that to hold what its header declares is certainly cut short.
  */
 const DEFLATE_MAX_RATIO = 1032;
+/**
+ * Below this many declared bytes the compression ratio is not checked: such a volume costs the job little
+ * memory whatever its ratio, and small mostly-zero volumes compress far beyond any CT (the corpus' uint8
+ * MR with an extension, 4.6 MB, at 79:1). Real CT .nii.gz compress 1.5-6:1 (corpus); air inside the field
+ * of view carries noise, so even a small body in a large padded grid stays far under 100:1, while
+ * 1024x1024x600 float32 zeros in 2.4 MB (1029:1) would make the job allocate 2.5 GB.
+ */
+const GZIP_RATIO_CHECK_MIN_BYTES = 64 * 1024 * 1024;
 
 const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
@@ -75,7 +89,9 @@ export async function readNiftiFile(
 ): Promise<{ volume: Volume; warnings: Warning[] }> {
   const source = await openFileSource(path, (await stat(path)).size, DEFAULT_LIMITS);
   try {
-    return await readNifti(source.entries[0] as InputEntry, opts);
+    // Masks of a normal scan are almost all zeros and compress over 1000:1: no ratio limit unless asked.
+    const options = { maxCompressionRatio: Number.POSITIVE_INFINITY, ...opts };
+    return await readNifti(source.entries[0] as InputEntry, options);
   } finally {
     await source.close();
   }
@@ -198,6 +214,16 @@ function checkBeforeAllocation(
     reject(
       "TRUNCATED",
       `The ${entry.size}-byte gzip file cannot inflate to the ${declared} bytes its header declares.`,
+      where,
+    );
+  // A deflate bomb: memory follows the header, so a small upload must not declare gigabytes. The zip
+  // entries' ratio limit, from the header alone, so header-only validation (the ingest Lambda) applies it.
+  const maxRatio = opts?.maxCompressionRatio ?? DEFAULT_LIMITS.maxCompressionRatio;
+  if (gz && declared > GZIP_RATIO_CHECK_MIN_BYTES && declared > entry.size * maxRatio)
+    reject(
+      "ARCHIVE_UNSAFE",
+      `The ${entry.size}-byte gzip file declares ${declared} bytes of voxels` +
+        ` (ratio over ${maxRatio}): a decompression bomb, or a volume padded far beyond any scan.`,
       where,
     );
 }

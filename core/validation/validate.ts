@@ -299,9 +299,12 @@ async function validateDicom(
 }
 
 /** A gzip stream that is not NIfTI (a gzipped DICOM, a tarball) is a format we do not take. */
-async function inspectGzipOrNifti(entry: InputEntry, kind: "nifti" | "gzip") {
+async function inspectGzipOrNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzip") {
   try {
-    return await inspectNifti(entry);
+    return await inspectNifti(entry, {
+      maxVoxels: w.limits.maxVoxels,
+      maxCompressionRatio: w.limits.maxCompressionRatio,
+    });
   } catch (e) {
     if (kind === "gzip" && isInputRejected(e) && e.reasons.every((r) => r.code === "NOT_NIFTI"))
       throw rejection(
@@ -315,7 +318,7 @@ async function inspectGzipOrNifti(entry: InputEntry, kind: "nifti" | "gzip") {
 
 async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzip"): Promise<EntriesOutcome> {
   w.filesUsed = 1;
-  const inspected = await inspectGzipOrNifti(entry, kind);
+  const inspected = await inspectGzipOrNifti(w, entry, kind);
   w.warnings.push(...inspected.warnings);
   const g = inspected.geometry;
   const problems: Reason[] = [];
@@ -338,7 +341,10 @@ async function validateNifti(w: Working, entry: InputEntry, kind: "nifti" | "gzi
     droppedSlices: 0,
   };
   if (w.opts.mode === "header-only") return { series };
-  const { volume, warnings } = await readNifti(entry, { maxVoxels: w.limits.maxVoxels });
+  const { volume, warnings } = await readNifti(entry, {
+    maxVoxels: w.limits.maxVoxels,
+    maxCompressionRatio: w.limits.maxCompressionRatio,
+  });
   w.warnings.push(...warnings);
   checkHu(w, volume, series);
   return { series, volume };

@@ -7,7 +7,7 @@ import { GeometrySchema } from "../../../core/contracts/volume.js";
 import { isInputRejected } from "../../../core/errors.js";
 import { voxelToRas } from "../../../core/geometry/affine.js";
 import type { InputEntry } from "../../../core/input/source.js";
-import { inspectNifti, readNifti } from "../../../core/nifti/read.js";
+import { inspectNifti, readNifti, readNiftiFile } from "../../../core/nifti/read.js";
 import {
   type BuildOptions,
   buildNifti,
@@ -358,6 +358,59 @@ describe("failure paths", () => {
     expect(e.bytesRead()).toBeLessThan(2 * 1024 * 1024); // stopped after the first range read
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
     expect((await inspectNifti(bytesEntry(bomb))).header.dims).toEqual([4, 5, 7]);
+  });
+
+  it("a .nii.gz that expands over 100:1 (the zip limit) -> ARCHIVE_UNSAFE in both modes, before allocating", async () => {
+    // float32 1024x1024x64 (256 MiB) of zeros as real deflate blocks at about 228:1: a small upload that
+    // would make the job allocate, convert and hold a volume of a quarter gigabyte.
+    const header = volumeFile([0], "float32", { dims: [1024, 1024, 64] }).subarray(0, 352);
+    const zeros = deflateRawSync(new Uint8Array(1 << 20), { level: 1, finishFlush: constants.Z_FULL_FLUSH });
+    const parts: Uint8Array[] = [
+      Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]),
+      deflateRawSync(header, { finishFlush: constants.Z_FULL_FLUSH }),
+    ];
+    for (let i = 0; i < 256; i++) parts.push(zeros);
+    parts.push(deflateRawSync(new Uint8Array(0)));
+    const trailer = new Uint8Array(8);
+    new DataView(trailer.buffer).setUint32(4, (352 + 256 * (1 << 20)) >>> 0, true); // a truthful ISIZE
+    parts.push(trailer);
+    const bomb = Buffer.concat(parts);
+    expect(bomb.length).toBeLessThan(1_300_000);
+    for (const read of [inspectNifti, readNifti]) {
+      const e = bytesEntry(bomb, "bomb.nii.gz");
+      await expect(read(e)).rejects.toMatchObject({
+        reasons: [{ code: "ARCHIVE_UNSAFE", message: expect.stringMatching(/ratio over 100/) }],
+      });
+      expect(e.bytesRead()).toBeLessThan(64 * 1024); // the header's range, no more
+    }
+    // The limit is the caller's (validation passes its InputLimits).
+    expect((await inspectNifti(bytesEntry(bomb), { maxCompressionRatio: 300 })).header.dims).toEqual([
+      1024, 1024, 64,
+    ]);
+  });
+
+  it("the ratio limit spares small volumes and CT-like ratios", async () => {
+    // 60 MiB of zeros (under the 64 MiB floor) at about 1000:1, as a small MR or mask compresses.
+    const small = gzipSync(volumeFile([0], "int16", { dims: [512, 512, 120] }).subarray(0, 352));
+    const padded = (gz: Uint8Array, size: number) => Buffer.concat([gz, new Uint8Array(size - gz.length)]);
+    expect(await codeOf(inspectNifti(bytesEntry(padded(small, 63_000))))).toBe("(accepted)");
+    // 128 MiB declared in 30 MB (4.3:1, a real CT's ratio); the zero padding stands in for the voxels.
+    const ct = gzipSync(volumeFile([0], "int16", { dims: [512, 512, 256] }).subarray(0, 352));
+    expect(await codeOf(inspectNifti(bytesEntry(padded(ct, 30_000_000))))).toBe("(accepted)");
+  });
+
+  it("readNiftiFile (the pipeline's own masks) has no ratio limit: an empty mask compresses ~1000:1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nifti-mask-"));
+    try {
+      const header = volumeFile([0], "uint8", { dims: [1024, 1024, 65] }).subarray(0, 352);
+      const mask = gzipSync(Buffer.concat([header, new Uint8Array(65 * 2 ** 20)]), { level: 1 });
+      expect(65 * 2 ** 20 + 352).toBeGreaterThan(100 * mask.length);
+      writeFileSync(join(dir, "lesions.nii.gz"), mask);
+      const { volume } = await readNiftiFile(join(dir, "lesions.nii.gz"));
+      expect(volume.dims).toEqual([1024, 1024, 65]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("declared dims beyond maxVoxels -> TOO_LARGE before any allocation or data read", async () => {

@@ -2,9 +2,10 @@
  * validateSource / validatePath over small built DICOM folders: which files may sink an upload and which are
  * only ignored beside the series that is analysed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { constants, deflateRawSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeNifti } from "../../../core/nifti/write.js";
 import { runPhantom } from "../../../core/phantom/run.js";
@@ -293,6 +294,47 @@ describe("validatePath: a volume larger than any body is refused before anything
       expect(report.accepted, mode).toBe(false);
       expect(report.reasons.map((r) => r.code)).toEqual(["MISSING_GEOMETRY"]);
       expect(report.reasons[0]!.message).toContain("45000 mm along its first axis");
+    }
+  });
+});
+
+describe("validatePath: a .nii.gz is held to the zip's compression ratio", () => {
+  it("rejects 256 MiB of zeros in 1.2 MB as ARCHIVE_UNSAFE, from the header alone (the ingest Lambda)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
+    dirs.push(dir);
+    const plain = join(dir, "header.nii");
+    await writeNifti(
+      {
+        dims: [2, 2, 2],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        data: new Int16Array(8),
+      },
+      plain,
+    );
+    // The header of that file with dims 1024x1024x128 int16, then deflate blocks of zeros (~228:1).
+    const header = readFileSync(plain).subarray(0, 352);
+    new DataView(header.buffer, header.byteOffset).setInt16(42, 1024, true);
+    new DataView(header.buffer, header.byteOffset).setInt16(44, 1024, true);
+    new DataView(header.buffer, header.byteOffset).setInt16(46, 128, true);
+    const zeros = deflateRawSync(new Uint8Array(1 << 20), { level: 1, finishFlush: constants.Z_FULL_FLUSH });
+    const parts = [Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])];
+    parts.push(deflateRawSync(header, { finishFlush: constants.Z_FULL_FLUSH }));
+    for (let i = 0; i < 256; i++) parts.push(zeros);
+    parts.push(deflateRawSync(new Uint8Array(0)), new Uint8Array(8));
+    const trailer = new DataView(parts.at(-1)!.buffer);
+    trailer.setUint32(4, 352 + 256 * (1 << 20), true);
+    const path = join(dir, "bomb.nii.gz");
+    writeFileSync(path, Buffer.concat(parts));
+    for (const mode of MODES) {
+      const { report } = await validatePath(path, { mode, purpose: "convert" });
+      expect(
+        report.reasons.map((r) => r.code),
+        mode,
+      ).toEqual(["ARCHIVE_UNSAFE"]);
+      expect(report.reasons[0]!.message).toMatch(/ratio over 100/);
+      expect(report.bytesRead).toBeLessThan(64 * 1024);
     }
   });
 });
