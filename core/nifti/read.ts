@@ -36,6 +36,13 @@ export interface NiftiReadOptions {
    * readNiftiFile, which reads this pipeline's own masks, has none by default.
    */
   maxCompressionRatio?: number;
+  /**
+   * inspectNifti: a full read follows (validation in full mode). A gzip trailer recording less than the
+   * header declares is then left to that read, which sizes every member: the trailer only records the last
+   * member's size, and several members (`cat a.gz b.gz`) are valid gzip. A trailer recording more (a cut
+   * file's last bytes) is still refused at once.
+   */
+  fullReadFollows?: boolean;
 }
 
 /** Stored bytes per range read while streaming voxels. */
@@ -77,7 +84,7 @@ export async function inspectNifti(
   const headerBytes = gz ? await inflateHeader(entry, prefix) : prefix;
   const header = parseNiftiHeader(headerBytes, entry.path);
   checkBeforeAllocation(header, entry, opts, gz);
-  if (gz) await checkGzipTrailer(entry, header, prefix);
+  if (gz) await checkGzipTrailer(entry, header, prefix, opts?.fullReadFollows === true);
   const { geometry, warnings } = niftiGeometry(header, entry.path);
   return { header, geometry, warnings };
 }
@@ -229,14 +236,19 @@ function checkBeforeAllocation(
 }
 
 /** The gzip trailer check of header-only mode (see inspectNifti). */
-async function checkGzipTrailer(entry: InputEntry, h: NiftiHeader, prefix: Uint8Array): Promise<void> {
+async function checkGzipTrailer(
+  entry: InputEntry,
+  h: NiftiHeader,
+  prefix: Uint8Array,
+  fullReadFollows: boolean,
+): Promise<void> {
   const where = { file: entry.path };
   if (entry.size < 18) reject("TRUNCATED", "The gzip file is too short to hold its trailer.", where);
   const declared = h.voxOffset + h.dataBytes;
   // ISIZE covers only the last member, mod 2^32: it is only compared below 4 GiB, and not when the first
   // member carries an extra field, the mark of blocked multi-member formats (BGZF 'BC', pgzip 'IG').
   // Plain gzip, pigz, nibabel and dcm2niix write one member without one. Concatenated plain members
-  // (rare) may be reported TRUNCATED here although a full read succeeds.
+  // (`cat a.gz b.gz`, rare) look cut here: a full read that follows sizes them, else the message says so.
   const blocked = prefix.length >= 4 && (prefix[3]! & 4) !== 0;
   if (declared >= 2 ** 32 || blocked) return;
   const tail = await entry.read(entry.size - 4, entry.size);
@@ -246,10 +258,15 @@ async function checkGzipTrailer(entry: InputEntry, h: NiftiHeader, prefix: Uint8
   // Writers put nothing after the voxels (nibabel, dcm2niix, ITK) or little; a cut stream's last 4 bytes are
   // arbitrary and land in that narrow window about once in 4000 cuts, so anything else is a cut file (a
   // check of fewer bytes only caught a cut when those bytes happened to read less than the header's size).
+  if (isize < declared && fullReadFollows) return;
   if (isize !== 0 && (isize < declared || isize > declared + GZIP_TRAILING_SLACK_BYTES))
     reject(
       "TRUNCATED",
-      `The gzip trailer records ${isize} uncompressed bytes; the header declares ${declared}${isize > declared ? " (the file is cut: its last bytes are not a gzip trailer)" : ""}.`,
+      `The gzip trailer records ${isize} uncompressed bytes; the header declares ${declared}` +
+        (isize > declared
+          ? " (the file is cut: its last bytes are not a gzip trailer)."
+          : ": the file is cut short, or it is several gzip streams joined (`cat a.gz b.gz`), whose sizes" +
+            " header-only validation cannot add up; recompress it as one (`gzip -dc in.nii.gz | gzip > out.nii.gz`)."),
       where,
     );
 }

@@ -304,6 +304,8 @@ async function inspectGzipOrNifti(w: Working, entry: InputEntry, kind: "nifti" |
     return await inspectNifti(entry, {
       maxVoxels: w.limits.maxVoxels,
       maxCompressionRatio: w.limits.maxCompressionRatio,
+      // The gzip trailer sizes only the last member; the full read sizes them all (`cat a.gz b.gz`).
+      fullReadFollows: w.opts.mode === "full",
     });
   } catch (e) {
     if (kind === "gzip" && isInputRejected(e) && e.reasons.every((r) => r.code === "NOT_NIFTI"))

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { constants, deflateRawSync } from "node:zlib";
+import { constants, deflateRawSync, gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeNifti } from "../../../core/nifti/write.js";
 import { runPhantom } from "../../../core/phantom/run.js";
@@ -336,5 +336,41 @@ describe("validatePath: a .nii.gz is held to the zip's compression ratio", () =>
       expect(report.reasons[0]!.message).toMatch(/ratio over 100/);
       expect(report.bytesRead).toBeLessThan(64 * 1024);
     }
+  });
+});
+
+describe("validatePath: a .nii.gz of several gzip members (`cat a.gz b.gz`)", () => {
+  it("is read in full mode, and header-only says why it cannot size it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
+    dirs.push(dir);
+    const plain = join(dir, "scan.nii");
+    const data = new Int16Array(16 * 16 * 24).map((_, i) => -1000 + (i % 200));
+    await writeNifti(
+      {
+        dims: [16, 16, 24],
+        spacing: [1, 1, 2],
+        origin: [0, 0, 0],
+        direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        data,
+      },
+      plain,
+    );
+    const raw = readFileSync(plain);
+    const path = join(dir, "joined.nii.gz");
+    writeFileSync(path, Buffer.concat([gzipSync(raw.subarray(0, 5000)), gzipSync(raw.subarray(5000))]));
+    const full = await validatePath(path, { mode: "full", purpose: "convert" });
+    expect(full.report.reasons).toEqual([]);
+    expect(full.report.accepted).toBe(true);
+    expect(Array.from(full.volume!.data)).toEqual(Array.from(data));
+    const headerOnly = await validatePath(path, { mode: "header-only", purpose: "convert" });
+    expect(headerOnly.report.reasons.map((r) => r.code)).toEqual(["TRUNCATED"]);
+    expect(headerOnly.report.reasons[0]!.message).toMatch(
+      /several gzip streams joined.*recompress it as one/,
+    );
+    // A single stream missing its last 4 bytes (the size) still reads as cut in full mode, from the trailer.
+    const gz = gzipSync(raw);
+    writeFileSync(path, gz.subarray(0, gz.length - 4));
+    const cut = await validatePath(path, { mode: "full", purpose: "convert" });
+    expect(cut.report.reasons.map((r) => r.code)).toEqual(["TRUNCATED"]);
   });
 });
