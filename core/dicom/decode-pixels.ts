@@ -122,6 +122,27 @@ export function checkPixelFormat(header: DicomHeader, where: { file: string } = 
       `Pixel Data holds ${pd.length} bytes; ${header.numberOfFrames} frame(s) of ${header.columns}x${header.rows} need ${needed}.`,
       where,
     );
+  checkRescale(header, where);
+}
+
+/**
+ * The rescale (modality LUT, PS3.3 C.11.1.1.2) is what makes stored values Hounsfield units: a slope or
+ * intercept that is not a number (NaN in the header, see FrameInfo) leaves the frame without any.
+ */
+function checkRescale(header: DicomHeader, where: { file: string }): void {
+  header.frames.forEach((f, i) => {
+    const frame = header.numberOfFrames > 1 ? ` of frame ${i + 1} of ${header.numberOfFrames}` : "";
+    for (const [name, value] of [
+      ["RescaleSlope", f.rescaleSlope],
+      ["RescaleIntercept", f.rescaleIntercept],
+    ] as const)
+      if (!Number.isFinite(value))
+        reject(
+          "HU_IMPLAUSIBLE",
+          `${name}${frame} is not a finite number; the stored values cannot be turned into Hounsfield units.`,
+          where,
+        );
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -617,7 +638,7 @@ function frameInfoOf(header: DicomHeader, frameIndex: number): FrameInfo {
  * Decode frame `frameIndex` of a whole DICOM file and write rows*columns Hounsfield units at
  * out[outOffset...], row-major with the column index fastest. Int16Array output is rounded and clamped.
  * @throws InputRejected MISSING_PIXEL_DATA, TRUNCATED, UNSUPPORTED_PHOTOMETRIC, UNSUPPORTED_DATATYPE,
- *   UNSUPPORTED_TRANSFER_SYNTAX; RangeError for a frame index or output range that the caller got wrong.
+ *   UNSUPPORTED_TRANSFER_SYNTAX, HU_IMPLAUSIBLE (a rescale that is not a number); RangeError for a frame index or output range that the caller got wrong.
  */
 export async function decodeFrameHu(
   fileBytes: Uint8Array,

@@ -14,6 +14,7 @@ export interface FrameInfo {
   /** PixelSpacing as stored: [between rows (j), between columns (i)] in mm. */
   pixelSpacing?: [number, number];
   sliceThickness?: number;
+  /** RescaleSlope and RescaleIntercept (1 and 0 when absent); NaN when present but not a finite number. */
   rescaleSlope: number;
   rescaleIntercept: number;
 }

@@ -471,10 +471,21 @@ function applyFrameAttributes(r: Reader, els: Elements, into: FrameInfo): void {
   if (ps) into.pixelSpacing = [ps[0]!, ps[1]!];
   const thickness = r.decimal(els, "x00180050");
   if (thickness !== undefined) into.sliceThickness = thickness;
-  const intercept = r.decimal(els, "x00281052");
+  const intercept = rescaleValue(r, els, "x00281052");
   if (intercept !== undefined) into.rescaleIntercept = intercept;
-  const slope = r.decimal(els, "x00281053");
+  const slope = rescaleValue(r, els, "x00281053");
   if (slope !== undefined) into.rescaleSlope = slope;
+}
+
+/**
+ * RescaleIntercept / RescaleSlope: undefined when absent (the identity rescale applies), NaN when present
+ * but not a finite decimal ('NaN', 'inf', '1e400'). Reading those as absent turned a broken rescale into
+ * slope 1 or intercept 0 without a word; checkPixelFormat rejects the NaN instead.
+ */
+function rescaleValue(r: Reader, els: Elements, tag: string): number | undefined {
+  const s = r.texts(els, tag)[0];
+  if (s === undefined || s === "") return undefined;
+  return parseDecimalString(s) ?? Number.NaN;
 }
 
 /**

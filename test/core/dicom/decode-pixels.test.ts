@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import {
+  checkPixelFormat,
   decodeFrameHu,
   decodeFrameHuInPlace,
   decodeFrameStored,
@@ -328,6 +329,46 @@ describe("rejections", () => {
     const h = parseDicomHeader(f.subarray(0, f.length - 40), "test.dcm", f.length);
     const out = new Float32Array(64);
     expect(await codes(decodeFrameHu(f.subarray(0, f.length - 40), h, 0, out, 0))).toEqual(["TRUNCATED"]);
+  });
+
+  it("refuses a rescale that is not a number instead of reading it as slope 1 or intercept 0", async () => {
+    for (const slope of ["NaN", "inf", "1e400", "abc"]) {
+      const f = ct({ ...good, slope });
+      expect(header(f).frames[0]!.rescaleSlope).toBeNaN();
+      expect(await codes(hu(f))).toEqual(["HU_IMPLAUSIBLE"]);
+      expect(() => checkPixelFormat(header(f))).toThrow(/RescaleSlope is not a finite number/);
+    }
+    expect(await codes(hu(ct({ ...good, intercept: "NaN" })))).toEqual(["HU_IMPLAUSIBLE"]);
+    // One bad frame of a multi-frame object is named.
+    const f = buildFile({
+      ts: TS.explicitLE,
+      elements: [
+        ...ctElements({ rows: 1, columns: 2, frames: 2 }),
+        {
+          tag: 0x52009230,
+          vr: "SQ",
+          items: [1, 2].map((i) => [
+            {
+              tag: 0x00289145,
+              vr: "SQ",
+              items: [[{ tag: 0x00281052, vr: "DS", str: i === 2 ? "NaN" : "-1024" }]],
+            },
+          ]),
+        },
+        { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(8) },
+      ],
+    });
+    expect(() => checkPixelFormat(header(f))).toThrow(/RescaleIntercept of frame 2 of 2/);
+    // An absent or empty rescale is the identity, as before.
+    const plain = buildFile({
+      ts: TS.explicitLE,
+      elements: [
+        ...ctElements({ rows: 1, columns: 2 }).filter((e) => e.tag !== 0x00281053),
+        { tag: 0x00281053, vr: "DS", str: "" },
+        { tag: 0x7fe00010, vr: "OW", bytes: new Uint8Array(new Uint16Array([5, 6]).buffer) },
+      ],
+    });
+    expect(await hu(plain)).toEqual([-1019, -1018]);
   });
 
   it("refuses encapsulated pixel data under a native transfer syntax", async () => {
