@@ -127,7 +127,8 @@ export function checkPixelFormat(header: DicomHeader, where: { file: string } = 
 
 /**
  * The rescale (modality LUT, PS3.3 C.11.1.1.2) is what makes stored values Hounsfield units: a slope or
- * intercept that is not a number (NaN in the header, see FrameInfo) leaves the frame without any.
+ * intercept that is not a number (NaN in the header, see FrameInfo) leaves the frame without any, and a
+ * slope of 0 maps every pixel to the intercept (one such slice in a series read as a slab of air).
  */
 function checkRescale(header: DicomHeader, where: { file: string }): void {
   header.frames.forEach((f, i) => {
@@ -142,6 +143,12 @@ function checkRescale(header: DicomHeader, where: { file: string }): void {
           `${name}${frame} is not a finite number; the stored values cannot be turned into Hounsfield units.`,
           where,
         );
+    if (f.rescaleSlope === 0)
+      reject(
+        "HU_IMPLAUSIBLE",
+        `RescaleSlope${frame} is 0: every pixel would have the same value, ${f.rescaleIntercept} HU.`,
+        where,
+      );
   });
 }
 
@@ -638,7 +645,7 @@ function frameInfoOf(header: DicomHeader, frameIndex: number): FrameInfo {
  * Decode frame `frameIndex` of a whole DICOM file and write rows*columns Hounsfield units at
  * out[outOffset...], row-major with the column index fastest. Int16Array output is rounded and clamped.
  * @throws InputRejected MISSING_PIXEL_DATA, TRUNCATED, UNSUPPORTED_PHOTOMETRIC, UNSUPPORTED_DATATYPE,
- *   UNSUPPORTED_TRANSFER_SYNTAX, HU_IMPLAUSIBLE (a rescale that is not a number); RangeError for a frame index or output range that the caller got wrong.
+ *   UNSUPPORTED_TRANSFER_SYNTAX, HU_IMPLAUSIBLE (a rescale slope of 0 or not a number); RangeError for a frame index or output range that the caller got wrong.
  */
 export async function decodeFrameHu(
   fileBytes: Uint8Array,

@@ -371,6 +371,16 @@ describe("rejections", () => {
     expect(await hu(plain)).toEqual([-1019, -1018]);
   });
 
+  it("refuses a rescale slope of 0, which made the slice a constant", async () => {
+    for (const slope of ["0", "0.0", "-0"]) {
+      const f = ct({ ...good, slope });
+      expect(await codes(hu(f))).toEqual(["HU_IMPLAUSIBLE"]);
+      expect(() => checkPixelFormat(header(f))).toThrow(/RescaleSlope is 0/);
+    }
+    // Any other finite slope, negative ones included, is the header's to decide.
+    expect(await hu(ct({ ...good, slope: "-1", intercept: "0" }))).toEqual([-1, -2, -3, -4]);
+  });
+
   it("refuses encapsulated pixel data under a native transfer syntax", async () => {
     const f = buildFile({
       ts: TS.explicitLE,
