@@ -14,13 +14,14 @@ export const REASON_CODES = {
   ARCHIVE_UNSAFE:
     "The archive (a zip, or a gzip-compressed NIfTI) is unsafe to expand: path traversal, absolute or nested archive entries, an implausible compression ratio (over 100:1 by default, zip entries and .nii.gz alike), or a corrupt central directory.",
   TRUNCATED:
-    "A file ends before the data its header declares, or a file an upload's manifest.json lists is missing or of another size.",
+    "A file ends before the data its header declares, its pixel data is not the size its header's image dimensions need, or a file an upload's manifest.json lists is missing or of another size.",
   MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",
   MISSING_GEOMETRY:
     "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid, or makes the volume longer than any body (over 2500 mm along an axis).",
   NOT_CT: "The image is not CT (modality and SOP class).",
   UNSUPPORTED_TRANSFER_SYNTAX: "The DICOM transfer syntax is not one this pipeline decodes.",
-  UNSUPPORTED_DATATYPE: "The NIfTI datatype (complex, RGB, ...) cannot hold Hounsfield units.",
+  UNSUPPORTED_DATATYPE:
+    "The NIfTI datatype (complex, RGB, ...) or the DICOM bit depth (BitsAllocated, BitsStored) cannot hold Hounsfield units.",
   UNSUPPORTED_PHOTOMETRIC: "The DICOM photometric interpretation is not MONOCHROME1 or MONOCHROME2.",
   NOT_A_VOLUME:
     "The data is not a single 3-D volume (more than one time point or channel, or fewer than 3 dims).",

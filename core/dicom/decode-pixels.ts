@@ -115,11 +115,21 @@ export function checkPixelFormat(header: DicomHeader, where: { file: string } = 
       `BitsAllocated ${header.bitsAllocated} is not 8, 16 or 32; such pixels cannot hold Hounsfield units.`,
       where,
     );
+  // More stored bits than allocated ones is no layout at all; bitLayout would quietly read BitsAllocated.
+  if (header.bitsStored > header.bitsAllocated)
+    reject(
+      "UNSUPPORTED_DATATYPE",
+      `BitsStored ${header.bitsStored} exceeds BitsAllocated ${header.bitsAllocated}; the pixels' layout is unknown.`,
+      where,
+    );
   const needed = header.rows * header.columns * (header.bitsAllocated / 8) * header.numberOfFrames;
-  if (!pd.encapsulated && pd.length >= 0 && pd.length < needed)
+  // Native Pixel Data is exactly the frames the header describes, plus the one pad byte of an odd length
+  // (PS3.5 7.1.1). Longer data is another image than the header says (a slice relabelled 8-bit, a frame
+  // count or matrix edited), and reading its first bytes as the declared frames gave garbage.
+  if (!pd.encapsulated && pd.length >= 0 && (pd.length < needed || pd.length > needed + (needed % 2)))
     reject(
       "TRUNCATED",
-      `Pixel Data holds ${pd.length} bytes; ${header.numberOfFrames} frame(s) of ${header.columns}x${header.rows} need ${needed}.`,
+      `Pixel Data holds ${pd.length} bytes; ${header.numberOfFrames} frame(s) of ${header.columns}x${header.rows} at ${header.bitsAllocated} bits need ${needed}.`,
       where,
     );
   checkRescale(header, where);

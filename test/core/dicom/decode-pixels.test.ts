@@ -324,6 +324,26 @@ describe("rejections", () => {
     expect(await codes(hu(noRows))).toEqual(["MISSING_PIXEL_DATA"]);
   });
 
+  it("refuses native pixel data longer than the header's frames, except the pad byte of an odd length", async () => {
+    const pixels = (n: number) => ({ tag: 0x7fe00010, vr: "OB", bytes: new Uint8Array(n) }) as Element;
+    const file = (o: CtOptions, n: number) =>
+      buildFile({ ts: TS.explicitLE, elements: [...ctElements(o), pixels(n)] });
+    // 2x3 pixels of 16 bits need 12 bytes; 24 are a second frame (or a slice relabelled 8-bit) too many.
+    expect(await codes(hu(file({}, 24)))).toEqual(["TRUNCATED"]);
+    expect(() => checkPixelFormat(header(file({}, 24)))).toThrow(/holds 24 bytes.*need 12/);
+    expect(await codes(hu(file({ bitsAllocated: 8, bitsStored: 8 }, 12)))).toEqual(["TRUNCATED"]);
+    // 3x3 pixels of 8 bits: 9 bytes, written as 10 (values are padded to even length).
+    const odd = { rows: 3, columns: 3, bitsAllocated: 8, bitsStored: 8 };
+    expect(await hu(file(odd, 10))).toHaveLength(9);
+    expect(await codes(hu(file(odd, 12)))).toEqual(["TRUNCATED"]);
+  });
+
+  it("refuses BitsStored above BitsAllocated", async () => {
+    const f = ct({ ...good, bitsStored: 20, highBit: 19 });
+    expect(await codes(hu(f))).toEqual(["UNSUPPORTED_DATATYPE"]);
+    expect(() => checkPixelFormat(header(f))).toThrow(/BitsStored 20 exceeds BitsAllocated 16/);
+  });
+
   it("reports a file that turns out shorter than its header said", async () => {
     const f = ct({ samples: new Array(64).fill(7) });
     const h = parseDicomHeader(f.subarray(0, f.length - 40), "test.dcm", f.length);

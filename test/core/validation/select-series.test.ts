@@ -218,6 +218,26 @@ describe("selectSeries", () => {
     expect(selectSeries(groupSeries([...headers, other])).chosen.slices).toHaveLength(24);
   });
 
+  it("rejects a series whose slices disagree on their pixel format, naming an odd file", () => {
+    for (const change of [
+      { bitsAllocated: 8, bitsStored: 8, highBit: 7 },
+      { bitsStored: 16, highBit: 15 },
+      { pixelRepresentation: 1 as const },
+      { samplesPerPixel: 3 },
+    ]) {
+      const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.9" });
+      Object.assign(headers[12]!, change);
+      const err = rejection(() => selectSeries(groupSeries(headers)));
+      expect(err?.code).toBe("INCONSISTENT_SERIES");
+      expect(err?.file).toBe(headers[12]!.file);
+      expect(err?.message).toMatch(/1 file\(s\) of the series have another pixel format than the other 23/);
+    }
+    // Rescale differs from slice to slice in real series; that is not the pixel format.
+    const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.9" });
+    headers[3]!.frames[0]!.rescaleIntercept = -1000;
+    expect(selectSeries(groupSeries(headers)).chosen.slices).toHaveLength(24);
+  });
+
   it("keeps a localizer slice out of the stack even in the stack's plane and matrix", () => {
     const headers = fakeStack(24, [0, 0, 0], [0, 0, 2.5], { series: "1.8" });
     const scout = fakeHeader({
