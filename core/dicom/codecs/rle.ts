@@ -53,6 +53,23 @@ export function decodePackBits(
   return o;
 }
 
+/** How many bytes a whole PackBits segment decodes to (a literal cut by the segment end counts what is there). */
+export function packBitsLength(src: Uint8Array): number {
+  let i = 0;
+  let n = 0;
+  while (i < src.length) {
+    const h = src[i++]!;
+    if (h < 128) {
+      n += Math.min(h + 1, src.length - i);
+      i += h + 1;
+    } else if (h > 128 && i < src.length) {
+      n += 257 - h;
+      i++;
+    }
+  }
+  return n;
+}
+
 /**
  * Decode one RLE frame of width x height single-component pixels of `bitsAllocated` bits.
  * Samples come back in the native byte order of a Uint8Array / Uint16Array / Uint32Array view.
@@ -90,6 +107,15 @@ export function decodeRle(
     const byteInSample = bytesPerSample - 1 - s;
     const written = decodePackBits(fragment.subarray(from, to), out, pixels, byteInSample, bytesPerSample);
     if (written < pixels) throw new CodecError("An RLE segment ends before the frame is complete.");
+    // A segment that holds more than the frame is a frame of another size than the header's (Rows or
+    // Columns edited): decoding its first bytes gave a scrambled image. Less than a row or column extra is
+    // the non-conformant padding some writers add (pydicom accepts it with a warning); a real difference of
+    // size is at least one of them.
+    const total = packBitsLength(fragment.subarray(from, to));
+    if (total - pixels >= Math.min(width, height))
+      throw new CodecError(
+        `An RLE segment holds ${total} pixels; the header says ${width}x${height} (${pixels}), so the frame is of another size.`,
+      );
   }
   const samples =
     bytesPerSample === 1

@@ -447,6 +447,11 @@ describe("encapsulated RLE", () => {
     expect(await codes(hu(rleFile([shortSegment])))).toEqual(["TRUNCATED"]);
   });
 
+  it("reports a frame larger than the header's rows and columns as TRUNCATED, as a JPEG codestream is", async () => {
+    const big = rleFrame16(Array.from({ length: 24 }, (_, i) => i)); // a 6x4 frame under a 3x2 header
+    expect(await codes(hu(rleFile([big])))).toEqual(["TRUNCATED"]);
+  });
+
   it("reports encapsulated pixel data with no fragments as missing", async () => {
     expect(await codes(hu(rleFile([], [], 1)))).toEqual(["MISSING_PIXEL_DATA"]);
   });

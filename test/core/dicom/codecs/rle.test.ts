@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CodecError } from "../../../../core/dicom/codecs/frame.js";
-import { decodePackBits, decodeRle } from "../../../../core/dicom/codecs/rle.js";
+import { decodePackBits, decodeRle, packBitsLength } from "../../../../core/dicom/codecs/rle.js";
 import { concat, packBits, rleFrame16 } from "../dicom-builder.js";
 
 const hex = (s: string) => Uint8Array.from(s.split(" "), (b) => Number.parseInt(b, 16));
@@ -82,5 +82,27 @@ describe("RLE frames", () => {
     expect(() => decodeRle(badOffsets, 2, 2, 16)).toThrow(/offsets/);
     expect(() => decodeRle(good, 3, 2, 16)).toThrow(/ends before/);
     expect(() => decodeRle(good, 2, 2, 12)).toThrow(CodecError);
+  });
+
+  it("refuses a frame that holds more pixels than the header's rows and columns", () => {
+    const samples = Array.from({ length: 64 }, (_, i) => i * 37);
+    const frame = rleFrame16(samples); // 8x8
+    expect(Array.from(decodeRle(frame, 8, 8, 16).samples)).toEqual(samples);
+    expect(() => decodeRle(frame, 4, 4, 16)).toThrow(/holds 64 pixels; the header says 4x4 \(16\)/);
+    expect(() => decodeRle(frame, 8, 7, 16)).toThrow(CodecError);
+    expect(() => decodeRle(frame, 7, 8, 16)).toThrow(CodecError);
+    // One pad byte decoded as a pixel (a writer's non-conformant padding) is not another size.
+    const header = new Uint8Array(64);
+    new DataView(header.buffer).setUint32(0, 1, true);
+    new DataView(header.buffer).setUint32(4, 64, true);
+    const padded = concat([header, packBits(Uint8Array.of(1, 2, 3, 4)), Uint8Array.of(0, 0)]);
+    expect(Array.from(decodeRle(padded, 2, 2, 8).samples)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("measures a whole PackBits segment", () => {
+    expect(packBitsLength(hex("FE AA 02 80 00 2A FD AA 03 80 00 2A 22 F7 AA"))).toBe(24);
+    expect(packBitsLength(hex("05 01 02"))).toBe(2);
+    expect(packBitsLength(hex("FD"))).toBe(0);
+    expect(packBitsLength(hex("80 00"))).toBe(0);
   });
 });
