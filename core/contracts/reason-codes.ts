@@ -17,7 +17,7 @@ export const REASON_CODES = {
     "A file ends before the data its header declares, its pixel data is not the size its header's image dimensions need, or a file an upload's manifest.json lists is missing or of another size.",
   MISSING_PIXEL_DATA: "A DICOM image has no (or empty) Pixel Data.",
   MISSING_GEOMETRY:
-    "Image Position/Orientation (Patient) or Pixel Spacing is missing or invalid, or makes the volume longer than any body (over 2500 mm along an axis).",
+    "Image Position/Orientation (Patient) or Pixel Spacing (a NIfTI's sform, or qform and voxel sizes) is missing or invalid, or makes the volume longer than any body (over 2500 mm along an axis).",
   NOT_CT: "The image is not CT (modality and SOP class).",
   UNSUPPORTED_TRANSFER_SYNTAX: "The DICOM transfer syntax is not one this pipeline decodes.",
   UNSUPPORTED_DATATYPE:

@@ -311,6 +311,26 @@ function finish(raw: RawFields, name: string): NiftiHeader {
   };
 }
 
+/**
+ * Without an sform the voxel sizes are pixdim[1..3]. One that is 0 or not a number along an axis with more
+ * than one voxel is no voxel size: nifti1_io and nibabel read 0 as 1 mm (nibabel's NaN spoils its affine),
+ * and the volume was accepted at a guessed 1 mm spacing without a word. An axis of one voxel needs none.
+ */
+function rejectUnusableVoxelSizes(h: NiftiHeader, name: string): void {
+  if (h.geometrySource === "sform") return;
+  const bad = [1, 2, 3].filter((i) => {
+    const v = h.pixdim[i];
+    return h.dims[i - 1]! > 1 && !(v !== undefined && Number.isFinite(v) && v !== 0);
+  });
+  if (bad.length === 0) return;
+  const from = h.geometrySource === "qform" ? "qform" : "fallback geometry (no sform or qform)";
+  reject(
+    "MISSING_GEOMETRY",
+    `The ${from} takes its voxel sizes from pixdim, and ${bad.map((i) => `pixdim[${i}] is ${h.pixdim[i]}`).join(", ")}: the voxel spacing is unknown.`,
+    { file: name },
+  );
+}
+
 /** A pixdim usable as a voxel size: |v| when non-zero and finite, else 1 (as nifti1_io does). */
 const voxelSize = (v: number | undefined): number =>
   v !== undefined && Number.isFinite(v) && v !== 0 ? Math.abs(v) : 1;
@@ -443,8 +463,13 @@ export function parseNiftiHeader(bytes: Uint8Array, name: string): NiftiHeader {
   return h;
 }
 
-/** The header's geometry in this project's LPS convention, with FALLBACK_GEOMETRY when it was assumed. */
+/**
+ * The header's geometry in this project's LPS convention, with FALLBACK_GEOMETRY when it was assumed.
+ * @throws InputRejected MISSING_GEOMETRY when the qform or fallback takes a voxel size from a pixdim that is
+ *   0 or not a number.
+ */
 export function niftiGeometry(h: NiftiHeader, name: string): { geometry: Geometry; warnings: Warning[] } {
+  rejectUnusableVoxelSizes(h, name);
   const geometry = geometryFromRas(h.rasAffine, h.dims);
   const warnings: Warning[] = [];
   if (h.geometrySource === "fallback") {

@@ -165,6 +165,34 @@ describe("parseNiftiHeader: geometry (sform > qform > fallback)", () => {
     expect(warnings[0]).toMatchObject({ code: "FALLBACK_GEOMETRY", file: "scan.nii" });
   });
 
+  it("rejects a qform or fallback whose voxel size is 0 or not a number, rather than assume 1 mm", () => {
+    for (const dz of [0, Number.NaN]) {
+      for (const codes of [{ qformCode: 1, ...rotZ90 }, {}]) {
+        const h = parseNiftiHeader(tiny({ ...codes, pixdim: [1, 0.7, 0.8, dz] }), "scan.nii");
+        expect(codeOf(() => niftiGeometry(h, "scan.nii"))).toBe("MISSING_GEOMETRY");
+        expect(() => niftiGeometry(h, "scan.nii")).toThrow(/pixdim\[3\] is (0|NaN)/);
+      }
+      // The sform carries its own voxel sizes; an axis of one voxel needs none.
+      const s = parseNiftiHeader(tiny({ sformCode: 1, srow: SFORM, pixdim: [1, dz, dz, dz] }), "x.nii");
+      expect(niftiGeometry(s, "x.nii").warnings).toEqual([]);
+      const flat = parseNiftiHeader(
+        buildNifti({
+          dim: [3, 2, 3, 1],
+          datatype: "int16",
+          data: encodeValues(new Array(6).fill(0), "int16", true),
+          qformCode: 1,
+          ...rotZ90,
+          pixdim: [1, 2, 3, dz],
+        }),
+        "x.nii",
+      );
+      near(niftiGeometry(flat, "x.nii").geometry.spacing, [2, 3, 1], 1e-9);
+    }
+    // A negative pixdim is a voxel size with a sign, read as its magnitude as before.
+    const neg = parseNiftiHeader(tiny({ qformCode: 1, ...rotZ90, pixdim: [1, 2, 3, -4] }), "x.nii");
+    near(niftiGeometry(neg, "x.nii").geometry.spacing, [2, 3, 4], 1e-9);
+  });
+
   it("converts the geometry to LPS: voxelToRas of the geometry gives back the RAS affine", () => {
     const h = parseNiftiHeader(tiny({ version: 2, sformCode: 1, srow: SFORM }), "x.nii");
     const { geometry, warnings } = niftiGeometry(h, "x.nii");
