@@ -164,6 +164,16 @@ function finishVolume(
   const { geometry, warnings } = niftiGeometry(header, name);
   const data = sink.result();
   const replaced = replaceNonFinite(data);
+  // Integer voxels are always numbers, so any that is not after scaling overflowed, as do float voxels the
+  // sink saw turn infinite: a scaling error (scl_slope 1e38), not padding. Read as -1024 HU, they passed as
+  // air and the volume as a CT.
+  const overflowed = niftiDatatype(header.datatype)!.integer ? replaced : sink.overflowed;
+  if (overflowed > 0)
+    reject(
+      "HU_IMPLAUSIBLE",
+      `${overflowed} voxel(s) overflow to infinity when scaled by scl_slope ${header.sclSlope} and scl_inter ${header.sclInter}: the scaling is wrong, and the values are not Hounsfield units.`,
+      { file: name },
+    );
   if (replaced > 0)
     warnings.push({
       code: "NON_FINITE_VOXELS",
@@ -600,6 +610,8 @@ class VoxelSink {
   private pendingLength = 0;
   private scratch: Uint8Array | undefined;
   private written = 0;
+  /** Float voxels that were numbers when stored and infinite once scaled. */
+  overflowed = 0;
   private min = Number.POSITIVE_INFINITY;
   private max = Number.NEGATIVE_INFINITY;
 
@@ -678,6 +690,8 @@ class VoxelSink {
     } else if (this.scaled) {
       const nv = v as ArrayLike<number>;
       for (let i = 0; i < n; i++) out[w + i] = nv[i]! * this.slope + this.inter;
+      for (let i = 0; i < n; i++)
+        if (!Number.isFinite(out[w + i]!) && Number.isFinite(nv[i]!)) this.overflowed++;
     } else {
       // Unscaled: a typed-array copy converts exactly (the plan guarantees int16 output only when it fits).
       out.set(v as ArrayLike<number>, w);

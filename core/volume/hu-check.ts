@@ -6,13 +6,23 @@
  *  1. The range must look like HU at all: some voxel must be negative (every CT holds air or lung, at about
  *     -1000 HU; MR, PET and unscaled 8-bit data are >= 0), and max - min must span at least 200 HU (air to
  *     soft tissue spans ~1000; normalised or probability images span a few units).
- *  2. There must be evidence of air: at least 0.2 % of voxels below -900 HU, or a histogram mode (a local
- *     maximum of the 10-HU histogram smoothed over 50 HU, holding at least 0.1 % of voxels) within
+ *  2. The values must be on the Hounsfield scale: at most 2 % of voxels above 4000 HU (or infinite), where
+ *     nothing in a body is (metal reaches 3071 HU, or more on extended scales, in a few hundred mL at
+ *     most); a scaling error (scl_slope 1000, a rescale slope of 1e38) puts every soft-tissue voxel there.
+ *  3. There must be a body: at least 1 % of voxels at or above -500 HU (fat, soft tissue and bone fill a
+ *     share of any CT many times over). A slope of -1 with the usual intercept of -1024 puts every voxel at or
+ *     below -1024 HU, air still where air belongs.
+ *  4. They must not be negated: at most 10 % of voxels in [900, 1200] HU, air's mirror image, unless the air
+ *     window holds more. Bone of that density is a few % of any scan; a negated CT (slope -1) holds its
+ *     air and lungs there, and its dense bone passed for air below.
+ *  5. There must be evidence of air: at least 0.2 % of voxels in [-1200, -900) HU, or a histogram mode (a
+ *     local maximum of the 10-HU histogram smoothed over 50 HU, holding at least 0.1 % of voxels) within
  *     [-1100, -850] HU. A volume with neither is rejected: air outside the body and in the lungs and bowel is
- *     always in the field of view of a diagnostic CT.
+ *     always in the field of view of a diagnostic CT. Values below -1200 HU are padding (-2048, -3024) or
+ *     another scale (air at -1,024,000 with scl_slope 1000), not air.
  * The range is computed over every voxel; the histogram over at most ~2 M voxels taken with a fixed stride
  * that is coprime with the slice size (so it does not alias onto a few columns of every slice).
- * Non-finite voxels are ignored.
+ * NaN voxels are ignored; infinite ones (a scaling overflow) count as off the scale.
  */
 
 import type { Reason } from "../contracts/validation-report.js";
@@ -23,6 +33,17 @@ export const HU_CHECK = {
   maxSamples: 2_000_000,
   minRangeHu: 200,
   airBelowHu: -900,
+  /** Air reads about -1000 HU; below this, values are padding or on another scale, not air. */
+  airFloorHu: -1200,
+  /** Above this no tissue, bone or metal of a body lies on the Hounsfield scale. */
+  offScaleAboveHu: 4000,
+  maxOffScaleFraction: 0.02,
+  /** From here up lie fat, soft tissue and bone: the body. */
+  tissueFromHu: -500,
+  minTissueFraction: 0.01,
+  /** Air's window mirrored: where a negated CT holds its air and lungs. */
+  mirrorWindowHu: [900, 1200] as const,
+  maxMirrorFraction: 0.1,
   minAirFraction: 0.002,
   airPeakWindowHu: [-1100, -850] as const,
   minPeakFraction: 0.001,
@@ -59,10 +80,27 @@ export function checkHuPlausible(vol: Volume): HuCheckResult {
     );
 
   const h = sampledHistogram(data, vol.dims[0] * vol.dims[1]);
-  const airFraction = h.samples > 0 ? h.belowAir / h.samples : 0;
+  const share = (n: number) => (h.samples > 0 ? n / h.samples : 0);
+  const pct = (f: number) => (f * 100).toFixed(2);
+  if (share(h.offScale) > HU_CHECK.maxOffScaleFraction)
+    return fail(
+      `${pct(share(h.offScale))} % of voxels lie above ${HU_CHECK.offScaleAboveHu} HU (range ${range}), where nothing in a body does: ` +
+        "the values are on another scale than Hounsfield units (a wrong rescale slope or scl_slope?).",
+    );
+  if (share(h.tissue) < HU_CHECK.minTissueFraction)
+    return fail(
+      `Only ${pct(share(h.tissue))} % of voxels lie at or above ${HU_CHECK.tissueFromHu} HU (range ${range}), where a body's fat, soft tissue ` +
+        "and bone are: the values are not Hounsfield units (a negative or wrong rescale slope?).",
+    );
+  const airFraction = share(h.belowAir);
+  if (share(h.mirror) > HU_CHECK.maxMirrorFraction && h.mirror > h.belowAir)
+    return fail(
+      `${pct(share(h.mirror))} % of voxels lie in [${HU_CHECK.mirrorWindowHu[0]}, ${HU_CHECK.mirrorWindowHu[1]}] HU, air's mirror image, ` +
+        `and only ${pct(airFraction)} % near air (range ${range}): the values look negated or shifted (a wrong rescale slope, intercept or scl_slope?).`,
+    );
   if (airFraction >= HU_CHECK.minAirFraction || hasAirPeak(h)) return { ok: true, huRange };
   return fail(
-    `No air: ${(airFraction * 100).toFixed(2)} % of voxels are below ${HU_CHECK.airBelowHu} HU and no histogram ` +
+    `No air: ${pct(airFraction)} % of voxels are in [${HU_CHECK.airFloorHu}, ${HU_CHECK.airBelowHu}) HU and no histogram ` +
       `peak lies in [${HU_CHECK.airPeakWindowHu[0]}, ${HU_CHECK.airPeakWindowHu[1]}] HU (range ${range}).`,
   );
 }
@@ -101,7 +139,14 @@ function floatRange(data: Float32Array): [number, number] | undefined {
 interface Histogram {
   counts: Float64Array;
   samples: number;
+  /** Samples in [airFloorHu, airBelowHu). */
   belowAir: number;
+  /** Samples above offScaleAboveHu, or infinite. */
+  offScale: number;
+  /** Samples in mirrorWindowHu. */
+  mirror: number;
+  /** Finite samples at or above tissueFromHu. */
+  tissue: number;
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -114,20 +159,27 @@ export function sampleStride(voxels: number, sliceVoxels: number): number {
 }
 
 function sampledHistogram(data: ArrayLike<number>, sliceVoxels: number): Histogram {
-  const { binHu, histogramLowHu, histogramHighHu, airBelowHu } = HU_CHECK;
+  const { binHu, histogramLowHu, histogramHighHu, airBelowHu, airFloorHu, offScaleAboveHu } = HU_CHECK;
+  const [mirrorLow, mirrorHigh] = HU_CHECK.mirrorWindowHu;
   const counts = new Float64Array(Math.ceil((histogramHighHu - histogramLowHu) / binHu));
   const stride = sampleStride(data.length, sliceVoxels);
   let samples = 0;
   let belowAir = 0;
+  let offScale = 0;
+  let mirror = 0;
+  let tissue = 0;
   for (let i = 0; i < data.length; i += stride) {
     const v = data[i]!;
-    if (!Number.isFinite(v)) continue;
+    if (Number.isNaN(v)) continue;
     samples++;
-    if (v < airBelowHu) belowAir++;
+    if (v >= HU_CHECK.tissueFromHu && v <= offScaleAboveHu) tissue++;
+    if (v > offScaleAboveHu || v === Number.NEGATIVE_INFINITY) offScale++;
+    else if (v < airBelowHu && v >= airFloorHu) belowAir++;
+    else if (v >= mirrorLow && v <= mirrorHigh) mirror++;
     const b = Math.floor((v - histogramLowHu) / binHu);
     if (b >= 0 && b < counts.length) counts[b]!++;
   }
-  return { counts, samples, belowAir };
+  return { counts, samples, belowAir, offScale, mirror, tissue };
 }
 
 /** A local maximum of the smoothed histogram, with enough mass, centred in the air window. */

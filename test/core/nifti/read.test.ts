@@ -585,6 +585,21 @@ describe("voxels without a number", () => {
     expect(warnings[0]!.message).toMatch(/^3 voxel\(s\) held no number/);
   });
 
+  it("rejects voxels that were numbers when stored and overflow to infinity when scaled, rather than call them padding", async () => {
+    const int16 = volumeFile([0, -1, 4, 40], "int16", { slope: 1e38 });
+    expect(await codeOf(readNifti(bytesEntry(int16, "huge.nii")))).toBe("HU_IMPLAUSIBLE");
+    await expect(readNifti(bytesEntry(int16, "huge.nii"))).rejects.toThrow(
+      /2 voxel\(s\) overflow to infinity/,
+    );
+    const float = volumeFile([0, Number.NaN, 4, 40.5], "float32", { slope: 1e38 });
+    expect(await codeOf(readNifti(bytesEntry(float, "huge.nii")))).toBe("HU_IMPLAUSIBLE");
+    // Stored NaN under a scaling that overflows nothing is still padding.
+    const nan = volumeFile([-1000, Number.NaN, 40], "float32", { slope: 2, inter: 0 });
+    const { volume, warnings } = await readNifti(bytesEntry(nan, "nan.nii"));
+    expect([...volume.data]).toEqual([-2000, -1024, 80]);
+    expect(warnings.map((w) => w.code)).toEqual(["NON_FINITE_VOXELS"]);
+  });
+
   it("warns of nothing on finite float data", async () => {
     const { warnings } = await readNifti(bytesEntry(volumeFile([-1000, 0, 40], "float32"), "ok.nii"));
     expect(warnings.map((w) => w.code)).not.toContain("NON_FINITE_VOXELS");

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { REASON_CODES } from "../../../core/contracts/reason-codes.js";
 import type { Volume } from "../../../core/contracts/volume.js";
 import { readNifti } from "../../../core/nifti/read.js";
 import { checkHuPlausible, HU_CHECK, sampleStride } from "../../../core/volume/hu-check.js";
@@ -61,7 +62,7 @@ describe("checkHuPlausible on synthetic volumes", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.reason.code).toBe("HU_IMPLAUSIBLE");
-      expect(r.reason.message).toMatch(/0\.10 % of voxels are below -900 HU/);
+      expect(r.reason.message).toMatch(/0\.10 % of voxels are in \[-1200, -900\) HU/);
       expect(r.huRange).toEqual([-950, 40]);
     }
   });
@@ -90,6 +91,90 @@ describe("checkHuPlausible on synthetic volumes", () => {
     );
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason.message).toMatch(/span only 27\.2/);
+  });
+
+  it("rejects values on another scale: scl_slope 1000 puts air at -1,024,000 and soft tissue above 4000 HU", () => {
+    const chest: [number, number][] = [
+      [-1024, 3000],
+      [-850, 4000],
+      [40, 2900],
+      [700, 100],
+    ];
+    const scaled = chest.map(([v, n]) => [v * 1000, n] as [number, number]);
+    const r = checkHuPlausible(mix(scaled, true));
+    expect(r).toMatchObject({ ok: false, reason: { code: "HU_IMPLAUSIBLE" } });
+    if (!r.ok) expect(r.reason.message).toMatch(/30\.00 % of voxels lie above 4000 HU/);
+    // Air scaled out of its window is no air, even where nothing lies above 4000 HU.
+    const negative = checkHuPlausible(
+      mix(
+        [
+          [-1_024_000, 3000],
+          [-5, 7000],
+        ],
+        true,
+      ),
+    );
+    expect(negative.ok).toBe(false);
+    if (!negative.ok)
+      expect(negative.reason.message).toMatch(/No air: 0\.00 % of voxels are in \[-1200, -900\)/);
+    // Infinite voxels (an overflowing rescale) are off the scale too.
+    const inf = mix(chest, true);
+    for (let i = 0; i < 500; i++) inf.data[i] = Number.POSITIVE_INFINITY;
+    expect(checkHuPlausible(inf).ok).toBe(false);
+  });
+
+  it("rejects negated values (slope -1): air and lungs at +1000, dense bone where air should be", () => {
+    const negated = mix([
+      [1024, 3000],
+      [850, 1000],
+      [950, 3000],
+      [-40, 2900],
+      [-1000, 100],
+    ]);
+    const r = checkHuPlausible(negated);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason.message).toMatch(/look negated/);
+    // DICOM slope -1 with intercept -1024: air stays at -1024 and the body goes below it.
+    const below = mix([
+      [-1024, 3000],
+      [-1874, 4000],
+      [-2088, 2900],
+      [-2748, 100],
+    ]);
+    const b = checkHuPlausible(below);
+    expect(b.ok).toBe(false);
+    if (!b.ok) expect(b.reason.message).toMatch(/Only 0\.00 % of voxels lie at or above -500 HU/);
+  });
+
+  it("accepts real CT's extremes: metal to 3071 HU and beyond, padding at -2048 or -3024, dense bone", () => {
+    const r = checkHuPlausible(
+      mix([
+        [-3024, 2100], // outside the reconstruction circle: ~21 % of a slice
+        [-1000, 2000],
+        [-860, 1500],
+        [40, 3500],
+        [1000, 500], // cortical bone
+        [3071, 100], // metal, clipped
+        [15000, 100], // metal on an extended scale
+      ]),
+    );
+    expect(r.ok).toBe(true);
+    expect(
+      checkHuPlausible(
+        mix([
+          [-2048, 2100],
+          [-1000, 2000],
+          [40, 5900],
+        ]),
+      ).ok,
+    ).toBe(true);
+  });
+
+  it("quotes its scale limits in HU_IMPLAUSIBLE's documented meaning", () => {
+    expect(REASON_CODES.HU_IMPLAUSIBLE).toContain(`no body above ${HU_CHECK.tissueFromHu} HU`);
+    expect(REASON_CODES.HU_IMPLAUSIBLE).toContain(
+      `over ${HU_CHECK.maxOffScaleFraction * 100} % of voxels above ${HU_CHECK.offScaleAboveHu} HU`,
+    );
   });
 
   it("ignores non-finite voxels, and rejects a volume without any finite value", () => {
