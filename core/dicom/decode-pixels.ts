@@ -122,11 +122,13 @@ export function checkPixelFormat(header: DicomHeader, where: { file: string } = 
       `BitsStored ${header.bitsStored} exceeds BitsAllocated ${header.bitsAllocated}; the pixels' layout is unknown.`,
       where,
     );
-  const needed = header.rows * header.columns * (header.bitsAllocated / 8) * header.numberOfFrames;
-  // Native Pixel Data is exactly the frames the header describes, plus the one pad byte of an odd length
-  // (PS3.5 7.1.1). Longer data is another image than the header says (a slice relabelled 8-bit, a frame
-  // count or matrix edited), and reading its first bytes as the declared frames gave garbage.
-  if (!pd.encapsulated && pd.length >= 0 && (pd.length < needed || pd.length > needed + (needed % 2)))
+  const frameBytes = header.rows * header.columns * (header.bitsAllocated / 8);
+  const needed = frameBytes * header.numberOfFrames;
+  // Native Pixel Data holds the frames the header describes. Bytes after them are padding that PS3.5 8.1.1
+  // tells receivers to accept (older writers add it; pydicom trims it), but a whole frame more is another
+  // image than the header says (a slice relabelled 8-bit, a frame count or matrix edited), whose first bytes
+  // read as the declared frames gave garbage.
+  if (!pd.encapsulated && pd.length >= 0 && (pd.length < needed || pd.length >= needed + frameBytes))
     reject(
       "TRUNCATED",
       `Pixel Data holds ${pd.length} bytes; ${header.numberOfFrames} frame(s) of ${header.columns}x${header.rows} at ${header.bitsAllocated} bits need ${needed}.`,

@@ -324,7 +324,7 @@ describe("rejections", () => {
     expect(await codes(hu(noRows))).toEqual(["MISSING_PIXEL_DATA"]);
   });
 
-  it("refuses native pixel data longer than the header's frames, except the pad byte of an odd length", async () => {
+  it("refuses native pixel data a whole frame longer than the header's frames, and reads shorter padding past", async () => {
     const pixels = (n: number) => ({ tag: 0x7fe00010, vr: "OB", bytes: new Uint8Array(n) }) as Element;
     const file = (o: CtOptions, n: number) =>
       buildFile({ ts: TS.explicitLE, elements: [...ctElements(o), pixels(n)] });
@@ -332,10 +332,13 @@ describe("rejections", () => {
     expect(await codes(hu(file({}, 24)))).toEqual(["TRUNCATED"]);
     expect(() => checkPixelFormat(header(file({}, 24)))).toThrow(/holds 24 bytes.*need 12/);
     expect(await codes(hu(file({ bitsAllocated: 8, bitsStored: 8 }, 12)))).toEqual(["TRUNCATED"]);
+    // Trailing padding short of a frame (PS3.5 8.1.1: receivers should accept it): the declared frame is read.
+    expect(await hu(file({}, 14))).toHaveLength(6);
+    expect(await hu(file({}, 22))).toHaveLength(6);
     // 3x3 pixels of 8 bits: 9 bytes, written as 10 (values are padded to even length).
     const odd = { rows: 3, columns: 3, bitsAllocated: 8, bitsStored: 8 };
     expect(await hu(file(odd, 10))).toHaveLength(9);
-    expect(await codes(hu(file(odd, 12)))).toEqual(["TRUNCATED"]);
+    expect(await codes(hu(file(odd, 18)))).toEqual(["TRUNCATED"]);
   });
 
   it("refuses BitsStored above BitsAllocated", async () => {
