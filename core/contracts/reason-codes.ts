@@ -27,7 +27,7 @@ export const REASON_CODES = {
     "The data is not a single 3-D volume (more than one time point or channel, or fewer than 3 dims).",
   NO_CT_SERIES: "No series in the input qualifies as an axial CT series (for example only localizers).",
   INCONSISTENT_SERIES:
-    "Slices of the chosen series disagree on size, orientation, pixel spacing or pixel format, or several series are mixed.",
+    "Slices of the chosen series disagree on size, orientation or pixel spacing, or several series are mixed.",
   TOO_FEW_SLICES: "The series has fewer slices than the analysis needs.",
   SLICE_GAP: "Slices are missing: a gap larger than 1.5 x the median slice spacing.",
   NON_UNIFORM_SPACING:

@@ -120,40 +120,6 @@ function rejectStraySlices(
 }
 
 /** The header fields that say how a file's pixels are laid out; slices of one series must agree on them. */
-const PIXEL_FORMAT = [
-  ["BitsAllocated", (h: DicomHeader) => h.bitsAllocated],
-  ["BitsStored", (h: DicomHeader) => h.bitsStored],
-  ["PixelRepresentation", (h: DicomHeader) => h.pixelRepresentation],
-  ["SamplesPerPixel", (h: DicomHeader) => h.samplesPerPixel],
-] as const;
-
-/**
- * Files of the chosen series whose pixel format differs from the series' commonest one. Each file is decoded
- * by its own header, so a slice relabelled 8-bit in a 16-bit series was read as the first half of its bytes
- * (garbage inside the volume) instead of being refused as the README promises.
- */
-function rejectMixedPixelFormats(chosen: SeriesGroup): void {
-  const key = (h: DicomHeader) => PIXEL_FORMAT.map(([, get]) => get(h)).join("|");
-  const byFormat = new Map<string, DicomHeader[]>();
-  for (const h of chosen.headers) {
-    const k = key(h);
-    byFormat.set(k, [...(byFormat.get(k) ?? []), h]);
-  }
-  if (byFormat.size < 2) return;
-  const [common, ...others] = [...byFormat.values()].sort((a, b) => b.length - a.length);
-  const odd = others.flat();
-  const a = common![0]!;
-  const b = odd[0]!;
-  const differ = PIXEL_FORMAT.filter(([, get]) => get(a) !== get(b))
-    .map(([name, get]) => `${name} ${get(b)} instead of ${get(a)}`)
-    .join(", ");
-  reject(
-    "INCONSISTENT_SERIES",
-    `${odd.length} file(s) of the series have another pixel format than the other ${common!.length} (${differ}); upload the series as the scanner wrote it.`,
-    { file: b.file },
-  );
-}
-
 /** The larger angle between two orientations' row directions and column directions, degrees. */
 function turnDeg(a: FrameInfo["orientation"], b: FrameInfo["orientation"]): number | undefined {
   if (!a || !b) return undefined;
@@ -268,7 +234,6 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       `The input holds CT series of ${studies.size} different studies; upload the series of one study at a time.`,
     );
   rejectStraySlices(best.group, ranked);
-  rejectMixedPixelFormats(best.group);
   const second = ranked[1];
   let tieBrokenBy: string | undefined;
   if (
