@@ -69,10 +69,14 @@ const ESCAPES = new Map<string, Term>([
   ["(J", { g0: "ascii" }], // ISO-IR 14, JIS X 0201 romaji (see above)
 ]);
 
-/** Terms without code extensions (single value only). */
+/**
+ * Terms without code extensions (single value only). No term, or ISO_IR 6, is ASCII by the standard, but
+ * files that say so and carry Latin-1 names are common (a scanner that never set the attribute): their
+ * upper half is read as ISO 8859-1, as it always was here, rather than the name dropped.
+ */
 const PLAIN_TERMS: Record<string, Term> = {
-  "": { g0: "ascii" },
-  "ISO_IR 6": { g0: "ascii" },
+  "": { g0: "ascii", g1: single("iso-8859-1") },
+  "ISO_IR 6": { g0: "ascii", g1: single("iso-8859-1") },
   "ISO_IR 13": { g0: "ascii", g1: { kind: "kana" } },
   ...Object.fromEntries(
     SINGLE_BYTE.map(([ir, label]) => [`ISO_IR ${ir}`, { g0: "ascii", g1: single(label) }]),
@@ -97,9 +101,10 @@ export type TextValueDecoder = (bytes: Uint8Array, options?: { personName?: bool
 export function textDecoderFor(
   specificCharacterSet: string | readonly string[],
 ): TextValueDecoder | undefined {
+  // Defined Terms as written by hand-made or older files too: "ISO_IR_100", "iso_ir 100", "ISO-IR 100".
   const values = (
     typeof specificCharacterSet === "string" ? specificCharacterSet.split("\\") : [...specificCharacterSet]
-  ).map((v) => v.trim());
+  ).map(canonicalTerm);
   const first = values[0] ?? "";
   const standAlone = STAND_ALONE[first];
   if (standAlone !== undefined) {
@@ -124,6 +129,16 @@ export function textDecoderFor(
   const start: { g0: G0; g1: G1 } = { g0: initial.g0 ?? "ascii", g1: initial.g1 };
   return (bytes, options) =>
     attempt(() => decodeIso2022(bytes, start, extensions, options?.personName ?? false));
+}
+
+/** A Defined Term in the standard's spelling, whatever the case and the space/underscore/hyphen in it. */
+function canonicalTerm(written: string): string {
+  const t = written.trim().toUpperCase();
+  const ir = /^ISO[\s_-]*IR[\s_-]*(\d+)$/.exec(t);
+  if (ir) return `ISO_IR ${ir[1]}`;
+  const ext = /^ISO[\s_-]*2022[\s_-]*IR[\s_-]*(\d+)$/.exec(t);
+  if (ext) return `ISO 2022 IR ${ext[1]}`;
+  return t;
 }
 
 function attempt(decode: () => string | undefined): string | undefined {

@@ -81,9 +81,19 @@ describe("textDecoderFor", () => {
     );
   });
 
+  it("reads Latin-1 names of files that declare no character set (or ASCII), and terms spelled loosely", () => {
+    // Not conformant, but common: a scanner that never set (0008,0005) and writes "Müller".
+    expect(pn("", hex("4d fc 6c 6c 65 72 5e 48 61 6e 73"))).toBe("Müller^Hans");
+    expect(pn("ISO_IR 6", hex("4d fc"))).toBe("Mü");
+    for (const written of ["ISO_IR_100", "iso_ir 100", "ISO-IR 100", " ISO_IR 100 "])
+      expect(pn(written, hex("4d fc"))).toBe("Mü");
+    expect(pn("\\ISO_2022_IR_87", hex("1b 24 42 3b 33 45 44 1b 28 42"))).toBe("山田");
+    // Still nothing for a control byte of the upper half or a broken UTF-8 value.
+    expect(pn("", hex("80 41"))).toBeUndefined();
+    expect(pn("ISO_IR 192", hex("4d fc"))).toBeUndefined();
+  });
+
   it("leaves undecodable values undefined rather than guessing", () => {
-    // No character set: only ASCII.
-    expect(pn("", hex("4d fc"))).toBeUndefined();
     // C1 controls are not ISO 8859 text (WHATWG's latin1 would read windows-1252 here).
     expect(pn("ISO_IR 100", hex("80 41"))).toBeUndefined();
     // Escape sequences need code extensions; unknown escapes and terms are not guessed.
