@@ -31,6 +31,21 @@ export const REFERENCE_PERIPHERAL_CURVES = {
 } as const satisfies Record<string, readonly number[]>;
 
 /**
+ * Reference figures of findings 1-3, read off the same database figure (DESIGN.md §4), approximate and
+ * context only, like the curves above:
+ * 1. lesion count: about 55 % of CAP scans show a single lesion, about 90 % of COVID-19 scans two or more;
+ * 2. attenuation: both classes peak in ground glass near -850 HU; CAP has a second, consolidation peak near
+ *    +100 HU;
+ * 3. extent: CAP lesion volume is mostly under 8 % of the lung volume; COVID-19 spreads wide, its largest
+ *    bin over 20 %.
+ */
+export const REFERENCE_FIGURES = {
+  lesionCount: { capSingleShare: 0.55, covid19MultiFocalShare: 0.9 },
+  attenuation: { groundGlassPeakHu: -850, capConsolidationPeakHu: 100 },
+  extent: { capMostlyUnderPercent: 8, covid19LargestBinOverPercent: 20 },
+} as const;
+
+/**
  * The five lobes of the CT severity score, approximated by the six lung zones (thirds of each lung's
  * height): the right lung's thirds stand for its three lobes; the left upper lobe (with the lingula) spans
  * the upper and middle thirds of the left lung, its lower lobe the lower third.

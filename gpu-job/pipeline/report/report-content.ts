@@ -5,6 +5,7 @@
  */
 import type { Diagnosis } from "../../../core/contracts/diagnosis.js";
 import type { Findings, RegionExtent } from "../../../core/contracts/findings.js";
+import { compareWithReferences } from "../findings/references.js";
 import { UNRELIABLE_CLASS_CODES } from "../scan-caveats.js";
 
 export type Align = "left" | "right";
@@ -148,6 +149,7 @@ function countBlocks(f: Findings): Block[] {
         ],
         ["Ignored as noise", `${l.ignoredSmall.count} component(s), ${ml(l.ignoredSmall.volumeMl)} mL`],
         ["Lesion volume outside the lungs", `${ml(l.outsideLungsMl)} mL`],
+        ["Reference", compareWithReferences(f).lesionCount.text],
       ],
     },
   ];
@@ -190,6 +192,7 @@ function attenuationBlocks(f: Findings): Block[] {
         [`Ground glass (${m.ggoMinHu} to ${m.consolidationMinHu} HU)`, pct(a.ggoFraction)],
         [`Consolidation (${m.consolidationMinHu} HU and above)`, pct(a.consolidationFraction)],
         [`Aerated (below ${m.ggoMinHu} HU)`, pct(a.belowGgoFraction)],
+        ["Reference", compareWithReferences(f).attenuation.text],
       ],
     },
   ];
@@ -219,6 +222,7 @@ function extentBlocks(f: Findings): Block[] {
       align: ["left", "right", "right", "right"],
       note: "Zones are thirds of each lung's own craniocaudal height.",
     },
+    { kind: "facts", rows: [["Reference", compareWithReferences(f).extent.text]] },
     {
       kind: "table",
       header: ["Lobe", "Zones", "% of lobe", "Score (0-5)"],

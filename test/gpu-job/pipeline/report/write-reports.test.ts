@@ -17,6 +17,7 @@ import { runPhantom } from "../../../../core/phantom/run.js";
 import { validatePath } from "../../../../core/validation/validate-path.js";
 import { verifyResultsManifest } from "../../../../gpu-job/job/results-manifest.js";
 import { type AnalyzeResult, analyze } from "../../../../gpu-job/pipeline/analyze.js";
+import { compareWithReferences } from "../../../../gpu-job/pipeline/findings/references.js";
 import { SYNTHETIC_BANNER, withBanner } from "../../../../gpu-job/pipeline/report/images/banner.js";
 import { createRaster } from "../../../../gpu-job/pipeline/report/images/raster.js";
 import {
@@ -116,6 +117,13 @@ describe("report files of a DICOM analysis", () => {
         expect(text).toContain(
           `${s.depthMm} mm ${pct(s.share)} ${pct(s.covid19Reference)} ${pct(s.capReference)}`,
         );
+      // Findings 1-3 against their reference figures, like finding 4 against its curves.
+      const refs = compareWithReferences(f);
+      for (const c of [refs.lesionCount, refs.attenuation, refs.extent]) {
+        expect(c.closerTo).not.toBeNull();
+        expect(text).toContain(`Reference ${flat(c.text).slice(0, 40)}`);
+        expect(text).toContain(flat(c.text).slice(-70));
+      }
       expect(text).toContain(`Bilateral involvement ${f.distribution.bilateral ? "yes" : "no"}`);
       expect(text).toContain(`Lower-zone predominance ${f.distribution.lowerZonePredominant ? "yes" : "no"}`);
       expect(text).toContain(flat(d.impression).slice(0, 60));
@@ -143,6 +151,9 @@ describe("report files of a DICOM analysis", () => {
     expect(html).toContain(d.disclaimer);
     expect(html).toContain(`<td>${CLASS_LABELS[d.diagnosis.predictedClass]}</td>`);
     expect(html).toContain(`CT severity score ${d.findings.extent.severity.score} of 25`);
+    const refs = compareWithReferences(d.findings);
+    for (const c of [refs.lesionCount, refs.attenuation, refs.extent])
+      expect(html).toContain(`<th scope="row">Reference</th><td>${c.text.replace(/'/g, "&#39;")}</td>`);
   });
 
   it.skipIf(!HAVE_DCIODVFY)("writes a SEG that dciodvfy accepts", () => {
@@ -187,6 +198,17 @@ describe("report files in other cases", () => {
     expect(Number(readDicom(join(dir, "lesions.seg.dcm")).NumberOfFrames)).toBe(1);
     expect(existsSync(join(dir, "images/axial-2.png"))).toBe(false);
     expect(readFileSync(join(dir, "report.html"), "utf8")).toContain("no lesion found");
+  });
+
+  it("says there is nothing to compare with the references of findings 1-3 when the scan has no lesion", () => {
+    const none = structuredClone(d);
+    none.findings.lesions.count = 0;
+    const doc = buildReportDocument(none, { axial: [] });
+    const refs = doc.blocks.flatMap((b) =>
+      b.kind === "facts" ? b.rows.filter(([k]) => k === "Reference").map(([, v]) => v) : [],
+    );
+    expect(refs).toHaveLength(3);
+    for (const r of refs) expect(r).toMatch(/No lesion in this scan: nothing to compare\.$/);
   });
 
   it("shows at most three warnings of one code and counts the rest (diagnosis.json keeps them all)", () => {
