@@ -83,7 +83,9 @@ export async function renderPdf(
   text(ctx, report.title, { font: bold, size: 18 });
   ctx.y -= 6;
   disclaimer(ctx, report.disclaimer);
-  for (const b of report.blocks) block(ctx, b);
+  report.blocks.forEach((b, n) => {
+    block(ctx, b, report.blocks[n + 1]);
+  });
   footers(ctx, report);
   return doc.save({ useObjectStreams: false });
 }
@@ -168,11 +170,12 @@ function disclaimer(ctx: Ctx, d: ReportDocument["disclaimer"]): void {
   ctx.y -= height + 8;
 }
 
-function block(ctx: Ctx, b: Block): void {
+function block(ctx: Ctx, b: Block, next: Block | undefined): void {
   switch (b.kind) {
     case "heading":
-      // Keep a heading with at least a few lines of what follows.
-      ensure(ctx, 70);
+      // Keep a heading with at least a few lines of what follows, or with the whole row of figures that
+      // follows it (a row never splits, so a heading above it alone would be left at the page's foot).
+      ensure(ctx, next?.kind === "figures" ? 40 + figureRowHeight(ctx, next.figures) + 8 : 70);
       ctx.y -= 10;
       text(ctx, b.text, { font: ctx.bold, size: 13 });
       ctx.page.drawLine({
@@ -286,8 +289,7 @@ function figureWidth(f: Figure, count: number): number {
   return Math.min(CONTENT_WIDTH, f.width >= f.height * 1.4 ? 430 : 300);
 }
 
-function figures(ctx: Ctx, list: Figure[]): void {
-  const gap = 12;
+function figureLayout(ctx: Ctx, list: Figure[]) {
   const layout = list.map((f) => {
     const w = figureWidth(f, list.length);
     const h = (w * f.height) / f.width;
@@ -295,6 +297,14 @@ function figures(ctx: Ctx, list: Figure[]): void {
     return { f, w, h, caption };
   });
   const height = Math.max(...layout.map((l) => l.h + 4 + l.caption.length * SMALL * LINE));
+  return { layout, height };
+}
+
+const figureRowHeight = (ctx: Ctx, list: Figure[]): number => figureLayout(ctx, list).height;
+
+function figures(ctx: Ctx, list: Figure[]): void {
+  const gap = 12;
+  const { layout, height } = figureLayout(ctx, list);
   ensure(ctx, height + 8);
   let x = MARGIN;
   for (const l of layout) {
