@@ -45,6 +45,30 @@ import {
   TRIGGER_KEY_SUFFIXES,
 } from "../runtime-contract.js";
 
+/**
+ * The studies-table calls each function makes (lambdas/adapters/dynamo-study-repository.ts: claim is a
+ * conditional PutItem, every transition an UpdateItem, get a GetItem, listing a Query of the tenant index).
+ * grantReadWriteData/grantReadData also gave Scan (every tenant's studies), DeleteItem and BatchWriteItem,
+ * which no code calls.
+ */
+export const STUDIES_CALLS = {
+  ingest: ["GetItem", "PutItem", "UpdateItem"],
+  jobEvents: ["GetItem", "UpdateItem"],
+  statusApi: ["GetItem", "Query"],
+} as const;
+
+/** The table's calls, and its customer-managed key as the grant*Data methods give it (read, or read+write). */
+function grantStudies(table: dynamodb.ITable, fn: iam.IGrantable, calls: readonly string[]): void {
+  table.grant(fn, ...calls.map((c) => `dynamodb:${c}`));
+  const writes = calls.some((c) => c === "PutItem" || c === "UpdateItem");
+  table.encryptionKey?.grant(
+    fn,
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    ...(writes ? ["kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"] : []),
+  );
+}
+
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
   /** Resources of the storage stack. */
@@ -236,7 +260,7 @@ export class PipelineStack extends Stack {
     });
     const ingestFn = this.ingest.handler.function;
     props.ingestBucket.grantRead(ingestFn, `${INCOMING_PREFIX}*`);
-    props.studiesTable.grantReadWriteData(ingestFn);
+    grantStudies(props.studiesTable, ingestFn, STUDIES_CALLS.ingest);
     this.gpuBatch.grantSubmitJob(ingestFn);
     this.gpuBatch.grantListJobs(ingestFn);
     // Validation hashes UIDs with the deployment's salt, like the job (lambdas/adapters/uid-salt.ts).
@@ -266,7 +290,7 @@ export class PipelineStack extends Stack {
       },
     });
     const jobEventsFn = this.jobEvents.handler.function;
-    props.studiesTable.grantReadWriteData(jobEventsFn);
+    grantStudies(props.studiesTable, jobEventsFn, STUDIES_CALLS.jobEvents);
     // SUCCEEDED only when results/{tenant}/{studyId}/manifest.json exists.
     props.resultsBucket.grantRead(jobEventsFn, `${RESULTS_PREFIX}*`);
 
@@ -297,7 +321,7 @@ export class PipelineStack extends Stack {
         "there is no asynchronous event to park.",
     );
     const statusFn = this.statusApiFunction.function;
-    props.studiesTable.grantReadData(statusFn);
+    grantStudies(props.studiesTable, statusFn, STUDIES_CALLS.statusApi);
     // Presigned GETs of results and presigned PUTs of uploads are signed with this function's credentials.
     props.resultsBucket.grantRead(statusFn, `${RESULTS_PREFIX}*`);
     props.ingestBucket.grantPut(statusFn, `${INCOMING_PREFIX}*`);

@@ -133,6 +133,19 @@ describe("pipeline stack services", () => {
   });
 
   describe("Lambda functions", () => {
+    it.each([
+      ["deepsc-ingest", ["GetItem", "PutItem", "UpdateItem"]],
+      ["deepsc-job-events", ["GetItem", "UpdateItem"]],
+      ["deepsc-status-api", ["GetItem", "Query"]],
+    ])("%s may make only the studies-table calls its code makes: %j", (service, calls) => {
+      const [, fn] = functionByService(s, service);
+      const roleId = (fn.Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0]!;
+      const actions = statementsOfRole(s, roleId)
+        .flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]))
+        .filter((a) => a.startsWith("dynamodb:"));
+      expect(actions.sort()).toEqual(calls.map((c) => `dynamodb:${c}`).sort());
+    });
+
     it("reserve the concurrency the deploy prerequisites quote (+ the 100 AWS keeps unreserved)", () => {
       const reserved = Object.values(resourcesOf(s.pipeline, "AWS::Lambda::Function"))
         .map((f) => Number(f.Properties?.ReservedConcurrentExecutions ?? 0))
