@@ -304,6 +304,14 @@ async function encapsulatedSamples(
       `The codestream is ${frame.width}x${frame.height}; the header says ${header.columns}x${header.rows}.`,
       where,
     );
+  // Samples wider than the header allocates cannot be what it describes: a 16-bit codestream under an 8-bit
+  // header read as values cut to 8 bits (a CT slice came out -1152 to -897 HU instead of -1024 to 1254).
+  if (frame.precision !== undefined && frame.precision > header.bitsAllocated)
+    reject(
+      "UNSUPPORTED_DATATYPE",
+      `The codestream is ${frame.precision}-bit; the header allocates ${header.bitsAllocated} bits per pixel (BitsAllocated), so its values would be cut.`,
+      where,
+    );
   const precisionDiffers = frame.precision !== undefined && frame.precision !== header.bitsStored;
   const signDiffers = frame.signed !== undefined && frame.signed !== (header.pixelRepresentation === 1);
   if (precisionDiffers || signDiffers)

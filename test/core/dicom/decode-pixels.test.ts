@@ -476,6 +476,19 @@ describe.skipIf(!haveCorpus)("codec output on the corpus", () => {
     }
   });
 
+  it("refuses a codestream wider than the header allocates (16-bit samples under BitsAllocated 8)", async () => {
+    for (const name of ["CT1_JLSL.dcm", "CT1_J2KR.dcm", "CT1_JPLL.dcm"]) {
+      const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/syntax", name)));
+      const h: DicomHeader = parseDicomHeader(bytes, name, bytes.length);
+      const relabelled = { ...h, bitsAllocated: 8, bitsStored: 8, highBit: 7 };
+      const out = new Float32Array(h.rows * h.columns);
+      expect(await codes(decodeFrameHu(bytes, relabelled, 0, out, 0)), name).toEqual([
+        "UNSUPPORTED_DATATYPE",
+      ]);
+      await decodeFrameHu(bytes, h, 0, out, 0); // as written, it decodes
+    }
+  });
+
   it("warns when a JPEG 2000 codestream disagrees with the header, and honours the header", async () => {
     const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/real/ct_j2k_pixelrep_mismatch.dcm")));
     const h: DicomHeader = parseDicomHeader(bytes, "mismatch.dcm", bytes.length);
