@@ -178,8 +178,16 @@ export function thickerThanModel(
 ): { nativeMm: number; modelMm: number; ratio: number } | null {
   const modelMm = p.zResampling.spacingMm;
   if (modelMm === null) return null;
-  const nativeMm = orientedView(volume).spacing[2];
+  // The slices' separation along their normal: on a gantry-tilted (sheared) grid less than the k spacing.
+  const view = orientedView(volume);
+  const nativeMm = view.spacing[2] * (view.axes[2].native === 2 ? shear(volume) : 1);
   return nativeMm > modelMm * ratio * (1 + 1e-6) ? { nativeMm, modelMm, ratio } : null;
+}
+
+/** |det| of the unit direction columns: 1 for an orthonormal grid, the cosine of the tilt for a sheared one. */
+function shear(g: Geometry): number {
+  const [a, b, c, d, e, f, h, i, j] = g.direction;
+  return Math.abs(a * (e * j - f * i) - b * (d * j - f * h) + c * (d * i - e * h));
 }
 
 /** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */
@@ -310,7 +318,10 @@ export function buildModelGrid(
   }
   const dzModel =
     depth > 1 ? ((positions[1] as number) - (positions[0] as number)) * view.spacing[2] : view.spacing[2];
-  const voxelMl = (dzModel * (view.spacing[1] * rows.step) * (view.spacing[0] * columns.step)) / 1000;
+  // A sheared grid (gantry tilt) has voxels of |det(direction)| the product of their edges (cos of the tilt):
+  // its slices lie closer together than the k axis's spacing says.
+  const voxelMl =
+    (dzModel * (view.spacing[1] * rows.step) * (view.spacing[0] * columns.step) * shear(volume)) / 1000;
   return {
     image,
     depth,

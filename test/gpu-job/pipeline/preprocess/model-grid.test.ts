@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Mat3, Volume } from "../../../../core/contracts/volume.js";
+import type { Mat3, Vec3, Volume } from "../../../../core/contracts/volume.js";
 import {
   areaResize,
   axisMap,
@@ -9,6 +9,7 @@ import {
   lungBox,
   type Preprocessing,
   stackIndices,
+  thickerThanModel,
   windowOnLungs,
   zPositions,
 } from "../../../../gpu-job/pipeline/preprocess/model-grid.js";
@@ -55,6 +56,32 @@ describe("a fixed model pixel size", () => {
     expect(grid.image[0]).toBeCloseTo(0.1875, 6);
     expect(grid.image[1]).toBeCloseTo(0.1875, 6);
     expect(grid.voxelMl).toBeCloseTo((2.5 * 4 * 4) / 1000, 9);
+  });
+
+  it("counts a gantry-tilted (sheared) grid's voxels by their true volume, and its slices by their separation", () => {
+    const t = (20 * Math.PI) / 180;
+    // Image planes tilted 20 degrees about x, stacked along patient z (DICOM positions step in z only).
+    const tilted: Mat3 = [1, 0, 0, 0, Math.cos(t), 0, 0, Math.sin(t), 1];
+    const straight: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+    const p = testPreprocessing({ size: [4, 4], mask: false, spacing: null });
+    const grid = (d: Mat3, k = 2.5) =>
+      buildModelGrid(
+        volume([8, 8, 6], [1, 1, k], d, () => 0),
+        null,
+        p,
+      );
+    expect(grid(tilted).voxelMl).toBeCloseTo(grid(straight).voxelMl * Math.cos(t), 12);
+    // 5.3 mm along k is 4.98 mm between the tilted planes: within twice the 2.5 mm grid, unlike 5.3 mm straight.
+    const g = (d: Mat3) => ({
+      dims: [8, 8, 6] as Vec3,
+      spacing: [1, 1, 5.3] as Vec3,
+      origin: [0, 0, 0] as Vec3,
+      direction: d,
+    });
+    const zGrid = testPreprocessing({ size: [4, 4] });
+    expect(zGrid.zResampling.spacingMm).toBe(2.5);
+    expect(thickerThanModel(g(straight), zGrid, 2)).toEqual({ nativeMm: 5.3, modelMm: 2.5, ratio: 2 });
+    expect(thickerThanModel(g(tilted), zGrid, 2)).toBeNull();
   });
 
   it("scales the model pixel along x and y by pixelScale (the lungScale rule), and its voxel volume with it", () => {
