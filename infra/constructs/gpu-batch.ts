@@ -1,6 +1,6 @@
 /**
- * AWS Batch on GPU instances: managed EC2 compute environments (Spot first, on-demand as fallback, both
- * scaling from zero), one job queue that orders them and cancels jobs stuck RUNNABLE, and the container job
+ * AWS Batch on GPU instances: managed EC2 compute environments (Spot first, then on-demand, both scaling
+ * from zero; Batch moves on to the second when the first is at its maxvCpus, not when Spot is short), one job queue that orders them and cancels jobs stuck RUNNABLE, and the container job
  * definition of the DeepSC-COVID job (one GPU, retried only when the host goes away or the job reports a
  * transient failure with its retryable exit code).
  */
