@@ -190,11 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.init:
         # weights_only=False: the checkpoint also holds the training record (PyTorch >= 2.6 refuses it otherwise).
         init = torch.load(args.init, map_location="cpu", **({"weights_only": False} if _TORCH_2 else {}))
-        # A key the checkpoint lacks was added to the preprocessing later with a default that reproduces the old
-        # behaviour (field_of_view_mm: every training phantom had the 360 mm field of view), so it counts as equal.
+        # A key the checkpoint lacks was added to the preprocessing after it was trained, so it counts as equal.
+        # Not every default reproduces what the checkpoint was trained with (field_of_view_mm's does: every
+        # phantom had 360 mm; z_crop's does not: earlier runs saw the whole stack), so each is named and recorded:
+        # fine-tuning never changes the preprocessing silently.
         current = cfg.to_dict()["preprocess"]
         if init["config"]["name"] != cfg.name or {**current, **init["config"]["preprocess"]} != current:
             raise SystemExit(f"--init {args.init} was trained with another configuration or preprocessing")
+        added = {k: v for k, v in current.items() if k not in init["config"]["preprocess"]}
+        for k, v in added.items():
+            print(f"note: {Path(args.init).name} predates preprocess.{k}; fine-tuning uses {k} = {v!r}", flush=True)
         net.load_state_dict(init["state_dict"])
         previous = init.get("training")
     augment = (
@@ -323,7 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     if previous is not None:
         # Fine-tuning: keep the whole chain of runs (the earlier ones without their per-epoch history).
-        record["initialisedFrom"] = {"checkpoint": Path(args.init).name, "training": {k: v for k, v in previous.items() if k != "history"}}
+        record["initialisedFrom"] = {
+            "checkpoint": Path(args.init).name,
+            "training": {k: v for k, v in previous.items() if k != "history"},
+            # Preprocessing keys the checkpoint predates, with the values this run used.
+            "preprocessAdded": added,
+        }
     if args.val:
         t1 = time.time()
         summary, per_case = evaluate(net, cfg, args.val)

@@ -72,3 +72,19 @@ def test_train_cli_records_the_geometric_augmentation(tiny_data, tmp_path):
     record = json.loads((tmp_path / "aug" / "training.json").read_text())
     assert record["geometricAugmentation"]["probability"] == 0.5
     assert record["geometricAugmentation"]["thickProbability"] == 0.3
+
+
+def test_init_names_and_records_the_preprocessing_a_checkpoint_predates(tiny_data, tmp_path, capsys):
+    import train
+
+    common = ["--config", "light", "--data", str(tiny_data), "--epochs", "1", "--tiles-per-case", "1", "--seed", "7"]
+    assert train.main([*common, "--out", str(tmp_path / "first")]) == 0
+    # A checkpoint saved before z_crop existed (the shipped one is): its preprocessing has no such key.
+    ckpt = torch.load(tmp_path / "first" / "deepsc-light.pt")
+    del ckpt["config"]["preprocess"]["z_crop"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    capsys.readouterr()
+    assert train.main([*common, "--init", str(tmp_path / "old.pt"), "--out", str(tmp_path / "tuned")]) == 0
+    assert "old.pt predates preprocess.z_crop; fine-tuning uses z_crop = 'lung-extent'" in capsys.readouterr().out
+    record = json.loads((tmp_path / "tuned" / "training.json").read_text())
+    assert record["initialisedFrom"]["preprocessAdded"] == {"z_crop": "lung-extent"}
