@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -64,10 +65,13 @@ export async function submitCommand(argv: string[]): Promise<number> {
     let uploadId: string;
     try {
       if (upload.zippedFiles > 0) say(`zipped ${upload.zippedFiles} file(s) into ${upload.file}`);
-      const slot = await client.createUpload(upload.file);
+      const slot = await client.createUpload(upload.file, {
+        bytes: upload.size,
+        sha256: await sha256OfFile(upload.path),
+      });
       uploadId = slot.uploadId;
       say(`uploading ${upload.file} (${(upload.size / 1e6).toFixed(1)} MB) as upload ${uploadId}`);
-      await put(slot.url, upload.path, upload.size);
+      await put(slot.url, slot.headers, upload.path, upload.size);
     } finally {
       await upload.cleanup();
     }
@@ -133,13 +137,23 @@ export async function submitCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** PUT the file to a presigned URL, streamed (S3 takes no chunked uploads: the length is given). */
-async function put(url: string, path: string, size: number): Promise<void> {
+/** The file's SHA-256 (hex), streamed: the presigned URL is signed for exactly these bytes. */
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * PUT the file to a presigned URL, streamed (S3 takes no chunked uploads: the length is given), with the
+ * headers the URL's signature covers.
+ */
+async function put(url: string, signed: Record<string, string>, path: string, size: number): Promise<void> {
   let res: Response;
   try {
     res = await fetch(url, {
       method: "PUT",
-      headers: { "content-length": String(size) },
+      headers: { "content-length": String(size), ...signed },
       body: Readable.toWeb(createReadStream(path)) as ReadableStream,
       duplex: "half",
     } as RequestInit);

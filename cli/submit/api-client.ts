@@ -69,8 +69,12 @@ export class StatusApiClient {
     }
   }
 
-  createUpload(file: (typeof UPLOAD_FILE_NAMES)[number]): Promise<CreateUploadResponse> {
-    return this.#call("POST", "v1/uploads", CreateUploadResponseSchema, JSON.stringify({ file }));
+  /** With the object's size and SHA-256 (hex), the URL takes only those bytes (on AWS; s3rver checks neither). */
+  createUpload(
+    file: (typeof UPLOAD_FILE_NAMES)[number],
+    content: { bytes: number; sha256: string },
+  ): Promise<CreateUploadResponse> {
+    return this.#call("POST", "v1/uploads", CreateUploadResponseSchema, JSON.stringify({ file, ...content }));
   }
 
   listStudies(limit = 100): Promise<StudyList> {

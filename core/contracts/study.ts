@@ -249,12 +249,32 @@ export type ListStudiesQuery = z.infer<typeof ListStudiesQuerySchema>;
  * many files and its manifest.json, put with the tenant role's own credentials under the same folder.
  */
 export const UPLOAD_FILE_NAMES = ["series.zip", "scan.nii", "scan.nii.gz"] as const;
+/** S3 takes at most 5 GiB in one PUT, which is what a presigned URL is. */
+export const MAX_PRESIGNED_PUT_BYTES = 5 * 1024 ** 3;
 export const CreateUploadRequestSchema = z.strictObject({
   /** The object the presigned URL writes: a zipped DICOM series or a NIfTI volume. Default series.zip. */
   file: z
     .enum(UPLOAD_FILE_NAMES)
     .optional()
     .describe("The object to upload: a zipped DICOM series or a NIfTI volume (default series.zip)"),
+  /** The object's size: signed into the URL, so S3 refuses a body of any other length. */
+  bytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PRESIGNED_PUT_BYTES)
+    .optional()
+    .describe(
+      "The object's size in bytes; the URL then takes a body of exactly this length (S3 answers 403 otherwise)",
+    ),
+  /** The object's SHA-256 (hex): signed into the URL, so S3 refuses any other bytes. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
+    .describe(
+      "The object's SHA-256 (64 lower-case hex digits); the URL then takes these bytes only (S3 answers 400 BadDigest otherwise)",
+    ),
 });
 export type CreateUploadRequest = z.infer<typeof CreateUploadRequestSchema>;
 
@@ -264,6 +284,10 @@ export const CreateUploadResponseSchema = z.object({
   key: z.string(),
   method: z.literal("PUT"),
   url: z.string(),
+  /** Headers the PUT must carry as given: those the URL signs (Content-Length, x-amz-checksum-sha256). */
+  headers: z
+    .record(z.string(), z.string())
+    .describe("Headers to send with the PUT exactly as given: the URL's signature covers them"),
   expiresAt: z.string(),
 });
 export type CreateUploadResponse = z.infer<typeof CreateUploadResponseSchema>;

@@ -16,6 +16,7 @@ import {
   currentReason,
   ListStudiesQuerySchema,
   MAX_PRESIGN_SECONDS,
+  MAX_PRESIGNED_PUT_BYTES,
   type Problem,
   ResultsManifestSchema,
   StudyIdSchema,
@@ -306,7 +307,9 @@ function uploadRequest(raw: string | null): CreateUploadRequest {
   }
   const parsed = CreateUploadRequestSchema.safeParse(value);
   if (!parsed.success)
-    throw badRequest(`"file" must be one of ${UPLOAD_FILE_NAMES.join(", ")}, and nothing else may be given.`);
+    throw badRequest(
+      `"file" must be one of ${UPLOAD_FILE_NAMES.join(", ")}, "bytes" a whole number from 1 to ${MAX_PRESIGNED_PUT_BYTES} (one PUT), "sha256" 64 lower-case hex digits, and nothing else may be given.`,
+    );
   return parsed.data;
 }
 
@@ -319,11 +322,16 @@ async function createUpload(
   const uploadId = randomUUID();
   const key = uploadKey(tenant, uploadId, request.file); // series.zip when none is asked for
   const expiresIn = Math.min(cfg.urlExpiresIn, MAX_PRESIGN_SECONDS);
+  const { url, headers } = await deps.signer.presignPut(cfg.ingestBucket, key, expiresIn, {
+    ...(request.bytes !== undefined ? { bytes: request.bytes } : {}),
+    ...(request.sha256 !== undefined ? { sha256: request.sha256 } : {}),
+  });
   return {
     uploadId,
     key,
     method: "PUT",
-    url: await deps.signer.presignPut(cfg.ingestBucket, key, expiresIn),
+    url,
+    headers,
     expiresAt: new Date(deps.now().getTime() + expiresIn * 1000).toISOString(),
   };
 }

@@ -38,6 +38,7 @@ const upload = {
   key: "incoming/a/u1/series.zip",
   method: "PUT",
   url: "http://x/y",
+  headers: { "content-length": "10" },
   expiresAt: "2026-01-01T00:00:00.000Z",
 };
 
@@ -45,17 +46,21 @@ describe("StatusApiClient", () => {
   it("sends the local stack's key as a Bearer token under the API's base path", async () => {
     reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
     const c = new StatusApiClient(base, { kind: "key", key: "k-123" });
-    expect((await c.createUpload("scan.nii.gz")).uploadId).toBe("u1");
+    const content = { bytes: 10, sha256: "ab".repeat(32) };
+    expect((await c.createUpload("scan.nii.gz", content)).uploadId).toBe("u1");
     expect(seen.method).toBe("POST");
     expect(seen.url).toBe("/prod/v1/uploads");
     expect(seen.headers.authorization).toBe("Bearer k-123");
-    expect(JSON.parse(seen.body)).toEqual({ file: "scan.nii.gz" });
+    expect(JSON.parse(seen.body)).toEqual({ file: "scan.nii.gz", ...content });
   });
 
   it("takes the API's URL with or without the routes' /v1/ (as deepsc serve prints them), and says what --api wants", async () => {
     reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
     for (const url of [`${base}/v1/`, `${base}/v1`]) {
-      await new StatusApiClient(url, { kind: "key", key: "k-123" }).createUpload("series.zip");
+      await new StatusApiClient(url, { kind: "key", key: "k-123" }).createUpload("series.zip", {
+        bytes: 1,
+        sha256: "0".repeat(64),
+      });
       expect(seen.url, url).toBe("/prod/v1/uploads");
     }
     for (const bad of ["127.0.0.1:8080", "localhost", "ftp://127.0.0.1/"])

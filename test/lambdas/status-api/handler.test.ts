@@ -1,4 +1,5 @@
 /** Status API Lambda against dynalite and s3rver; presigned URLs are fetched from s3rver for real. */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { APIGatewayProxyEvent } from "aws-lambda";
@@ -260,6 +261,38 @@ describe("status API", () => {
     expect(put.status).toBe(200);
     const stored = await new S3ObjectStore(s3.client, INGEST).get(up.key);
     expect(new TextDecoder().decode(stored)).toBe("zip bytes");
+  });
+
+  it("signs the size and SHA-256 the body gives into the PUT, as headers the client must send (S3 then takes those bytes only)", async () => {
+    const bytes = new TextEncoder().encode("zip bytes, signed");
+    const digest = createHash("sha256").update(bytes).digest();
+    const res = await api(
+      request(
+        "acme",
+        "POST",
+        "/v1/uploads",
+        null,
+        JSON.stringify({ bytes: bytes.length, sha256: digest.toString("hex") }),
+      ),
+    );
+    expect(res.statusCode).toBe(201);
+    const up = body(res) as { key: string; url: string; headers: Record<string, string> };
+    expect(up.headers).toEqual({
+      "content-length": String(bytes.length),
+      "x-amz-checksum-sha256": digest.toString("base64"),
+    });
+    // Signed as headers, not hoisted into the query: S3 compares them with the request it gets.
+    const query = new URL(up.url).searchParams;
+    expect(query.get("X-Amz-SignedHeaders")).toBe("content-length;host;x-amz-checksum-sha256");
+    expect(query.has("x-amz-checksum-sha256")).toBe(false);
+    expect((await fetch(up.url, { method: "PUT", body: bytes, headers: up.headers })).status).toBe(200);
+    expect(await new S3ObjectStore(s3.client, INGEST).get(up.key)).toEqual(bytes);
+    // Without them, only the host is signed (and headers is empty).
+    const plain = body(await api(request("acme", "POST", "/v1/uploads"))) as { url: string; headers: object };
+    expect(new URL(plain.url).searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(plain.headers).toEqual({});
+    for (const bad of ['{"bytes": 0}', '{"bytes": 1.5}', `{"bytes": ${6 * 1024 ** 3}}`, '{"sha256": "ABC"}'])
+      expect((await api(request("acme", "POST", "/v1/uploads", null, bad))).statusCode, bad).toBe(400);
   });
 
   it("presigns a NIfTI volume's PUT when the body asks for one, under a key the ingest Lambda starts on", async () => {
