@@ -285,8 +285,10 @@ export const CreateUploadResponseSchema = z.object({
   method: z.literal("PUT"),
   url: z.string(),
   /** Headers the PUT must carry as given: those the URL signs (Content-Length, x-amz-checksum-sha256). */
+  // Default {}: an API from before the field signed only the host.
   headers: z
     .record(z.string(), z.string())
+    .default({})
     .describe("Headers to send with the PUT exactly as given: the URL's signature covers them"),
   expiresAt: z.string(),
 });
