@@ -98,6 +98,11 @@ export const JOB_ENV = {
   uidSalt: "DEEPSC_UID_SALT",
   /** Writable scratch directory (the root filesystem is read-only). */
   scratchDir: "TMPDIR",
+  /**
+   * Attempts the job definition gives a job in all: with Batch's AWS_BATCH_JOB_ATTEMPT the job knows its last
+   * one, whose transient failure Batch will not retry and so gets a failure.json.
+   */
+  attempts: "DEEPSC_JOB_ATTEMPTS",
 } as const;
 
 /** `DEEPSC_MODEL_URI` value meaning "the model baked into the container image". */

@@ -264,6 +264,7 @@ export class LocalJobRunner implements JobSubmitter {
       AWS_REGION: S3RVER_REGION,
       AWS_BATCH_JOB_ID: jobId,
       AWS_BATCH_JOB_ATTEMPT: String(attempt),
+      [JOB_ENV.attempts]: String(this.#o.maxAttempts),
     };
   }
 

@@ -102,6 +102,8 @@ export const JOB_FAILURE_REASONS = {
   MODEL_OUTPUT_INVALID:
     "The model produced unusable outputs (NaN or infinity, or the wrong shape); nothing was published.",
   INTERNAL_ERROR: "The analysis failed unexpectedly; the job log has the details.",
+  STORAGE_UNAVAILABLE:
+    "S3 or the network failed on every attempt the job had (throttling, a service or network outage); nothing was analysed. Ask the operator to check the deployment, then send the series again under a new upload id.",
 } as const;
 export type JobFailureReason = keyof typeof JOB_FAILURE_REASONS;
 export const JobFailureReasonSchema = z.enum(
@@ -109,7 +111,7 @@ export const JobFailureReasonSchema = z.enum(
 );
 
 /** Why the job stopped, in the exit-code classes of gpu-job/job/exit-codes.ts. */
-export const FAILURE_KINDS = ["INPUT_REJECTED", "CONFIGURATION", "INTERNAL"] as const;
+export const FAILURE_KINDS = ["INPUT_REJECTED", "CONFIGURATION", "INTERNAL", "TRANSIENT"] as const;
 
 /** Messages are short by construction; the cap keeps a hostile input from inflating the status item. */
 const MAX_MESSAGE_CHARS = 1000;

@@ -10,7 +10,7 @@
  * | 0    | results published (or already complete from an earlier attempt)              | —         | removed      |
  * | 1    | internal error: a bug or an unexpected condition; the log has the details     | no retry  | INTERNAL     |
  * | 2    | the input cannot be analysed: rejected by validation, gone, or changed       | no retry  | INPUT_REJECTED |
- * | 75   | transient (EX_TEMPFAIL): S3/network errors, throttling; a rerun may succeed   | RETRY     | —            |
+ * | 75   | transient (EX_TEMPFAIL): S3/network errors, throttling; a rerun may succeed   | RETRY     | — (on the last attempt: TRANSIENT, STORAGE_UNAVAILABLE) |
  * | 78   | configuration (EX_CONFIG): bad job parameters/environment, model checksum    | no retry  | CONFIGURATION (when the results folder is known) |
  * | 143  | stopped by SIGTERM (Spot reclaim, job timeout, cancel); Batch's status reason decides | host loss: RETRY | — |
  */

@@ -22,6 +22,7 @@ const EXIT_BY_KIND: Readonly<Record<FailureKind, number>> = {
   INPUT_REJECTED: EXIT_CODES.INPUT_REJECTED,
   CONFIGURATION: EXIT_CODES.CONFIGURATION_ERROR,
   INTERNAL: EXIT_CODES.INTERNAL_ERROR,
+  TRANSIENT: EXIT_CODES.TEMPORARY_FAILURE,
 };
 
 /** A permanent failure the job recognises, with a stable code and a message safe to show the tenant. */

@@ -28,6 +28,11 @@ export interface JobConfig {
   /** Writable scratch directory (the root filesystem is read-only in Batch). */
   scratchDir: string;
   s3Endpoint: string | undefined;
+  /**
+   * This is the job's last attempt (AWS_BATCH_JOB_ATTEMPT has reached DEEPSC_JOB_ATTEMPTS): Batch retries
+   * nothing after it. False when either is unknown.
+   */
+  lastAttempt: boolean;
 }
 
 /** Missing or invalid configuration: permanent (exit 78); `issues` name environment variables, never values. */
@@ -140,5 +145,13 @@ export function parseJobEnv(env: NodeJS.ProcessEnv): JobConfig {
     uidSalt: d[JOB_ENV.uidSalt],
     scratchDir: d[JOB_ENV.scratchDir] ?? os.tmpdir(),
     s3Endpoint: d[S3_ENDPOINT_ENV],
+    lastAttempt: isLastAttempt(env),
   };
+}
+
+/** Batch's 1-based attempt number against the job definition's attempts; false when either is not a number. */
+function isLastAttempt(env: NodeJS.ProcessEnv): boolean {
+  const attempt = Number(env.AWS_BATCH_JOB_ATTEMPT);
+  const attempts = Number(env[JOB_ENV.attempts]);
+  return Number.isInteger(attempt) && Number.isInteger(attempts) && attempt >= 1 && attempt >= attempts;
 }

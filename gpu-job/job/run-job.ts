@@ -191,13 +191,34 @@ export async function runJob(config: JobConfig, deps: JobDeps): Promise<JobOutco
     }
   } catch (e) {
     const failure = classifyFailure(e);
-    if (failure.retryable) {
+    if (failure.retryable && !config.lastAttempt) {
       logger.warn("transient failure; Batch will retry the attempt", {
         exitCode: failure.exitCode,
         phasesMs,
         ...describeErrorForLog(e),
       });
       return { status: "failed", exitCode: failure.exitCode, retryable: true, codes: failure.codes };
+    }
+    if (failure.retryable) {
+      // The last attempt: Batch retries nothing after it, so the study gets the reason (if S3 takes it now).
+      logger.error("transient failure on the last attempt; the job fails", {
+        exitCode: failure.exitCode,
+        phasesMs,
+        ...describeErrorForLog(e),
+      });
+      const code = "STORAGE_UNAVAILABLE";
+      await publishFailure(
+        results,
+        prefix,
+        {
+          schemaVersion: 1,
+          kind: "TRANSIENT",
+          exitCode: failure.exitCode,
+          reasons: [{ code, message: JOB_FAILURE_REASONS[code] }],
+        },
+        logger,
+      );
+      return { status: "failed", exitCode: failure.exitCode, retryable: true, codes: [code] };
     }
     logger.error("job failed permanently", {
       exitCode: failure.exitCode,

@@ -237,7 +237,11 @@ export class GpuBatch extends Construct implements ec2.IConnectable {
         initProcessEnabled: true,
         sharedMemorySize: Size.gibibytes(2),
       }),
-      environment: { ...props.environment, [JOB_ENV.scratchDir]: scratch },
+      environment: {
+        ...props.environment,
+        [JOB_ENV.scratchDir]: scratch,
+        [JOB_ENV.attempts]: String(props.retryAttempts ?? JOB_ATTEMPTS),
+      },
       secrets: props.secrets,
     });
 

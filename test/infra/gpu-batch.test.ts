@@ -114,7 +114,7 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
     });
   });
 
-  it("passes the buckets, model location and CUDA provider to the container", () => {
+  it("passes the buckets, model location, CUDA provider and attempts to the container", () => {
     const [jobDef] = Object.values(resourcesOf(s.pipeline, "AWS::Batch::JobDefinition"));
     const env = (
       at<Props>(jobDef, "Properties.ContainerProperties").Environment as { Name: string; Value: unknown }[]
@@ -125,11 +125,20 @@ describe("GPU Batch in the synthesized pipeline (defaults)", () => {
       [
         "AWS_REGION",
         "DEEPSC_EXECUTION_PROVIDER",
+        "DEEPSC_JOB_ATTEMPTS",
         "DEEPSC_MODEL_URI",
         "INGEST_BUCKET_NAME",
         "RESULTS_BUCKET_NAME",
         "TMPDIR",
       ].sort(),
+    );
+    // The job's own count of attempts is the job definition's (its last one writes failure.json).
+    const value = (name: string) =>
+      (
+        at<Props>(jobDef, "Properties.ContainerProperties").Environment as { Name: string; Value: unknown }[]
+      ).find((e) => e.Name === name)?.Value;
+    expect(value("DEEPSC_JOB_ATTEMPTS")).toBe(
+      String(at<number>(jobDef, "Properties.RetryStrategy.Attempts")),
     );
   });
 

@@ -32,7 +32,20 @@ describe("parseJobEnv", () => {
       uidSalt: "test-salt-0123456789abcdef",
       scratchDir: "/scratch",
       s3Endpoint: undefined,
+      lastAttempt: false,
     });
+  });
+
+  it("knows its last attempt from Batch's attempt number and the job definition's attempts", () => {
+    const last = (attempt?: string, attempts?: string) =>
+      parseJobEnv(jobEnv(ID, KEY, { AWS_BATCH_JOB_ATTEMPT: attempt, DEEPSC_JOB_ATTEMPTS: attempts }))
+        .lastAttempt;
+    expect(last("3", "3")).toBe(true);
+    expect(last("1", "1")).toBe(true);
+    expect(last("2", "3")).toBe(false);
+    expect(last("3", undefined)).toBe(false);
+    expect(last(undefined, "3")).toBe(false);
+    expect(last("x", "3")).toBe(false);
   });
 
   it("defaults to the bundled model and CUDA, and parses an S3 model URI", () => {

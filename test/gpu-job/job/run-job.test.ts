@@ -354,6 +354,52 @@ describe("runJob: failures", () => {
     expect((await readPublished(s3.client, study.prefix))?.manifest.files).toHaveLength(11);
   });
 
+  it("a transient failure on the job's last attempt leaves failure.json (STORAGE_UNAVAILABLE); an earlier one does not", async () => {
+    const study = await niftiStudy();
+    const throttledOnce = (bucket: string): JobStore => {
+      const real = new S3JobStore(s3.client, bucket);
+      let thrown = false;
+      return {
+        bucket,
+        list: (p) => real.list(p),
+        head: (k) => real.head(k),
+        get: (k) => real.get(k),
+        getRange: (k, a, b) => real.getRange(k, a, b),
+        put: (k, b, t) => real.put(k, b, t),
+        openRead: (k) => real.openRead(k),
+        delete: (k) => real.delete(k),
+        putFile: async (key, file, o) => {
+          if (!thrown) {
+            thrown = true;
+            throw Object.assign(new Error("Please reduce your request rate."), {
+              name: "SlowDown",
+              $metadata: { httpStatusCode: 503 },
+            });
+          }
+          return real.putFile(key, file, o);
+        },
+      };
+    };
+    const run = (attempt: string) =>
+      runJob(
+        parseJobEnv({ ...study.env, AWS_BATCH_JOB_ATTEMPT: attempt, DEEPSC_JOB_ATTEMPTS: "3" }),
+        deps({ storeFor: throttledOnce, analyze: fakeAnalyze({ images: 2 }) }),
+      );
+    expect(await run("2")).toEqual({ status: "failed", exitCode: 75, retryable: true, codes: ["TRANSIENT"] });
+    expect(await failureOf(study.prefix)).toBeUndefined();
+    expect(await run("3")).toEqual({
+      status: "failed",
+      exitCode: 75,
+      retryable: true,
+      codes: ["STORAGE_UNAVAILABLE"],
+    });
+    expect(await failureOf(study.prefix)).toMatchObject({
+      kind: "TRANSIENT",
+      exitCode: 75,
+      reasons: [{ code: "STORAGE_UNAVAILABLE" }],
+    });
+  });
+
   it("a pipeline that returns without writing manifest.json is an internal error, nothing published", async () => {
     const study = await niftiStudy();
     const outcome = await runJob(
