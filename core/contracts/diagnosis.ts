@@ -28,6 +28,10 @@ export const DiagnosisSchema = z.object({
     container: z.enum(["file", "folder", "zip", "object-store"]),
     /** Salted hash of the chosen series (DICOM), never the UID. */
     seriesKey: z.string().optional(),
+    /** The chosen series' SeriesNumber (DICOM): how the scanner and PACS name it. */
+    seriesNumber: z.number().optional(),
+    /** Why that series was analysed when the input held several (the selection rules it met, its tie-break). */
+    chosenBecause: z.array(z.string()).default([]),
     /** The input's own voxel grid, which every NIfTI output shares: dims i, j, k; spacing mm; LPS origin and direction. */
     dims: Vec3Schema,
     spacing: Vec3Schema,

@@ -50,6 +50,8 @@ export const SeriesSummarySchema = z.object({
   format: z.enum(["dicom", "nifti"]),
   container: z.enum(["file", "folder", "zip", "object-store"]),
   seriesKey: z.string().optional(),
+  /** The chosen series' SeriesNumber (0020,0011): how the scanner and PACS name it. */
+  seriesNumber: z.number().optional(),
   modality: z.string().optional(),
   sopClass: z.string().optional(),
   manufacturer: z.string().optional(),

@@ -250,13 +250,21 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
     tieBrokenBy = `preferred to an equally ranked series (${second.group.slices.length} slices) as ${tie.rule.describe}`;
   }
   const warnings: Warning[] = [];
+  const h = best.group.headers[0]!;
   if (ranked.length > 1) {
+    // Stacks, not series: a series splits by orientation and acquisition (a two-view topogram is two).
+    const seriesCount = new Set(ranked.map((r) => r.group.seriesUid)).size;
+    const held =
+      seriesCount === ranked.length
+        ? `${ranked.length} series`
+        : `${ranked.length} image stacks (${seriesCount} series, split by orientation and acquisition)`;
+    const which = h.seriesNumber !== undefined ? `series ${h.seriesNumber}` : "the best CT series";
+    const why = tieBrokenBy ?? `ranked first by slice count (${best.group.slices.length})`;
     warnings.push({
       code: "OTHER_SERIES_IGNORED",
-      message: `The input held ${ranked.length} series; the best CT series (${best.group.slices.length} slices) was chosen and ${ranked.length - 1} ignored.`,
+      message: `The input held ${held}; ${which} (${best.group.slices.length} slices) was chosen, ${why}, and ${ranked.length - 1} ignored.`,
     });
   }
-  const h = best.group.headers[0]!;
   if (h.modality === undefined) {
     warnings.push({
       code: "MODALITY_INFERRED",

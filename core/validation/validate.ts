@@ -273,6 +273,7 @@ async function validateDicom(
     runnersUp: selection.runnersUp,
     droppedSlices: stack.dropped.length,
   };
+  if (first.seriesNumber !== undefined) series.seriesNumber = first.seriesNumber;
   if (first.modality) series.modality = first.modality;
   if (first.sopClassUid) series.sopClass = first.sopClassUid;
   if (first.manufacturer) series.manufacturer = first.manufacturer;

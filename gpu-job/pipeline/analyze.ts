@@ -194,6 +194,8 @@ export async function analyze(
         format: report.series.format,
         container: report.series.container,
         ...(report.series.seriesKey !== undefined ? { seriesKey: report.series.seriesKey } : {}),
+        ...(report.series.seriesNumber !== undefined ? { seriesNumber: report.series.seriesNumber } : {}),
+        chosenBecause: report.series.chosenBecause,
         dims: volume.dims,
         spacing: volume.spacing,
         origin: volume.origin,

@@ -103,6 +103,7 @@ function resultBlocks(d: Diagnosis): Block[] {
           "Scan rule",
           `${d.diagnosis.scanRule.method} over ${d.diagnosis.tiles} tile${d.diagnosis.tiles === 1 ? "" : "s"}`,
         ],
+        ["Analysed", analysedInput(d.input)],
       ],
     },
     {
@@ -112,6 +113,19 @@ function resultBlocks(d: Diagnosis): Block[] {
       align: ["left", "right", "left"],
     },
   ];
+}
+
+/** What was analysed, as a reader finds it: the DICOM series number (or the NIfTI volume) and its grid. */
+function analysedInput(input: Diagnosis["input"]): string {
+  const [i, j, k] = input.dims;
+  const mm = input.spacing.map((v) => v.toFixed(2)).join(" x ");
+  const what =
+    input.format === "nifti"
+      ? "the NIfTI volume"
+      : input.seriesNumber !== undefined
+        ? `DICOM series ${input.seriesNumber}`
+        : "the DICOM series (no SeriesNumber)";
+  return `${what}: ${i} x ${j} x ${k} voxels of ${mm} mm`;
 }
 
 function distributionBlocks(f: Findings): Block[] {

@@ -87,6 +87,10 @@ describe("selectSeries", () => {
           /equally ranked series \(30 slices\) as a lung reconstruction/,
         );
         expect(sel.runnersUp).toHaveLength(1);
+        // The warning the report shows names the series a PACS knows it by, and why.
+        expect(sel.warnings.find((w) => w.code === "OTHER_SERIES_IGNORED")?.message).toBe(
+          "The input held 2 series; series 3 (30 slices) was chosen, preferred to an equally ranked series (30 slices) as a lung reconstruction (its kernel or description says LUNG), and 1 ignored.",
+        );
       }
     }
     const thin = selectSeries(

@@ -238,7 +238,10 @@ describe("analyze", () => {
     writeFileSync(join(out, live), "a convert still writing");
     writeFileSync(join(out, "draft.tmp"), "the user's too");
     symlinkSync("/etc/hostname", join(out, "link"));
-    await analyze(dicomDir, out, { device: "cpu" });
+    const fromDicom = await analyze(dicomDir, out, { device: "cpu" });
+    // The series a PACS knows it by, and why it was the one analysed.
+    expect(fromDicom.diagnosis.input.seriesNumber).toEqual(expect.any(Number));
+    expect(fromDicom.diagnosis.input.chosenBecause).toContain("CT modality or CT SOP class");
     expect(existsSync(join(out, stale))).toBe(false);
     expect(readFileSync(join(out, live), "utf8")).toBe("a convert still writing");
     expect(readFileSync(join(out, "draft.tmp"), "utf8")).toBe("the user's too");

@@ -223,6 +223,23 @@ describe("report files in other cases", () => {
     expect(text).toContain("- DUPLICATES_DROPPED: 4 more warning(s) of this kind, in diagnosis.json.");
   });
 
+  it("names what was analysed as a reader finds it: the DICOM series number, or the NIfTI volume, and its grid", () => {
+    const analysed = (input: Partial<typeof d.input>) =>
+      buildReportDocument({ ...d, input: { ...d.input, ...input } }, { axial: [] })
+        .blocks.flatMap((b) => (b.kind === "facts" ? b.rows : []))
+        .find(([k]) => k === "Analysed")?.[1];
+    const grid = {
+      dims: [512, 512, 60] as [number, number, number],
+      spacing: [0.7, 0.7, 2.5] as [number, number, number],
+    };
+    expect(analysed({ format: "dicom", seriesNumber: 3, ...grid })).toBe(
+      "DICOM series 3: 512 x 512 x 60 voxels of 0.70 x 0.70 x 2.50 mm",
+    );
+    expect(analysed({ format: "nifti", ...grid })).toBe(
+      "the NIfTI volume: 512 x 512 x 60 voxels of 0.70 x 0.70 x 2.50 mm",
+    );
+  });
+
   it("flags the class as unreliable under the model result when the scan has a caveat, and only then", () => {
     const facts = (doc: ReturnType<typeof buildReportDocument>) =>
       doc.blocks.flatMap((b) => (b.kind === "facts" ? b.rows : []));
