@@ -47,6 +47,26 @@ function bitLayout(header: DicomHeader): BitLayout {
   return { lsh: 31 - high, rsh: 32 - stored, signed: header.pixelRepresentation === 1 };
 }
 
+/**
+ * Whether some sample, read as the codestream codes it (its precision and signedness; the header's where it
+ * records none), lies outside what the header's BitsStored and PixelRepresentation can hold, so that reading it
+ * as the header says changes it. A HighBit other than BitsStored - 1 shifts every value: always true then.
+ */
+function headerReadsOtherwise(frame: DecodedFrame, header: DicomHeader): boolean {
+  const { lsh, rsh } = bitLayout(header);
+  if (lsh !== rsh) return true;
+  const [lo, hi] = storedRange(header);
+  const bits = frame.precision ?? frame.samples.BYTES_PER_ELEMENT * 8;
+  const signed = frame.signed ?? header.pixelRepresentation === 1;
+  const span = 2 ** bits;
+  for (const raw of frame.samples) {
+    const pattern = raw % span;
+    const v = signed && pattern >= span / 2 ? pattern - span : pattern;
+    if (v < lo || v > hi) return true;
+  }
+  return false;
+}
+
 /** The smallest and largest stored value the header allows. */
 function storedRange(header: DicomHeader): [number, number] {
   const { rsh, signed } = bitLayout(header);
@@ -314,7 +334,9 @@ async function encapsulatedSamples(
     );
   const precisionDiffers = frame.precision !== undefined && frame.precision !== header.bitsStored;
   const signDiffers = frame.signed !== undefined && frame.signed !== (header.pixelRepresentation === 1);
-  if (precisionDiffers || signDiffers)
+  // dcmtk and others code 12-bit CT as 16-bit codestreams: only a sample the header's layout reads otherwise
+  // than the codestream means it makes the header's reading matter.
+  if ((precisionDiffers || signDiffers) && headerReadsOtherwise(frame, header))
     warnings.push({
       code: "PIXEL_REPRESENTATION_MISMATCH",
       message:

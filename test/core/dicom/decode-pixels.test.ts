@@ -489,6 +489,19 @@ describe.skipIf(!haveCorpus)("codec output on the corpus", () => {
     }
   });
 
+  it("says nothing when a wider codestream's values all fit the header (dcmtk codes 12-bit CT as 16-bit), and warns when they do not", async () => {
+    const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/syntax/CT1_JLSL.dcm")));
+    const h: DicomHeader = parseDicomHeader(bytes, "CT1_JLSL.dcm", bytes.length);
+    expect([h.bitsStored, h.pixelRepresentation]).toEqual([16, 1]);
+    // Stored values -2000 to 2278: 13 signed bits hold every one, 12 do not.
+    const as = (bitsStored: number) => ({ ...h, bitsStored, highBit: bitsStored - 1 });
+    const thirteen = await decodeFrameStored(bytes, as(13), 0);
+    expect(thirteen.warnings).toEqual([]);
+    expect(Array.from(thirteen.stored)).toEqual(Array.from((await decodeFrameStored(bytes, h, 0)).stored));
+    const twelve = await decodeFrameStored(bytes, as(12), 0);
+    expect(twelve.warnings.map((w) => w.code)).toEqual(["PIXEL_REPRESENTATION_MISMATCH"]);
+  });
+
   it("warns when a JPEG 2000 codestream disagrees with the header, and honours the header", async () => {
     const bytes = new Uint8Array(readFileSync(path.join(CORPUS, "dicom/real/ct_j2k_pixelrep_mismatch.dcm")));
     const h: DicomHeader = parseDicomHeader(bytes, "mismatch.dcm", bytes.length);
