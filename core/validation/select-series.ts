@@ -245,7 +245,7 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
     if (!tie)
       reject(
         "INCONSISTENT_SERIES",
-        `Two CT series qualify equally (${best.group.slices.length} slices each) and neither kernel, slice thickness nor series number tells them apart; upload one series per study.`,
+        `Two CT series qualify equally (${best.group.slices.length} and ${second.group.slices.length} slices) and neither kernel, slice thickness nor series number tells them apart; upload one series per study.`,
       );
     tieBrokenBy = `preferred to an equally ranked series (${second.group.slices.length} slices) as ${tie.rule.describe}`;
   }

@@ -113,6 +113,23 @@ describe("selectSeries", () => {
     expect(sel.chosenBecause.join()).not.toMatch(/equally ranked/);
   });
 
+  it("takes two reconstructions a slice or two apart (within 5 %, same thickness) as level: the lung kernel wins", () => {
+    const stack = (n: number, series: string, kernel: string, seriesNumber: number) =>
+      fakeStack(n, [0, 0, 0], [0, 0, 1], { series, study: "9.1", kernel, seriesNumber });
+    const close = selectSeries(
+      groupSeries([...stack(60, "6.3", "STANDARD", 2), ...stack(58, "6.4", "LUNG", 3)]),
+    );
+    expect(close.chosen.seriesUid).toBe("6.4");
+    expect(close.chosenBecause.at(-1)).toMatch(
+      /equally ranked series \(60 slices\) as a lung reconstruction/,
+    );
+    // Further apart, more slices still win.
+    const apart = selectSeries(
+      groupSeries([...stack(60, "6.5", "STANDARD", 2), ...stack(54, "6.6", "LUNG", 3)]),
+    );
+    expect(apart.chosen.seriesUid).toBe("6.5");
+  });
+
   it("rejects CT series of different studies (an export that mixes studies) even when one ranks higher", () => {
     const a = fakeStack(30, [0, 0, 0], [0, 0, 1], { series: "7.1", study: "9.1" });
     const b = fakeStack(20, [0, 0, 0], [0, 0, 1], { series: "7.2", study: "9.2" });
