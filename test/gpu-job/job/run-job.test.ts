@@ -321,27 +321,7 @@ describe("runJob: failures", () => {
   it("S3 throttling in the middle of stage-out is transient, leaves no manifest, and the rerun completes", async () => {
     const study = await niftiStudy();
     let uploads = 0;
-    const flaky = (bucket: string): JobStore => {
-      const real = new S3JobStore(s3.client, bucket);
-      return {
-        bucket,
-        list: (p) => real.list(p),
-        head: (k) => real.head(k),
-        get: (k) => real.get(k),
-        getRange: (k, a, b) => real.getRange(k, a, b),
-        put: (k, b, t) => real.put(k, b, t),
-        openRead: (k) => real.openRead(k),
-        delete: (k) => real.delete(k),
-        putFile: async (key, file, o) => {
-          if (++uploads === 3) {
-            const err = new Error("Please reduce your request rate.");
-            Object.assign(err, { name: "SlowDown", $metadata: { httpStatusCode: 503 } });
-            throw err;
-          }
-          return real.putFile(key, file, o);
-        },
-      };
-    };
+    const flaky = (bucket: string) => slowingDownUploads(bucket, () => ++uploads === 3);
     const first = await runJob(
       parseJobEnv(study.env),
       deps({ storeFor: flaky, analyze: fakeAnalyze({ images: 8 }) }),
@@ -356,29 +336,10 @@ describe("runJob: failures", () => {
 
   it("a transient failure on the job's last attempt leaves failure.json (STORAGE_UNAVAILABLE); an earlier one does not", async () => {
     const study = await niftiStudy();
-    const throttledOnce = (bucket: string): JobStore => {
-      const real = new S3JobStore(s3.client, bucket);
-      let thrown = false;
-      return {
-        bucket,
-        list: (p) => real.list(p),
-        head: (k) => real.head(k),
-        get: (k) => real.get(k),
-        getRange: (k, a, b) => real.getRange(k, a, b),
-        put: (k, b, t) => real.put(k, b, t),
-        openRead: (k) => real.openRead(k),
-        delete: (k) => real.delete(k),
-        putFile: async (key, file, o) => {
-          if (!thrown) {
-            thrown = true;
-            throw Object.assign(new Error("Please reduce your request rate."), {
-              name: "SlowDown",
-              $metadata: { httpStatusCode: 503 },
-            });
-          }
-          return real.putFile(key, file, o);
-        },
-      };
+    // Each attempt's store slows down its first upload only.
+    const throttledOnce = (bucket: string) => {
+      let uploads = 0;
+      return slowingDownUploads(bucket, () => ++uploads === 1);
     };
     const run = (attempt: string) =>
       runJob(
@@ -491,3 +452,26 @@ describe("runJob: model from S3 (DEEPSC_MODEL_URI=s3://...)", () => {
     expect(outcome).toMatchObject({ exitCode: 78, codes: ["MODEL_INVALID"] });
   });
 });
+
+/** The results store over s3rver, whose file uploads answer S3's 503 SlowDown whenever `slowDown()` says so. */
+function slowingDownUploads(bucket: string, slowDown: () => boolean): JobStore {
+  const real = new S3JobStore(s3.client, bucket);
+  return {
+    bucket,
+    list: (p) => real.list(p),
+    head: (k) => real.head(k),
+    get: (k) => real.get(k),
+    getRange: (k, a, b) => real.getRange(k, a, b),
+    put: (k, b, t) => real.put(k, b, t),
+    openRead: (k) => real.openRead(k),
+    delete: (k) => real.delete(k),
+    putFile: async (key, file, o) => {
+      if (slowDown())
+        throw Object.assign(new Error("Please reduce your request rate."), {
+          name: "SlowDown",
+          $metadata: { httpStatusCode: 503 },
+        });
+      return real.putFile(key, file, o);
+    },
+  };
+}
