@@ -36,7 +36,7 @@ export const REASON_CODES = {
     "Different images share one position within one acquisition (one AcquisitionNumber; times under 30 s apart, or missing) and cannot be resolved.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt): slice positions do not follow the slice normal.",
   HU_IMPLAUSIBLE:
-    "The intensities are not plausible Hounsfield units (no air near -1000 HU, no body above -500 HU, over 2 % of voxels above 4000 HU, or negated values), or the rescale that makes them so is zero, not a number, or overflows.",
+    "The intensities are not plausible Hounsfield units (no air near -1000 HU, no body above -500 HU while values lie below air, over 2 % of voxels above 4000 HU, or negated values), or the rescale that makes them so is zero, not a number, or overflows.",
   UPLOAD_CHANGED:
     "The uploaded zip or NIfTI was replaced while it was being validated (its new version is validated as a study of its own), or files its manifest lists kept changing during validation.",
 } as const;

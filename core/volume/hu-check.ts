@@ -9,9 +9,10 @@
  *  2. The values must be on the Hounsfield scale: at most 2 % of voxels above 4000 HU (or infinite), where
  *     nothing in a body is (metal reaches 3071 HU, or more on extended scales, in a few hundred mL at
  *     most); a scaling error (scl_slope 1000, a rescale slope of 1e38) puts every soft-tissue voxel there.
- *  3. There must be a body: at least 1 % of voxels at or above -500 HU (fat, soft tissue and bone fill a
- *     share of any CT many times over). A slope of -1 with the usual intercept of -1024 puts every voxel at or
- *     below -1024 HU, air still where air belongs.
+ *  3. There must be a body where values fall below air: at least 1 % of voxels at or above -500 HU (fat,
+ *     soft tissue and bone fill a share of any CT many times over) unless at most 10 % lie below -1200 HU. A
+ *     slope of -1 with the usual intercept of -1024 puts the body below -1024 HU and air still where air
+ *     belongs; a CT masked to its lungs (the rest set to air) has no body either, but nothing below air.
  *  4. They must not be negated: at most 10 % of voxels in [900, 1200] HU, air's mirror image, unless the air
  *     window holds more. Bone of that density is a few % of any scan; a negated CT (slope -1) holds its
  *     air and lungs there, and its dense bone passed for air below.
@@ -41,6 +42,8 @@ export const HU_CHECK = {
   /** From here up lie fat, soft tissue and bone: the body. */
   tissueFromHu: -500,
   minTissueFraction: 0.01,
+  /** Without a body, more than this share below airFloorHu is a body put below air (a negated scale). */
+  maxSubAirWithoutBodyFraction: 0.1,
   /** Air's window mirrored: where a negated CT holds its air and lungs. */
   mirrorWindowHu: [900, 1200] as const,
   maxMirrorFraction: 0.1,
@@ -87,7 +90,7 @@ export function checkHuPlausible(vol: Volume): HuCheckResult {
       `${pct(share(h.offScale))} % of voxels lie above ${HU_CHECK.offScaleAboveHu} HU (range ${range}), where nothing in a body does: ` +
         "the values are on another scale than Hounsfield units (a wrong rescale slope or scl_slope?).",
     );
-  if (share(h.tissue) < HU_CHECK.minTissueFraction)
+  if (share(h.tissue) < HU_CHECK.minTissueFraction && share(h.subAir) > HU_CHECK.maxSubAirWithoutBodyFraction)
     return fail(
       `Only ${pct(share(h.tissue))} % of voxels lie at or above ${HU_CHECK.tissueFromHu} HU (range ${range}), where a body's fat, soft tissue ` +
         "and bone are: the values are not Hounsfield units (a negative or wrong rescale slope?).",
@@ -147,6 +150,8 @@ interface Histogram {
   mirror: number;
   /** Finite samples at or above tissueFromHu. */
   tissue: number;
+  /** Finite samples below airFloorHu. */
+  subAir: number;
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -168,18 +173,20 @@ function sampledHistogram(data: ArrayLike<number>, sliceVoxels: number): Histogr
   let offScale = 0;
   let mirror = 0;
   let tissue = 0;
+  let subAir = 0;
   for (let i = 0; i < data.length; i += stride) {
     const v = data[i]!;
     if (Number.isNaN(v)) continue;
     samples++;
     if (v >= HU_CHECK.tissueFromHu && v <= offScaleAboveHu) tissue++;
     if (v > offScaleAboveHu || v === Number.NEGATIVE_INFINITY) offScale++;
-    else if (v < airBelowHu && v >= airFloorHu) belowAir++;
+    else if (v < airFloorHu) subAir++;
+    else if (v < airBelowHu) belowAir++;
     else if (v >= mirrorLow && v <= mirrorHigh) mirror++;
     const b = Math.floor((v - histogramLowHu) / binHu);
     if (b >= 0 && b < counts.length) counts[b]!++;
   }
-  return { counts, samples, belowAir, offScale, mirror, tissue };
+  return { counts, samples, belowAir, offScale, mirror, tissue, subAir };
 }
 
 /** A local maximum of the smoothed histogram, with enough mass, centred in the air window. */

@@ -146,6 +146,16 @@ describe("checkHuPlausible on synthetic volumes", () => {
     if (!b.ok) expect(b.reason.message).toMatch(/Only 0\.00 % of voxels lie at or above -500 HU/);
   });
 
+  it("accepts a CT masked to its lungs (the rest set to air): no body, but nothing below air either", () => {
+    const masked = mix([
+      [-1024, 8500],
+      [-860, 1400],
+      [-620, 80],
+      [-1500, 20], // a little padding
+    ]);
+    expect(checkHuPlausible(masked).ok).toBe(true);
+  });
+
   it("accepts real CT's extremes: metal to 3071 HU and beyond, padding at -2048 or -3024, dense bone", () => {
     const r = checkHuPlausible(
       mix([
