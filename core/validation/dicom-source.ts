@@ -138,7 +138,8 @@ function text(
   const nul = all.indexOf(0); // some writers pad with NUL
   const bytes = nul >= 0 ? all.subarray(0, nul) : all;
   const plain = bytes.every((b) => b >= 0x20 && b < 0x7f);
-  const s = plain ? String.fromCharCode(...bytes) : decode?.(bytes, { personName });
+  // TextDecoder, not String.fromCharCode(...bytes): a hostile value of a megabyte overflows the call stack.
+  const s = plain ? new TextDecoder("latin1").decode(bytes) : decode?.(bytes, { personName });
   const t = s?.trim();
   return t ? t : undefined;
 }

@@ -154,6 +154,15 @@ describe.skipIf(!HAVE_PYDICOM)(
       expect(ps?.patientId).toBe(IDENTITY.patientId);
     });
 
+    it("reads a name of 130 000 characters (a broken or hostile writer) without overflowing the call stack", async () => {
+      const dir = join(work, "cs-huge-name");
+      cpSync(folder, dir, { recursive: true });
+      const huge = "A".repeat(130_000);
+      recodeWithPydicom(dir, ["ISO_IR 100"], huge, "B");
+      const ps = (await validatePath(dir, { mode: "full", purpose: "convert" })).dicomSource?.patientStudy;
+      expect(ps?.patientName).toBe(huge);
+    });
+
     it("leaves a name empty, never mojibake, when its bytes do not fit the declared sets", async () => {
       // pydicom 2.x writes GB 2312 under ISO 2022 IR 58 without the escape sequence PS3.5 K.2 requires.
       const dir = join(work, "cs-ir58-no-escape");
