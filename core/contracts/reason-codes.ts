@@ -52,6 +52,8 @@ export const WARNING_CODES = {
     "The input held several series; the best CT series was chosen and the others ignored.",
   FILES_IGNORED: "Some files were not DICOM images (DICOMDIR, reports, hidden files) and were ignored.",
   LOSSY_COMPRESSION: "Pixels were lossy-compressed; Hounsfield units are approximate.",
+  MIXED_FRAMES_OF_REFERENCE:
+    "Slices of the series name different Frames of Reference (FrameOfReferenceUID); their positions were taken as one patient coordinate system, and the DICOM SEG names the first slice's.",
   GANTRY_TILT: "The slice stack is sheared (gantry tilt); geometry keeps the shear.",
   NOT_AXIAL:
     "The series is not axial; the analysis reorients it (exactly for coronal or sagittal slices, by resampling when oblique).",

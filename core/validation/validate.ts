@@ -256,6 +256,14 @@ async function validateDicom(
       message: "Pixels were lossy-compressed; HU values are approximate.",
     });
   warnIfNotAxial(w, stack.geometry);
+  // Positions are comparable only within one Frame of Reference; a scanner writes one per acquisition, but
+  // a series re-assembled by hand or a careless anonymiser may mix them.
+  const frames = new Set(stack.slices.map((s) => s.header.frameOfReferenceUid ?? ""));
+  if (frames.size > 1)
+    w.warnings.push({
+      code: "MIXED_FRAMES_OF_REFERENCE",
+      message: `The series' slices name ${frames.size} Frames of Reference${frames.has("") ? " (some none)" : ""}; their positions were taken as one patient coordinate system and the SEG names the first slice's. Check the series was not assembled from several acquisitions.`,
+    });
 
   const first = chosenHeaders[0]!;
   const series: SeriesSummary = {

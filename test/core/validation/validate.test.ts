@@ -274,6 +274,38 @@ describe("validatePath: NOT_AXIAL follows the slices' plane, for DICOM and NIfTI
   });
 });
 
+describe("validatePath: one series, several Frames of Reference", () => {
+  it("warns when the slices name different FrameOfReferenceUIDs (their positions may not be comparable)", async () => {
+    const slice = (k: number, frame: string) =>
+      buildFile({
+        ts: TS.explicitLE,
+        elements: withElements(ctElements(), [
+          { tag: 0x00080018, vr: "UI", str: `1.2.3.4.6.${k + 10}` },
+          { tag: 0x00200013, vr: "IS", str: String(k + 1) },
+          { tag: 0x00200032, vr: "DS", str: `0\\0\\${2 * k}` },
+          { tag: 0x00200052, vr: "UI", str: frame },
+          { tag: 0x7fe00010, vr: "OW", bytes: nativePixels([1, 2, 3, 4, 5, 6], 16) },
+        ]),
+      });
+    const one = folder({
+      "1.dcm": slice(0, "1.9.1"),
+      "2.dcm": slice(1, "1.9.1"),
+      "3.dcm": slice(2, "1.9.1"),
+    });
+    const mixed = folder({
+      "1.dcm": slice(0, "1.9.1"),
+      "2.dcm": slice(1, "1.9.1"),
+      "3.dcm": slice(2, "1.9.2"),
+    });
+    const codes = async (dir: string) =>
+      (await validatePath(dir, { mode: "header-only", purpose: "convert" })).report.warnings.map(
+        (w) => w.code,
+      );
+    expect(await codes(one)).not.toContain("MIXED_FRAMES_OF_REFERENCE");
+    expect(await codes(mixed)).toContain("MIXED_FRAMES_OF_REFERENCE");
+  });
+});
+
 describe("validatePath: a volume larger than any body is refused before anything runs on it", () => {
   it("rejects a NIfTI whose voxel sizes make it kilometres long (units in metres read as mm) as MISSING_GEOMETRY", async () => {
     const dir = mkdtempSync(join(tmpdir(), "deepsc-validate-"));
