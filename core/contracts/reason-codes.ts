@@ -61,7 +61,7 @@ export const WARNING_CODES = {
     "The NIfTI file has no sform or qform; voxel sizes from pixdim and an identity orientation were assumed.",
   HEADER_ONLY: "Validated from headers only; pixel values were not decoded.",
   PIXEL_REPRESENTATION_MISMATCH:
-    "The codestream's signedness or depth disagreed with the DICOM header; the header was honoured.",
+    "The codestream's signedness or depth disagreed with the DICOM header, and reading it as the header says changed values; the header was honoured.",
   NOT_CHEST:
     "The scan may not cover the chest: less than 1 L of lung was found, and the model's class is unreliable.",
   HU_NOT_CHECKED: "Too few voxels to check the Hounsfield-unit histogram.",

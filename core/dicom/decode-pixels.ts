@@ -7,7 +7,8 @@
  *   HU     = stored * RescaleSlope + RescaleIntercept   (that frame's values for enhanced multi-frame)
  * Stored values inside the Pixel Padding range become PADDING_HU. A codestream whose own precision or
  * signedness disagrees with the header is still read as the header says (what pydicom does), with a
- * PIXEL_REPRESENTATION_MISMATCH warning.
+ * PIXEL_REPRESENTATION_MISMATCH warning when that reading changes a value (a 16-bit codestream of 12-bit
+ * values, as dcmtk writes, does not).
  *
  * Speed: native frames are read through typed-array views of the file bytes and converted in one tight
  * loop per frame (no per-pixel calls); only big-endian data is byte-swapped first.
@@ -48,21 +49,21 @@ function bitLayout(header: DicomHeader): BitLayout {
 }
 
 /**
- * Whether some sample, read as the codestream codes it (its precision and signedness; the header's where it
- * records none), lies outside what the header's BitsStored and PixelRepresentation can hold, so that reading it
- * as the header says changes it. A HighBit other than BitsStored - 1 shifts every value: always true then.
+ * Whether reading some sample as the header says (the BitsStored bits ending at HighBit, sign-extended when
+ * PixelRepresentation = 1) gives another value than the codestream codes (its precision and signedness; the
+ * header's signedness where the codestream records none). A wider unsigned codestream whose values all fit is
+ * read the same; a signed one narrower than BitsStored is not (-5 as 8 bits is 251 as 16).
  */
-function headerReadsOtherwise(frame: DecodedFrame, header: DicomHeader): boolean {
-  const { lsh, rsh } = bitLayout(header);
-  if (lsh !== rsh) return true;
-  const [lo, hi] = storedRange(header);
+export function headerReadsOtherwise(frame: DecodedFrame, header: DicomHeader): boolean {
+  const { lsh, rsh, signed: headerSigned } = bitLayout(header);
   const bits = frame.precision ?? frame.samples.BYTES_PER_ELEMENT * 8;
-  const signed = frame.signed ?? header.pixelRepresentation === 1;
+  const signed = frame.signed ?? headerSigned;
   const span = 2 ** bits;
   for (const raw of frame.samples) {
     const pattern = raw % span;
-    const v = signed && pattern >= span / 2 ? pattern - span : pattern;
-    if (v < lo || v > hi) return true;
+    const coded = signed && pattern >= span / 2 ? pattern - span : pattern;
+    const read = headerSigned ? (raw << lsh) >> rsh : (raw << lsh) >>> rsh;
+    if (read !== coded) return true;
   }
   return false;
 }

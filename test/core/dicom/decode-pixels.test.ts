@@ -6,6 +6,7 @@ import {
   decodeFrameHu,
   decodeFrameHuInPlace,
   decodeFrameStored,
+  headerReadsOtherwise,
   huFitsInt16,
   inPlaceFrameRange,
   PADDING_HU,
@@ -457,6 +458,35 @@ describe("encapsulated RLE", () => {
 
   it("reports encapsulated pixel data with no fragments as missing", async () => {
     expect(await codes(hu(rleFile([], [], 1)))).toEqual(["MISSING_PIXEL_DATA"]);
+  });
+});
+
+describe("headerReadsOtherwise: whether reading a codestream as the header says changes a value", () => {
+  const header = (bitsStored: number, pixelRepresentation: 0 | 1, highBit = bitsStored - 1) =>
+    ({ bitsAllocated: 16, bitsStored, highBit, pixelRepresentation }) as DicomHeader;
+  const frame = (samples: number[], precision: number, signed?: boolean, eightBit = false) => ({
+    samples: eightBit ? Uint8Array.from(samples) : Uint16Array.from(samples),
+    width: samples.length,
+    height: 1,
+    components: 1,
+    precision,
+    ...(signed !== undefined ? { signed } : {}),
+  });
+
+  it("is false for a wider codestream whose values all fit (dcmtk's 16-bit coding of 12-bit CT)", () => {
+    expect(headerReadsOtherwise(frame([0, 1024, 4095], 16, false), header(12, 0))).toBe(false);
+    expect(headerReadsOtherwise(frame([0xfc18, 2047], 16, true), header(12, 1))).toBe(false); // -1000, 2047
+  });
+
+  it("is true when a value does not fit, or a signed codestream is narrower than BitsStored", () => {
+    expect(headerReadsOtherwise(frame([4096], 16, false), header(12, 0))).toBe(true);
+    expect(headerReadsOtherwise(frame([0xfb], 8, true, true), header(16, 1))).toBe(true); // -5 read as 251
+    expect(headerReadsOtherwise(frame([0xc00], 12, true), header(16, 1))).toBe(true); // -1024 read as 3072
+    expect(headerReadsOtherwise(frame([0x8000], 16, false), header(16, 1))).toBe(true); // 32768 read as -32768
+  });
+
+  it("is true when HighBit shifts the stored bits", () => {
+    expect(headerReadsOtherwise(frame([8], 16, false), header(12, 0, 15))).toBe(true);
   });
 });
 
