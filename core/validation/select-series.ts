@@ -18,6 +18,8 @@ import {
   orientationOfSlices,
   type RankedCandidate,
   rankCandidate,
+  SAME_RECONSTRUCTION_SLICE_SHARE,
+  sameReconstruction,
 } from "./series-rules.js";
 import { normalOf, orientationKey, type Slice, slicesOf } from "./slices.js";
 
@@ -120,6 +122,35 @@ function rejectStraySlices(
 }
 
 /** The header fields that say how a file's pixels are laid out; slices of one series must agree on them. */
+type RankedGroup = { group: SeriesGroup; ranked: RankedCandidate };
+
+/**
+ * Among the series level with the first (as eligible, as many rules met, another series, within a slice or
+ * two of its count at the same thickness: sameReconstruction), the one the tie-breaks prefer goes first; where
+ * they cannot tell, the first (more slices) stays. Compared with the first only, so the choice does not
+ * depend on the input's order, and never a rejection (exact ties are judged after). Returns why, when moved.
+ */
+function preferLevelReconstruction(ranked: RankedGroup[]): string | undefined {
+  const first = ranked[0]!;
+  let winner = first;
+  let rule: string | undefined;
+  for (const r of ranked.slice(1)) {
+    if (!r.ranked.eligible || r.ranked.score !== first.ranked.score) continue;
+    if (r.group.seriesUid === first.group.seriesUid) continue;
+    if (r.group.slices.length === first.group.slices.length) continue;
+    if (!sameReconstruction(first.ranked.facts, r.ranked.facts)) continue;
+    const tie = breakTie(winner.ranked.facts, r.ranked.facts);
+    if (tie !== undefined && tie.order > 0) {
+      winner = r;
+      rule = tie.rule.describe;
+    }
+  }
+  if (winner === first) return undefined;
+  ranked.splice(ranked.indexOf(winner), 1);
+  ranked.unshift(winner);
+  return `preferred to a level series with ${first.group.slices.length} slices (within ${SAME_RECONSTRUCTION_SLICE_SHARE * 100} %, the same thickness) as ${rule}`;
+}
+
 /** The larger angle between two orientations' row directions and column directions, degrees. */
 function turnDeg(a: FrameInfo["orientation"], b: FrameInfo["orientation"]): number | undefined {
   if (!a || !b) return undefined;
@@ -193,7 +224,7 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       (breakTie(a.ranked.facts, b.ranked.facts)?.order ?? 0) ||
       (a.group.key < b.group.key ? -1 : a.group.key > b.group.key ? 1 : 0),
   );
-  const best = ranked[0]!;
+  let best = ranked[0]!;
   if (!best.ranked.eligible) {
     const anyCt = ranked.some(
       (r) => r.ranked.facts.modality === "CT" || isCtSopClass(r.ranked.facts.sopClassUid),
@@ -233,9 +264,10 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
       "INCONSISTENT_SERIES",
       `The input holds CT series of ${studies.size} different studies; upload the series of one study at a time.`,
     );
+  let tieBrokenBy = preferLevelReconstruction(ranked);
+  if (tieBrokenBy !== undefined) best = ranked[0]!;
   rejectStraySlices(best.group, ranked);
   const second = ranked[1];
-  let tieBrokenBy: string | undefined;
   if (
     second?.ranked.eligible &&
     second.group.seriesUid !== best.group.seriesUid &&
@@ -259,7 +291,12 @@ export function selectSeries(groups: SeriesGroup[], uidSalt?: string): Selection
         ? `${ranked.length} series`
         : `${ranked.length} image stacks (${seriesCount} series, split by orientation and acquisition)`;
     const which = h.seriesNumber !== undefined ? `series ${h.seriesNumber}` : "the best CT series";
-    const why = tieBrokenBy ?? `ranked first by slice count (${best.group.slices.length})`;
+    const runnerUp = ranked[1]!.ranked;
+    const why =
+      tieBrokenBy ??
+      (runnerUp.eligible && runnerUp.score === best.ranked.score
+        ? `ranked first by slice count (${best.group.slices.length})`
+        : "ranked first by the selection rules");
     warnings.push({
       code: "OTHER_SERIES_IGNORED",
       message: `The input held ${held}; ${which} (${best.group.slices.length} slices) was chosen, ${why}, and ${ranked.length - 1} ignored.`,

@@ -155,18 +155,18 @@ export function rankCandidate(
 export function compareRanked(a: RankedCandidate, b: RankedCandidate): number {
   if (a.eligible !== b.eligible) return a.eligible ? -1 : 1;
   if (a.score !== b.score) return b.score - a.score;
-  if (sameReconstruction(a.facts, b.facts)) return 0;
   return b.facts.slices.length - a.facts.slices.length;
 }
 
 /**
  * Two reconstructions of one acquisition (a lung and a soft-tissue kernel) often differ by a slice or two at
- * the ends: within this share of slices, at the same slice thickness, slice count does not rank them and the
- * tie-breaks (the lung kernel first) do. A lung series one slice short lost to the soft-tissue one.
+ * the ends: within this share of slices, at the same slice thickness, the tie-breaks (the lung kernel first)
+ * may prefer the one with fewer slices (select-series.ts). A lung series one slice short lost to the
+ * soft-tissue one.
  */
 export const SAME_RECONSTRUCTION_SLICE_SHARE = 0.05;
 
-function sameReconstruction(a: CandidateFacts, b: CandidateFacts): boolean {
+export function sameReconstruction(a: CandidateFacts, b: CandidateFacts): boolean {
   const [na, nb] = [a.slices.length, b.slices.length];
   return (
     a.sliceThickness === b.sliceThickness &&

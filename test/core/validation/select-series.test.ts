@@ -114,20 +114,64 @@ describe("selectSeries", () => {
   });
 
   it("takes two reconstructions a slice or two apart (within 5 %, same thickness) as level: the lung kernel wins", () => {
-    const stack = (n: number, series: string, kernel: string, seriesNumber: number) =>
-      fakeStack(n, [0, 0, 0], [0, 0, 1], { series, study: "9.1", kernel, seriesNumber });
+    const stack = (n: number, series: string, kernel: string, seriesNumber?: number) =>
+      fakeStack(n, [0, 0, 0], [0, 0, 1], {
+        series,
+        study: "9.1",
+        kernel,
+        ...(seriesNumber !== undefined ? { seriesNumber } : {}),
+      });
     const close = selectSeries(
       groupSeries([...stack(60, "6.3", "STANDARD", 2), ...stack(58, "6.4", "LUNG", 3)]),
     );
     expect(close.chosen.seriesUid).toBe("6.4");
-    expect(close.chosenBecause.at(-1)).toMatch(
-      /equally ranked series \(60 slices\) as a lung reconstruction/,
+    expect(close.chosenBecause.at(-1)).toBe(
+      "preferred to a level series with 60 slices (within 5 %, the same thickness) as a lung reconstruction (its kernel or description says LUNG)",
+    );
+    expect(close.warnings.find((w) => w.code === "OTHER_SERIES_IGNORED")?.message).toContain(
+      "series 3 (58 slices) was chosen, preferred to a level series with 60 slices",
     );
     // Further apart, more slices still win.
     const apart = selectSeries(
       groupSeries([...stack(60, "6.5", "STANDARD", 2), ...stack(54, "6.6", "LUNG", 3)]),
     );
     expect(apart.chosen.seriesUid).toBe("6.5");
+    // Whatever the input order: 100 STANDARD, 96 and 97 LUNG (the lung series compared with the first only).
+    const three = [
+      stack(100, "5.1", "STANDARD", 1),
+      stack(96, "5.2", "LUNG", 3),
+      stack(97, "5.3", "LUNG", 2),
+    ];
+    for (const order of [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ])
+      expect(selectSeries(groupSeries(order.flatMap((i) => three[i]!))).chosen.seriesUid, String(order)).toBe(
+        "5.3",
+      );
+    // Level but indistinguishable (no kernel, no number): more slices win, as before, and nothing is rejected.
+    const plain = selectSeries(
+      groupSeries([...stack(99, "5.4", "STANDARD"), ...stack(100, "5.5", "STANDARD")]),
+    );
+    expect(plain.chosen.seriesUid).toBe("5.5");
+  });
+
+  it("says the rules, not slice count, chose a series when the runner-up met fewer of them", () => {
+    const original = fakeStack(40, [0, 0, 0], [0, 0, 1], { series: "6.7", study: "9.1", seriesNumber: 2 });
+    const derived = fakeStack(60, [0, 0, 0], [0, 0, 1], {
+      series: "6.8",
+      study: "9.1",
+      imageType: ["DERIVED", "SECONDARY"],
+    });
+    const sel = selectSeries(groupSeries([...derived, ...original]));
+    expect(sel.chosen.seriesUid).toBe("6.7");
+    expect(sel.warnings.find((w) => w.code === "OTHER_SERIES_IGNORED")?.message).toContain(
+      "series 2 (40 slices) was chosen, ranked first by the selection rules",
+    );
   });
 
   it("rejects CT series of different studies (an export that mixes studies) even when one ranks higher", () => {
