@@ -70,6 +70,10 @@ export async function submitCommand(argv: string[]): Promise<number> {
         sha256: await sha256OfFile(upload.path),
       });
       uploadId = slot.uploadId;
+      if (!slot.contentSigned)
+        say(
+          "the API does not sign an upload's size and checksum (a deployment from before they were): uploading all the same",
+        );
       say(`uploading ${upload.file} (${(upload.size / 1e6).toFixed(1)} MB) as upload ${uploadId}`);
       await put(slot.url, slot.headers, upload.path, upload.size);
     } finally {

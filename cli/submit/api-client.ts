@@ -69,12 +69,23 @@ export class StatusApiClient {
     }
   }
 
-  /** With the object's size and SHA-256 (hex), the URL takes only those bytes (on AWS; s3rver checks neither). */
-  createUpload(
+  /**
+   * With the object's size and SHA-256 (hex), the URL takes only those bytes (on AWS; s3rver checks neither).
+   * An API from before those fields answers such a body 400: the upload is then asked for by its name alone.
+   */
+  async createUpload(
     file: (typeof UPLOAD_FILE_NAMES)[number],
-    content: { bytes: number; sha256: string },
-  ): Promise<CreateUploadResponse> {
-    return this.#call("POST", "v1/uploads", CreateUploadResponseSchema, JSON.stringify({ file, ...content }));
+    content?: { bytes: number; sha256: string },
+  ): Promise<CreateUploadResponse & { contentSigned: boolean }> {
+    const ask = (body: object) =>
+      this.#call("POST", "v1/uploads", CreateUploadResponseSchema, JSON.stringify(body));
+    if (content === undefined) return { ...(await ask({ file })), contentSigned: false };
+    try {
+      return { ...(await ask({ file, ...content })), contentSigned: true };
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 400) throw e;
+      return { ...(await ask({ file })), contentSigned: false };
+    }
   }
 
   listStudies(limit = 100): Promise<StudyList> {

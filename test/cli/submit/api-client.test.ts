@@ -14,6 +14,8 @@ let reply: { status: number; type: string; body: string } = {
   type: "application/json",
   body: "{}",
 };
+/** When set, the answer to each request body (else `reply`). */
+let replyFor: ((body: string) => typeof reply) | undefined;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -23,7 +25,8 @@ beforeAll(async () => {
     });
     req.on("end", () => {
       seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body };
-      res.writeHead(reply.status, { "content-type": reply.type }).end(reply.body);
+      const r = replyFor?.(body) ?? reply;
+      res.writeHead(r.status, { "content-type": r.type }).end(r.body);
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -47,11 +50,44 @@ describe("StatusApiClient", () => {
     reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
     const c = new StatusApiClient(base, { kind: "key", key: "k-123" });
     const content = { bytes: 10, sha256: "ab".repeat(32) };
-    expect((await c.createUpload("scan.nii.gz", content)).uploadId).toBe("u1");
+    expect(await c.createUpload("scan.nii.gz", content)).toMatchObject({
+      uploadId: "u1",
+      contentSigned: true,
+    });
     expect(seen.method).toBe("POST");
     expect(seen.url).toBe("/prod/v1/uploads");
     expect(seen.headers.authorization).toBe("Bearer k-123");
     expect(JSON.parse(seen.body)).toEqual({ file: "scan.nii.gz", ...content });
+  });
+
+  it("asks an API from before the signed size and checksum for the upload by its name alone", async () => {
+    const bodies: unknown[] = [];
+    replyFor = (body) => {
+      bodies.push(JSON.parse(body));
+      return "bytes" in JSON.parse(body)
+        ? {
+            status: 400,
+            type: "application/problem+json",
+            body: JSON.stringify({
+              type: "about:blank",
+              title: "Bad Request",
+              status: 400,
+              detail: "nothing else may be given",
+            }),
+          }
+        : { status: 201, type: "application/json", body: JSON.stringify({ ...upload, headers: undefined }) };
+    };
+    try {
+      const c = new StatusApiClient(base, { kind: "key", key: "k-123" });
+      const slot = await c.createUpload("series.zip", { bytes: 10, sha256: "ab".repeat(32) });
+      expect(slot).toMatchObject({ uploadId: "u1", headers: {}, contentSigned: false });
+      expect(bodies).toEqual([
+        { file: "series.zip", bytes: 10, sha256: "ab".repeat(32) },
+        { file: "series.zip" },
+      ]);
+    } finally {
+      replyFor = undefined;
+    }
   });
 
   it("takes the API's URL with or without the routes' /v1/ (as deepsc serve prints them), and says what --api wants", async () => {
