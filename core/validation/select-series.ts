@@ -8,7 +8,7 @@ import type { SeriesCandidate, Warning } from "../contracts/validation-report.js
 import type { Vec3 } from "../contracts/volume.js";
 import type { DicomHeader, FrameInfo } from "../dicom/header.js";
 import { isCtSopClass, isLocalizer } from "../dicom/sop-classes.js";
-import { reject } from "../errors.js";
+import { isInputRejected, reject } from "../errors.js";
 import { dot } from "../geometry/affine.js";
 import { hashUid } from "../privacy.js";
 import {
@@ -126,19 +126,25 @@ type RankedGroup = { group: SeriesGroup; ranked: RankedCandidate };
 
 /**
  * Among the series level with the first (as eligible, as many rules met, another series, within a slice or
- * two of its count at the same thickness: sameReconstruction), the one the tie-breaks prefer goes first; where
- * they cannot tell, the first (more slices) stays. Compared with the first only, so the choice does not
- * depend on the input's order, and never a rejection (exact ties are judged after). Returns why, when moved.
+ * two of its count at the same thickness: sameReconstruction), the one the tie-breaks prefer goes first.
+ * Compared with the first only, so the choice does not depend on the input's order. Conservative: nothing
+ * moves when the first ties another series exactly (judged after, as before), when the favourite is not the
+ * only one of its kind (another level series the tie-breaks cannot tell from it), or when its stack would be
+ * refused; so it never rejects what the order by slice count accepted. Returns why, when it moved one.
  */
 function preferLevelReconstruction(ranked: RankedGroup[]): string | undefined {
   const first = ranked[0]!;
+  const contender = (r: RankedGroup) =>
+    r.ranked.eligible && r.ranked.score === first.ranked.score && r.group.seriesUid !== first.group.seriesUid;
+  const second = ranked[1];
+  if (second && contender(second) && second.group.slices.length === first.group.slices.length)
+    return undefined;
+  const level = ranked
+    .slice(1)
+    .filter((r) => contender(r) && sameReconstruction(first.ranked.facts, r.ranked.facts));
   let winner = first;
   let rule: string | undefined;
-  for (const r of ranked.slice(1)) {
-    if (!r.ranked.eligible || r.ranked.score !== first.ranked.score) continue;
-    if (r.group.seriesUid === first.group.seriesUid) continue;
-    if (r.group.slices.length === first.group.slices.length) continue;
-    if (!sameReconstruction(first.ranked.facts, r.ranked.facts)) continue;
+  for (const r of level) {
     const tie = breakTie(winner.ranked.facts, r.ranked.facts);
     if (tie !== undefined && tie.order > 0) {
       winner = r;
@@ -146,6 +152,14 @@ function preferLevelReconstruction(ranked: RankedGroup[]): string | undefined {
     }
   }
   if (winner === first) return undefined;
+  if (level.some((r) => r !== winner && breakTie(winner.ranked.facts, r.ranked.facts) === undefined))
+    return undefined;
+  try {
+    rejectStraySlices(winner.group, ranked);
+  } catch (e) {
+    if (isInputRejected(e)) return undefined;
+    throw e;
+  }
   ranked.splice(ranked.indexOf(winner), 1);
   ranked.unshift(winner);
   return `preferred to a level series with ${first.group.slices.length} slices (within ${SAME_RECONSTRUCTION_SLICE_SHARE * 100} %, the same thickness) as ${rule}`;

@@ -160,6 +160,38 @@ describe("selectSeries", () => {
     expect(plain.chosen.seriesUid).toBe("5.5");
   });
 
+  it("moves nothing when the favourite has an indistinguishable twin or a stack that would be refused", () => {
+    const stack = (n: number, series: string, kernel: string, seriesNumber: number) =>
+      fakeStack(n, [0, 0, 0], [0, 0, 1], { series, study: "9.1", kernel, seriesNumber });
+    // Two lung series the tie-breaks cannot tell apart: the first by slice count stays, as before.
+    const twins = [
+      stack(100, "5.6", "STANDARD", 1),
+      stack(99, "5.7", "LUNG", 2),
+      stack(99, "5.8", "LUNG", 2),
+    ];
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 2, 0],
+    ])
+      expect(selectSeries(groupSeries(order.flatMap((i) => twins[i]!))).chosen.seriesUid, String(order)).toBe(
+        "5.6",
+      );
+    // The lung series holds a stray slice of another matrix: choosing it would refuse the input.
+    const stray = fakeHeader({
+      series: "5.10",
+      study: "9.1",
+      instance: 500,
+      position: [0, 0, 50],
+      rows: 8,
+      columns: 8,
+    });
+    const sel = selectSeries(
+      groupSeries([...stack(100, "5.9", "STANDARD", 1), ...stack(99, "5.10", "LUNG", 2), stray]),
+    );
+    expect(sel.chosen.seriesUid).toBe("5.9");
+  });
+
   it("says the rules, not slice count, chose a series when the runner-up met fewer of them", () => {
     const original = fakeStack(40, [0, 0, 0], [0, 0, 1], { series: "6.7", study: "9.1", seriesNumber: 2 });
     const derived = fakeStack(60, [0, 0, 0], [0, 0, 1], {
