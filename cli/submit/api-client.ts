@@ -11,6 +11,7 @@ import type * as z from "zod";
 import {
   type CreateUploadResponse,
   CreateUploadResponseSchema,
+  MAX_PRESIGNED_PUT_BYTES,
   ProblemSchema,
   type StudyList,
   StudyListSchema,
@@ -71,7 +72,9 @@ export class StatusApiClient {
 
   /**
    * With the object's size and SHA-256 (hex), the URL takes only those bytes (on AWS; s3rver checks neither).
-   * An API from before those fields answers such a body 400: the upload is then asked for by its name alone.
+   * An API from before those fields answers such a body 400: the upload is then asked for by its name alone
+   * (a body this client sends is otherwise valid: its size is checked against MAX_PRESIGNED_PUT_BYTES first);
+   * when that fails too, the first answer is the one reported.
    */
   async createUpload(
     file: (typeof UPLOAD_FILE_NAMES)[number],
@@ -80,11 +83,20 @@ export class StatusApiClient {
     const ask = (body: object) =>
       this.#call("POST", "v1/uploads", CreateUploadResponseSchema, JSON.stringify(body));
     if (content === undefined) return { ...(await ask({ file })), contentSigned: false };
+    if (content.bytes > MAX_PRESIGNED_PUT_BYTES)
+      throw new ApiError(
+        0,
+        `${file} is ${content.bytes} bytes; one presigned PUT takes at most ${MAX_PRESIGNED_PUT_BYTES} (5 GiB)`,
+      );
     try {
       return { ...(await ask({ file, ...content })), contentSigned: true };
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 400) throw e;
-      return { ...(await ask({ file })), contentSigned: false };
+      try {
+        return { ...(await ask({ file })), contentSigned: false };
+      } catch {
+        throw e;
+      }
     }
   }
 

@@ -103,7 +103,7 @@ export const JOB_FAILURE_REASONS = {
     "The model produced unusable outputs (NaN or infinity, or the wrong shape); nothing was published.",
   INTERNAL_ERROR: "The analysis failed unexpectedly; the job log has the details.",
   STORAGE_UNAVAILABLE:
-    "S3 or the network failed on the job's last attempt (throttling, a service or network outage), after its earlier attempts had failed or been stopped; nothing was analysed. Ask the operator to check the deployment, then send the series again under a new upload id.",
+    "S3 or the network failed on the job's last attempt (throttling, a service or network outage), which Batch does not retry; nothing was analysed. Ask the operator to check the deployment, then send the series again under a new upload id.",
 } as const;
 export type JobFailureReason = keyof typeof JOB_FAILURE_REASONS;
 export const JobFailureReasonSchema = z.enum(

@@ -90,6 +90,30 @@ describe("StatusApiClient", () => {
     }
   });
 
+  it("refuses an object larger than one PUT takes before asking, and reports the first answer when the plain ask fails too", async () => {
+    const c = new StatusApiClient(base, { kind: "key", key: "k-123" });
+    await expect(
+      c.createUpload("series.zip", { bytes: 6 * 1024 ** 3, sha256: "ab".repeat(32) }),
+    ).rejects.toThrow(/one presigned PUT takes at most 5368709120/);
+    replyFor = (body) => ({
+      status: 400,
+      type: "application/problem+json",
+      body: JSON.stringify({
+        type: "about:blank",
+        title: "Bad Request",
+        status: 400,
+        detail: "bytes" in JSON.parse(body) ? "first answer" : "second answer",
+      }),
+    });
+    try {
+      await expect(c.createUpload("series.zip", { bytes: 10, sha256: "ab".repeat(32) })).rejects.toThrow(
+        /first answer/,
+      );
+    } finally {
+      replyFor = undefined;
+    }
+  });
+
   it("takes the API's URL with or without the routes' /v1/ (as deepsc serve prints them), and says what --api wants", async () => {
     reply = { status: 201, type: "application/json", body: JSON.stringify(upload) };
     for (const url of [`${base}/v1/`, `${base}/v1`]) {
