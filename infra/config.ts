@@ -21,7 +21,10 @@ export interface PipelineConfig {
   readonly namePrefix: string;
   /** GPU instance types the Batch compute environments may launch. */
   readonly gpuInstanceTypes: readonly string[];
-  /** Run a Spot compute environment first, on-demand as fallback; false means on-demand only. */
+  /**
+   * Put a Spot compute environment before the on-demand one (Batch moves on when it is at its maxvCpus, not
+   * when Spot is short: infra/README.md); false means on-demand only.
+   */
   readonly spot: boolean;
   /** Upper bound of each compute environment, in vCPUs (4 per xlarge instance). */
   readonly maxvCpus: number;

@@ -55,7 +55,7 @@ const NAMES_IN_MESSAGE = 5;
 
 /**
  * Reads of the upload's own object (the zip or NIfTI) pinned to the version the event named: a replaced
- * upload is not validated as the study of an older event (its ETag named the study); the newer version's
+ * upload is not validated as the study of an older event (whose ETag named the version); the newer version's
  * event starts its own study.
  */
 async function readPinned<T>(read: () => Promise<T>): Promise<T> {
