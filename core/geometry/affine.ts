@@ -47,6 +47,16 @@ export function multiply3(a: Mat3, b: Mat3): Mat3 {
   return out as unknown as Mat3;
 }
 
+/**
+ * Determinant of a row-major 3x3. Of a geometry's direction (unit columns), its absolute value is 1 for an
+ * orthonormal grid and the cosine of the tilt for a sheared (gantry-tilt) one: the voxel's volume over the
+ * product of its edges.
+ */
+export function determinant3(m: Mat3): number {
+  const [a, b, c, d, e, f, g, h, i] = m;
+  return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+}
+
 /** Inverse of a row-major 3x3 (adjugate over determinant); throws for a singular matrix. */
 export function invert3(m: Mat3): Mat3 {
   const [a, b, c, d, e, f, g, h, i] = m;

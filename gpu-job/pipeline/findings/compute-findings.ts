@@ -21,7 +21,7 @@ import {
   FindingsSchema,
 } from "../../../core/contracts/findings.js";
 import type { Volume } from "../../../core/contracts/volume.js";
-import { voxelToLps } from "../../../core/geometry/affine.js";
+import { determinant3, voxelToLps } from "../../../core/geometry/affine.js";
 import type { LungSegmentation } from "../lungs/types.js";
 import { attenuationFinding } from "./attenuation.js";
 import { connectedComponents } from "./components.js";
@@ -92,12 +92,7 @@ export function computeFindings(input: FindingsInput, options?: Partial<Findings
 
 /** mL per voxel: |det(direction)| * sx * sy * sz / 1000, so a sheared (gantry-tilt) grid is honoured. */
 export function voxelVolumeMl(g: Pick<Volume, "spacing" | "direction">): number {
-  const d = g.direction;
-  const det =
-    d[0] * (d[4] * d[8] - d[5] * d[7]) -
-    d[1] * (d[3] * d[8] - d[5] * d[6]) +
-    d[2] * (d[3] * d[7] - d[4] * d[6]);
-  return (Math.abs(det) * g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
+  return (Math.abs(determinant3(g.direction)) * g.spacing[0] * g.spacing[1] * g.spacing[2]) / 1000;
 }
 
 /**

@@ -11,6 +11,7 @@
  * itself (e.g. 240 x 128 x 128 floats, 16 MB).
  */
 import type { Geometry, Volume } from "../../../core/contracts/volume.js";
+import { determinant3 } from "../../../core/geometry/affine.js";
 import type { ModelManifest } from "../model/model-manifest.js";
 import { type OrientedView, orientedView } from "./orientation.js";
 
@@ -180,14 +181,9 @@ export function thickerThanModel(
   if (modelMm === null) return null;
   // The slices' separation along their normal: on a gantry-tilted (sheared) grid less than the k spacing.
   const view = orientedView(volume);
-  const nativeMm = view.spacing[2] * (view.axes[2].native === 2 ? shear(volume) : 1);
+  const nativeMm =
+    view.spacing[2] * (view.axes[2].native === 2 ? Math.abs(determinant3(volume.direction)) : 1);
   return nativeMm > modelMm * ratio * (1 + 1e-6) ? { nativeMm, modelMm, ratio } : null;
-}
-
-/** |det| of the unit direction columns: 1 for an orthonormal grid, the cosine of the tilt for a sheared one. */
-function shear(g: Geometry): number {
-  const [a, b, c, d, e, f, h, i, j] = g.direction;
-  return Math.abs(a * (e * j - f * i) - b * (d * j - f * h) + c * (d * i - e * h));
 }
 
 /** p_j = j * target / dz for j = 0 .. floor((nz-1) * dz / target); the scan's own slices when target is null. */
@@ -321,7 +317,11 @@ export function buildModelGrid(
   // A sheared grid (gantry tilt) has voxels of |det(direction)| the product of their edges (cos of the tilt):
   // its slices lie closer together than the k axis's spacing says.
   const voxelMl =
-    (dzModel * (view.spacing[1] * rows.step) * (view.spacing[0] * columns.step) * shear(volume)) / 1000;
+    (dzModel *
+      (view.spacing[1] * rows.step) *
+      (view.spacing[0] * columns.step) *
+      Math.abs(determinant3(volume.direction))) /
+    1000;
   return {
     image,
     depth,
