@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,6 +5,7 @@ import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type StudyView, TERMINAL_STATUSES } from "../../core/contracts/study.js";
 import { RESULTS_MANIFEST_NAME } from "../../core/studies/keys.js";
+import { digestFile } from "../../gpu-job/job/hash.js";
 import { reasonLine } from "../describe-report.js";
 import { ApiError, StatusApiClient } from "../submit/api-client.js";
 import { DownloadError, downloadResults } from "../submit/download.js";
@@ -67,7 +67,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
       if (upload.zippedFiles > 0) say(`zipped ${upload.zippedFiles} file(s) into ${upload.file}`);
       const slot = await client.createUpload(upload.file, {
         bytes: upload.size,
-        sha256: await sha256OfFile(upload.path),
+        // The presigned URL is signed for exactly these bytes.
+        sha256: (await digestFile(upload.path)).sha256,
       });
       uploadId = slot.uploadId;
       if (!slot.contentSigned)
@@ -139,13 +140,6 @@ export async function submitCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-}
-
-/** The file's SHA-256 (hex), streamed: the presigned URL is signed for exactly these bytes. */
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /**
