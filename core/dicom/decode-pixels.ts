@@ -59,7 +59,16 @@ export function headerReadsOtherwise(frame: DecodedFrame, header: DicomHeader): 
   const bits = frame.precision ?? frame.samples.BYTES_PER_ELEMENT * 8;
   const signed = frame.signed ?? headerSigned;
   const span = 2 ** bits;
-  for (const raw of frame.samples) {
+  const samples = frame.samples;
+  // dcmtk's 12-bit CT (unsigned, coded 16-bit, HighBit = BitsStored - 1): a value changes exactly when it
+  // exceeds BitsStored. This runs over every frame of such a series, so it gets the one comparison it needs.
+  const stored = 32 - rsh;
+  if (!signed && !headerSigned && lsh === rsh && bits >= stored) {
+    const hi = 2 ** stored - 1;
+    for (let i = 0; i < samples.length; i++) if (samples[i]! > hi) return true;
+    return false;
+  }
+  for (const raw of samples) {
     const pattern = raw % span;
     const coded = signed && pattern >= span / 2 ? pattern - span : pattern;
     const read = headerSigned ? (raw << lsh) >> rsh : (raw << lsh) >>> rsh;
