@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { DicomHeader } from "../../../core/dicom/header.js";
 import { isInputRejected } from "../../../core/errors.js";
 import { groupSeries, selectSeries } from "../../../core/validation/select-series.js";
 import { fakeHeader, fakeStack } from "../../helpers/fake-headers.js";
@@ -113,14 +114,24 @@ describe("selectSeries", () => {
     expect(sel.chosenBecause.join()).not.toMatch(/equally ranked/);
   });
 
+  /** One axial reconstruction of study 9.1: `n` slices 1 mm apart with its kernel (and series number). */
+  const stack = (n: number, series: string, kernel: string, seriesNumber?: number) =>
+    fakeStack(n, [0, 0, 0], [0, 0, 1], {
+      series,
+      study: "9.1",
+      kernel,
+      ...(seriesNumber !== undefined ? { seriesNumber } : {}),
+    });
+  /** The series chosen from `stacks` given in each of `orders`, which must all be `expected`. */
+  const expectChosenInEveryOrder = (stacks: DicomHeader[][], orders: number[][], expected: string) => {
+    for (const order of orders)
+      expect(
+        selectSeries(groupSeries(order.flatMap((i) => stacks[i]!))).chosen.seriesUid,
+        String(order),
+      ).toBe(expected);
+  };
+
   it("takes two reconstructions a slice or two apart (within 5 %, same thickness) as level: the lung kernel wins", () => {
-    const stack = (n: number, series: string, kernel: string, seriesNumber?: number) =>
-      fakeStack(n, [0, 0, 0], [0, 0, 1], {
-        series,
-        study: "9.1",
-        kernel,
-        ...(seriesNumber !== undefined ? { seriesNumber } : {}),
-      });
     const close = selectSeries(
       groupSeries([...stack(60, "6.3", "STANDARD", 2), ...stack(58, "6.4", "LUNG", 3)]),
     );
@@ -142,17 +153,18 @@ describe("selectSeries", () => {
       stack(96, "5.2", "LUNG", 3),
       stack(97, "5.3", "LUNG", 2),
     ];
-    for (const order of [
-      [0, 1, 2],
-      [0, 2, 1],
-      [1, 0, 2],
-      [1, 2, 0],
-      [2, 0, 1],
-      [2, 1, 0],
-    ])
-      expect(selectSeries(groupSeries(order.flatMap((i) => three[i]!))).chosen.seriesUid, String(order)).toBe(
-        "5.3",
-      );
+    expectChosenInEveryOrder(
+      three,
+      [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ],
+      "5.3",
+    );
     // Level but indistinguishable (no kernel, no number): more slices win, as before, and nothing is rejected.
     const plain = selectSeries(
       groupSeries([...stack(99, "5.4", "STANDARD"), ...stack(100, "5.5", "STANDARD")]),
@@ -161,22 +173,21 @@ describe("selectSeries", () => {
   });
 
   it("moves nothing when the favourite has an indistinguishable twin or a stack that would be refused", () => {
-    const stack = (n: number, series: string, kernel: string, seriesNumber: number) =>
-      fakeStack(n, [0, 0, 0], [0, 0, 1], { series, study: "9.1", kernel, seriesNumber });
     // Two lung series the tie-breaks cannot tell apart: the first by slice count stays, as before.
     const twins = [
       stack(100, "5.6", "STANDARD", 1),
       stack(99, "5.7", "LUNG", 2),
       stack(99, "5.8", "LUNG", 2),
     ];
-    for (const order of [
-      [0, 1, 2],
-      [2, 1, 0],
-      [1, 2, 0],
-    ])
-      expect(selectSeries(groupSeries(order.flatMap((i) => twins[i]!))).chosen.seriesUid, String(order)).toBe(
-        "5.6",
-      );
+    expectChosenInEveryOrder(
+      twins,
+      [
+        [0, 1, 2],
+        [2, 1, 0],
+        [1, 2, 0],
+      ],
+      "5.6",
+    );
     // The lung series holds a stray slice of another matrix: choosing it would refuse the input.
     const stray = fakeHeader({
       series: "5.10",
