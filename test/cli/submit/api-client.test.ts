@@ -16,6 +16,12 @@ let reply: { status: number; type: string; body: string } = {
 };
 /** When set, the answer to each request body (else `reply`). */
 let replyFor: ((body: string) => typeof reply) | undefined;
+/** The API's 400 problem with `detail`. */
+const badRequest = (detail: string) => ({
+  status: 400,
+  type: "application/problem+json",
+  body: JSON.stringify({ type: "about:blank", title: "Bad Request", status: 400, detail }),
+});
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -65,16 +71,7 @@ describe("StatusApiClient", () => {
     replyFor = (body) => {
       bodies.push(JSON.parse(body));
       return "bytes" in JSON.parse(body)
-        ? {
-            status: 400,
-            type: "application/problem+json",
-            body: JSON.stringify({
-              type: "about:blank",
-              title: "Bad Request",
-              status: 400,
-              detail: "nothing else may be given",
-            }),
-          }
+        ? badRequest("nothing else may be given")
         : { status: 201, type: "application/json", body: JSON.stringify({ ...upload, headers: undefined }) };
     };
     try {
@@ -95,16 +92,7 @@ describe("StatusApiClient", () => {
     await expect(
       c.createUpload("series.zip", { bytes: 6 * 1024 ** 3, sha256: "ab".repeat(32) }),
     ).rejects.toThrow(/one presigned PUT takes at most 5368709120/);
-    replyFor = (body) => ({
-      status: 400,
-      type: "application/problem+json",
-      body: JSON.stringify({
-        type: "about:blank",
-        title: "Bad Request",
-        status: 400,
-        detail: "bytes" in JSON.parse(body) ? "first answer" : "second answer",
-      }),
-    });
+    replyFor = (body) => badRequest("bytes" in JSON.parse(body) ? "first answer" : "second answer");
     try {
       await expect(c.createUpload("series.zip", { bytes: 10, sha256: "ab".repeat(32) })).rejects.toThrow(
         /first answer/,
